@@ -1,0 +1,1 @@
+"""Platform code that every service imports: config, logs, metrics, errors, servers."""

@@ -1,0 +1,53 @@
+"""Reading settings from the environment, with errors that name the variable."""
+
+import os
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the variable and the fix."""
+
+
+def env_str(name: str, default: str | None = None) -> str:
+    """Returns the variable's value, or the default; raises ConfigError when neither exists."""
+    value = os.environ.get(name)
+    if value not in (None, ""):
+        return value
+    if default is None:
+        raise ConfigError(f"environment variable {name} is missing: set it and start again")
+    return default
+
+
+def env_int(name: str, default: int, minimum: int = 0, maximum: int = 2**31) -> int:
+    """Returns the variable as an integer within [minimum, maximum]."""
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer: set a whole number") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name}={value} is outside {minimum}..{maximum}: set a value in that range")
+    return value
+
+
+def env_float(name: str, default: float, minimum: float = 0.0, maximum: float = 1e9) -> float:
+    """Returns the variable as a float within [minimum, maximum]."""
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number: set a decimal number") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name}={value} is outside {minimum}..{maximum}: set a value in that range")
+    return value
+
+
+def descriptor_path() -> pathlib.Path:
+    """Returns the descriptor set built by `make protos`."""
+    return pathlib.Path(env_str("DEFRAG_DESCRIPTOR", str(ROOT / "build" / "defrag.pb")))
