@@ -1,0 +1,1 @@
+"""The gateway: Envoy's ext_authz server, the public usage method and the admin API."""

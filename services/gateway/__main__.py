@@ -1,0 +1,72 @@
+"""Starts one gateway process: ext_authz and usage (public port) and, when configured, the admin API.
+
+Environment:
+  REDIS_URL              Redis holding keys, accounts and usage (required)
+  GATEWAY_PORT           ext_authz, usage and reflection, default 50051
+  GATEWAY_METRICS_PORT   Prometheus /metrics, default 9101
+  ADMIN_PORT             admin API port; unset or 0 serves no admin API
+  ADMIN_HOST             admin API address, default 127.0.0.1
+  DEFRAG_ADMIN_TOKEN     token the admin API requires (required with ADMIN_PORT)
+  DEFRAG_TIERS           tiers file, default config/tiers.yaml
+  DEFRAG_BIND_HOST       address of the public port, default 127.0.0.1
+"""
+
+import asyncio
+import sys
+
+from defrag.keys.v1 import admin_pb2, admin_pb2_grpc, usage_pb2, usage_pb2_grpc
+from defrag.platform import logs, server
+from defrag.platform.config import ConfigError, env_int, env_str
+from services.gateway import authz, reflection, tiers
+from services.gateway.admin import KeyAdminServicer
+from services.gateway.methods import PUBLIC_METHODS
+from services.gateway.store import Store
+from services.gateway.usage import UsageServicer
+
+
+async def main() -> None:
+    log = logs.setup("gateway", env_str("DEFRAG_LOG_LEVEL", "INFO"))
+    try:
+        plans = tiers.load(known_methods=set(PUBLIC_METHODS))
+        store = Store(env_str("REDIS_URL"), timeout_seconds=env_int("REDIS_TIMEOUT_MS", 500, 10, 60_000) / 1000)
+        admin_port = env_int("ADMIN_PORT", 0, 0, 65535)
+        token = env_str("DEFRAG_ADMIN_TOKEN") if admin_port else ""
+        port = env_int("GATEWAY_PORT", 50051, 0, 65535)
+        metrics_port = env_int("GATEWAY_METRICS_PORT", 9101, 0, 65535)
+    except ConfigError as error:
+        log.error("invalid configuration", extra={"error": str(error)})
+        sys.exit(2)
+
+    def register_public(grpc_server):
+        descriptors = authz.add_to_server(authz.AuthorizationServicer(store, plans), grpc_server)
+        usage_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(store, plans), grpc_server)
+        reflection.enable(grpc_server)
+        return [*descriptors, usage_pb2.DESCRIPTOR.services_by_name["UsageService"]]
+
+    public = await server.start(
+        "gateway", port, register_public, host=env_str("DEFRAG_BIND_HOST", "127.0.0.1"), metrics_port=metrics_port
+    )
+
+    admin = None
+    if admin_port:
+        def register_admin(grpc_server):
+            admin_pb2_grpc.add_KeyAdminServiceServicer_to_server(KeyAdminServicer(store, plans, token), grpc_server)
+            return [admin_pb2.DESCRIPTOR.services_by_name["KeyAdminService"]]
+
+        admin = await server.start("gateway-admin", admin_port, register_admin, host=env_str("ADMIN_HOST", "127.0.0.1"))
+
+    async def stop_admin():
+        if admin is not None:
+            await admin.stop(5)
+        await store.close()
+
+    await server.run_until_signal(public, on_stop=stop_admin)
+
+
+if __name__ == "__main__":
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())

@@ -1,0 +1,363 @@
+"""Envoy's ext_authz server: one decision per call, REST and gRPC alike.
+
+Envoy runs the JSON transcoder before ext_authz, so every request arrives
+here as a gRPC method path with a protobuf body (REST calls also carry the
+original path in x-envoy-original-path). The order of checks:
+
+  method known? -> key present and well-formed? -> body within limits and
+  parseable? -> key known? -> one atomic script: key active, account,
+  tier, burst, quota, idempotency, charge
+
+Nothing is charged unless the last step admits the call.
+"""
+
+import base64
+import gzip
+import hashlib
+import logging
+import time
+import urllib.parse
+
+import grpc
+from envoy.config.core.v3 import base_pb2
+from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
+from envoy.type.v3 import http_status_pb2
+from google.protobuf.message import DecodeError
+from google.rpc import status_pb2
+from prometheus_client import Counter, Histogram
+
+from defrag.platform.errors import ApiError, FieldViolation, QuotaViolation, status_json
+from services.gateway import apikeys, ratelimit, tiers as tiers_module
+from services.gateway.methods import PUBLIC_METHODS, MethodRule
+from services.gateway.store import Decision, Store, StoreUnavailable
+
+log = logging.getLogger("gateway.authz")
+
+DECISIONS = Counter(
+    "defrag_gateway_decisions_total",
+    "Authorization decisions, by result (allowed or denied), reason and tier.",
+    ["result", "reason", "tier"],
+)
+CHARGED = Counter("defrag_gateway_charged_calls_total", "Calls charged to accounts' quotas, by tier.", ["tier"])
+REDIS_LATENCY = Histogram(
+    "defrag_gateway_redis_seconds",
+    "Time of the gateway's Redis round trips, by operation.",
+    ["operation"],
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+)
+
+DENIAL_REASONS = (
+    "METHOD_NOT_FOUND", "API_KEY_MISSING", "API_KEY_MALFORMED", "API_KEY_UNKNOWN", "API_KEY_REVOKED",
+    "API_KEY_EXPIRED", "ACCOUNT_NOT_FOUND", "ACCOUNT_CANCELED", "TIER_UNKNOWN", "METHOD_NOT_IN_TIER",
+    "BODY_TOO_LARGE", "MALFORMED_BODY", "COUNT_OUT_OF_RANGE", "INVALID_IDEMPOTENCY_KEY",
+    "IDEMPOTENCY_KEY_REUSED", "BURST_LIMIT_EXCEEDED", "MONTHLY_QUOTA_EXCEEDED", "REDIS_UNAVAILABLE",
+)
+
+OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
+IDENTITY_HEADERS = ("x-defrag-key-id", "x-defrag-account-id", "x-defrag-tier")
+# Credentials never reach a service. The original REST path stays (Envoy's
+# error mapping uses it to tell REST from gRPC) without its api_key parameter.
+REMOVED_HEADERS = ["authorization", "x-api-key"]
+DEPRECATION_HEADERS = [
+    ("deprecation", "@1767225600"),  # 2026-01-01T00:00:00Z, structured-field date (RFC 9745)
+    ("warning", '299 api.defrag.app "the api_key query parameter is deprecated; send the key in an Authorization: Bearer header"'),
+]
+IDEMPOTENCY_KEY_MAX = 255
+
+DENIAL_MESSAGES = {
+    "API_KEY_UNKNOWN": "the API key is not known; check that you copied the whole key, or create one with `defrag keys create`",
+    "API_KEY_REVOKED": "the API key was revoked; use another key of the account or create a new one",
+    "API_KEY_EXPIRED": "the API key has expired; use the key that replaced it or create a new one",
+    "ACCOUNT_NOT_FOUND": "the account of this API key no longer exists; contact support with the request id",
+    "ACCOUNT_CANCELED": "the account is canceled; renew the subscription to call the API again",
+    "TIER_UNKNOWN": "the account's tier {tier!r} is not defined in the tiers file; contact support with the request id",
+    "IDEMPOTENCY_KEY_REUSED": "this Idempotency-Key was used in the last 24 hours for a different request; use a new key for a new request",
+}
+DENIAL_CODES = {
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    409: grpc.StatusCode.ALREADY_EXISTS,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+
+
+def _header(name: str, value: str) -> base_pb2.HeaderValueOption:
+    return base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=name, value=value), append_action=OVERWRITE)
+
+
+class Denied(Exception):
+    """Ends a check with a denial; carries the error and extra response headers."""
+
+    def __init__(self, http_status: int, error: ApiError, headers: list[tuple[str, str]] | None = None, tier: str = ""):
+        super().__init__(error.message)
+        self.http_status = http_status
+        self.error = error
+        self.headers = headers or []
+        self.tier = tier
+
+
+def extract_key(headers, original_path: str) -> tuple[str | None, bool]:
+    """Returns the key and whether it came from the deprecated api_key query parameter."""
+    authorization = headers.get("authorization", "")
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip(), False
+        raise Denied(401, ApiError(
+            grpc.StatusCode.UNAUTHENTICATED, "API_KEY_MALFORMED",
+            "the Authorization header must read 'Bearer <key>'; send the key as 'Authorization: Bearer sk_live_...'",
+        ))
+    if headers.get("x-api-key"):
+        return headers["x-api-key"].strip(), False
+    if "api_key=" in original_path:
+        query = urllib.parse.urlsplit(original_path).query
+        values = urllib.parse.parse_qs(query).get("api_key")
+        if values:
+            return values[0].strip(), True
+    return None, False
+
+
+def without_api_key(path: str) -> str:
+    """Returns the path with every api_key query parameter removed."""
+    parts = urllib.parse.urlsplit(path)
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k != "api_key"]
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def grpc_frame_message(raw: bytes, headers) -> bytes:
+    """Returns the message inside one gRPC length-prefixed frame, inflating it if compressed."""
+    if len(raw) < 5:
+        raise ValueError("the body is not a gRPC frame")
+    compressed, length = raw[0], int.from_bytes(raw[1:5], "big")
+    if length != len(raw) - 5:
+        raise ValueError("the body holds more or less than one gRPC message")
+    message = raw[5:]
+    if compressed:
+        if headers.get("grpc-encoding", "") != "gzip":
+            raise ValueError("compressed messages must use grpc-encoding gzip")
+        message = gzip.decompress(message)
+    return message
+
+
+def grpc_message(text: str) -> str:
+    """Percent-encodes a grpc-message value as the gRPC HTTP/2 protocol requires."""
+    return "".join(chr(b) if 0x20 <= b <= 0x7E and b != 0x25 else f"%{b:02X}" for b in text.encode())
+
+
+class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
+    """Decides every public call: key, tier, quota, burst and charge."""
+
+    def __init__(self, store: Store, tiers: dict[str, tiers_module.Tier]):
+        self.store = store
+        self.tiers = tiers
+        self.tier_tables = {
+            path: tiers_module.lua_table(tiers, path, rule.free) for path, rule in PUBLIC_METHODS.items()
+        }
+        for tier in [*tiers, ""]:
+            for reason in DENIAL_REASONS:
+                DECISIONS.labels("denied", reason, tier)
+            DECISIONS.labels("allowed", "OK", tier)
+            CHARGED.labels(tier)
+        for operation in ("lookup", "meter"):
+            REDIS_LATENCY.labels(operation)
+
+    async def Check(self, request: external_auth_pb2.CheckRequest, context) -> external_auth_pb2.CheckResponse:
+        http = request.attributes.request.http
+        headers = http.headers
+        original_path = headers.get("x-envoy-original-path", "")
+        is_rest = bool(original_path)
+        request_id = headers.get("x-request-id", "")
+        started = time.perf_counter()
+        try:
+            response, decision, identity = await self._decide(http, headers, original_path, request_id)
+        except Denied as denied:
+            DECISIONS.labels("denied", denied.error.reason, denied.tier).inc()
+            self._log(request_id, http.path, "denied", denied.error.reason, denied.tier, started)
+            return self._denial(denied, is_rest, request_id)
+
+        DECISIONS.labels("allowed", "OK", decision.tier).inc()
+        self._log(request_id, http.path, "allowed", "REPLAYED" if decision.replayed else "OK", decision.tier, started, identity)
+        return response
+
+    async def _decide(self, http, headers, original_path, request_id):
+        rule = PUBLIC_METHODS.get(http.path)
+        if rule is None:
+            raise Denied(404, ApiError(
+                grpc.StatusCode.UNIMPLEMENTED, "METHOD_NOT_FOUND",
+                f"no such method: {http.path[:200]}; list the public methods with gRPC server reflection",
+            ))
+
+        key, from_query = extract_key(headers, original_path)
+        if not key:
+            raise Denied(401, ApiError(
+                grpc.StatusCode.UNAUTHENTICATED, "API_KEY_MISSING",
+                "no API key; send it as 'Authorization: Bearer <key>' or in the x-api-key header",
+            ))
+        if apikeys.mode_of(key) is None:
+            raise Denied(401, ApiError(
+                grpc.StatusCode.UNAUTHENTICATED, "API_KEY_MALFORMED",
+                "the API key is malformed (wrong length, characters or checksum); copy the whole key as it was shown",
+            ))
+
+        message = self._parse_body(rule, http.raw_body, headers)
+        idempotency = self._idempotency(rule, headers, message)
+
+        try:
+            found = await self._timed("lookup", self.store.find_key(apikeys.digest(key)))
+            if found is None:
+                raise Denied(401, ApiError(grpc.StatusCode.UNAUTHENTICATED, "API_KEY_UNKNOWN", DENIAL_MESSAGES["API_KEY_UNKNOWN"]))
+            account_id, key_id = found
+            cost = rule.cost(message)
+            decision = await self._timed(
+                "meter", self.store.meter(account_id, key_id, cost, self.tier_tables[rule.path], idempotency)
+            )
+        except StoreUnavailable as error:
+            log.warning("redis unavailable", extra={"request_id": request_id, "error": str(error)[:200]})
+            raise Denied(503, ApiError(
+                grpc.StatusCode.UNAVAILABLE, "REDIS_UNAVAILABLE",
+                "the quota store is unavailable, so the call was not admitted; retry after 1 second",
+                retry_after_seconds=1,
+            ), headers=[("retry-after", "1")]) from None
+
+        if decision.status != 200:
+            raise self._metering_denial(decision, rule)
+
+        if decision.tier and not decision.replayed:
+            CHARGED.labels(decision.tier).inc(cost)
+        identity = {"key_id": key_id, "account_id": account_id}
+        return self._admission(decision, key_id, account_id, from_query, original_path), decision, identity
+
+    def _parse_body(self, rule: MethodRule, raw: bytes, headers):
+        if len(raw) > rule.max_body_bytes + 5:
+            raise Denied(413, ApiError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, "BODY_TOO_LARGE",
+                f"the request body is {len(raw) - 5} bytes; {rule.path} accepts at most {rule.max_body_bytes} bytes",
+            ))
+        try:
+            message = rule.request_type.FromString(grpc_frame_message(raw, headers) if raw else b"")
+        except (ValueError, DecodeError, OSError, EOFError) as error:
+            raise Denied(400, ApiError(
+                grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_BODY",
+                f"the request body is not a valid {rule.request_type.DESCRIPTOR.full_name} ({error}); check the field names and types",
+            )) from None
+
+        if rule.count_field:
+            count = len(getattr(message, rule.count_field))
+            low, high = rule.count_range
+            if not low <= count <= high:
+                raise Denied(400, ApiError(
+                    grpc.StatusCode.INVALID_ARGUMENT, "COUNT_OUT_OF_RANGE",
+                    f"{rule.count_field} has {count} entries; send {low} to {high}",
+                    violations=[FieldViolation(rule.count_field, f"has {count} entries; the allowed range is {low}..{high}")],
+                ))
+        return message
+
+    def _idempotency(self, rule: MethodRule, headers, message) -> tuple[str, str] | None:
+        value = headers.get("idempotency-key")
+        if value is None or rule.free:
+            return None
+        if not 1 <= len(value) <= IDEMPOTENCY_KEY_MAX or not value.isascii() or not value.isprintable():
+            raise Denied(400, ApiError(
+                grpc.StatusCode.INVALID_ARGUMENT, "INVALID_IDEMPOTENCY_KEY",
+                f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters; a UUID works",
+                violations=[FieldViolation("Idempotency-Key", "1..255 printable ASCII characters")],
+            ))
+        # The same request over REST or gRPC hashes alike: the message is
+        # re-serialised deterministically rather than hashed as sent.
+        body = hashlib.sha256(message.SerializeToString(deterministic=True)).hexdigest()
+        return hashlib.sha256(value.encode()).hexdigest(), f"{rule.path} {body}"
+
+    def _metering_denial(self, decision: Decision, rule: MethodRule) -> Denied:
+        reason = decision.reason
+        if decision.status == 403 and reason == "METHOD_NOT_IN_TIER":
+            error = ApiError(
+                grpc.StatusCode.PERMISSION_DENIED, reason,
+                f"the {decision.tier} tier does not include {rule.path}; upgrade the plan to call it",
+                metadata={"tier": decision.tier},
+            )
+            return Denied(403, error, tier=decision.tier)
+        if decision.status == 429:
+            return self._limited(decision)
+        message = DENIAL_MESSAGES.get(reason, reason).format(tier=decision.tier)
+        return Denied(decision.status, ApiError(DENIAL_CODES[decision.status], reason, message), tier=decision.tier)
+
+    def _limited(self, decision: Decision) -> Denied:
+        retry_after = max(1, -(-decision.retry_after_ms // 1000))
+        if decision.reason == "BURST_LIMIT_EXCEEDED":
+            subject = "burst"
+            text = f"more than {decision.burst} requests in one second; retry after {retry_after} second"
+        else:
+            subject = "monthly"
+            text = (
+                f"the monthly quota of {decision.quota} calls is used up ({decision.used} used); "
+                f"it resets at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(decision.window_end))}, or upgrade the plan"
+            )
+        error = ApiError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED, decision.reason, text,
+            quota_violations=[QuotaViolation(subject, text)],
+            retry_after_seconds=retry_after,
+            metadata={"tier": decision.tier},
+        )
+        headers = [("retry-after", str(retry_after)), *ratelimit.headers(decision)]
+        return Denied(429, error, headers=headers, tier=decision.tier)
+
+    def _admission(self, decision: Decision, key_id: str, account_id: str, from_query: bool, original_path: str):
+        ok = external_auth_pb2.OkHttpResponse(
+            headers=[
+                _header("x-defrag-key-id", key_id),
+                _header("x-defrag-account-id", account_id),
+                _header("x-defrag-tier", decision.tier),
+            ],
+            headers_to_remove=REMOVED_HEADERS,
+            response_headers_to_add=[_header(k, v) for k, v in ratelimit.headers(decision)],
+        )
+        if from_query:
+            ok.response_headers_to_add.extend(_header(k, v) for k, v in DEPRECATION_HEADERS)
+            ok.headers.append(_header("x-envoy-original-path", without_api_key(original_path)))
+        return external_auth_pb2.CheckResponse(status=status_pb2.Status(code=0), ok_response=ok)
+
+    def _denial(self, denied: Denied, is_rest: bool, request_id: str) -> external_auth_pb2.CheckResponse:
+        status = denied.error.to_status(request_id)
+        headers = [_header(k, v) for k, v in denied.headers]
+        if is_rest:
+            headers.append(_header("content-type", "application/json"))
+            body = status_json(status)
+        else:
+            # Envoy maps a denied HTTP status to the wrong gRPC code, so the
+            # gRPC status and its details are set here.
+            headers += [
+                _header("content-type", "application/grpc"),
+                _header("grpc-status", str(status.code)),
+                _header("grpc-message", grpc_message(status.message)),
+                _header("grpc-status-details-bin", base64.b64encode(status.SerializeToString()).decode().rstrip("=")),
+            ]
+            body = ""
+        denied_response = external_auth_pb2.DeniedHttpResponse(
+            status=http_status_pb2.HttpStatus(code=denied.http_status), headers=headers, body=body
+        )
+        return external_auth_pb2.CheckResponse(status=status_pb2.Status(code=status.code), denied_response=denied_response)
+
+    async def _timed(self, operation: str, awaitable):
+        started = time.perf_counter()
+        try:
+            return await awaitable
+        finally:
+            REDIS_LATENCY.labels(operation).observe(time.perf_counter() - started)
+
+    def _log(self, request_id, method, result, reason, tier, started, identity=None):
+        extra = {
+            "request_id": request_id,
+            "method": method[:200],
+            "result": result,
+            "reason": reason,
+            "tier": tier,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+        if identity:
+            extra.update(identity)
+        log.info("decision", extra=extra)
+
+
+def add_to_server(servicer: AuthorizationServicer, server: grpc.aio.Server):
+    external_auth_pb2_grpc.add_AuthorizationServicer_to_server(servicer, server)
+    return [external_auth_pb2.DESCRIPTOR.services_by_name["Authorization"]]

@@ -1,0 +1,87 @@
+-- Decides and charges one request atomically (window.lua is prepended).
+--
+-- All keys belong to one account and share its hash tag, so the script runs
+-- unchanged on Redis Cluster.
+--   KEYS[1] account hash     KEYS[2] key hash       KEYS[3] usage hash
+--   KEYS[4] burst hash       KEYS[5] idempotency record
+--   ARGV[1] now, unix milliseconds
+--   ARGV[2] cost in calls
+--   ARGV[3] tier table: "name quota burst included;..." (quota -1 = no cap,
+--           included 1 when the tier includes the called method)
+--   ARGV[4] idempotency fingerprint (method and body hash), "" for none
+--   ARGV[5] idempotency record lifetime, milliseconds
+--
+-- Returns {status, reason, tier, quota, used, window_start, window_end,
+--          burst, burst_used, retry_after_ms, replayed}.
+-- A denial writes nothing.
+
+local now_ms = tonumber(ARGV[1])
+local now = math.floor(now_ms / 1000)
+local cost = tonumber(ARGV[2])
+
+local function deny(status, reason, tier)
+  return {status, reason, tier or "", -1, 0, 0, 0, 0, 0, 0, 0}
+end
+
+local account = redis.call("HMGET", KEYS[1], "tier", "status", "anchor_day", "anchor_second")
+if not account[1] then return deny(401, "ACCOUNT_NOT_FOUND") end
+local tier = account[1]
+
+local key = redis.call("HMGET", KEYS[2], "status", "expires_at", "last_used")
+if not key[1] then return deny(401, "API_KEY_UNKNOWN") end
+if key[1] == "revoked" then return deny(401, "API_KEY_REVOKED") end
+if key[2] and key[2] ~= "" and now >= tonumber(key[2]) then return deny(401, "API_KEY_EXPIRED") end
+if account[2] == "canceled" then return deny(403, "ACCOUNT_CANCELED", tier) end
+
+local quota, burst, included
+for name, q, b, inc in string.gmatch(ARGV[3], "([^ ;]+) (-?%d+) (%d+) (%d)") do
+  if name == tier then quota, burst, included = tonumber(q), tonumber(b), inc == "1" end
+end
+if not quota then return deny(403, "TIER_UNKNOWN", tier) end
+if not included then return deny(403, "METHOD_NOT_IN_TIER", tier) end
+
+local window_start, window_end = monthly_window(now, tonumber(account[3] or 1), tonumber(account[4] or 0))
+local usage = redis.call("HMGET", KEYS[3], "window_start", "used")
+local used = 0
+if tonumber(usage[1]) == window_start then used = tonumber(usage[2]) or 0 end
+
+local second = redis.call("HMGET", KEYS[4], "second", "count")
+local burst_used = 0
+if tonumber(second[1]) == now then burst_used = tonumber(second[2]) or 0 end
+
+local replayed = 0
+if ARGV[4] ~= "" then
+  local seen = redis.call("GET", KEYS[5])
+  if seen and seen ~= ARGV[4] then return deny(409, "IDEMPOTENCY_KEY_REUSED", tier) end
+  if seen then
+    replayed = 1
+    cost = 0
+  end
+end
+
+local function limited(reason, retry_ms)
+  return {429, reason, tier, quota, used, window_start, window_end, burst, burst_used, retry_ms, replayed}
+end
+if burst_used + 1 > burst then return limited("BURST_LIMIT_EXCEEDED", 1000 - now_ms % 1000) end
+if quota >= 0 and used + cost > quota then
+  return limited("MONTHLY_QUOTA_EXCEEDED", window_end * 1000 - now_ms)
+end
+
+used = used + cost
+burst_used = burst_used + 1
+if cost > 0 or tonumber(usage[1]) ~= window_start then
+  if tonumber(usage[1]) ~= window_start and usage[1] then
+    redis.call("HSET", KEYS[3], "previous_window_start", usage[1], "previous_used", usage[2] or 0)
+  end
+  redis.call("HSET", KEYS[3], "window_start", window_start, "used", used)
+end
+redis.call("HSET", KEYS[4], "second", now, "count", burst_used)
+redis.call("PEXPIRE", KEYS[4], 2000)
+if ARGV[4] ~= "" and replayed == 0 then
+  redis.call("SET", KEYS[5], ARGV[4], "PX", tonumber(ARGV[5]))
+end
+local last_used = tonumber(key[3] or "")
+if not last_used or now - last_used >= 60 then
+  redis.call("HSET", KEYS[2], "last_used", now)
+end
+return {200, "OK", tier, quota, used, window_start, window_end, burst, burst_used, 0, replayed}

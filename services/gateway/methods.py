@@ -1,0 +1,56 @@
+"""The public methods the gateway admits, with their byte limits and costs."""
+
+import dataclasses
+from collections.abc import Callable
+
+from google.protobuf.message import Message
+
+from defrag.keys.v1 import usage_pb2
+from defrag.telemetry.v1 import telemetry_pb2
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodRule:
+    """How the gateway admits and charges one gRPC method."""
+
+    path: str
+    request_type: type[Message]
+    # Largest accepted request message in bytes; above it the answer is 413.
+    max_body_bytes: int
+    # Calls charged for one request; 0 means free and open to every tier.
+    cost: Callable[[Message], int]
+    # Repeated field whose length must lie in (minimum, maximum), checked
+    # before any charge; None when the method has no such field.
+    count_field: str | None = None
+    count_range: tuple[int, int] = (0, 0)
+
+    @property
+    def free(self) -> bool:
+        return self.cost is FREE
+
+
+def FREE(_message: Message) -> int:
+    return 0
+
+
+def ONE_CALL(_message: Message) -> int:
+    return 1
+
+
+PUBLIC_METHODS: dict[str, MethodRule] = {
+    rule.path: rule
+    for rule in [
+        MethodRule(
+            "/defrag.telemetry.v1.TelemetryService/GetVectors",
+            telemetry_pb2.GetVectorsRequest,
+            max_body_bytes=16 * 1024,
+            cost=ONE_CALL,
+        ),
+        MethodRule(
+            "/defrag.keys.v1.UsageService/GetUsage",
+            usage_pb2.GetUsageRequest,
+            max_body_bytes=1024,
+            cost=FREE,
+        ),
+    ]
+}

@@ -1,0 +1,342 @@
+"""Accounts, keys and usage in Redis.
+
+Every record of one account lives under the hash tag {account_id}, so the
+metering script touches one slot and runs unchanged on Redis Cluster. The
+two indexes (key hash -> key, key id -> account) live in other slots; the
+hash index never changes once written, so the gateway caches it.
+"""
+
+import collections
+import dataclasses
+import datetime as dt
+import logging
+import pathlib
+import time
+
+import redis.asyncio as aioredis
+from redis import exceptions as redis_errors
+
+from services.gateway import apikeys
+
+log = logging.getLogger("gateway.store")
+
+LUA = pathlib.Path(__file__).parent / "lua"
+ROLL_GRACE_SECONDS = 86_400
+IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
+UNAVAILABLE_ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError, OSError)
+
+
+class StoreUnavailable(Exception):
+    """Redis could not be reached or did not answer in time."""
+
+
+class NotFound(Exception):
+    """The account or key does not exist."""
+
+
+class AlreadyExists(Exception):
+    """The account already exists."""
+
+
+def account_key(account_id: str) -> str:
+    return f"dfg:{{{account_id}}}:account"
+
+
+def key_record(account_id: str, key_id: str) -> str:
+    return f"dfg:{{{account_id}}}:key:{key_id}"
+
+
+def keys_set(account_id: str) -> str:
+    return f"dfg:{{{account_id}}}:keys"
+
+
+def usage_key(account_id: str) -> str:
+    return f"dfg:{{{account_id}}}:usage"
+
+
+def burst_key(account_id: str) -> str:
+    return f"dfg:{{{account_id}}}:burst"
+
+
+def idempotency_key(account_id: str, key_digest: str) -> str:
+    return f"dfg:{{{account_id}}}:idem:{key_digest}"
+
+
+def hash_index(key_digest: str) -> str:
+    return f"dfg:keyhash:{key_digest}"
+
+
+def id_index(key_id: str) -> str:
+    return f"dfg:keyid:{key_id}"
+
+
+ACCOUNTS = "dfg:accounts"
+
+
+def rfc3339(seconds: float | str | None) -> str:
+    """Formats unix seconds as RFC 3339 UTC; empty for None or ""."""
+    if seconds in (None, ""):
+        return ""
+    return dt.datetime.fromtimestamp(int(float(seconds)), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _script(name: str) -> str:
+    return (LUA / "window.lua").read_text() + "\n" + (LUA / name).read_text()
+
+
+@dataclasses.dataclass
+class Decision:
+    """What the metering script decided for one request."""
+
+    status: int
+    reason: str
+    tier: str
+    quota: int | None
+    used: int
+    window_start: int
+    window_end: int
+    burst: int
+    burst_used: int
+    retry_after_ms: int
+    replayed: bool
+
+
+@dataclasses.dataclass
+class UsageState:
+    """An account's quota window and use, read without charging."""
+
+    window_start: int
+    window_end: int
+    used: int
+
+
+class Store:
+    """Async access to the gateway's Redis data."""
+
+    def __init__(self, url: str, timeout_seconds: float = 0.5, cache_size: int = 100_000):
+        self.redis = aioredis.Redis.from_url(
+            url,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+            decode_responses=True,
+            max_connections=512,
+            health_check_interval=0,
+        )
+        self._meter = self.redis.register_script(_script("meter.lua"))
+        self._usage = self.redis.register_script(_script("usage.lua"))
+        self._update = self.redis.register_script((LUA / "update_account.lua").read_text())
+        self._cache: collections.OrderedDict[str, tuple[str, str]] = collections.OrderedDict()
+        self._cache_size = cache_size
+        self._unknown: dict[str, float] = {}
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    async def ping(self) -> None:
+        try:
+            await self.redis.ping()
+        except UNAVAILABLE_ERRORS as error:
+            raise StoreUnavailable(str(error)) from None
+
+    # --- hot path ---------------------------------------------------------
+
+    async def find_key(self, key_digest: str) -> tuple[str, str] | None:
+        """Returns (account_id, key_id) for a key hash, from the cache when possible."""
+        cached = self._cache.get(key_digest)
+        if cached is not None:
+            return cached
+        unknown_until = self._unknown.get(key_digest)
+        if unknown_until is not None and unknown_until > time.monotonic():
+            return None
+
+        try:
+            value = await self.redis.get(hash_index(key_digest))
+        except UNAVAILABLE_ERRORS as error:
+            raise StoreUnavailable(str(error)) from None
+        if value is None:
+            # An unknown hash is remembered briefly so that a flood of made-up
+            # keys costs one Redis call each per second, not one per request.
+            if len(self._unknown) > self._cache_size:
+                self._unknown.clear()
+            self._unknown[key_digest] = time.monotonic() + 1.0
+            return None
+
+        account_id, key_id = value.split(" ", 1)
+        self._cache[key_digest] = (account_id, key_id)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return account_id, key_id
+
+    async def meter(
+        self,
+        account_id: str,
+        key_id: str,
+        cost: int,
+        tier_table: str,
+        idempotency: tuple[str, str] | None,
+        now_ms: int | None = None,
+    ) -> Decision:
+        """Checks key, account, tier, burst and quota and charges, all in one script run."""
+        idem_digest, fingerprint = idempotency or ("-", "")
+        keys = [
+            account_key(account_id),
+            key_record(account_id, key_id),
+            usage_key(account_id),
+            burst_key(account_id),
+            idempotency_key(account_id, idem_digest),
+        ]
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        args = [now_ms, cost, tier_table, fingerprint, IDEMPOTENCY_TTL_MS]
+        try:
+            result = await self._meter(keys=keys, args=args)
+        except UNAVAILABLE_ERRORS as error:
+            raise StoreUnavailable(str(error)) from None
+        status, reason, tier, quota, used, start, end, burst, burst_used, retry_ms, replayed = result
+        return Decision(
+            status=int(status),
+            reason=reason,
+            tier=tier,
+            quota=None if int(quota) < 0 else int(quota),
+            used=int(used),
+            window_start=int(start),
+            window_end=int(end),
+            burst=int(burst),
+            burst_used=int(burst_used),
+            retry_after_ms=int(retry_ms),
+            replayed=bool(int(replayed)),
+        )
+
+    # --- accounts ---------------------------------------------------------
+
+    async def usage(self, account_id: str, now: int | None = None) -> UsageState:
+        """Returns the account's current window and use; raises NotFound."""
+        now = int(time.time()) if now is None else now
+        found, start, end, used = await self._call(
+            self._usage(keys=[account_key(account_id), usage_key(account_id)], args=[now])
+        )
+        if not int(found):
+            raise NotFound(account_id)
+        return UsageState(int(start), int(end), int(used))
+
+    async def create_account(self, account_id: str, mode: str, tier: str) -> dict[str, str]:
+        """Creates an active account without a billing period; raises AlreadyExists."""
+        now = int(time.time())
+        fields = {
+            "tier": tier,
+            "status": "active",
+            "mode": mode,
+            "anchor_day": 1,
+            "anchor_second": 0,
+            "period_start": "",
+            "period_end": "",
+            "created_at": now,
+            "version": now,
+        }
+        created = await self._call(self.redis.hsetnx(account_key(account_id), "created_at", now))
+        if not created:
+            raise AlreadyExists(account_id)
+        await self._call(self.redis.hset(account_key(account_id), mapping=fields))
+        await self._call(self.redis.sadd(ACCOUNTS, account_id))
+        return await self.get_account(account_id)
+
+    async def get_account(self, account_id: str) -> dict[str, str]:
+        """Returns the account's fields; raises NotFound."""
+        fields = await self._call(self.redis.hgetall(account_key(account_id)))
+        if not fields or "tier" not in fields:
+            raise NotFound(account_id)
+        return fields
+
+    async def update_account(
+        self, account_id: str, changes: dict[str, str | int], event_time: int | None
+    ) -> tuple[bool, dict[str, str]]:
+        """Applies changes under the version rule; returns (applied, account)."""
+        pairs: list[str | int] = []
+        for name, value in changes.items():
+            pairs += [name, value]
+        found, applied, _version = await self._call(
+            self._update(
+                keys=[account_key(account_id)],
+                args=[int(time.time()), "" if event_time is None else event_time, *pairs],
+            )
+        )
+        if not int(found):
+            raise NotFound(account_id)
+        return bool(int(applied)), await self.get_account(account_id)
+
+    # --- keys -------------------------------------------------------------
+
+    async def create_key(self, account_id: str, name: str, expires_at: int | None) -> tuple[dict[str, str], str]:
+        """Issues a key; returns its record and the plaintext, which is not stored."""
+        account = await self.get_account(account_id)
+        plaintext = apikeys.generate(account["mode"])
+        key_id = apikeys.new_key_id()
+        record = {
+            "key_id": key_id,
+            "account_id": account_id,
+            "name": name,
+            "prefix": apikeys.display_prefix(plaintext),
+            "status": "active",
+            "created_at": int(time.time()),
+            "expires_at": "" if expires_at is None else expires_at,
+            "last_used": "",
+            "revoked_at": "",
+        }
+        # The record first and the indexes last, so a key is never findable
+        # before its record is complete.
+        await self._call(self.redis.hset(key_record(account_id, key_id), mapping=record))
+        await self._call(self.redis.sadd(keys_set(account_id), key_id))
+        await self._call(self.redis.set(id_index(key_id), account_id))
+        await self._call(self.redis.set(hash_index(apikeys.digest(plaintext)), f"{account_id} {key_id}"))
+        return await self.get_key(key_id), plaintext
+
+    async def get_key(self, key_id: str) -> dict[str, str]:
+        """Returns a key's record (never a secret); raises NotFound."""
+        account_id = await self._call(self.redis.get(id_index(key_id)))
+        if account_id is None:
+            raise NotFound(key_id)
+        record = await self._call(self.redis.hgetall(key_record(account_id, key_id)))
+        if not record:
+            raise NotFound(key_id)
+        return record
+
+    async def revoke_key(self, key_id: str) -> dict[str, str]:
+        """Revokes a key at once on every gateway replica; the record stays for audit."""
+        record = await self.get_key(key_id)
+        if record["status"] != "revoked":
+            await self._call(
+                self.redis.hset(
+                    key_record(record["account_id"], key_id),
+                    mapping={"status": "revoked", "revoked_at": int(time.time())},
+                )
+            )
+        return await self.get_key(key_id)
+
+    async def roll_key(self, key_id: str, grace_seconds: int) -> tuple[dict[str, str], str, dict[str, str]]:
+        """Issues a replacement key and makes the old one expire after the grace period."""
+        old = await self.get_key(key_id)
+        if old["status"] == "revoked":
+            raise NotFound(key_id)
+        new, plaintext = await self.create_key(
+            old["account_id"], old["name"], int(old["expires_at"]) if old["expires_at"] else None
+        )
+        deadline = int(time.time()) + grace_seconds
+        if not old["expires_at"] or int(old["expires_at"]) > deadline:
+            await self._call(self.redis.hset(key_record(old["account_id"], key_id), "expires_at", deadline))
+        return new, plaintext, await self.get_key(key_id)
+
+    async def list_keys(self, account_id: str) -> list[dict[str, str]]:
+        """Returns every key record of the account, oldest first."""
+        await self.get_account(account_id)
+        key_ids = await self._call(self.redis.smembers(keys_set(account_id)))
+        records = []
+        for key_id in key_ids:
+            record = await self._call(self.redis.hgetall(key_record(account_id, key_id)))
+            if record:
+                records.append(record)
+        return sorted(records, key=lambda r: (int(r["created_at"]), r["key_id"]))
+
+    async def _call(self, awaitable):
+        try:
+            return await awaitable
+        except UNAVAILABLE_ERRORS as error:
+            raise StoreUnavailable(str(error)) from None
