@@ -1,0 +1,196 @@
+"""`defrag`: the operator's command for accounts, keys and usage.
+
+It talks to the gateway's admin API. The address and token come from
+DEFRAG_ADMIN_ADDR and DEFRAG_ADMIN_TOKEN, or from the file that `make run`
+writes (var/admin.env, or the file named by DEFRAG_ADMIN_ENV).
+"""
+
+import argparse
+import os
+import pathlib
+import sys
+
+import grpc
+
+from defrag.keys.v1 import admin_pb2, admin_pb2_grpc
+from defrag.platform.config import ROOT
+
+TIMEOUT_SECONDS = 10
+
+
+class CliError(Exception):
+    """Ends the command with a message on stderr and exit status 1."""
+
+    def __init__(self, message: str, code: grpc.StatusCode | None = None):
+        super().__init__(message)
+        self.code = code
+
+
+def admin_settings() -> tuple[str, str]:
+    """Returns the admin API address and token from the environment or the env file."""
+    address = os.environ.get("DEFRAG_ADMIN_ADDR", "")
+    token = os.environ.get("DEFRAG_ADMIN_TOKEN", "")
+    path = pathlib.Path(os.environ.get("DEFRAG_ADMIN_ENV") or ROOT / "var" / "admin.env")
+    if (not address or not token) and path.exists():
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition("=")
+            if name == "DEFRAG_ADMIN_ADDR" and not address:
+                address = value.strip()
+            if name == "DEFRAG_ADMIN_TOKEN" and not token:
+                token = value.strip()
+    if not address or not token:
+        raise CliError(
+            f"no admin API settings: start the mesh with `make run` (it writes {path}), "
+            "or set DEFRAG_ADMIN_ADDR and DEFRAG_ADMIN_TOKEN"
+        )
+    return address, token
+
+
+class Admin:
+    """A thin client of the admin API that turns gRPC errors into CliError."""
+
+    def __init__(self, address: str, token: str):
+        self.address = address
+        self.channel = grpc.insecure_channel(address)
+        self.stub = admin_pb2_grpc.KeyAdminServiceStub(self.channel)
+        self.metadata = [("authorization", f"Bearer {token}")]
+
+    def call(self, method: str, request):
+        try:
+            return getattr(self.stub, method)(request, metadata=self.metadata, timeout=TIMEOUT_SECONDS)
+        except grpc.RpcError as error:
+            if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise CliError(f"cannot reach the admin API at {self.address} ({error.details()}); is `make run` running?") from None
+            raise CliError(error.details() or error.code().name, error.code()) from None
+
+
+def show_key(key: admin_pb2.ApiKey) -> str:
+    parts = [key.key_id, key.status, f"{key.prefix}...", f"created {key.created_at}"]
+    if key.name:
+        parts.insert(1, f"name={key.name!r}")
+    parts.append(f"expires {key.expires_at}" if key.expires_at else "no expiry")
+    parts.append(f"last used {key.last_used_at}" if key.last_used_at else "never used")
+    return "  ".join(parts)
+
+
+def keys_create(admin: Admin, args) -> None:
+    mode = "test" if args.test else "live"
+    try:
+        account = admin.call("GetAccount", admin_pb2.GetAccountRequest(account_id=args.account))
+    except CliError as missing:
+        if missing.code != grpc.StatusCode.NOT_FOUND:
+            raise
+        if not args.tier:
+            raise CliError(f"account {args.account} does not exist; pass --tier NAME to create it") from None
+        account = admin.call("CreateAccount", admin_pb2.CreateAccountRequest(account_id=args.account, mode=mode, tier=args.tier))
+        print(f"created {account.mode} account {account.account_id} on the {account.tier} tier")
+    else:
+        if args.test and account.mode != "test":
+            raise CliError(f"account {args.account} is a live account; --test applies only when creating an account")
+        if args.tier and args.tier != account.tier:
+            update = admin.call("UpdateAccount", admin_pb2.UpdateAccountRequest(account_id=args.account, tier=args.tier))
+            print(f"changed account {args.account} from the {account.tier} to the {update.account.tier} tier")
+
+    created = admin.call(
+        "CreateKey", admin_pb2.CreateKeyRequest(account_id=args.account, name=args.name or "", expires_at=args.expires or "")
+    )
+    print(f"key {created.key.key_id} for account {args.account}; it is shown once, so store it now:")
+    print(created.plaintext)
+
+
+def keys_revoke(admin: Admin, args) -> None:
+    key = admin.call("RevokeKey", admin_pb2.RevokeKeyRequest(key_id=args.key_id))
+    print(f"revoked {key.key_id} of account {key.account_id}")
+
+
+def keys_roll(admin: Admin, args) -> None:
+    request = admin_pb2.RollKeyRequest(key_id=args.key_id)
+    if args.grace is not None:
+        request.grace_seconds = args.grace
+    rolled = admin.call("RollKey", request)
+    print(f"{rolled.old_key.key_id} keeps working until {rolled.old_key.expires_at}")
+    print(f"new key {rolled.new_key.key_id} for account {rolled.new_key.account_id}; it is shown once, so store it now:")
+    print(rolled.plaintext)
+
+
+def keys_list(admin: Admin, args) -> None:
+    listed = admin.call("ListKeys", admin_pb2.ListKeysRequest(account_id=args.account))
+    if not listed.keys:
+        print(f"account {args.account} has no keys")
+    for key in listed.keys:
+        print(show_key(key))
+
+
+def usage(admin: Admin, args) -> None:
+    u = admin.call("GetUsage", admin_pb2.GetAccountRequest(account_id=args.account))
+    quota = "no monthly cap" if u.quota_unlimited else f"{u.used} of {u.monthly_quota} calls used, {u.remaining} left"
+    print(f"account   {u.account_id} ({u.mode})")
+    print(f"tier      {u.tier}, status {u.status}, burst {u.burst_per_second} requests per second")
+    print(f"window    {u.window_start} .. {u.resets_at}")
+    print(f"quota     {quota}" if not u.quota_unlimited else f"quota     {quota}; {u.used} calls this window")
+    if u.period_start:
+        print(f"billing   {u.period_start} .. {u.period_end}")
+
+
+def accounts_update(admin: Admin, args) -> None:
+    request = admin_pb2.UpdateAccountRequest(account_id=args.account)
+    for field in ("tier", "status", "period_start", "period_end"):
+        value = getattr(args, field)
+        if value is not None:
+            setattr(request, field, value)
+    updated = admin.call("UpdateAccount", request)
+    a = updated.account
+    print(f"account {a.account_id}: tier {a.tier}, status {a.status}, period {a.period_start or '-'} .. {a.period_end or '-'}")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="defrag", description="Manage defrag accounts, API keys and usage.")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    keys = commands.add_parser("keys", help="create, revoke, roll and list API keys").add_subparsers(dest="action", required=True)
+    create = keys.add_parser("create", help="issue a key; prints it alone on the last line")
+    create.add_argument("--account", required=True, help="account id, [A-Za-z0-9_]{1,64}")
+    create.add_argument("--tier", help="create the account with this tier (or move an existing one to it)")
+    create.add_argument("--name", help="a label for the key")
+    create.add_argument("--expires", help="expiry, YYYY-MM-DD or RFC 3339")
+    create.add_argument("--test", action="store_true", help="create a test-mode account (sk_test_ keys)")
+    create.set_defaults(run=keys_create)
+    revoke = keys.add_parser("revoke", help="revoke a key at once")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(run=keys_revoke)
+    roll = keys.add_parser("roll", help="issue a replacement; the old key works for a grace period")
+    roll.add_argument("key_id")
+    roll.add_argument("--grace", type=int, help="seconds the old key keeps working (default 86400)")
+    roll.set_defaults(run=keys_roll)
+    listing = keys.add_parser("list", help="list an account's keys (never the secrets)")
+    listing.add_argument("--account", required=True)
+    listing.set_defaults(run=keys_list)
+
+    usage_command = commands.add_parser("usage", help="show an account's tier, quota and use")
+    usage_command.add_argument("--account", required=True)
+    usage_command.set_defaults(run=usage)
+
+    accounts = commands.add_parser("accounts", help="change accounts").add_subparsers(dest="action", required=True)
+    update = accounts.add_parser("update", help="set tier, status or billing period (an operator's change)")
+    update.add_argument("--account", required=True)
+    update.add_argument("--tier")
+    update.add_argument("--status", choices=["active", "past_due", "canceled"])
+    update.add_argument("--period-start", dest="period_start", help="RFC 3339; '' clears the period")
+    update.add_argument("--period-end", dest="period_end", help="RFC 3339")
+    update.set_defaults(run=accounts_update)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        admin = Admin(*admin_settings())
+        args.run(admin, args)
+    except CliError as error:
+        print(f"defrag: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

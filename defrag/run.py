@@ -1,0 +1,65 @@
+"""`make run`: the whole mesh on this machine until Ctrl-C.
+
+Environment: REDIS_URL (use your own Redis instead of the embedded one),
+DEFRAG_GATEWAY_WORKERS (default 2), DEFRAG_TELEMETRY_WORKERS (default 1),
+DEFRAG_TIERS (tiers file).
+"""
+
+import os
+import pathlib
+import signal
+import sys
+import threading
+
+from defrag.mesh import Mesh, MeshError, Ports
+from defrag.platform.config import ROOT, ConfigError, env_int
+
+
+def main() -> int:
+    try:
+        gateways = env_int("DEFRAG_GATEWAY_WORKERS", 2, 1, 10)
+        telemetry = env_int("DEFRAG_TELEMETRY_WORKERS", 1, 1, 10)
+    except ConfigError as error:
+        print(f"make run: {error}", file=sys.stderr)
+        return 2
+
+    var = ROOT / "var"
+    tiers = os.environ.get("DEFRAG_TIERS")
+    mesh = Mesh(var, Ports.defaults(gateways, telemetry), redis_url=os.environ.get("REDIS_URL") or None,
+                tiers=pathlib.Path(tiers) if tiers else None)
+    print("starting Redis, gateway, telemetry and Envoy (logs in var/log/) ...", flush=True)
+    try:
+        mesh.start()
+    except MeshError as error:
+        print(f"make run: {error}", file=sys.stderr)
+        return 1
+
+    print(f"""
+defrag is running at {mesh.public_url}
+
+Create a key (it is printed once, on the last line):
+  .venv/bin/defrag keys create --account acct_demo --tier pro
+
+Then call the API:
+  curl -H "Authorization: Bearer $KEY" "{mesh.public_url}/v1/telemetry/vectors?date=1990-01-15&time=14:30&lat=34.05&lon=-118.24"
+
+Admin API {mesh.admin_address} (token in var/admin.env), Envoy stats http://127.0.0.1:{mesh.ports.envoy_stats}/stats/prometheus
+Press Ctrl-C to stop.""", flush=True)
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        stop.wait(1.0)
+        crashed = [n for n, p in mesh.processes.items() if p.poll() is not None]
+        if crashed:
+            print(f"make run: {', '.join(crashed)} stopped unexpectedly; see var/log/", file=sys.stderr)
+            break
+    print("stopping ...", flush=True)
+    mesh.stop()
+    print("stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
