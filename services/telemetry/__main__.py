@@ -1,0 +1,61 @@
+"""Run the telemetry service: `python -m services.telemetry`.
+
+Settings (environment):
+  TELEMETRY_PORT          gRPC port, default 50052 (0 picks a free port)
+  TELEMETRY_METRICS_PORT  Prometheus /metrics port, default 9102
+  DEFRAG_BIND_HOST        address for both listeners, default 127.0.0.1
+"""
+
+import asyncio
+import datetime as dt
+import logging
+
+from defrag import localtime, sky
+from defrag.platform import logs
+from defrag.platform.config import ConfigError, env_int, env_str
+from defrag.platform.server import run_until_signal, start
+from services.telemetry.service import register
+
+log = logging.getLogger("telemetry")
+
+
+def warm_up() -> None:
+    """Load the zone boundaries and compute one chart, so the first request does not pay for it."""
+    localtime.zone_at(0.0, 0.0)
+    sky.compute_positions(dt.datetime.now(dt.UTC), sky.Observer(0.0, 0.0))
+
+
+async def serve() -> None:
+    port = env_int("TELEMETRY_PORT", 50052, minimum=0, maximum=65535)
+    metrics_port = env_int("TELEMETRY_METRICS_PORT", 9102, minimum=1, maximum=65535)
+    host = env_str("DEFRAG_BIND_HOST", "127.0.0.1")
+
+    warm_up()
+    service = await start("telemetry", port, register, host=host, metrics_port=metrics_port)
+    await run_until_signal(service)
+
+
+def main() -> int:
+    logs.setup("telemetry")
+    try:
+        import uvloop
+    except ImportError:
+        uvloop = None
+
+    try:
+        if uvloop is not None:
+            uvloop.run(serve())
+        else:
+            log.info("uvloop is not installed; using the default asyncio event loop")
+            asyncio.run(serve())
+    except ConfigError as error:
+        log.error("invalid configuration: %s", error)
+        return 2
+    except OSError as error:
+        log.error("cannot start: %s", error)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
