@@ -1,0 +1,135 @@
+"""Fixtures: one real mesh (Envoy, Redis, two gateways, telemetry) on free ports for the session."""
+
+import base64
+import itertools
+import json
+import os
+import pathlib
+import secrets
+import urllib.error
+import urllib.request
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+
+from defrag.keys.v1 import admin_pb2, admin_pb2_grpc
+from defrag.mesh import Mesh, Ports
+
+TESTS = pathlib.Path(__file__).parent
+TEST_TIERS = TESTS / "tiers.yaml"
+LOS_ANGELES_1990 = "date=1990-01-15&time=14:30&lat=34.05&lon=-118.24"
+
+_account_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def mesh(tmp_path_factory):
+    """Starts the whole mesh once; every integration test shares it."""
+    var = tmp_path_factory.mktemp("var")
+    running = Mesh(var, Ports.free(gateway_workers=2, telemetry_workers=1), tiers=TEST_TIERS).start()
+    running.issued_keys = []
+    yield running
+    running.stop()
+
+
+class AdminClient:
+    """The admin API with the mesh's token, recording every plaintext key it receives."""
+
+    def __init__(self, mesh: Mesh):
+        self.mesh = mesh
+        self.channel = grpc.insecure_channel(mesh.admin_address)
+        self.stub = admin_pb2_grpc.KeyAdminServiceStub(self.channel)
+        self.metadata = [("authorization", f"Bearer {mesh.admin_token}")]
+
+    def __getattr__(self, method):
+        call = getattr(self.stub, method)
+        return lambda request: call(request, metadata=self.metadata, timeout=10)
+
+    def new_account(self, tier: str = "pro", mode: str = "live") -> str:
+        account_id = f"t{next(_account_numbers)}_{secrets.token_hex(4)}"
+        self.CreateAccount(admin_pb2.CreateAccountRequest(account_id=account_id, tier=tier, mode=mode))
+        return account_id
+
+    def new_key(self, account_id: str, **fields) -> tuple[str, str]:
+        created = self.CreateKey(admin_pb2.CreateKeyRequest(account_id=account_id, **fields))
+        self.mesh.issued_keys.append(created.plaintext)
+        return created.key.key_id, created.plaintext
+
+    def account_with_key(self, tier: str = "pro", mode: str = "live") -> tuple[str, str, str]:
+        account_id = self.new_account(tier, mode)
+        key_id, key = self.new_key(account_id)
+        return account_id, key_id, key
+
+    def used(self, account_id: str) -> int:
+        return self.GetUsage(admin_pb2.GetAccountRequest(account_id=account_id)).used
+
+
+@pytest.fixture(scope="session")
+def admin(mesh):
+    client = AdminClient(mesh)
+    yield client
+    client.channel.close()
+
+
+class Reply:
+    """An HTTP response read in full."""
+
+    def __init__(self, status: int, headers, body: bytes):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def reason(self) -> str:
+        """Returns the ErrorInfo reason of an error body."""
+        details = self.json()["details"]
+        return next(d["reason"] for d in details if d["@type"].endswith("google.rpc.ErrorInfo"))
+
+    def detail(self, type_name: str) -> dict:
+        return next(d for d in self.json()["details"] if d["@type"].endswith(type_name))
+
+
+def http(mesh: Mesh, path: str, headers: dict | None = None, method: str = "GET", body: bytes | None = None) -> Reply:
+    """Sends one HTTP/1.1 request to the public listener."""
+    request = urllib.request.Request(mesh.public_url + path, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return Reply(response.status, response.headers, response.read())
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, error.headers, error.read())
+
+
+def bearer(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(scope="session")
+def public_channel(mesh):
+    channel = grpc.insecure_channel(f"127.0.0.1:{mesh.ports.public}")
+    yield channel
+    channel.close()
+
+
+def rich_status(error: grpc.RpcError) -> status_pb2.Status:
+    """Returns the google.rpc.Status of a failed call, from grpc-status-details-bin."""
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            raw = value if isinstance(value, bytes) else base64.b64decode(value + "=" * (-len(value) % 4))
+            return status_pb2.Status.FromString(raw)
+    raise AssertionError(f"no grpc-status-details-bin in {error.trailing_metadata()}")
+
+
+def status_detail(status: status_pb2.Status, message_type):
+    for any_detail in status.details:
+        if any_detail.Is(message_type.DESCRIPTOR):
+            detail = message_type()
+            any_detail.Unpack(detail)
+            return detail
+    raise AssertionError(f"no {message_type.DESCRIPTOR.full_name} in {status}")
+
+
+def error_reason(error: grpc.RpcError) -> str:
+    return status_detail(rich_status(error), error_details_pb2.ErrorInfo).reason

@@ -1,0 +1,174 @@
+"""Quota, burst, idempotency and exact metering under concurrency, through the real Envoy."""
+
+import asyncio
+import concurrent.futures
+import uuid
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+
+from conftest import LOS_ANGELES_1990, bearer, error_reason, http, rich_status, status_detail
+from defrag.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
+
+pytestmark = pytest.mark.integration
+
+VECTORS = "/v1/telemetry/vectors?" + LOS_ANGELES_1990
+
+
+def la_request(**fields) -> telemetry_pb2.GetVectorsRequest:
+    return telemetry_pb2.GetVectorsRequest(date="1990-01-15", time="14:30", lat=34.05, lon=-118.24, **fields)
+
+
+def test_quota_exhausted_is_429_over_rest_with_headers(mesh, admin):
+    account_id, _, key = admin.account_with_key("tiny")
+    for _ in range(3):
+        assert http(mesh, VECTORS, bearer(key)).status == 200
+
+    reply = http(mesh, VECTORS, bearer(key))
+
+    assert reply.status == 429
+    assert reply.json()["code"] == 8
+    assert reply.reason() == "MONTHLY_QUOTA_EXCEEDED"
+    assert int(reply.headers["retry-after"]) >= 1
+    assert reply.headers["ratelimit"].startswith('"monthly";r=0;t=')
+    assert reply.headers["ratelimit-policy"].startswith('"monthly";q=3;w=')
+    assert reply.detail("QuotaFailure")["violations"][0]["subject"] == "monthly"
+    assert reply.detail("RetryInfo")["retry_delay"].endswith("s")
+    assert admin.used(account_id) == 3
+
+
+def test_quota_exhausted_is_resource_exhausted_over_grpc(admin, public_channel):
+    account_id, _, key = admin.account_with_key("tiny")
+    stub = telemetry_pb2_grpc.TelemetryServiceStub(public_channel)
+    for _ in range(3):
+        stub.GetVectors(la_request(), metadata=[("x-api-key", key)], timeout=30)
+
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.GetVectors(la_request(), metadata=[("x-api-key", key)], timeout=30)
+
+    error = raised.value
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error_reason(error) == "MONTHLY_QUOTA_EXCEEDED"
+    status = rich_status(error)
+    assert status_detail(status, error_details_pb2.QuotaFailure).violations[0].subject == "monthly"
+    assert status_detail(status, error_details_pb2.RetryInfo).retry_delay.seconds >= 1
+    trailers = dict(error.trailing_metadata())
+    assert int(trailers["retry-after"]) >= 1
+    assert trailers["ratelimit"].startswith('"monthly";r=0;')
+    assert admin.used(account_id) == 3
+
+
+def test_burst_limit_is_429_with_retry_after(mesh, admin):
+    account_id, _, key = admin.account_with_key("burst_two")
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        replies = list(pool.map(lambda _: http(mesh, VECTORS, bearer(key)), range(12)))
+
+    limited = [r for r in replies if r.status == 429]
+    assert limited, "12 requests at once must exceed a burst of 2 per second"
+    assert {r.reason() for r in limited} == {"BURST_LIMIT_EXCEEDED"}
+    assert all(r.headers["retry-after"] == "1" for r in limited)
+    assert all(r.headers["ratelimit"].startswith('"burst";r=0;t=1') for r in limited)
+    assert admin.used(account_id) == sum(r.status == 200 for r in replies)
+
+
+def test_burst_limit_over_grpc_is_resource_exhausted(admin, mesh):
+    _, _, key = admin.account_with_key("burst_two")
+
+    async def burst():
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports.public}") as channel:
+            stub = telemetry_pb2_grpc.TelemetryServiceStub(channel)
+            calls = [stub.GetVectors(la_request(), metadata=[("x-api-key", key)], timeout=30) for _ in range(12)]
+            return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = asyncio.run(burst())
+
+    errors = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert errors
+    assert {e.code() for e in errors} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
+
+
+def test_concurrent_calls_never_exceed_the_quota(mesh, admin):
+    account_id, _, key = admin.account_with_key("hundred")
+
+    async def flood():
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports.public}") as channel:
+            stub = telemetry_pb2_grpc.TelemetryServiceStub(channel)
+            calls = [stub.GetVectors(la_request(), metadata=[("x-api-key", key)], timeout=60) for _ in range(300)]
+            return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = asyncio.run(flood())
+
+    succeeded = [r for r in results if not isinstance(r, Exception)]
+    failed = [r for r in results if isinstance(r, Exception)]
+    assert len(succeeded) == 100
+    assert {e.code() for e in failed} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
+    assert admin.used(account_id) == 100
+
+
+def test_idempotency_key_charges_once(mesh, admin, public_channel):
+    account_id, _, key = admin.account_with_key("pro")
+    idempotency = {"Idempotency-Key": str(uuid.uuid4())}
+    stub = telemetry_pb2_grpc.TelemetryServiceStub(public_channel)
+
+    first = http(mesh, VECTORS, {**bearer(key), **idempotency})
+    again = http(mesh, VECTORS, {**bearer(key), **idempotency})
+    over_grpc = stub.GetVectors(
+        la_request(), metadata=[("x-api-key", key), ("idempotency-key", idempotency["Idempotency-Key"])], timeout=30
+    )
+
+    assert first.status == again.status == 200
+    assert len(over_grpc.bodies) == 10
+    assert admin.used(account_id) == 1
+
+
+def test_idempotency_key_with_another_body_is_409(mesh, admin):
+    account_id, _, key = admin.account_with_key("pro")
+    idempotency = {"Idempotency-Key": str(uuid.uuid4())}
+    assert http(mesh, VECTORS, {**bearer(key), **idempotency}).status == 200
+
+    reply = http(mesh, VECTORS.replace("time=14:30", "time=14:31"), {**bearer(key), **idempotency})
+
+    assert reply.status == 409
+    assert reply.json()["code"] == 6
+    assert reply.reason() == "IDEMPOTENCY_KEY_REUSED"
+    assert admin.used(account_id) == 1
+
+
+def test_invalid_idempotency_key_is_400_and_free(mesh, admin):
+    account_id, _, key = admin.account_with_key("pro")
+
+    reply = http(mesh, VECTORS, {**bearer(key), "Idempotency-Key": "x" * 256})
+
+    assert reply.status == 400
+    assert reply.reason() == "INVALID_IDEMPOTENCY_KEY"
+    assert admin.used(account_id) == 0
+
+
+@pytest.mark.parametrize("tier", ["free", "pro", "enterprise", "tiny", "usage_only"])
+def test_usage_is_free_for_every_tier(mesh, admin, tier):
+    account_id, _, key = admin.account_with_key(tier)
+
+    replies = [http(mesh, "/v1/usage", bearer(key)) for _ in range(3)]
+
+    assert [r.status for r in replies] == [200, 200, 200]
+    body = replies[-1].json()
+    assert body["account_id"] == account_id
+    assert body["tier"] == tier
+    assert body["used"] == 0
+    assert body["quota_unlimited"] is (tier == "enterprise")
+    assert admin.used(account_id) == 0
+
+
+def test_usage_stays_open_after_the_quota_is_spent(mesh, admin):
+    _, _, key = admin.account_with_key("tiny")
+    for _ in range(3):
+        http(mesh, VECTORS, bearer(key))
+
+    reply = http(mesh, "/api/v1/usage", bearer(key))
+
+    assert reply.status == 200
+    assert reply.json()["used"] == 3
+    assert reply.json()["remaining"] == 0
+    assert reply.json()["monthly_quota"] == 3
