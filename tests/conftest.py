@@ -22,13 +22,16 @@ LOS_ANGELES_1990 = "date=1990-01-15&time=14:30&lat=34.05&lon=-118.24"
 
 _account_numbers = itertools.count(1)
 
+# Every plaintext key the tests receive, so the last test can check that none
+# of them was logged or stored.
+ISSUED_KEYS: list[str] = []
+
 
 @pytest.fixture(scope="session")
 def mesh(tmp_path_factory):
     """Starts the whole mesh once; every integration test shares it."""
     var = tmp_path_factory.mktemp("var")
     running = Mesh(var, Ports.free(gateway_workers=2, telemetry_workers=1), tiers=TEST_TIERS).start()
-    running.issued_keys = []
     yield running
     running.stop()
 
@@ -53,7 +56,7 @@ class AdminClient:
 
     def new_key(self, account_id: str, **fields) -> tuple[str, str]:
         created = self.CreateKey(admin_pb2.CreateKeyRequest(account_id=account_id, **fields))
-        self.mesh.issued_keys.append(created.plaintext)
+        ISSUED_KEYS.append(created.plaintext)
         return created.key.key_id, created.plaintext
 
     def account_with_key(self, tier: str = "pro", mode: str = "live") -> tuple[str, str, str]:

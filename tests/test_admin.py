@@ -9,7 +9,7 @@ import time
 import grpc
 import pytest
 
-from conftest import LOS_ANGELES_1990, bearer, http
+from conftest import ISSUED_KEYS, LOS_ANGELES_1990, bearer, http
 from defrag.keys.v1 import admin_pb2, admin_pb2_grpc
 
 pytestmark = pytest.mark.integration
@@ -98,7 +98,7 @@ def test_rolled_key_keeps_working_during_the_grace_period(mesh, admin):
     _, key_id, key = admin.account_with_key("pro")
 
     rolled = admin.RollKey(admin_pb2.RollKeyRequest(key_id=key_id, grace_seconds=3600))
-    mesh.issued_keys.append(rolled.plaintext)
+    ISSUED_KEYS.append(rolled.plaintext)
 
     assert http(mesh, VECTORS, bearer(key)).status == 200
     assert http(mesh, VECTORS, bearer(rolled.plaintext)).status == 200
@@ -182,7 +182,7 @@ def test_cli_creates_a_key_that_works(mesh, admin):
 
     assert result.returncode == 0, result.stderr
     key = result.stdout.strip().splitlines()[-1]
-    mesh.issued_keys.append(key)
+    ISSUED_KEYS.append(key)
     assert key.startswith("sk_live_")
     assert http(mesh, VECTORS, bearer(key)).status == 200
 
@@ -190,14 +190,14 @@ def test_cli_creates_a_key_that_works(mesh, admin):
 def test_cli_lists_revokes_rolls_and_shows_usage(mesh, admin):
     created = defrag_command(mesh, "keys", "create", "--account", "acct_cli_ops", "--tier", "tiny", "--test")
     key = created.stdout.strip().splitlines()[-1]
-    mesh.issued_keys.append(key)
+    ISSUED_KEYS.append(key)
     key_id = admin.ListKeys(admin_pb2.ListKeysRequest(account_id="acct_cli_ops")).keys[0].key_id
     http(mesh, VECTORS, bearer(key))
 
     listed = defrag_command(mesh, "keys", "list", "--account", "acct_cli_ops")
     usage = defrag_command(mesh, "usage", "--account", "acct_cli_ops")
     rolled = defrag_command(mesh, "keys", "roll", key_id, "--grace", "60")
-    mesh.issued_keys.append(rolled.stdout.strip().splitlines()[-1])
+    ISSUED_KEYS.append(rolled.stdout.strip().splitlines()[-1])
     revoked = defrag_command(mesh, "keys", "revoke", key_id)
 
     assert key.startswith("sk_test_")

@@ -6,7 +6,7 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 
-from conftest import LOS_ANGELES_1990, bearer, error_reason, http, rich_status, status_detail
+from conftest import ISSUED_KEYS, LOS_ANGELES_1990, bearer, error_reason, http, rich_status, status_detail
 from defrag.keys.v1 import admin_pb2, usage_pb2, usage_pb2_grpc
 from defrag.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
 
@@ -144,7 +144,7 @@ def test_revoked_key_is_401(mesh, admin):
 def test_expired_key_is_401(mesh, admin):
     account_id, key_id, key = admin.account_with_key("pro")
     rolled = admin.RollKey(admin_pb2.RollKeyRequest(key_id=key_id, grace_seconds=0))
-    mesh.issued_keys.append(rolled.plaintext)
+    ISSUED_KEYS.append(rolled.plaintext)
 
     old = http(mesh, VECTORS, bearer(key))
     new = http(mesh, VECTORS, bearer(rolled.plaintext))

@@ -1,0 +1,134 @@
+"""Dependencies that fail: Redis stopped or frozen, the gateway stopped or frozen."""
+
+import os
+import signal
+import time
+
+import grpc
+import pytest
+
+from conftest import LOS_ANGELES_1990, TEST_TIERS, AdminClient, bearer, error_reason, http
+from defrag.mesh import Mesh, Ports
+from defrag.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
+
+pytestmark = pytest.mark.integration
+
+VECTORS = "/v1/telemetry/vectors?" + LOS_ANGELES_1990
+REQUEST = telemetry_pb2.GetVectorsRequest(date="1990-01-15", time="14:30", lat=34.05, lon=-118.24)
+
+
+def grpc_call(mesh, key):
+    with grpc.insecure_channel(f"127.0.0.1:{mesh.ports.public}") as channel:
+        return telemetry_pb2_grpc.TelemetryServiceStub(channel).GetVectors(REQUEST, metadata=[("x-api-key", key)], timeout=10)
+
+
+def eventually(check, seconds: float = 10.0):
+    """Retries check() until it returns a truthy value or the time is up."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
+
+
+def test_redis_stopped_gives_503_then_service_resumes(mesh, admin):
+    account_id, _, key = admin.account_with_key("pro")
+    assert http(mesh, VECTORS, bearer(key)).status == 200
+
+    mesh.stop_process("redis")
+    try:
+        started = time.monotonic()
+        reply = http(mesh, VECTORS, bearer(key))
+        elapsed = time.monotonic() - started
+        with pytest.raises(grpc.RpcError) as raised:
+            grpc_call(mesh, key)
+    finally:
+        mesh.start_redis()
+        mesh.wait_ready()
+
+    assert reply.status == 503
+    assert reply.reason() == "REDIS_UNAVAILABLE"
+    assert reply.headers["retry-after"] == "1"
+    assert reply.detail("RetryInfo")["retry_delay"] == "1s"
+    assert elapsed < 5
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert error_reason(raised.value) == "REDIS_UNAVAILABLE"
+    assert eventually(lambda: http(mesh, VECTORS, bearer(key)).status == 200)
+    # The append-only file kept the account's use across the restart.
+    assert admin.used(account_id) >= 2
+
+
+@pytest.fixture
+def small_mesh(tmp_path):
+    running = Mesh(tmp_path, Ports.free(gateway_workers=1, telemetry_workers=1), tiers=TEST_TIERS).start()
+    yield running
+    for process in running.processes.values():
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGCONT)
+    running.stop()
+
+
+def test_gateway_stopped_gives_503_with_retry_after(small_mesh):
+    admin = AdminClient(small_mesh)
+    _, _, key = admin.account_with_key("pro")
+    small_mesh.stop_process("gateway-0")
+
+    reply = http(small_mesh, VECTORS, bearer(key))
+    with pytest.raises(grpc.RpcError) as raised:
+        grpc_call(small_mesh, key)
+
+    assert reply.status == 503
+    assert reply.json()["code"] == 14
+    assert reply.reason() == "AUTHORIZATION_UNAVAILABLE"
+    assert reply.headers["retry-after"] == "1"
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_frozen_gateway_gives_503_within_the_timeout(small_mesh):
+    admin = AdminClient(small_mesh)
+    _, _, key = admin.account_with_key("pro")
+    assert http(small_mesh, VECTORS, bearer(key)).status == 200
+    gateway = small_mesh.processes["gateway-0"]
+
+    os.kill(gateway.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        reply = http(small_mesh, VECTORS, bearer(key))
+        elapsed = time.monotonic() - started
+    finally:
+        os.kill(gateway.pid, signal.SIGCONT)
+
+    assert reply.status == 503
+    assert reply.reason() == "AUTHORIZATION_UNAVAILABLE"
+    assert elapsed < 5
+    assert eventually(lambda: http(small_mesh, VECTORS, bearer(key)).status == 200)
+
+
+def test_frozen_redis_gives_503_not_a_hang(small_mesh):
+    admin = AdminClient(small_mesh)
+    _, _, key = admin.account_with_key("pro")
+    assert http(small_mesh, VECTORS, bearer(key)).status == 200
+    redis_process = small_mesh.processes["redis"]
+
+    os.kill(redis_process.pid, signal.SIGSTOP)
+    try:
+        reply = http(small_mesh, VECTORS, bearer(key))
+    finally:
+        os.kill(redis_process.pid, signal.SIGCONT)
+
+    assert reply.status == 503
+    assert reply.reason() in {"REDIS_UNAVAILABLE", "AUTHORIZATION_UNAVAILABLE"}
+    assert eventually(lambda: http(small_mesh, VECTORS, bearer(key)).status == 200)
+
+
+def test_telemetry_stopped_gives_503_in_the_shared_shape(small_mesh):
+    admin = AdminClient(small_mesh)
+    _, _, key = admin.account_with_key("pro")
+    small_mesh.stop_process("telemetry-0")
+
+    reply = http(small_mesh, VECTORS, bearer(key))
+
+    assert reply.status == 503
+    assert reply.reason() == "SERVICE_UNAVAILABLE"
+    assert reply.headers["retry-after"] == "1"
