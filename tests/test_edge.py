@@ -295,3 +295,13 @@ def test_reflection_lists_only_the_public_services(public_channel):
     assert database.FindFileContainingSymbol("defrag.telemetry.v1.GetVectorsRequest").name == "defrag/telemetry/v1/telemetry.proto"
     with pytest.raises(KeyError):
         database.FindFileContainingSymbol("defrag.keys.v1.KeyAdminService")
+
+
+def test_forged_original_path_is_removed(public_channel):
+    stub = telemetry_pb2_grpc.TelemetryServiceStub(public_channel)
+
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.GetVectors(la_request(), metadata=[("x-envoy-original-path", "/v1/usage?x=1")], timeout=10)
+
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert error_reason(raised.value) == "API_KEY_MISSING"
