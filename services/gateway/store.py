@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
 from services.gateway import apikeys
+from services.gateway.pipeline import PipelinedRedis, PipelineError, Script, ScriptError
 
 log = logging.getLogger("gateway.store")
 
@@ -24,6 +25,8 @@ LUA = pathlib.Path(__file__).parent / "lua"
 ROLL_GRACE_SECONDS = 86_400
 IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
 UNAVAILABLE_ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError, OSError)
+# Error replies that mean "Redis cannot serve now" rather than a bug in a script.
+UNAVAILABLE_REPLIES = ("LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS")
 
 
 class StoreUnavailable(Exception):
@@ -122,7 +125,10 @@ class Store:
             max_connections=512,
             health_check_interval=0,
         )
-        self._meter = self.redis.register_script(_script("meter.lua"))
+        self._meter = Script(_script("meter.lua"))
+        # The hot path (key lookup and metering) pipelines concurrent calls on
+        # one connection; other URL schemes fall back to redis-py.
+        self.fast = PipelinedRedis(url, timeout_seconds) if url.startswith("redis://") else None
         self._usage = self.redis.register_script(_script("usage.lua"))
         self._update = self.redis.register_script((LUA / "update_account.lua").read_text())
         self._cache: collections.OrderedDict[str, tuple[str, str]] = collections.OrderedDict()
@@ -130,7 +136,31 @@ class Store:
         self._unknown: dict[str, float] = {}
 
     async def close(self) -> None:
+        if self.fast is not None:
+            await self.fast.close()
         await self.redis.aclose()
+
+    async def _hot(self, *command, script: Script | None = None, keys=(), args=()):
+        """Runs one hot-path command on the pipelined connection, or on redis-py without one."""
+        try:
+            if self.fast is not None:
+                if script is not None:
+                    return await self.fast.run_script(script, list(keys), list(args))
+                return await self.fast.execute(*command)
+            if script is not None:
+                return await self.redis.evalsha(script.sha, len(keys), *keys, *args)
+            return await self.redis.execute_command(*command)
+        except PipelineError as error:
+            raise StoreUnavailable(str(error)) from None
+        except ScriptError as error:
+            if str(error).startswith(UNAVAILABLE_REPLIES):
+                raise StoreUnavailable(str(error)) from None
+            raise
+        except redis_errors.NoScriptError:
+            await self._call(self.redis.script_load(script.source))
+            return await self._hot(*command, script=script, keys=keys, args=args)
+        except UNAVAILABLE_ERRORS as error:
+            raise StoreUnavailable(str(error)) from None
 
     async def ping(self) -> None:
         try:
@@ -149,10 +179,7 @@ class Store:
         if unknown_until is not None and unknown_until > time.monotonic():
             return None
 
-        try:
-            value = await self.redis.get(hash_index(key_digest))
-        except UNAVAILABLE_ERRORS as error:
-            raise StoreUnavailable(str(error)) from None
+        value = await self._hot("GET", hash_index(key_digest))
         if value is None:
             # An unknown hash is remembered briefly so that a flood of made-up
             # keys costs one Redis call each per second, not one per request.
@@ -187,10 +214,7 @@ class Store:
         ]
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         args = [now_ms, cost, tier_table, fingerprint, IDEMPOTENCY_TTL_MS]
-        try:
-            result = await self._meter(keys=keys, args=args)
-        except UNAVAILABLE_ERRORS as error:
-            raise StoreUnavailable(str(error)) from None
+        result = await self._hot(script=self._meter, keys=keys, args=args)
         status, reason, tier, quota, used, start, end, burst, burst_used, retry_ms, replayed = result
         return Decision(
             status=int(status),
