@@ -108,6 +108,7 @@ class Mesh:
         self.admin_token = secrets.token_urlsafe(32)
         self.processes: dict[str, subprocess.Popen] = {}
         self.logs = var / "log"
+        self.wrote_admin_env = False
 
     @property
     def redis_url(self) -> str:
@@ -120,6 +121,19 @@ class Mesh:
     @property
     def admin_address(self) -> str:
         return f"127.0.0.1:{self.ports.admin_api}"
+
+    def ports_in_use(self) -> list[int]:
+        """Returns the ports of this mesh that something already listens on."""
+        ports = [self.ports.public, self.ports.envoy_admin, self.ports.envoy_stats, self.ports.admin_api,
+                 *self.ports.gateway, *self.ports.gateway_metrics, *self.ports.telemetry, *self.ports.telemetry_metrics]
+        if not self.external_redis:
+            ports.append(self.ports.redis)
+        busy = []
+        for port in ports:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    busy.append(port)
+        return busy
 
     # --- start ------------------------------------------------------------
 
@@ -258,6 +272,7 @@ class Mesh:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(f"DEFRAG_ADMIN_ADDR={self.admin_address}\nDEFRAG_ADMIN_TOKEN={self.admin_token}\n")
+        self.wrote_admin_env = True
         return path
 
     # --- stop -------------------------------------------------------------
@@ -279,4 +294,8 @@ class Mesh:
         order = ["envoy", *[n for n in self.processes if n.startswith(("telemetry", "gateway"))], "redis"]
         for name in order:
             self.stop_process(name)
-        (self.var / "admin.env").unlink(missing_ok=True)
+        # Only this mesh's own file: a second mesh that failed to start must
+        # not take the token file away from one that is running.
+        if self.wrote_admin_env:
+            (self.var / "admin.env").unlink(missing_ok=True)
+            self.wrote_admin_env = False

@@ -27,6 +27,11 @@ def main() -> int:
     tiers = os.environ.get("DEFRAG_TIERS")
     mesh = Mesh(var, Ports.defaults(gateways, telemetry), redis_url=os.environ.get("REDIS_URL") or None,
                 tiers=pathlib.Path(tiers) if tiers else None)
+    busy = mesh.ports_in_use()
+    if busy:
+        print(f"make run: ports {', '.join(map(str, busy))} on 127.0.0.1 are already in use; "
+              "stop the process that uses them (perhaps another make run) and try again", file=sys.stderr)
+        return 1
     print("starting Redis, gateway, telemetry and Envoy (logs in var/log/) ...", flush=True)
     try:
         mesh.start()

@@ -31,6 +31,7 @@ def test_rest_call_with_bearer_key_returns_positions(mesh, admin):
     assert body["observer_timezone"] == "America/Los_Angeles"
     assert body["timestamp"] == "1990-01-15T22:30:00Z"
     assert admin.used(account_id) == 1
+    assert "grpc-status" not in reply.headers
 
 
 @pytest.mark.parametrize("location", ["bearer", "x-api-key", "api_key"])

@@ -319,6 +319,8 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
     def _denial(self, denied: Denied, is_rest: bool, request_id: str) -> external_auth_pb2.CheckResponse:
         status = denied.error.to_status(request_id)
         headers = [_header(k, v) for k, v in denied.headers]
+        if denied.http_status == 401:
+            headers.append(_header("www-authenticate", 'Bearer realm="api.defrag.app"'))
         if is_rest:
             headers.append(_header("content-type", "application/json"))
             body = status_json(status)
