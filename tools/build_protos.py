@@ -20,7 +20,7 @@ EXTRA_INPUTS = ["google/rpc/error_details.proto", "google/rpc/status.proto"]
 
 
 def googleapis_include() -> pathlib.Path:
-    """Returns the folder that holds google/api/annotations.proto."""
+    """Returns the folder that contains google/api/annotations.proto."""
     import google.api.annotations_pb2 as annotations
 
     return pathlib.Path(annotations.__file__).resolve().parent.parent.parent

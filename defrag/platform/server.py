@@ -80,7 +80,7 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
         except (asyncio.CancelledError, grpc.aio.AbortError):
             code = context.code().name if context.code() else "CANCELLED"
             raise
-        except Exception as error:  # a bug: answer in the shared shape, log the id, never the input
+        except Exception as error:  # a bug: reply in the shared shape and log the request id, never the input
             code = "INTERNAL"
             log.exception("unhandled error", extra={"request_id": request_id, "method": method})
             failure = ApiError(

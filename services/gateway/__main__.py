@@ -1,7 +1,8 @@
 """Starts one gateway process: ext_authz and usage (public port) and, when configured, the admin API.
 
 Environment:
-  REDIS_URL              Redis holding keys, accounts and usage (required)
+  REDIS_URL              Redis with the keys, accounts and usage (required)
+  REDIS_TIMEOUT_MS       Redis connect and reply timeout, default 500
   GATEWAY_PORT           ext_authz, usage and reflection, default 50051
   GATEWAY_METRICS_PORT   Prometheus /metrics, default 9101
   ADMIN_PORT             admin API port; unset or 0 serves no admin API
@@ -9,6 +10,7 @@ Environment:
   DEFRAG_ADMIN_TOKEN     token the admin API requires (required with ADMIN_PORT)
   DEFRAG_TIERS           tiers file, default config/tiers.yaml
   DEFRAG_BIND_HOST       address of the public port, default 127.0.0.1
+  DEFRAG_LOG_LEVEL       log level, default INFO (one line per decision)
 """
 
 import asyncio

@@ -130,7 +130,7 @@ def grpc_frame_message(raw: bytes, headers) -> bytes:
         raise ValueError("the body is not a gRPC frame")
     compressed, length = raw[0], int.from_bytes(raw[1:5], "big")
     if length != len(raw) - 5:
-        raise ValueError("the body holds more or less than one gRPC message")
+        raise ValueError("the body is not exactly one gRPC message")
     message = raw[5:]
     if compressed:
         if headers.get("grpc-encoding", "") != "gzip":

@@ -11,11 +11,11 @@ from defrag.telemetry.v1 import telemetry_pb2
 
 @dataclasses.dataclass(frozen=True)
 class MethodRule:
-    """How the gateway admits and charges one gRPC method."""
+    """Admission and charging rules of one gRPC method."""
 
     path: str
     request_type: type[Message]
-    # Largest accepted request message in bytes; above it the answer is 413.
+    # Largest accepted request message in bytes. A larger one gets 413.
     max_body_bytes: int
     # Calls charged for one request; 0 means free and open to every tier.
     cost: Callable[[Message], int]

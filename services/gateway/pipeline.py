@@ -20,7 +20,7 @@ import hiredis
 
 
 class PipelineError(Exception):
-    """Redis could not be reached, failed, or did not answer in time."""
+    """Redis could not be reached, failed, or did not respond in time."""
 
 
 class ScriptError(Exception):
@@ -105,8 +105,8 @@ class PipelinedRedis:
             for command in setup:
                 reply = await self._send(protocol, command)
                 if isinstance(reply, hiredis.ReplyError):
-                    self.fail(PipelineError(f"Redis refused {command[0]}: {reply}"))
-                    raise PipelineError(f"Redis refused {command[0]}: {reply}")
+                    self.fail(PipelineError(f"Redis rejected {command[0]}: {reply}"))
+                    raise PipelineError(f"Redis rejected {command[0]}: {reply}")
             return protocol
 
     def _send(self, protocol: _Protocol, command) -> asyncio.Future:
@@ -132,7 +132,7 @@ class PipelinedRedis:
         if self._protocol is None:
             return
         if self.pending and time.monotonic() - self.pending[0][0] > self.timeout:
-            self.fail(PipelineError(f"Redis did not answer within {self.timeout:g} s"))
+            self.fail(PipelineError(f"Redis did not respond within {self.timeout:g} s"))
             return
         self._arm_watchdog()
 

@@ -30,7 +30,7 @@ UNAVAILABLE_REPLIES = ("LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "CLUS
 
 
 class StoreUnavailable(Exception):
-    """Redis could not be reached or did not answer in time."""
+    """Redis could not be reached or did not respond in time."""
 
 
 class NotFound(Exception):
@@ -89,7 +89,7 @@ def _script(name: str) -> str:
 
 @dataclasses.dataclass
 class Decision:
-    """What the metering script decided for one request."""
+    """Outcome of the metering script for one request."""
 
     status: int
     reason: str
