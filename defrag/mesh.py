@@ -165,7 +165,8 @@ class Mesh:
         env.update({k: str(v) for k, v in values.items()})
         return env
 
-    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
+    def spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
+        """Starts a process of the mesh, logging to var/log/<name>.log, in its own session."""
         log = open(self.logs / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env=env or self._env(), cwd=ROOT, start_new_session=True
@@ -175,7 +176,7 @@ class Mesh:
     def start_redis(self) -> None:
         data = self.var / "redis"
         data.mkdir(parents=True, exist_ok=True)
-        self._spawn("redis", [
+        self.spawn("redis", [
             redis_server_binary(),
             "--port", str(self.ports.redis),
             "--bind", "127.0.0.1",
@@ -194,14 +195,14 @@ class Mesh:
             GATEWAY_METRICS_PORT=self.ports.gateway_metrics[index],
             **admin,
         )
-        self._spawn(f"gateway-{index}", [sys.executable, "-m", "services.gateway"], env)
+        self.spawn(f"gateway-{index}", [sys.executable, "-m", "services.gateway"], env)
 
     def start_telemetry(self, index: int) -> None:
         env = self._env(
             TELEMETRY_PORT=self.ports.telemetry[index],
             TELEMETRY_METRICS_PORT=self.ports.telemetry_metrics[index],
         )
-        self._spawn(f"telemetry-{index}", [sys.executable, "-m", "services.telemetry"], env)
+        self.spawn(f"telemetry-{index}", [sys.executable, "-m", "services.telemetry"], env)
 
     def envoy_config(self) -> envoyconf.EdgeConfig:
         return envoyconf.EdgeConfig(
@@ -215,7 +216,7 @@ class Mesh:
     def start_envoy(self) -> None:
         config = self.var / "envoy.yaml"
         config.write_text(envoyconf.render(self.envoy_config()))
-        self._spawn("envoy", [
+        self.spawn("envoy", [
             envoy_binary(), "-c", str(config),
             "--concurrency", str(self.envoy_concurrency),
             "--log-level", "warn",
@@ -228,14 +229,15 @@ class Mesh:
     def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> None:
         deadline = time.monotonic() + timeout
         if not self.external_redis:
-            self._wait("redis", deadline, lambda: self._redis_ready())
+            self.wait_for("redis", deadline, lambda: self._redis_ready())
         for index, port in enumerate(self.ports.gateway):
-            self._wait(f"gateway-{index}", deadline, lambda p=port: self._grpc_serving(p))
+            self.wait_for(f"gateway-{index}", deadline, lambda p=port: self._grpc_serving(p))
         for index, port in enumerate(self.ports.telemetry):
-            self._wait(f"telemetry-{index}", deadline, lambda p=port: self._grpc_serving(p))
-        self._wait("envoy", deadline, self._envoy_ready)
+            self.wait_for(f"telemetry-{index}", deadline, lambda p=port: self._grpc_serving(p))
+        self.wait_for("envoy", deadline, self._envoy_ready)
 
-    def _wait(self, name: str, deadline: float, ready) -> None:
+    def wait_for(self, name: str, deadline: float, ready) -> None:
+        """Polls ready() until it is true; raises MeshError if the process exits or the deadline passes."""
         while True:
             process = self.processes.get(name)
             if process is not None and process.poll() is not None:

@@ -50,22 +50,30 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, service: str):
         self.service = service
+        # Wrapped handlers by method path, built once: the hot path (the
+        # gateway's Check) must not pay for a new handler on every call.
+        self._handlers: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(self, continuation, details):
+        method = details.method
+        wrapped = self._handlers.get(method)
+        if wrapped is not None:
+            return wrapped
         handler = await continuation(details)
         if handler is None or handler.unary_unary is None:
             return handler
         inner = handler.unary_unary
-        method = details.method
 
         async def observed(request, context):
             return await self._observe(inner, method, request, context)
 
-        return grpc.unary_unary_rpc_method_handler(
+        wrapped = grpc.unary_unary_rpc_method_handler(
             observed,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+        self._handlers[method] = wrapped
+        return wrapped
 
     async def _observe(self, inner, method, request, context):
         started = time.perf_counter()

@@ -81,6 +81,17 @@ DENIAL_CODES = {
 }
 
 
+_decision_counters: dict[tuple[str, str, str], object] = {}
+
+
+def count_decision(result: str, reason: str, tier: str) -> None:
+    """Increments the decision counter, binding each label set once."""
+    counter = _decision_counters.get((result, reason, tier))
+    if counter is None:
+        counter = _decision_counters[(result, reason, tier)] = DECISIONS.labels(result, reason, tier)
+    counter.inc()
+
+
 def _header(name: str, value: str) -> base_pb2.HeaderValueOption:
     return base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=name, value=value), append_action=OVERWRITE)
 
@@ -158,8 +169,8 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
                 DECISIONS.labels("denied", reason, tier)
             DECISIONS.labels("allowed", "OK", tier)
             CHARGED.labels(tier)
-        for operation in ("lookup", "meter"):
-            REDIS_LATENCY.labels(operation)
+        self.lookup_latency = REDIS_LATENCY.labels("lookup")
+        self.meter_latency = REDIS_LATENCY.labels("meter")
 
     async def Check(self, request: external_auth_pb2.CheckRequest, context) -> external_auth_pb2.CheckResponse:
         http = request.attributes.request.http
@@ -171,11 +182,11 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         try:
             response, decision, identity = await self._decide(http, headers, original_path, request_id)
         except Denied as denied:
-            DECISIONS.labels("denied", denied.error.reason, denied.tier).inc()
+            count_decision("denied", denied.error.reason, denied.tier)
             self._log(request_id, http.path, "denied", denied.error.reason, denied.tier, started)
             return self._denial(denied, is_rest, request_id)
 
-        DECISIONS.labels("allowed", "OK", decision.tier).inc()
+        count_decision("allowed", "OK", decision.tier)
         self._log(request_id, http.path, "allowed", "REPLAYED" if decision.replayed else "OK", decision.tier, started, identity)
         return response
 
@@ -203,14 +214,16 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         idempotency = self._idempotency(rule, headers, message)
 
         try:
-            found = await self._timed("lookup", self.store.find_key(apikeys.digest(key)))
+            started = time.perf_counter()
+            found = await self.store.find_key(apikeys.digest(key))
+            self.lookup_latency.observe(time.perf_counter() - started)
             if found is None:
                 raise Denied(401, ApiError(grpc.StatusCode.UNAUTHENTICATED, "API_KEY_UNKNOWN", DENIAL_MESSAGES["API_KEY_UNKNOWN"]))
             account_id, key_id = found
             cost = rule.cost(message)
-            decision = await self._timed(
-                "meter", self.store.meter(account_id, key_id, cost, self.tier_tables[rule.path], idempotency)
-            )
+            started = time.perf_counter()
+            decision = await self.store.meter(account_id, key_id, cost, self.tier_tables[rule.path], idempotency)
+            self.meter_latency.observe(time.perf_counter() - started)
         except StoreUnavailable as error:
             log.warning("redis unavailable", extra={"request_id": request_id, "error": str(error)[:200]})
             raise Denied(503, ApiError(
@@ -338,13 +351,6 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             status=http_status_pb2.HttpStatus(code=denied.http_status), headers=headers, body=body
         )
         return external_auth_pb2.CheckResponse(status=status_pb2.Status(code=status.code), denied_response=denied_response)
-
-    async def _timed(self, operation: str, awaitable):
-        started = time.perf_counter()
-        try:
-            return await awaitable
-        finally:
-            REDIS_LATENCY.labels(operation).observe(time.perf_counter() - started)
 
     def _log(self, request_id, method, result, reason, tier, started, identity=None):
         extra = {
