@@ -4,6 +4,7 @@ Settings (environment):
   TELEMETRY_PORT          gRPC port, default 50052 (0 picks a free port)
   TELEMETRY_METRICS_PORT  Prometheus /metrics port, default 9102
   DEFRAG_BIND_HOST        address for both listeners, default 127.0.0.1
+  DEFRAG_LOG_LEVEL        log level, default INFO (one line per call)
 """
 
 import asyncio
@@ -36,7 +37,7 @@ async def serve() -> None:
 
 
 def main() -> int:
-    logs.setup("telemetry")
+    logs.setup("telemetry", env_str("DEFRAG_LOG_LEVEL", "INFO"))
     try:
         import uvloop
     except ImportError:
