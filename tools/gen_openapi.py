@@ -742,18 +742,19 @@ def response_headers() -> dict[str, dict]:
             "description": (
                 "The account's quota policies, as a Structured Fields List in the form of the IETF httpapi "
                 "RateLimit header fields draft. `\"monthly\"` counts calls in the current monthly window and "
-                "`\"burst\"` counts requests per second (`w=1`). `q` is the quota of each policy."
+                "`\"burst\"` counts requests per second (`w=1`). `q` is the quota of each policy and `w` its "
+                "window in seconds. Tiers without a monthly cap list only `\"burst\"`."
             ),
             "schema": {"type": "string"},
-            "example": '"monthly";q=50000, "burst";q=10;w=1',
+            "example": '"monthly";q=50000;w=2678400, "burst";q=25;w=1',
         },
         "RateLimit": {
             "description": (
-                "The state of the policy nearest exhaustion: `r` is the quota left and `t` the seconds "
-                "until that policy's window resets."
+                "The state of each policy, the one nearest exhaustion first: `r` is the quota left and `t` "
+                "the seconds until that policy's window resets."
             ),
             "schema": {"type": "string"},
-            "example": '"monthly";r=49580;t=1209600',
+            "example": '"burst";r=24;t=1, "monthly";r=49580;t=1209600',
         },
         "Retry-After": {
             "description": "Seconds to wait before sending the request again.",
