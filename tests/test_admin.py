@@ -155,14 +155,17 @@ def test_operator_change_stands_until_a_newer_billing_event(admin):
     assert fresh.account.tier == "free"
 
 
-def test_canceled_account_is_403(mesh, admin):
+def test_canceled_account_is_403_but_reads_usage(mesh, admin):
     account_id, _, key = admin.account_with_key("pro")
 
     admin.UpdateAccount(admin_pb2.UpdateAccountRequest(account_id=account_id, status="canceled"))
     reply = http(mesh, VECTORS, bearer(key))
+    usage = http(mesh, "/v1/usage", bearer(key))
 
     assert reply.status == 403
     assert reply.reason() == "ACCOUNT_CANCELED"
+    assert usage.status == 200
+    assert usage.json()["status"] == "canceled"
 
 
 def test_period_end_before_start_is_400(admin):

@@ -4,6 +4,7 @@ import asyncio
 import calendar
 import datetime as dt
 import random
+import time
 
 import pytest
 import redis
@@ -129,3 +130,20 @@ def test_calendar_month_rollover_without_billing(mesh, admin):
     assert july.status == 200
     assert july.used == 3
     assert july.window_start == first_of_july // 1000
+
+
+def test_script_past_its_deadline_charges_nothing(mesh, admin):
+    from services.gateway.store import StoreUnavailable
+
+    account_id, key_id, _ = admin.account_with_key("tiny")
+
+    async def late_meter():
+        store = Store(mesh.redis_url)
+        try:
+            return await store.meter(account_id, key_id, 1, "tiny 3 50 1", None, deadline=time.time() - 1)
+        finally:
+            await store.close()
+
+    with pytest.raises(StoreUnavailable):
+        run(late_meter())
+    assert admin.used(account_id) == 0

@@ -63,6 +63,10 @@ DEPRECATION_HEADERS = [
     ("warning", '299 api.defrag.app "the api_key query parameter is deprecated; send the key in an Authorization: Bearer header"'),
 ]
 IDEMPOTENCY_KEY_MAX = 255
+# Envoy waits 1 s for a decision (authz_timeout in the Envoy template). A
+# metering script that has not run 0.8 s after the check began charges
+# nothing, so a call Envoy answered with 503 is never charged.
+DECISION_BUDGET_SECONDS = 0.8
 
 DENIAL_MESSAGES = {
     "API_KEY_UNKNOWN": "the API key is not known; check that you copied the whole key, or create one with `defrag keys create`",
@@ -191,6 +195,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         return response
 
     async def _decide(self, http, headers, original_path, request_id):
+        deadline = time.time() + DECISION_BUDGET_SECONDS
         rule = PUBLIC_METHODS.get(http.path)
         if rule is None:
             raise Denied(404, ApiError(
@@ -222,7 +227,9 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             account_id, key_id = found
             cost = rule.cost(message)
             started = time.perf_counter()
-            decision = await self.store.meter(account_id, key_id, cost, self.tier_tables[rule.path], idempotency)
+            decision = await self.store.meter(
+                account_id, key_id, cost, self.tier_tables[rule.path], idempotency, free=rule.free, deadline=deadline
+            )
             self.meter_latency.observe(time.perf_counter() - started)
         except StoreUnavailable as error:
             log.warning("redis unavailable", extra={"request_id": request_id, "error": str(error)[:200]})

@@ -6,6 +6,7 @@ one second. RateLimit lists the policy nearest exhaustion first, then the
 other one, so the remaining monthly quota is always visible.
 """
 
+import math
 import time
 
 from services.gateway.store import Decision
@@ -22,7 +23,7 @@ def headers(decision: Decision, now: float | None = None) -> list[tuple[str, str
     if decision.quota is not None:
         window = decision.window_end - decision.window_start
         remaining = max(0, decision.quota - decision.used)
-        reset = max(0, int(decision.window_end - now))
+        reset = max(0, math.ceil(decision.window_end - now))
         policies.insert(0, f'"monthly";q={decision.quota};w={window}')
         share = remaining / decision.quota if decision.quota else 0.0
         # On a tie the monthly quota comes first: it takes longer to recover.

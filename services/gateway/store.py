@@ -23,6 +23,11 @@ log = logging.getLogger("gateway.store")
 
 LUA = pathlib.Path(__file__).parent / "lua"
 ROLL_GRACE_SECONDS = 86_400
+# How often the gateway re-measures the offset between its clock and Redis's.
+CLOCK_SYNC_SECONDS = 10.0
+# A metering script must start this long before the gateway gives up waiting,
+# so that a charged call's reply always arrives in time.
+DEADLINE_MARGIN_SECONDS = 0.1
 IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
 UNAVAILABLE_ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError, OSError)
 # Error replies that mean "Redis cannot serve now" rather than a bug in a script.
@@ -134,6 +139,9 @@ class Store:
         self._cache: collections.OrderedDict[str, tuple[str, str]] = collections.OrderedDict()
         self._cache_size = cache_size
         self._unknown: dict[str, float] = {}
+        self.timeout_seconds = timeout_seconds
+        self._clock_offset_ms: float | None = None
+        self._clock_synced_at = 0.0
 
     async def close(self) -> None:
         if self.fast is not None:
@@ -194,6 +202,17 @@ class Store:
             self._cache.popitem(last=False)
         return account_id, key_id
 
+    async def redis_clock_offset_ms(self) -> float:
+        """Returns Redis's clock minus this machine's, in milliseconds, measured every few seconds."""
+        if self._clock_offset_ms is not None and time.monotonic() - self._clock_synced_at < CLOCK_SYNC_SECONDS:
+            return self._clock_offset_ms
+        before = time.time()
+        seconds, microseconds = await self._hot("TIME")
+        after = time.time()
+        self._clock_offset_ms = int(seconds) * 1000 + int(microseconds) / 1000 - (before + after) * 500
+        self._clock_synced_at = time.monotonic()
+        return self._clock_offset_ms
+
     async def meter(
         self,
         account_id: str,
@@ -202,8 +221,16 @@ class Store:
         tier_table: str,
         idempotency: tuple[str, str] | None,
         now_ms: int | None = None,
+        *,
+        free: bool = False,
+        deadline: float | None = None,
     ) -> Decision:
-        """Checks key, account, tier, burst and quota and charges, all in one script run."""
+        """Checks key, account, tier, quota and burst and charges, all in one script run.
+
+        `deadline` (unix seconds, this machine's clock) bounds when the script
+        may still charge; it is also capped by the Redis timeout, so a script
+        that Redis runs after the gateway gave up changes nothing.
+        """
         idem_digest, fingerprint = idempotency or ("-", "")
         keys = [
             account_key(account_id),
@@ -213,9 +240,14 @@ class Store:
             idempotency_key(account_id, idem_digest),
         ]
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        args = [now_ms, cost, tier_table, fingerprint, IDEMPOTENCY_TTL_MS]
+        latest = time.time() + self.timeout_seconds - DEADLINE_MARGIN_SECONDS
+        deadline = latest if deadline is None else min(deadline, latest)
+        redis_deadline_ms = int(deadline * 1000 + await self.redis_clock_offset_ms())
+        args = [now_ms, cost, tier_table, fingerprint, IDEMPOTENCY_TTL_MS, redis_deadline_ms, "1" if free else ""]
         result = await self._hot(script=self._meter, keys=keys, args=args)
         status, reason, tier, quota, used, start, end, burst, burst_used, retry_ms, replayed = result
+        if reason == "DEADLINE_EXCEEDED":
+            raise StoreUnavailable("Redis ran the metering script after its deadline; nothing was charged")
         return Decision(
             status=int(status),
             reason=reason,

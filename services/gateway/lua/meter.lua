@@ -10,6 +10,10 @@
 --           included 1 when the tier includes the called method)
 --   ARGV[4] idempotency fingerprint (method and body hash), "" for none
 --   ARGV[5] idempotency record lifetime, milliseconds
+--   ARGV[6] deadline in Redis's clock, unix milliseconds, "" for none: a
+--           script that runs later (Redis was frozen or slow, and the
+--           gateway has already answered 503) changes nothing
+--   ARGV[7] "1" when the method is free and open to canceled accounts
 --
 -- Returns {status, reason, tier, quota, used, window_start, window_end,
 --          burst, burst_used, retry_after_ms, replayed}.
@@ -23,6 +27,12 @@ local function deny(status, reason, tier)
   return {status, reason, tier or "", -1, 0, 0, 0, 0, 0, 0, 0}
 end
 
+if ARGV[6] ~= "" then
+  local clock = redis.call("TIME")
+  local redis_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+  if redis_ms > tonumber(ARGV[6]) then return deny(503, "DEADLINE_EXCEEDED") end
+end
+
 local account = redis.call("HMGET", KEYS[1], "tier", "status", "anchor_day", "anchor_second")
 if not account[1] then return deny(401, "ACCOUNT_NOT_FOUND") end
 local tier = account[1]
@@ -31,7 +41,7 @@ local key = redis.call("HMGET", KEYS[2], "status", "expires_at", "last_used")
 if not key[1] then return deny(401, "API_KEY_UNKNOWN") end
 if key[1] == "revoked" then return deny(401, "API_KEY_REVOKED") end
 if key[2] and key[2] ~= "" and now >= tonumber(key[2]) then return deny(401, "API_KEY_EXPIRED") end
-if account[2] == "canceled" then return deny(403, "ACCOUNT_CANCELED", tier) end
+if account[2] == "canceled" and ARGV[7] ~= "1" then return deny(403, "ACCOUNT_CANCELED", tier) end
 
 local quota, burst, included
 for name, q, b, inc in string.gmatch(ARGV[3], "([^ ;]+) (-?%d+) (%d+) (%d)") do
@@ -62,10 +72,12 @@ end
 local function limited(reason, retry_ms)
   return {429, reason, tier, quota, used, window_start, window_end, burst, burst_used, retry_ms, replayed}
 end
-if burst_used + 1 > burst then return limited("BURST_LIMIT_EXCEEDED", 1000 - now_ms % 1000) end
+-- The quota first: when both are exhausted, the caller must wait for the
+-- monthly reset, not for the next second.
 if quota >= 0 and used + cost > quota then
   return limited("MONTHLY_QUOTA_EXCEEDED", window_end * 1000 - now_ms)
 end
+if burst_used + 1 > burst then return limited("BURST_LIMIT_EXCEEDED", 1000 - now_ms % 1000) end
 
 used = used + cost
 burst_used = burst_used + 1
