@@ -32,6 +32,7 @@ class EdgeConfig:
     authz_timeout: str = "1s"
     upstream_timeout: str = "30s"
     node_id: str = "edge-0"
+    max_connections: int = 10_000
     descriptor: pathlib.Path = dataclasses.field(default_factory=descriptor_path)
 
 
@@ -48,6 +49,7 @@ def render(config: EdgeConfig, template: pathlib.Path = TEMPLATE) -> str:
     """Returns the Envoy configuration as YAML text."""
     values = {
         "node_id": config.node_id,
+        "max_connections": config.max_connections,
         "listen_host": config.listen_host,
         "listen_port": config.listen_port,
         "admin_host": config.admin_host,

@@ -138,15 +138,18 @@ class Mesh:
     # --- start ------------------------------------------------------------
 
     def start(self) -> "Mesh":
-        """Starts every process and waits until each reports ready; stops all on failure."""
+        """Starts every process, each tier once the one it needs is ready; stops all on failure."""
         self.logs.mkdir(parents=True, exist_ok=True)
         try:
             if not self.external_redis:
                 self.start_redis()
+                self.wait_ready(envoy=False)
             for index in range(len(self.ports.gateway)):
                 self.start_gateway(index)
             for index in range(len(self.ports.telemetry)):
                 self.start_telemetry(index)
+            self.wait_ready(envoy=False)
+            # Envoy last, so its first health checks find every service up.
             self.start_envoy()
             self.wait_ready()
             self.write_admin_env()
@@ -226,15 +229,19 @@ class Mesh:
 
     # --- readiness --------------------------------------------------------
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> None:
+    def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS, envoy: bool = True) -> None:
+        """Waits until every started process reports ready; raises MeshError naming the first that does not."""
         deadline = time.monotonic() + timeout
-        if not self.external_redis:
+        if not self.external_redis and "redis" in self.processes:
             self.wait_for("redis", deadline, lambda: self._redis_ready())
         for index, port in enumerate(self.ports.gateway):
-            self.wait_for(f"gateway-{index}", deadline, lambda p=port: self._grpc_serving(p))
+            if f"gateway-{index}" in self.processes:
+                self.wait_for(f"gateway-{index}", deadline, lambda p=port: self._grpc_serving(p))
         for index, port in enumerate(self.ports.telemetry):
-            self.wait_for(f"telemetry-{index}", deadline, lambda p=port: self._grpc_serving(p))
-        self.wait_for("envoy", deadline, self._envoy_ready)
+            if f"telemetry-{index}" in self.processes:
+                self.wait_for(f"telemetry-{index}", deadline, lambda p=port: self._grpc_serving(p))
+        if envoy and "envoy" in self.processes:
+            self.wait_for("envoy", deadline, self._envoy_ready)
 
     def wait_for(self, name: str, deadline: float, ready) -> None:
         """Polls ready() until it is true; raises MeshError if the process exits or the deadline passes."""

@@ -309,3 +309,34 @@ def test_forged_original_path_is_removed(public_channel):
 
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert error_reason(raised.value) == "API_KEY_MISSING"
+
+
+def test_grpc_message_over_envoy_limit_is_resource_exhausted(public_channel, admin):
+    _, _, key = admin.account_with_key("pro")
+    stub = telemetry_pb2_grpc.TelemetryServiceStub(public_channel)
+    huge = la_request()
+    huge.tz = "x" * (2 * 1024 * 1024)
+
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.GetVectors(huge, metadata=[("x-api-key", key)], timeout=10)
+
+    assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "1 MiB" in raised.value.details()
+
+
+def test_plus_sign_in_utc_offset_is_kept(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+
+    reply = http(mesh, VECTORS + "&utc_offset=+05:30", bearer(key))
+
+    assert reply.status == 200
+    assert reply.json()["utc_offset"] == "+05:30"
+    assert reply.json()["timestamp"] == "1990-01-15T09:00:00Z"
+
+
+def test_response_carries_the_request_id(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+
+    reply = http(mesh, VECTORS, bearer(key))
+
+    assert reply.headers["x-request-id"] == reply.json()["request_id"]

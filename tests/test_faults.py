@@ -136,3 +136,29 @@ def test_telemetry_stopped_gives_503_in_the_shared_shape(small_mesh):
     assert reply.status == 503
     assert reply.reason() == "SERVICE_UNAVAILABLE"
     assert reply.headers["retry-after"] == "1"
+
+
+@pytest.fixture
+def two_gateway_mesh(tmp_path):
+    running = Mesh(tmp_path, Ports.free(gateway_workers=2, telemetry_workers=1), tiers=TEST_TIERS).start()
+    yield running
+    for process in running.processes.values():
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGCONT)
+    running.stop()
+
+
+def test_frozen_gateway_replica_leaves_the_rotation(two_gateway_mesh):
+    admin = AdminClient(two_gateway_mesh)
+    _, _, key = admin.account_with_key("pro")
+    frozen = two_gateway_mesh.processes["gateway-1"]
+
+    os.kill(frozen.pid, signal.SIGSTOP)
+    try:
+        # Two failed health checks a second apart take the replica out.
+        time.sleep(3.5)
+        statuses = [http(two_gateway_mesh, VECTORS, bearer(key)).status for _ in range(10)]
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+
+    assert statuses == [200] * 10
