@@ -4,6 +4,7 @@
 it with free ports. Every process writes JSON lines to var/log/<name>.log.
 """
 
+import ctypes
 import dataclasses
 import os
 import pathlib
@@ -23,6 +24,13 @@ from defrag import envoyconf
 from defrag.platform.config import ROOT
 
 READY_TIMEOUT_SECONDS = 60
+PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+
+
+def _die_with_parent() -> None:
+    """Asks Linux to send SIGTERM to this child when the process that started it dies."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -171,8 +179,11 @@ class Mesh:
     def spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         """Starts a process of the mesh, logging to var/log/<name>.log, in its own session."""
         log = open(self.logs / f"{name}.log", "ab")
+        # Own session, so Ctrl-C reaches only the runner, which stops the
+        # children in order; and each child ends if the runner is killed.
         self.processes[name] = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=env or self._env(), cwd=ROOT, start_new_session=True
+            command, stdout=log, stderr=subprocess.STDOUT, env=env or self._env(), cwd=ROOT,
+            start_new_session=True, preexec_fn=_die_with_parent,
         )
         log.close()
 
@@ -257,6 +268,25 @@ class Mesh:
             if time.monotonic() > deadline:
                 raise MeshError(f"{name} was not ready in time; see {self.logs / (name + '.log')}")
             time.sleep(0.1)
+
+    def restart(self, name: str, timeout: float = READY_TIMEOUT_SECONDS) -> None:
+        """Starts one stopped process of the mesh again and waits until it is ready."""
+        kind, _, index = name.partition("-")
+        starters = {"redis": self.start_redis, "envoy": self.start_envoy}
+        if kind in ("gateway", "telemetry"):
+            getattr(self, f"start_{kind}")(int(index))
+        elif kind in starters:
+            starters[kind]()
+        else:
+            raise MeshError(f"unknown process {name!r}")
+        deadline = time.monotonic() + timeout
+        if kind == "redis":
+            self.wait_for(name, deadline, self._redis_ready)
+        elif kind == "envoy":
+            self.wait_for(name, deadline, self._envoy_ready)
+        else:
+            port = getattr(self.ports, kind)[int(index)]
+            self.wait_for(name, deadline, lambda: self._grpc_serving(port))
 
     def _redis_ready(self) -> bool:
         with socket.create_connection(("127.0.0.1", self.ports.redis), timeout=0.5) as connection:

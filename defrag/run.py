@@ -5,14 +5,21 @@ DEFRAG_GATEWAY_WORKERS (default 2), DEFRAG_TELEMETRY_WORKERS (default 1),
 DEFRAG_TIERS (tiers file).
 """
 
+import collections
 import os
 import pathlib
 import signal
 import sys
 import threading
+import time
 
 from defrag.mesh import Mesh, MeshError, Ports
 from defrag.platform.config import ROOT, ConfigError, env_int
+
+# A process that crashes more often than this is not restarted again, and
+# the whole mesh stops.
+MAX_RESTARTS = 5
+RESTART_WINDOW_SECONDS = 60.0
 
 
 def main() -> int:
@@ -23,6 +30,8 @@ def main() -> int:
         print(f"make run: {error}", file=sys.stderr)
         return 2
 
+    # Logs, the append-only file and the admin token file are for this user only.
+    os.umask(0o077)
     var = ROOT / "var"
     tiers = os.environ.get("DEFRAG_TIERS")
     mesh = Mesh(var, Ports.defaults(gateways, telemetry), redis_url=os.environ.get("REDIS_URL") or None,
@@ -54,16 +63,37 @@ Press Ctrl-C to stop.""", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    while not stop.is_set():
-        stop.wait(1.0)
-        crashed = [n for n, p in mesh.processes.items() if p.poll() is not None]
-        if crashed:
-            print(f"make run: {', '.join(crashed)} stopped unexpectedly; see var/log/", file=sys.stderr)
-            break
+    healthy = supervise(mesh, stop)
+    if not healthy:
+        print("make run: stopping the mesh; see var/log/", file=sys.stderr)
     print("stopping ...", flush=True)
     mesh.stop()
     print("stopped.", flush=True)
-    return 0
+    return 0 if healthy else 1
+
+
+def supervise(mesh: Mesh, stop: threading.Event) -> bool:
+    """Restarts any process that exits until stop is set; returns False when one keeps crashing."""
+    restarts: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+    while not stop.wait(1.0):
+        for name, process in list(mesh.processes.items()):
+            if process.poll() is None:
+                continue
+            recent = restarts[name]
+            now = time.monotonic()
+            while recent and now - recent[0] > RESTART_WINDOW_SECONDS:
+                recent.popleft()
+            if len(recent) >= MAX_RESTARTS:
+                print(f"make run: {name} exited {MAX_RESTARTS} times in {RESTART_WINDOW_SECONDS:g} s", file=sys.stderr)
+                return False
+            recent.append(now)
+            print(f"make run: {name} exited with code {process.returncode}; restarting it (see var/log/{name}.log)",
+                  file=sys.stderr, flush=True)
+            try:
+                mesh.restart(name)
+            except MeshError as error:
+                print(f"make run: {error}", file=sys.stderr)
+    return True
 
 
 if __name__ == "__main__":

@@ -1,0 +1,81 @@
+"""The local runner: restarts of crashed processes, and children that end with their parent."""
+
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from conftest import LOS_ANGELES_1990, TEST_TIERS, AdminClient, bearer, http
+from defrag.mesh import Mesh, Ports
+from defrag.run import supervise
+
+pytestmark = pytest.mark.integration
+
+
+def test_crashed_service_is_restarted(tmp_path):
+    mesh = Mesh(tmp_path, Ports.free(gateway_workers=1, telemetry_workers=1), tiers=TEST_TIERS).start()
+    stop = threading.Event()
+    supervisor = threading.Thread(target=supervise, args=(mesh, stop))
+    supervisor.start()
+    try:
+        _, _, key = AdminClient(mesh).account_with_key("pro")
+        first = mesh.processes["telemetry-0"]
+
+        first.kill()
+        deadline = time.monotonic() + 30
+        while mesh.processes["telemetry-0"] is first and time.monotonic() < deadline:
+            time.sleep(0.2)
+        replaced = mesh.processes["telemetry-0"] is not first
+        reply = None
+        while time.monotonic() < deadline:
+            reply = http(mesh, "/v1/telemetry/vectors?" + LOS_ANGELES_1990, bearer(key))
+            if reply.status == 200:
+                break
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        supervisor.join()
+        mesh.stop()
+
+    assert replaced
+    assert reply is not None and reply.status == 200
+
+
+def is_running(pid: int) -> bool:
+    """Tells whether the process exists and is not a zombie waiting to be reaped."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = pathlib.Path(f"/proc/{pid}/status")
+    return not (status.exists() and "\nState:\tZ" in status.read_text())
+
+
+def test_children_end_when_the_runner_is_killed(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    runner = textwrap.dedent(f"""
+        import pathlib, subprocess, sys, time
+        from defrag.mesh import _die_with_parent
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], preexec_fn=_die_with_parent)
+        pathlib.Path({str(pid_file)!r}).write_text(str(child.pid))
+        time.sleep(60)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", runner])
+    deadline = time.monotonic() + 20
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    child_pid = int(pid_file.read_text())
+
+    parent.kill()
+    parent.wait(10)
+    alive = True
+    while alive and time.monotonic() < deadline:
+        alive = is_running(child_pid)
+        time.sleep(0.1)
+
+    assert not alive
