@@ -59,7 +59,8 @@ class Admin:
         try:
             return getattr(self.stub, method)(request, metadata=self.metadata, timeout=TIMEOUT_SECONDS)
         except grpc.RpcError as error:
-            if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            from_server = any(key == "grpc-status-details-bin" for key, _ in error.trailing_metadata() or ())
+            if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and not from_server:
                 raise CliError(f"cannot reach the admin API at {self.address} ({error.details()}); is `make run` running?") from None
             raise CliError(error.details() or error.code().name, error.code()) from None
 
@@ -88,8 +89,10 @@ def keys_create(admin: Admin, args) -> None:
         if args.test and account.mode != "test":
             raise CliError(f"account {args.account} is a live account; --test applies only when creating an account")
         if args.tier and args.tier != account.tier:
-            update = admin.call("UpdateAccount", admin_pb2.UpdateAccountRequest(account_id=args.account, tier=args.tier))
-            print(f"changed account {args.account} from the {account.tier} to the {update.account.tier} tier")
+            raise CliError(
+                f"account {args.account} exists on the {account.tier} tier; leave out --tier to add a key, "
+                f"or change the tier with `defrag accounts update --account {args.account} --tier {args.tier}`"
+            )
 
     created = admin.call(
         "CreateKey", admin_pb2.CreateKeyRequest(account_id=args.account, name=args.name or "", expires_at=args.expires or "")
@@ -132,6 +135,30 @@ def usage(admin: Admin, args) -> None:
         print(f"billing   {u.period_start} .. {u.period_end}")
 
 
+def accounts_get(admin: Admin, args) -> None:
+    a = admin.call("GetAccount", admin_pb2.GetAccountRequest(account_id=args.account))
+    print(f"account   {a.account_id} ({a.mode}), created {a.created_at}")
+    print(f"tier      {a.tier}, status {a.status}")
+    print(f"billing   {a.period_start or '-'} .. {a.period_end or '-'}")
+
+
+def tiers_list(admin: Admin, args) -> None:
+    for tier in admin.call("ListTiers", admin_pb2.ListTiersRequest()).tiers:
+        quota = "no monthly cap" if tier.quota_unlimited else f"{tier.monthly_quota} calls a month"
+        print(f"{tier.name}: {quota}, {tier.burst_per_second} requests per second; methods: {', '.join(tier.methods) or 'usage only'}")
+
+
+def grace_seconds(text: str) -> int:
+    """Parses --grace: whole seconds, 0 to 604800 (7 days)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if not 0 <= value <= 604_800:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..604800 seconds (7 days)")
+    return value
+
+
 def accounts_update(admin: Admin, args) -> None:
     request = admin_pb2.UpdateAccountRequest(account_id=args.account)
     for field in ("tier", "status", "period_start", "period_end"):
@@ -150,34 +177,40 @@ def parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="create, revoke, roll and list API keys").add_subparsers(dest="action", required=True)
     create = keys.add_parser("create", help="issue a key; prints it alone on the last line")
     create.add_argument("--account", required=True, help="account id, [A-Za-z0-9_]{1,64}")
-    create.add_argument("--tier", help="create the account with this tier (or move an existing one to it)")
+    create.add_argument("--tier", help="create the account with this tier; leave it out for an existing account")
     create.add_argument("--name", help="a label for the key")
     create.add_argument("--expires", help="expiry, YYYY-MM-DD or RFC 3339")
     create.add_argument("--test", action="store_true", help="create a test-mode account (sk_test_ keys)")
     create.set_defaults(run=keys_create)
     revoke = keys.add_parser("revoke", help="revoke a key at once")
-    revoke.add_argument("key_id")
+    revoke.add_argument("key_id", help="the key's public id, key_... (see `defrag keys list`)")
     revoke.set_defaults(run=keys_revoke)
     roll = keys.add_parser("roll", help="issue a replacement; the old key works for a grace period")
-    roll.add_argument("key_id")
-    roll.add_argument("--grace", type=int, help="seconds the old key keeps working (default 86400)")
+    roll.add_argument("key_id", help="the key's public id, key_... (see `defrag keys list`)")
+    roll.add_argument("--grace", type=grace_seconds, help="seconds the old key keeps working, 0..604800 (default 86400)")
     roll.set_defaults(run=keys_roll)
     listing = keys.add_parser("list", help="list an account's keys (never the secrets)")
-    listing.add_argument("--account", required=True)
+    listing.add_argument("--account", required=True, help="account id")
     listing.set_defaults(run=keys_list)
 
     usage_command = commands.add_parser("usage", help="show an account's tier, quota and use")
-    usage_command.add_argument("--account", required=True)
+    usage_command.add_argument("--account", required=True, help="account id")
     usage_command.set_defaults(run=usage)
 
     accounts = commands.add_parser("accounts", help="change accounts").add_subparsers(dest="action", required=True)
+    show = accounts.add_parser("get", help="show an account")
+    show.add_argument("--account", required=True, help="account id")
+    show.set_defaults(run=accounts_get)
     update = accounts.add_parser("update", help="set tier, status or billing period (an operator's change)")
-    update.add_argument("--account", required=True)
-    update.add_argument("--tier")
+    update.add_argument("--account", required=True, help="account id")
+    update.add_argument("--tier", help="a tier from the tiers file (see `defrag tiers list`)")
     update.add_argument("--status", choices=["active", "past_due", "canceled"])
     update.add_argument("--period-start", dest="period_start", help="RFC 3339; '' clears the period")
     update.add_argument("--period-end", dest="period_end", help="RFC 3339")
     update.set_defaults(run=accounts_update)
+
+    tiers = commands.add_parser("tiers", help="show the tiers the gateway enforces").add_subparsers(dest="action", required=True)
+    tiers.add_parser("list", help="list every tier with its quota, burst limit and methods").set_defaults(run=tiers_list)
     return top
 
 

@@ -347,13 +347,24 @@ def _gap_description(
 ) -> str:
     # Each valid reading is the same wall-clock time taken at one of the two
     # offsets, then shown at the offset actually in force at that instant.
-    readings = [(local - offset).replace(tzinfo=dt.UTC).astimezone(zone) for offset in (before, after)]
-    readings_text = " or ".join(reading.isoformat() for reading in readings)
+    old_reading, new_reading = (
+        (local - offset).replace(tzinfo=dt.UTC).astimezone(zone) for offset in (before, after)
+    )
     return (
         f"local time {local.isoformat()} does not exist in {zone_name} because the clocks moved forward from "
-        f"{format_utc_offset(before)} to {format_utc_offset(after)}. Send {readings_text} (the same clock time read "
-        f"at the offset before or after the change), or set utc_offset"
+        f"{format_utc_offset(before)} to {format_utc_offset(after)}. Read at the old offset it is "
+        f"{old_reading.isoformat()} (send {_as_fields(old_reading, local)}); read at the new offset it is "
+        f"{new_reading.isoformat()} (send {_as_fields(new_reading, local)}). Or send utc_offset="
+        f"{format_utc_offset(before)} or utc_offset={format_utc_offset(after)} with the original time"
     )
+
+
+def _as_fields(reading: dt.datetime, local: dt.datetime) -> str:
+    """Format a reading as the query parameters that request it: time, and date when it differs."""
+    clock = reading.strftime("%H:%M" if reading.second == 0 else "%H:%M:%S")
+    if reading.date() == local.date():
+        return f"time={clock}"
+    return f"date={reading.date().isoformat()}&time={clock}"
 
 
 def _days_in_month(year: int, month: int, calendar: str) -> int:

@@ -226,3 +226,43 @@ def test_cli_explains_an_unreachable_admin_api(mesh):
 
     assert result.returncode == 1
     assert "cannot reach the admin API" in result.stderr
+
+
+def test_cli_refuses_to_change_a_tier_silently(mesh, admin):
+    account_id = admin.new_account("enterprise")
+
+    result = defrag_command(mesh, "keys", "create", "--account", account_id, "--tier", "free")
+
+    assert result.returncode == 1
+    assert "accounts update" in result.stderr
+    assert admin.GetAccount(admin_pb2.GetAccountRequest(account_id=account_id)).tier == "enterprise"
+
+
+def test_cli_rejects_a_negative_grace(mesh):
+    result = defrag_command(mesh, "keys", "roll", "key_" + "a" * 20, "--grace", "-5")
+
+    assert result.returncode == 2
+    assert "outside 0..604800" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_expired_key_cannot_be_rolled(admin):
+    _, key_id, _ = admin.account_with_key("pro")
+    admin.RollKey(admin_pb2.RollKeyRequest(key_id=key_id, grace_seconds=0))
+
+    with pytest.raises(grpc.RpcError) as raised:
+        admin.RollKey(admin_pb2.RollKeyRequest(key_id=key_id))
+
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "expired" in raised.value.details()
+
+
+def test_cli_shows_tiers_and_accounts(mesh, admin):
+    account_id = admin.new_account("tiny")
+
+    tiers = defrag_command(mesh, "tiers", "list")
+    account = defrag_command(mesh, "accounts", "get", "--account", account_id)
+
+    assert "tiny: 3 calls a month" in tiers.stdout
+    assert "enterprise: no monthly cap" in tiers.stdout
+    assert "tier      tiny, status active" in account.stdout

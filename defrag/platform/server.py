@@ -33,6 +33,8 @@ LATENCY = Histogram(
 INITIAL_CODES = ("OK", "INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "UNAVAILABLE", "INTERNAL")
 
 # Health checks are not logged, and the gateway logs its own decisions with the request id.
+MAX_ID_LENGTH = 128
+
 QUIET_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.", "/envoy.service.auth.v3.Authorization/")
 
 # Large enough for a year of telemetry instants; the gateway enforces the
@@ -78,7 +80,8 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
     async def _observe(self, inner, method, request, context):
         started = time.perf_counter()
         metadata = dict(context.invocation_metadata() or ())
-        request_id = metadata.get("x-request-id", "")
+        # Client-supplied ids are logged and echoed only up to a bounded length.
+        request_id = metadata.get("x-request-id", "")[:MAX_ID_LENGTH]
         code = "OK"
         try:
             return await inner(request, context)
@@ -109,7 +112,7 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
                         "code": code,
                         "duration_ms": round(elapsed * 1000, 3),
                         "request_id": request_id,
-                        "traceparent": metadata.get("traceparent", ""),
+                        "traceparent": metadata.get("traceparent", "")[:MAX_ID_LENGTH],
                         "account_id": metadata.get("x-defrag-account-id", ""),
                         "key_id": metadata.get("x-defrag-key-id", ""),
                     },

@@ -14,7 +14,15 @@ import grpc
 
 from defrag.keys.v1 import admin_pb2, admin_pb2_grpc
 from defrag.platform.errors import ApiError, FieldViolation, invalid_argument
-from services.gateway.store import ROLL_GRACE_SECONDS, AlreadyExists, NotFound, Store, StoreUnavailable, rfc3339
+from services.gateway.store import (
+    ROLL_GRACE_SECONDS,
+    AlreadyExists,
+    KeyNotActive,
+    NotFound,
+    Store,
+    StoreUnavailable,
+    rfc3339,
+)
 from services.gateway.tiers import Tier
 from services.gateway.usage import read_usage
 
@@ -107,6 +115,11 @@ class KeyAdminServicer(admin_pb2_grpc.KeyAdminServiceServicer):
             return await operation
         except NotFound as missing:
             raise ApiError(grpc.StatusCode.NOT_FOUND, "NOT_FOUND", f"{missing} does not exist; check the id") from None
+        except KeyNotActive as inactive:
+            raise ApiError(
+                grpc.StatusCode.FAILED_PRECONDITION, "KEY_NOT_ACTIVE",
+                f"{inactive}, so it cannot be rolled; create a new key for the account instead",
+            ) from None
         except AlreadyExists as existing:
             raise ApiError(grpc.StatusCode.ALREADY_EXISTS, "ACCOUNT_EXISTS", f"account {existing} already exists") from None
         except StoreUnavailable:

@@ -27,6 +27,7 @@ from google.rpc import status_pb2
 from prometheus_client import Counter, Histogram
 
 from defrag.platform.errors import ApiError, FieldViolation, QuotaViolation, status_json
+from defrag.platform.server import MAX_ID_LENGTH
 from services.gateway import apikeys, ratelimit, tiers as tiers_module
 from services.gateway.methods import PUBLIC_METHODS, MethodRule
 from services.gateway.store import Decision, Store, StoreUnavailable
@@ -65,7 +66,7 @@ DEPRECATION_HEADERS = [
 IDEMPOTENCY_KEY_MAX = 255
 # Envoy waits 1 s for a decision (authz_timeout in the Envoy template). A
 # metering script that has not run 0.8 s after the check began charges
-# nothing, so a call Envoy answered with 503 is never charged.
+# nothing, so a call that Envoy rejected with 503 is never charged.
 DECISION_BUDGET_SECONDS = 0.8
 
 DENIAL_MESSAGES = {
@@ -181,7 +182,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         headers = http.headers
         original_path = headers.get("x-envoy-original-path", "")
         is_rest = bool(original_path)
-        request_id = headers.get("x-request-id", "")
+        request_id = headers.get("x-request-id", "")[:MAX_ID_LENGTH]
         started = time.perf_counter()
         try:
             response, decision, identity = await self._decide(http, headers, original_path, request_id)
@@ -251,7 +252,8 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         if len(raw) > rule.max_body_bytes + 5:
             raise Denied(413, ApiError(
                 grpc.StatusCode.RESOURCE_EXHAUSTED, "BODY_TOO_LARGE",
-                f"the request body is {len(raw) - 5} bytes; {rule.path} accepts at most {rule.max_body_bytes} bytes",
+                f"the request message is {len(raw) - 5} bytes (for a GET, its query parameters); "
+                f"{rule.path} accepts at most {rule.max_body_bytes} bytes, so send shorter values",
             ))
         try:
             message = rule.request_type.FromString(grpc_frame_message(raw, headers) if raw else b"")

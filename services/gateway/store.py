@@ -46,6 +46,10 @@ class AlreadyExists(Exception):
     """The account already exists."""
 
 
+class KeyNotActive(Exception):
+    """The key is revoked or expired, so it cannot be rolled."""
+
+
 def account_key(account_id: str) -> str:
     return f"dfg:{{{account_id}}}:account"
 
@@ -227,9 +231,9 @@ class Store:
     ) -> Decision:
         """Checks key, account, tier, quota and burst and charges, all in one script run.
 
-        `deadline` (unix seconds, this machine's clock) bounds when the script
-        may still charge; it is also capped by the Redis timeout, so a script
-        that Redis runs after the gateway gave up changes nothing.
+        `deadline` (unix seconds, this machine's clock) is the latest time at
+        which the script may still charge. The Redis timeout caps it as well,
+        so a script that Redis runs after the gateway gave up changes nothing.
         """
         idem_digest, fingerprint = idempotency or ("-", "")
         keys = [
@@ -371,7 +375,9 @@ class Store:
         """Issues a replacement key and makes the old one expire after the grace period."""
         old = await self.get_key(key_id)
         if old["status"] == "revoked":
-            raise NotFound(key_id)
+            raise KeyNotActive(f"key {key_id} is revoked")
+        if old["expires_at"] and int(old["expires_at"]) <= time.time():
+            raise KeyNotActive(f"key {key_id} has expired")
         new, plaintext = await self.create_key(
             old["account_id"], old["name"], int(old["expires_at"]) if old["expires_at"] else None
         )
