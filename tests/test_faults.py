@@ -59,14 +59,19 @@ def test_redis_stopped_gives_503_then_service_resumes(mesh, admin):
     assert admin.used(account_id) >= 2
 
 
-@pytest.fixture
-def small_mesh(tmp_path):
-    running = Mesh(tmp_path, Ports.free(gateway_workers=1, telemetry_workers=1), tiers=TEST_TIERS).start()
+def private_mesh(var, gateways: int):
+    """Starts a mesh of its own, for tests that stop or freeze its processes."""
+    running = Mesh(var, Ports.free(gateway_workers=gateways, telemetry_workers=1), tiers=TEST_TIERS).start()
     yield running
     for process in running.processes.values():
         if process.poll() is None:
             os.kill(process.pid, signal.SIGCONT)
     running.stop()
+
+
+@pytest.fixture
+def small_mesh(tmp_path):
+    yield from private_mesh(tmp_path, gateways=1)
 
 
 def test_gateway_stopped_gives_503_with_retry_after(small_mesh):
@@ -140,12 +145,7 @@ def test_telemetry_stopped_gives_503_in_the_shared_shape(small_mesh):
 
 @pytest.fixture
 def two_gateway_mesh(tmp_path):
-    running = Mesh(tmp_path, Ports.free(gateway_workers=2, telemetry_workers=1), tiers=TEST_TIERS).start()
-    yield running
-    for process in running.processes.values():
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGCONT)
-    running.stop()
+    yield from private_mesh(tmp_path, gateways=2)
 
 
 def test_frozen_gateway_replica_leaves_the_rotation(two_gateway_mesh):

@@ -34,20 +34,6 @@ def env_int(name: str, default: int, minimum: int = 0, maximum: int = 2**31) -> 
     return value
 
 
-def env_float(name: str, default: float, minimum: float = 0.0, maximum: float = 1e9) -> float:
-    """Returns the variable as a float within [minimum, maximum]."""
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number: set a decimal number") from None
-    if not minimum <= value <= maximum:
-        raise ConfigError(f"{name}={value} is outside {minimum}..{maximum}: set a value in that range")
-    return value
-
-
 def descriptor_path() -> pathlib.Path:
     """Returns the descriptor set built by `make protos`."""
     return pathlib.Path(env_str("DEFRAG_DESCRIPTOR", str(ROOT / "build" / "defrag.pb")))

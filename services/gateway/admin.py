@@ -24,7 +24,7 @@ from services.gateway.store import (
     rfc3339,
 )
 from services.gateway.tiers import Tier
-from services.gateway.usage import read_usage
+from services.gateway.usage import read_usage, store_unavailable
 
 log = logging.getLogger("gateway.admin")
 
@@ -123,10 +123,7 @@ class KeyAdminServicer(admin_pb2_grpc.KeyAdminServiceServicer):
         except AlreadyExists as existing:
             raise ApiError(grpc.StatusCode.ALREADY_EXISTS, "ACCOUNT_EXISTS", f"account {existing} already exists") from None
         except StoreUnavailable:
-            raise ApiError(
-                grpc.StatusCode.UNAVAILABLE, "REDIS_UNAVAILABLE", "Redis is unavailable; retry after 1 second",
-                retry_after_seconds=1,
-            ) from None
+            raise store_unavailable() from None
 
     async def CreateAccount(self, request, context):
         self._authorize(context)

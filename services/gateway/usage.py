@@ -8,6 +8,14 @@ from services.gateway.store import NotFound, Store, StoreUnavailable, rfc3339
 from services.gateway.tiers import Tier
 
 
+def store_unavailable() -> ApiError:
+    """Returns the 503 that every gateway method gives while Redis cannot be reached."""
+    return ApiError(
+        grpc.StatusCode.UNAVAILABLE, "REDIS_UNAVAILABLE", "the quota store is unavailable; retry after 1 second",
+        retry_after_seconds=1,
+    )
+
+
 async def read_usage(store: Store, tiers: dict[str, Tier], account_id: str) -> usage_pb2.Usage:
     """Builds the Usage message of one account; raises ApiError for a missing account or Redis."""
     try:
@@ -16,10 +24,7 @@ async def read_usage(store: Store, tiers: dict[str, Tier], account_id: str) -> u
     except NotFound:
         raise ApiError(grpc.StatusCode.NOT_FOUND, "ACCOUNT_NOT_FOUND", f"account {account_id!r} does not exist; create it first") from None
     except StoreUnavailable:
-        raise ApiError(
-            grpc.StatusCode.UNAVAILABLE, "REDIS_UNAVAILABLE", "the quota store is unavailable; retry after 1 second",
-            retry_after_seconds=1,
-        ) from None
+        raise store_unavailable() from None
 
     tier = tiers.get(account["tier"])
     usage = usage_pb2.Usage(
