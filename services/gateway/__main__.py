@@ -2,7 +2,7 @@
 
 Environment:
   REDIS_URL              Redis with the keys, accounts and usage (required)
-  REDIS_TIMEOUT_MS       Redis connect and reply timeout, default 500
+  REDIS_TIMEOUT_MS       Redis connect and reply timeout, 50..60000, default 500
   GATEWAY_PORT           ext_authz, usage and reflection, default 50051
   GATEWAY_METRICS_PORT   Prometheus /metrics, default 9101
   ADMIN_PORT             admin API port; unset or 0 serves no admin API
@@ -30,7 +30,7 @@ async def main() -> None:
     log = logs.setup("gateway", env_str("DEFRAG_LOG_LEVEL", "INFO"))
     try:
         plans = tiers.load(known_methods=set(PUBLIC_METHODS))
-        store = Store(env_str("REDIS_URL"), timeout_seconds=env_int("REDIS_TIMEOUT_MS", 500, 10, 60_000) / 1000)
+        store = Store(env_str("REDIS_URL"), timeout_seconds=env_int("REDIS_TIMEOUT_MS", 500, 50, 60_000) / 1000)
         admin_port = env_int("ADMIN_PORT", 0, 0, 65535)
         token = env_str("DEFRAG_ADMIN_TOKEN") if admin_port else ""
         port = env_int("GATEWAY_PORT", 50051, 0, 65535)

@@ -5,9 +5,11 @@ one write, and replies come back in order, so a burst of N decisions costs
 one round trip and a few system calls instead of N. Parsing and packing use
 hiredis (C). Admin operations keep using redis-py.
 
-A watchdog fails every pending command when the oldest has waited longer
-than the timeout, so a frozen Redis gives the caller an error in bounded
-time rather than a hang.
+A watchdog fails each command that has waited longer than the timeout, so
+a frozen Redis gives the caller an error in bounded time rather than a
+hang. The connection stays open so that late replies still line up with
+their commands; it is dropped only when every waiting command has timed
+out and the oldest has waited DEAD_AFTER_TIMEOUTS timeouts.
 """
 
 import asyncio
@@ -17,6 +19,14 @@ import time
 import urllib.parse
 
 import hiredis
+
+
+# A connection whose commands have all timed out, the oldest this many
+# timeouts ago, is presumed dead and replaced.
+DEAD_AFTER_TIMEOUTS = 4
+# After a failed connect, callers fail at once for this long instead of
+# queueing one connect attempt after another.
+RECONNECT_PAUSE_SECONDS = 0.25
 
 
 class PipelineError(Exception):
@@ -81,6 +91,7 @@ class PipelinedRedis:
         self._flush_scheduled = False
         self._connecting: asyncio.Lock | None = None
         self._watchdog: asyncio.TimerHandle | None = None
+        self._connect_error: tuple[float, str] | None = None
 
     async def _connect(self) -> _Protocol:
         if self._connecting is None:
@@ -88,13 +99,18 @@ class PipelinedRedis:
         async with self._connecting:
             if self._protocol is not None:
                 return self._protocol
+            if self._connect_error and time.monotonic() - self._connect_error[0] < RECONNECT_PAUSE_SECONDS:
+                raise PipelineError(self._connect_error[1])
             loop = asyncio.get_running_loop()
             try:
                 _, protocol = await asyncio.wait_for(
                     loop.create_connection(lambda: _Protocol(self), self.host, self.port), self.timeout
                 )
             except (OSError, asyncio.TimeoutError) as error:
-                raise PipelineError(f"cannot connect to Redis at {self.host}:{self.port}: {error or 'timed out'}") from None
+                message = f"cannot connect to Redis at {self.host}:{self.port}: {error or 'timed out'}"
+                self._connect_error = (time.monotonic(), message)
+                raise PipelineError(message) from None
+            self._connect_error = None
             self._protocol = protocol
             self._arm_watchdog()
             setup = []
@@ -131,8 +147,15 @@ class PipelinedRedis:
     def _check_timeouts(self) -> None:
         if self._protocol is None:
             return
-        if self.pending and time.monotonic() - self.pending[0][0] > self.timeout:
-            self.fail(PipelineError(f"Redis did not respond within {self.timeout:g} s"))
+        now = time.monotonic()
+        for sent, future in self.pending:
+            if now - sent <= self.timeout:
+                break
+            if not future.done():
+                future.set_exception(PipelineError(f"Redis did not respond within {self.timeout:g} s"))
+        if self.pending and now - self.pending[-1][0] > self.timeout and \
+                now - self.pending[0][0] > DEAD_AFTER_TIMEOUTS * self.timeout:
+            self.fail(PipelineError(f"no reply from Redis for {DEAD_AFTER_TIMEOUTS * self.timeout:g} s; reconnecting"))
             return
         self._arm_watchdog()
 

@@ -26,8 +26,11 @@ ROLL_GRACE_SECONDS = 86_400
 # How often the gateway re-measures the offset between its clock and Redis's.
 CLOCK_SYNC_SECONDS = 10.0
 # A metering script must start this long before the gateway gives up waiting,
-# so that a charged call's reply always arrives in time.
+# so that a charged call's reply always arrives in time (a quarter of the
+# Redis timeout when that is shorter).
 DEADLINE_MARGIN_SECONDS = 0.1
+# A clock sample whose round trip took longer is kept only until a better one.
+CLOCK_SAMPLE_MAX_RTT_SECONDS = 0.02
 IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
 UNAVAILABLE_ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError, OSError)
 # Error replies that mean "Redis cannot serve now" rather than a bug in a script.
@@ -145,7 +148,9 @@ class Store:
         self._unknown: dict[str, float] = {}
         self.timeout_seconds = timeout_seconds
         self._clock_offset_ms: float | None = None
+        self._clock_error_ms = 0.0
         self._clock_synced_at = 0.0
+        self.deadline_margin = min(DEADLINE_MARGIN_SECONDS, timeout_seconds / 4)
 
     async def close(self) -> None:
         if self.fast is not None:
@@ -207,14 +212,23 @@ class Store:
         return account_id, key_id
 
     async def redis_clock_offset_ms(self) -> float:
-        """Returns Redis's clock minus this machine's, in milliseconds, measured every few seconds."""
-        if self._clock_offset_ms is not None and time.monotonic() - self._clock_synced_at < CLOCK_SYNC_SECONDS:
+        """Returns Redis's clock minus this machine's, in milliseconds, measured every few seconds.
+
+        The offset comes from the midpoint of one TIME round trip, so it is
+        off by at most half the round trip; that bound is kept in
+        _clock_error_ms and taken off every deadline.
+        """
+        fresh = time.monotonic() - self._clock_synced_at < CLOCK_SYNC_SECONDS
+        if self._clock_offset_ms is not None and fresh:
             return self._clock_offset_ms
         before = time.time()
         seconds, microseconds = await self._hot("TIME")
         after = time.time()
-        self._clock_offset_ms = int(seconds) * 1000 + int(microseconds) / 1000 - (before + after) * 500
+        rtt = after - before
         self._clock_synced_at = time.monotonic()
+        if self._clock_offset_ms is None or rtt <= CLOCK_SAMPLE_MAX_RTT_SECONDS or rtt / 2 * 1000 < self._clock_error_ms:
+            self._clock_offset_ms = int(seconds) * 1000 + int(microseconds) / 1000 - (before + after) * 500
+            self._clock_error_ms = rtt / 2 * 1000
         return self._clock_offset_ms
 
     async def meter(
@@ -244,9 +258,10 @@ class Store:
             idempotency_key(account_id, idem_digest),
         ]
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        latest = time.time() + self.timeout_seconds - DEADLINE_MARGIN_SECONDS
+        offset = await self.redis_clock_offset_ms()
+        latest = time.time() + self.timeout_seconds - self.deadline_margin
         deadline = latest if deadline is None else min(deadline, latest)
-        redis_deadline_ms = int(deadline * 1000 + await self.redis_clock_offset_ms())
+        redis_deadline_ms = int(deadline * 1000 + offset - self._clock_error_ms)
         args = [now_ms, cost, tier_table, fingerprint, IDEMPOTENCY_TTL_MS, redis_deadline_ms, "1" if free else ""]
         result = await self._hot(script=self._meter, keys=keys, args=args)
         status, reason, tier, quota, used, start, end, burst, burst_used, retry_ms, replayed = result

@@ -1,0 +1,99 @@
+"""The gateway's pipelined Redis client against a real Redis that is frozen and resumed."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from defrag.mesh import free_port, redis_server_binary
+from services.gateway.store import Store, StoreUnavailable
+
+pytestmark = pytest.mark.integration
+
+TABLE = "pro 50000 1000 1"
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    port = free_port()
+    server = subprocess.Popen(
+        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            asyncio.run(Store(url).ping())
+            break
+        except StoreUnavailable:
+            time.sleep(0.05)
+    yield url, server
+    os.kill(server.pid, signal.SIGCONT)
+    server.terminate()
+    server.wait(10)
+
+
+async def new_key(store: Store) -> tuple[str, str]:
+    await store.create_account("acct_pipeline", "live", "pro")
+    record, _ = await store.create_key("acct_pipeline", "", None)
+    return "acct_pipeline", record["key_id"]
+
+
+def test_call_is_charged_only_when_admitted(redis_url):
+    """A metering call queued behind an older one on a frozen Redis: 503 and no charge, or 200 and one."""
+    url, server = redis_url
+
+    async def scenario():
+        store = Store(url, timeout_seconds=0.5)
+        account_id, key_id = await new_key(store)
+        await store.meter(account_id, key_id, 1, TABLE, None)
+
+        os.kill(server.pid, signal.SIGSTOP)
+        older = asyncio.ensure_future(store.find_key("0" * 64))
+        await asyncio.sleep(0.35)
+        metered = asyncio.ensure_future(store.meter(account_id, key_id, 1, TABLE, None))
+        await asyncio.sleep(0.3)
+        os.kill(server.pid, signal.SIGCONT)
+        results = await asyncio.gather(older, metered, return_exceptions=True)
+        await asyncio.sleep(0.2)
+        used = (await store.usage(account_id)).used
+        await store.close()
+        return results[1], used
+
+    outcome, used = asyncio.run(scenario())
+
+    if isinstance(outcome, StoreUnavailable):
+        assert used == 1
+    else:
+        assert outcome.status == 200
+        assert used == 2
+
+
+def test_late_scripts_never_charge(redis_url):
+    """Every call made while Redis is frozen fails; none is charged when Redis resumes."""
+    url, server = redis_url
+
+    async def scenario():
+        store = Store(url, timeout_seconds=0.3)
+        account_id, key_id = await new_key(store)
+        await store.meter(account_id, key_id, 1, TABLE, None)
+
+        os.kill(server.pid, signal.SIGSTOP)
+        calls = [asyncio.ensure_future(store.meter(account_id, key_id, 1, TABLE, None)) for _ in range(20)]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        os.kill(server.pid, signal.SIGCONT)
+        await asyncio.sleep(0.5)
+        after = await store.meter(account_id, key_id, 1, TABLE, None)
+        used = (await store.usage(account_id)).used
+        await store.close()
+        return results, after, used
+
+    results, after, used = asyncio.run(scenario())
+
+    assert all(isinstance(r, StoreUnavailable) for r in results)
+    assert after.status == 200
+    assert used == 2
