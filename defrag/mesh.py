@@ -329,10 +329,16 @@ class Mesh:
             process.wait(5)
 
     def stop(self) -> None:
-        """Stops Envoy first (no new calls), then the services, then Redis."""
-        order = ["envoy", *[n for n in self.processes if n.startswith(("telemetry", "gateway"))], "redis"]
-        for name in order:
+        """Stops Envoy first (no new calls), then every service at once, then Redis."""
+        self.stop_process("envoy")
+        services = [n for n in self.processes if n.startswith(("telemetry", "gateway"))]
+        for name in services:
+            process = self.processes[name]
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for name in services:
             self.stop_process(name)
+        self.stop_process("redis")
         # Only this mesh's own file: a second mesh that failed to start must
         # not take the token file away from one that is running.
         if self.wrote_admin_env:

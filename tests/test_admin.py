@@ -142,10 +142,20 @@ def test_older_billing_change_is_ignored(admin):
     assert older.account.tier == "pro"
 
 
+def test_first_billing_event_applies_whatever_its_time(admin):
+    account_id = admin.new_account("free")
+
+    first = admin.UpdateAccount(admin_pb2.UpdateAccountRequest(account_id=account_id, tier="pro", source_event_time=int(time.time()) - 3600))
+
+    assert first.applied
+    assert first.account.tier == "pro"
+
+
 def test_operator_change_stands_until_a_newer_billing_event(admin):
     account_id = admin.new_account("free")
-    admin.UpdateAccount(admin_pb2.UpdateAccountRequest(account_id=account_id, tier="pro", source_event_time=int(time.time()) - 60))
+    billing = admin.UpdateAccount(admin_pb2.UpdateAccountRequest(account_id=account_id, tier="pro", source_event_time=int(time.time()) - 60))
     admin.UpdateAccount(admin_pb2.UpdateAccountRequest(account_id=account_id, tier="enterprise"))
+    assert billing.applied
 
     stale = admin.UpdateAccount(admin_pb2.UpdateAccountRequest(account_id=account_id, tier="free", source_event_time=int(time.time()) - 30))
     fresh = admin.UpdateAccount(admin_pb2.UpdateAccountRequest(account_id=account_id, tier="free", source_event_time=int(time.time()) + 60))
@@ -266,3 +276,14 @@ def test_cli_shows_tiers_and_accounts(mesh, admin):
     assert "tiny: 3 calls a month" in tiers.stdout
     assert "enterprise: no monthly cap" in tiers.stdout
     assert "tier      tiny, status active" in account.stdout
+
+
+def test_dates_outside_the_range_are_400(admin):
+    account_id = admin.new_account("pro")
+
+    with pytest.raises(grpc.RpcError) as raised:
+        admin.CreateKey(admin_pb2.CreateKeyRequest(account_id=account_id, expires_at="9999-12-31T23:59:59-01:00"))
+
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "expires_at" in raised.value.details()
+    assert admin.ListKeys(admin_pb2.ListKeysRequest(account_id=account_id)).keys == []

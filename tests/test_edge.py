@@ -340,3 +340,29 @@ def test_response_carries_the_request_id(mesh, admin):
     reply = http(mesh, VECTORS, bearer(key))
 
     assert reply.headers["x-request-id"] == reply.json()["request_id"]
+
+
+def test_grpc_call_without_a_message_is_400_and_free(admin, public_channel):
+    account_id, _, key = admin.account_with_key("pro")
+    no_message = public_channel.stream_unary("/defrag.telemetry.v1.TelemetryService/GetVectors")
+
+    with pytest.raises(grpc.RpcError) as raised:
+        no_message(iter(()), metadata=[("x-api-key", key)], timeout=10)
+
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(raised.value) == "MALFORMED_BODY"
+    assert admin.used(account_id) == 0
+
+
+def test_compressed_message_is_limited_after_inflation(admin, public_channel):
+    account_id, _, key = admin.account_with_key("pro")
+    stub = telemetry_pb2_grpc.TelemetryServiceStub(public_channel)
+    inflating = la_request()
+    inflating.tz = "x" * 1_000_000
+
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.GetVectors(inflating, metadata=[("x-api-key", key)], compression=grpc.Compression.Gzip, timeout=10)
+
+    assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error_reason(raised.value) == "BODY_TOO_LARGE"
+    assert admin.used(account_id) == 0

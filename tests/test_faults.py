@@ -2,6 +2,7 @@
 
 import os
 import signal
+import threading
 import time
 
 import grpc
@@ -162,3 +163,27 @@ def test_frozen_gateway_replica_leaves_the_rotation(two_gateway_mesh):
         os.kill(frozen.pid, signal.SIGCONT)
 
     assert statuses == [200] * 10
+
+
+def test_stopping_a_gateway_replica_drops_no_call(two_gateway_mesh):
+    admin = AdminClient(two_gateway_mesh)
+    _, _, key = admin.account_with_key("bulk")
+    statuses: list[int] = []
+    done = threading.Event()
+
+    def call_until_done():
+        while not done.is_set():
+            statuses.append(http(two_gateway_mesh, VECTORS, bearer(key)).status)
+
+    caller = threading.Thread(target=call_until_done)
+    caller.start()
+    time.sleep(0.5)
+    # SIGTERM: NOT_SERVING first, the port closes only after Envoy's health
+    # checks have taken the replica out.
+    two_gateway_mesh.stop_process("gateway-1")
+    time.sleep(1.0)
+    done.set()
+    caller.join()
+
+    assert len(statuses) > 20
+    assert set(statuses) == {200}

@@ -17,7 +17,8 @@ VECTORS = "/v1/telemetry/vectors?" + LOS_ANGELES_1990
 
 
 def la_request(**fields) -> telemetry_pb2.GetVectorsRequest:
-    return telemetry_pb2.GetVectorsRequest(date="1990-01-15", time="14:30", lat=34.05, lon=-118.24, **fields)
+    values = {"date": "1990-01-15", "time": "14:30", "lat": 34.05, "lon": -118.24, **fields}
+    return telemetry_pb2.GetVectorsRequest(**values)
 
 
 def test_quota_exhausted_is_429_over_rest_with_headers(mesh, admin):
@@ -107,42 +108,52 @@ def test_concurrent_calls_never_exceed_the_quota(mesh, admin):
     assert admin.used(account_id) == 100
 
 
-def test_idempotency_key_charges_once(mesh, admin, public_channel):
+def test_idempotency_key_charges_grpc_once(admin, public_channel):
     account_id, _, key = admin.account_with_key("pro")
-    idempotency = {"Idempotency-Key": str(uuid.uuid4())}
+    metadata = [("x-api-key", key), ("idempotency-key", str(uuid.uuid4()))]
     stub = telemetry_pb2_grpc.TelemetryServiceStub(public_channel)
 
-    first = http(mesh, VECTORS, {**bearer(key), **idempotency})
-    again = http(mesh, VECTORS, {**bearer(key), **idempotency})
-    over_grpc = stub.GetVectors(
-        la_request(), metadata=[("x-api-key", key), ("idempotency-key", idempotency["Idempotency-Key"])], timeout=30
-    )
+    first = stub.GetVectors(la_request(), metadata=metadata, timeout=30)
+    again = stub.GetVectors(la_request(), metadata=metadata, timeout=30)
 
-    assert first.status == again.status == 200
-    assert len(over_grpc.bodies) == 10
+    assert len(first.bodies) == len(again.bodies) == 10
     assert admin.used(account_id) == 1
 
 
-def test_idempotency_key_with_another_body_is_409(mesh, admin):
+def test_idempotency_key_with_another_request_is_409(admin, public_channel):
+    account_id, _, key = admin.account_with_key("pro")
+    metadata = [("x-api-key", key), ("idempotency-key", str(uuid.uuid4()))]
+    stub = telemetry_pb2_grpc.TelemetryServiceStub(public_channel)
+    stub.GetVectors(la_request(), metadata=metadata, timeout=30)
+
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.GetVectors(la_request(time="14:31"), metadata=metadata, timeout=30)
+
+    assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert error_reason(raised.value) == "IDEMPOTENCY_KEY_REUSED"
+    assert admin.used(account_id) == 1
+
+
+def test_idempotency_key_on_rest_get_is_ignored(mesh, admin):
     account_id, _, key = admin.account_with_key("pro")
     idempotency = {"Idempotency-Key": str(uuid.uuid4())}
-    assert http(mesh, VECTORS, {**bearer(key), **idempotency}).status == 200
 
-    reply = http(mesh, VECTORS.replace("time=14:30", "time=14:31"), {**bearer(key), **idempotency})
+    first = http(mesh, VECTORS, {**bearer(key), **idempotency})
+    again = http(mesh, VECTORS.replace("time=14:30", "time=14:31"), {**bearer(key), **idempotency})
 
-    assert reply.status == 409
-    assert reply.json()["code"] == 6
-    assert reply.reason() == "IDEMPOTENCY_KEY_REUSED"
-    assert admin.used(account_id) == 1
+    assert first.status == again.status == 200
+    assert admin.used(account_id) == 2
 
 
-def test_invalid_idempotency_key_is_400_and_free(mesh, admin):
+def test_invalid_idempotency_key_is_400_and_free(admin, public_channel):
     account_id, _, key = admin.account_with_key("pro")
+    stub = telemetry_pb2_grpc.TelemetryServiceStub(public_channel)
 
-    reply = http(mesh, VECTORS, {**bearer(key), "Idempotency-Key": "x" * 256})
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.GetVectors(la_request(), metadata=[("x-api-key", key), ("idempotency-key", "x" * 256)], timeout=30)
 
-    assert reply.status == 400
-    assert reply.reason() == "INVALID_IDEMPOTENCY_KEY"
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(raised.value) == "INVALID_IDEMPOTENCY_KEY"
     assert admin.used(account_id) == 0
 
 

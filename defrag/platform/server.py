@@ -13,6 +13,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_status import rpc_status
 from prometheus_client import Counter, Histogram, start_http_server
 
+from defrag.platform.config import env_int
 from defrag.platform.errors import ApiError
 
 log = logging.getLogger("defrag.server")
@@ -128,9 +129,15 @@ class Service:
         self.health = health
         self.port = port
 
-    async def stop(self, grace_seconds: float) -> None:
-        """Reports NOT_SERVING, stops accepting calls and waits for in-flight calls to finish."""
+    async def stop(self, grace_seconds: float, drain_seconds: float = 0.0) -> None:
+        """Reports NOT_SERVING, keeps serving for drain_seconds, then stops accepting and finishes in-flight calls.
+
+        The drain gives a load balancer that health-checks this process (Envoy
+        does, every second) time to stop sending calls before the port closes.
+        """
         await self.health.enter_graceful_shutdown()
+        if drain_seconds > 0:
+            await asyncio.sleep(drain_seconds)
         await self.server.stop(grace_seconds)
 
 
@@ -183,16 +190,22 @@ async def start(
     return Service(name, server, health, bound)
 
 
+# Envoy's health checks run every second and take a process out after two
+# failures, so three seconds of NOT_SERVING suffice before the port closes.
+DEFAULT_DRAIN_SECONDS = 3.0
+
+
 async def run_until_signal(service: Service, grace_seconds: float = 10.0, on_stop=None) -> None:
-    """Serves until SIGTERM or SIGINT, then drains in-flight calls for up to grace_seconds."""
+    """Serves until SIGTERM or SIGINT, then drains (DEFRAG_DRAIN_SECONDS) and finishes in-flight calls."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
 
     await stopping.wait()
-    log.info("stopping", extra={"grace_seconds": grace_seconds})
-    await service.stop(grace_seconds)
+    drain_seconds = env_int("DEFRAG_DRAIN_SECONDS", int(DEFAULT_DRAIN_SECONDS), 0, 300)
+    log.info("stopping", extra={"drain_seconds": drain_seconds, "grace_seconds": grace_seconds})
+    await service.stop(grace_seconds, drain_seconds)
     if on_stop is not None:
         await on_stop()
     log.info("stopped")

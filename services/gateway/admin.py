@@ -15,6 +15,8 @@ import grpc
 from defrag.keys.v1 import admin_pb2, admin_pb2_grpc
 from defrag.platform.errors import ApiError, FieldViolation, invalid_argument
 from services.gateway.store import (
+    FIRST_INSTANT,
+    LAST_INSTANT,
     ROLL_GRACE_SECONDS,
     AlreadyExists,
     KeyNotActive,
@@ -47,9 +49,14 @@ def parse_instant(field: str, value: str) -> int:
                 raise ValueError("no offset")
     except ValueError:
         raise invalid_argument([FieldViolation(
-            field, f"{value!r} is not a date; use RFC 3339 such as 2027-01-31T00:00:00Z, or YYYY-MM-DD",
+            field, f"{value[:80]!r} is not a date; use RFC 3339 such as 2027-01-31T00:00:00Z, or YYYY-MM-DD",
         )]) from None
-    return int(moment.timestamp())
+    seconds = int(moment.timestamp())
+    if not FIRST_INSTANT <= seconds <= LAST_INSTANT:
+        raise invalid_argument([FieldViolation(
+            field, f"{value[:80]!r} is outside 1970-01-01T00:00:00Z..9999-12-31T23:59:59Z; give a date in that range",
+        )])
+    return seconds
 
 
 def account_message(fields: dict[str, str], account_id: str) -> admin_pb2.Account:

@@ -12,11 +12,11 @@ Nothing is charged unless the last step admits the call.
 """
 
 import base64
-import gzip
 import hashlib
 import logging
 import time
 import urllib.parse
+import zlib
 
 import grpc
 from envoy.config.core.v3 import base_pb2
@@ -68,6 +68,8 @@ IDEMPOTENCY_KEY_MAX = 255
 # metering script that has not run 0.8 s after the check began charges
 # nothing, so a call that Envoy rejected with 503 is never charged.
 DECISION_BUDGET_SECONDS = 0.8
+# Taken off the caller's own gRPC deadline for the same reason.
+CALLER_DEADLINE_MARGIN_SECONDS = 0.1
 
 DENIAL_MESSAGES = {
     "API_KEY_UNKNOWN": "the API key is not known; check that you copied the whole key, or create one with `defrag keys create`",
@@ -140,10 +142,19 @@ def without_api_key(path: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
-def grpc_frame_message(raw: bytes, headers) -> bytes:
-    """Returns the message inside one gRPC length-prefixed frame, inflating it if compressed."""
+class MessageTooLarge(Exception):
+    """A compressed message inflates past the method's byte limit."""
+
+
+def grpc_frame_message(raw: bytes, headers, max_bytes: int) -> bytes:
+    """Returns the message inside one gRPC length-prefixed frame, inflating it if compressed.
+
+    Raises ValueError for anything that is not exactly one frame, and
+    MessageTooLarge when a compressed message inflates past max_bytes (the
+    inflation stops there, so a small compressed body cannot cost much).
+    """
     if len(raw) < 5:
-        raise ValueError("the body is not a gRPC frame")
+        raise ValueError("the body holds no gRPC message")
     compressed, length = raw[0], int.from_bytes(raw[1:5], "big")
     if length != len(raw) - 5:
         raise ValueError("the body is not exactly one gRPC message")
@@ -151,7 +162,12 @@ def grpc_frame_message(raw: bytes, headers) -> bytes:
     if compressed:
         if headers.get("grpc-encoding", "") != "gzip":
             raise ValueError("compressed messages must use grpc-encoding gzip")
-        message = gzip.decompress(message)
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        message = inflater.decompress(message, max_bytes + 1)
+        if len(message) > max_bytes:
+            raise MessageTooLarge(f"the message inflates to more than {max_bytes} bytes")
+        if not inflater.eof:
+            raise ValueError("the compressed message is truncated")
     return message
 
 
@@ -185,7 +201,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         request_id = headers.get("x-request-id", "")[:MAX_ID_LENGTH]
         started = time.perf_counter()
         try:
-            response, decision, identity = await self._decide(http, headers, original_path, request_id)
+            response, decision, identity = await self._decide(http, headers, original_path, request_id, context)
         except Denied as denied:
             count_decision("denied", denied.error.reason, denied.tier)
             self._log(request_id, http.path, "denied", denied.error.reason, denied.tier, started)
@@ -195,8 +211,13 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         self._log(request_id, http.path, "allowed", "REPLAYED" if decision.replayed else "OK", decision.tier, started, identity)
         return response
 
-    async def _decide(self, http, headers, original_path, request_id):
-        deadline = time.time() + DECISION_BUDGET_SECONDS
+    async def _decide(self, http, headers, original_path, request_id, context):
+        # The script may charge only while Envoy still waits for the answer.
+        budget = DECISION_BUDGET_SECONDS
+        remaining = context.time_remaining() if context is not None else None
+        if remaining is not None:
+            budget = min(budget, remaining - CALLER_DEADLINE_MARGIN_SECONDS)
+        deadline = time.time() + budget
         rule = PUBLIC_METHODS.get(http.path)
         if rule is None:
             raise Denied(404, ApiError(
@@ -217,7 +238,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             ))
 
         message = self._parse_body(rule, http.raw_body, headers)
-        idempotency = self._idempotency(rule, headers, message)
+        idempotency = self._idempotency(rule, headers, message, bool(original_path))
 
         try:
             started = time.perf_counter()
@@ -256,8 +277,13 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
                 f"{rule.path} accepts at most {rule.max_body_bytes} bytes, so send shorter values",
             ))
         try:
-            message = rule.request_type.FromString(grpc_frame_message(raw, headers) if raw else b"")
-        except (ValueError, DecodeError, OSError, EOFError) as error:
+            message = rule.request_type.FromString(grpc_frame_message(raw, headers, rule.max_body_bytes))
+        except MessageTooLarge as error:
+            raise Denied(413, ApiError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, "BODY_TOO_LARGE",
+                f"{error}; {rule.path} accepts at most {rule.max_body_bytes} bytes",
+            )) from None
+        except (ValueError, DecodeError, zlib.error) as error:
             raise Denied(400, ApiError(
                 grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_BODY",
                 f"the request body is not a valid {rule.request_type.DESCRIPTOR.full_name} ({error}); check the field names and types",
@@ -274,9 +300,12 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
                 ))
         return message
 
-    def _idempotency(self, rule: MethodRule, headers, message) -> tuple[str, str] | None:
+    def _idempotency(self, rule: MethodRule, headers, message, is_rest: bool) -> tuple[str, str] | None:
         value = headers.get("idempotency-key")
-        if value is None or rule.free:
+        # The key makes a repeated POST free. A REST GET is a read that any
+        # client may repeat, so there it is ignored and every call is charged;
+        # native gRPC calls are POSTs and honour it.
+        if value is None or rule.free or (is_rest and rule.rest_verb == "get"):
             return None
         if not 1 <= len(value) <= IDEMPOTENCY_KEY_MAX or not value.isascii() or not value.isprintable():
             raise Denied(400, ApiError(

@@ -3,6 +3,8 @@
 import dataclasses
 from collections.abc import Callable
 
+from google.api import annotations_pb2
+from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
 
 from defrag.keys.v1 import usage_pb2
@@ -27,6 +29,12 @@ class MethodRule:
     @property
     def free(self) -> bool:
         return self.cost is FREE
+
+    @property
+    def rest_verb(self) -> str:
+        """Returns the HTTP verb of the method's REST route ("get", "post", ...), from its google.api.http rule."""
+        method = descriptor_pool.Default().FindMethodByName(self.path.strip("/").replace("/", "."))
+        return method.GetOptions().Extensions[annotations_pb2.http].WhichOneof("pattern") or ""
 
 
 def FREE(_message: Message) -> int:

@@ -95,6 +95,11 @@ def rfc3339(seconds: float | str | None) -> str:
     return dt.datetime.fromtimestamp(int(float(seconds)), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Instants the admin API accepts: RFC 3339 years 1970..9999 in UTC.
+FIRST_INSTANT = 0
+LAST_INSTANT = int(dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.timezone.utc).timestamp())
+
+
 def _script(name: str) -> str:
     return (LUA / "window.lua").read_text() + "\n" + (LUA / name).read_text()
 
@@ -143,6 +148,7 @@ class Store:
         self.fast = PipelinedRedis(url, timeout_seconds) if url.startswith("redis://") else None
         self._usage = self.redis.register_script(_script("usage.lua"))
         self._update = self.redis.register_script((LUA / "update_account.lua").read_text())
+        self._create = self.redis.register_script((LUA / "create_account.lua").read_text())
         self._cache: collections.OrderedDict[str, tuple[str, str]] = collections.OrderedDict()
         self._cache_size = cache_size
         self._unknown: dict[str, float] = {}
@@ -294,8 +300,11 @@ class Store:
         return UsageState(int(start), int(end), int(used))
 
     async def create_account(self, account_id: str, mode: str, tier: str) -> dict[str, str]:
-        """Creates an active account without a billing period; raises AlreadyExists."""
-        now = int(time.time())
+        """Creates an active account without a billing period; raises AlreadyExists.
+
+        The version starts at 0, so the first billing event applies whatever
+        its time; an operator's later change raises it to that moment.
+        """
         fields = {
             "tier": tier,
             "status": "active",
@@ -304,13 +313,13 @@ class Store:
             "anchor_second": 0,
             "period_start": "",
             "period_end": "",
-            "created_at": now,
-            "version": now,
+            "created_at": int(time.time()),
+            "version": 0,
         }
-        created = await self._call(self.redis.hsetnx(account_key(account_id), "created_at", now))
+        pairs = [item for pair in fields.items() for item in pair]
+        created = await self._call(self._create(keys=[account_key(account_id)], args=pairs))
         if not created:
             raise AlreadyExists(account_id)
-        await self._call(self.redis.hset(account_key(account_id), mapping=fields))
         await self._call(self.redis.sadd(ACCOUNTS, account_id))
         return await self.get_account(account_id)
 
