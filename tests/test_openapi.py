@@ -178,14 +178,13 @@ def test_operations_list_error_responses(spec):
 
 
 def test_operations_accept_shared_headers(spec):
-    shared = {
-        "#/components/parameters/IdempotencyKey",
-        "#/components/parameters/RequestId",
-        "#/components/parameters/Traceparent",
-    }
+    shared = {"#/components/parameters/RequestId", "#/components/parameters/Traceparent"}
+    idempotency = "#/components/parameters/IdempotencyKey"
     for path, method, operation in operations(spec):
         refs = {parameter["$ref"] for parameter in operation["parameters"] if "$ref" in parameter}
         assert shared <= refs, f"{method.upper()} {path} lacks {sorted(shared - refs)}"
+        # The gateway honours Idempotency-Key on POSTs only.
+        assert (idempotency in refs) == (method == "post"), f"{method.upper()} {path}"
 
 
 def test_response_headers(spec):

@@ -870,7 +870,9 @@ def build_operation(builder: SchemaBuilder, route: Route) -> dict:
     if body != "*":
         excluded = frozenset(route.path_fields) | ({body} if body else set())
         parameters += builder.query_parameters(request, excluded)
-    parameters += [{"$ref": f"#/components/parameters/{name}"} for name in SHARED_PARAMETERS]
+    # The gateway honours Idempotency-Key on POSTs only; a GET is charged each time.
+    shared = [name for name in SHARED_PARAMETERS if name != "IdempotencyKey" or route.verb == "post"]
+    parameters += [{"$ref": f"#/components/parameters/{name}"} for name in shared]
     operation["parameters"] = parameters
     if body:
         operation["requestBody"] = request_body(builder, route, request)
