@@ -154,7 +154,7 @@ def grpc_frame_message(raw: bytes, headers, max_bytes: int) -> bytes:
     inflation stops there, so a small compressed body cannot cost much).
     """
     if len(raw) < 5:
-        raise ValueError("the body holds no gRPC message")
+        raise ValueError("the body contains no gRPC message")
     compressed, length = raw[0], int.from_bytes(raw[1:5], "big")
     if length != len(raw) - 5:
         raise ValueError("the body is not exactly one gRPC message")
@@ -212,7 +212,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         return response
 
     async def _decide(self, http, headers, original_path, request_id, context):
-        # The script may charge only while Envoy still waits for the answer.
+        # The script may charge only while Envoy still waits for the decision.
         budget = DECISION_BUDGET_SECONDS
         remaining = context.time_remaining() if context is not None else None
         if remaining is not None:
@@ -303,8 +303,8 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
     def _idempotency(self, rule: MethodRule, headers, message, is_rest: bool) -> tuple[str, str] | None:
         value = headers.get("idempotency-key")
         # The key makes a repeated POST free. A REST GET is a read that any
-        # client may repeat, so there it is ignored and every call is charged;
-        # native gRPC calls are POSTs and honour it.
+        # client may repeat, so there it is ignored and every call is charged.
+        # Native gRPC calls are POSTs and honour it.
         if value is None or rule.free or (is_rest and rule.rest_verb == "get"):
             return None
         if not 1 <= len(value) <= IDEMPOTENCY_KEY_MAX or not value.isascii() or not value.isprintable():

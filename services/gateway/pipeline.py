@@ -7,9 +7,9 @@ hiredis (C). Admin operations keep using redis-py.
 
 A watchdog fails each command that has waited longer than the timeout, so
 a frozen Redis gives the caller an error in bounded time rather than a
-hang. The connection stays open so that late replies still line up with
-their commands; it is dropped only when every waiting command has timed
-out and the oldest has waited DEAD_AFTER_TIMEOUTS timeouts.
+hang. The connection stays open, so late replies still line up with their
+commands. It is dropped only when every waiting command has timed out and
+the oldest has waited DEAD_AFTER_TIMEOUTS timeouts.
 """
 
 import asyncio

@@ -221,7 +221,7 @@ class Store:
         """Returns Redis's clock minus this machine's, in milliseconds, measured every few seconds.
 
         The offset comes from the midpoint of one TIME round trip, so it is
-        off by at most half the round trip; that bound is kept in
+        off by at most half the round trip. That bound is kept in
         _clock_error_ms and taken off every deadline.
         """
         fresh = time.monotonic() - self._clock_synced_at < CLOCK_SYNC_SECONDS
