@@ -28,7 +28,12 @@ PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 
 def _die_with_parent() -> None:
-    """Asks Linux to send SIGTERM to this child when the process that started it dies."""
+    """Asks Linux to send SIGTERM to this child when the process that started it dies.
+
+    NOTE: Linux ties this to the thread that started the child, so a child
+    started from a short-lived thread ends with that thread. The runner
+    starts and restarts children from its main thread.
+    """
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 

@@ -97,3 +97,67 @@ def test_late_scripts_never_charge(redis_url):
     assert all(isinstance(r, StoreUnavailable) for r in results)
     assert after.status == 200
     assert used == 2
+
+
+class BlackholeProxy:
+    """A TCP proxy to Redis that can silently stop forwarding on every connection open so far."""
+
+    def __init__(self, redis_port: int):
+        self.redis_port = redis_port
+        self.links: list[dict] = []
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._link, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def _link(self, client_reader, client_writer):
+        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", self.redis_port)
+        link = {"dead": False}
+        self.links.append(link)
+
+        async def pump(reader, writer):
+            while data := await reader.read(65536):
+                if not link["dead"]:
+                    writer.write(data)
+                    await writer.drain()
+
+        await asyncio.gather(pump(client_reader, server_writer), pump(server_reader, client_writer), return_exceptions=True)
+
+    def blackhole_existing(self) -> None:
+        for link in self.links:
+            link["dead"] = True
+
+    async def stop(self) -> None:
+        self.server.close()
+
+
+def test_silently_dead_connection_is_replaced_under_traffic(redis_url):
+    url, _ = redis_url
+    redis_port = int(url.rsplit(":", 1)[1].split("/")[0])
+
+    async def scenario():
+        proxy = BlackholeProxy(redis_port)
+        port = await proxy.start()
+        store = Store(f"redis://127.0.0.1:{port}/0", timeout_seconds=0.2)
+        account_id, key_id = await new_key(store)
+        await store.meter(account_id, key_id, 1, TABLE, None)
+
+        proxy.blackhole_existing()
+        outcomes = []
+        started = time.monotonic()
+        while time.monotonic() - started < 3.0:
+            call = asyncio.ensure_future(store.meter(account_id, key_id, 1, TABLE, None))
+            await asyncio.sleep(0.05)
+            outcomes.append(call)
+        results = await asyncio.gather(*outcomes, return_exceptions=True)
+        await store.close()
+        await proxy.stop()
+        return results
+
+    results = asyncio.run(scenario())
+
+    # Calls fail while the dead connection is detected (four timeouts), then
+    # succeed again on a new one, although calls never stopped coming.
+    assert isinstance(results[0], StoreUnavailable)
+    assert not isinstance(results[-1], Exception)
+    assert results[-1].status == 200

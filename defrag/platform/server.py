@@ -203,7 +203,9 @@ async def run_until_signal(service: Service, grace_seconds: float = 10.0, on_sto
         loop.add_signal_handler(sig, stopping.set)
 
     await stopping.wait()
-    drain_seconds = env_int("DEFRAG_DRAIN_SECONDS", int(DEFAULT_DRAIN_SECONDS), 0, 300)
+    # At most 5 s: with the 10 s grace it stays inside the 15 s that the
+    # local runner waits before it kills a process.
+    drain_seconds = env_int("DEFRAG_DRAIN_SECONDS", int(DEFAULT_DRAIN_SECONDS), 0, 5)
     log.info("stopping", extra={"drain_seconds": drain_seconds, "grace_seconds": grace_seconds})
     await service.stop(grace_seconds, drain_seconds)
     if on_stop is not None:

@@ -168,6 +168,8 @@ def grpc_frame_message(raw: bytes, headers, max_bytes: int) -> bytes:
             raise MessageTooLarge(f"the message inflates to more than {max_bytes} bytes")
         if not inflater.eof:
             raise ValueError("the compressed message is truncated")
+        if inflater.unused_data:
+            raise ValueError("the compressed message is followed by more data")
     return message
 
 

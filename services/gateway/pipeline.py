@@ -7,9 +7,11 @@ hiredis (C). Admin operations keep using redis-py.
 
 A watchdog fails each command that has waited longer than the timeout, so
 a frozen Redis gives the caller an error in bounded time rather than a
-hang. The connection stays open, so late replies still line up with their
-commands. It is dropped only when every waiting command has timed out and
-the oldest has waited DEAD_AFTER_TIMEOUTS timeouts.
+hang. A connection stays open while it has commands in flight, so late
+replies still line up with their commands. When nothing has come back on
+it for DEAD_AFTER_TIMEOUTS timeouts, it is retired: new commands go to a
+new connection, and the old one is closed once every command sent on it
+has timed out (so no script sent on it can still run within its deadline).
 """
 
 import asyncio
@@ -20,9 +22,8 @@ import urllib.parse
 
 import hiredis
 
-
-# A connection whose commands have all timed out, the oldest this many
-# timeouts ago, is presumed dead and replaced.
+# A connection on which the oldest waiting command has waited this many
+# timeouts is presumed dead and retired.
 DEAD_AFTER_TIMEOUTS = 4
 # After a failed connect, callers fail at once for this long instead of
 # queueing one connect attempt after another.
@@ -37,31 +38,74 @@ class ScriptError(Exception):
     """Redis ran the command and returned an error reply."""
 
 
-class _Protocol(asyncio.Protocol):
-    def __init__(self, owner: "PipelinedRedis"):
-        self.owner = owner
+class _Connection(asyncio.Protocol):
+    """One TCP connection and the commands waiting on it, in send order."""
+
+    def __init__(self):
         self.reader = hiredis.Reader(encoding="utf-8", errors="replace")
         self.transport: asyncio.Transport | None = None
+        self.pending: collections.deque[tuple[float, asyncio.Future]] = collections.deque()
+        self.outgoing: list[bytes] = []
+        self.flush_scheduled = False
 
     def connection_made(self, transport):
         self.transport = transport
 
     def data_received(self, data: bytes):
         self.reader.feed(data)
-        pending = self.owner.pending
         while True:
             reply = self.reader.gets()
             if reply is False:
                 return
-            if not pending:
-                self.owner.fail(PipelineError("Redis sent a reply that no command was waiting for"))
+            if not self.pending:
+                self.close(PipelineError("Redis sent a reply that no command was waiting for"))
                 return
-            future = pending.popleft()[1]
+            future = self.pending.popleft()[1]
             if not future.done():
                 future.set_result(reply)
 
     def connection_lost(self, error):
-        self.owner.fail(PipelineError(f"connection to Redis lost: {error or 'closed by the server'}"))
+        self.fail_pending(PipelineError(f"connection to Redis lost: {error or 'closed by the server'}"))
+
+    def send(self, command) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.pending.append((time.monotonic(), future))
+        self.outgoing.append(hiredis.pack_command(command))
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            loop.call_soon(self.flush)
+        return future
+
+    def flush(self) -> None:
+        self.flush_scheduled = False
+        data, self.outgoing = b"".join(self.outgoing), []
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def expire(self, timeout: float, now: float) -> None:
+        """Fails every command that has waited longer than the timeout, keeping its place in the queue."""
+        for sent, future in self.pending:
+            if now - sent <= timeout:
+                break
+            if not future.done():
+                future.set_exception(PipelineError(f"Redis did not respond within {timeout:g} s"))
+
+    def fail_pending(self, error: Exception) -> None:
+        while self.pending:
+            future = self.pending.popleft()[1]
+            if not future.done():
+                future.set_exception(error)
+        self.outgoing = []
+
+    def close(self, error: Exception) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+        self.fail_pending(error)
+
+    @property
+    def closed(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
 
 
 class Script:
@@ -73,7 +117,7 @@ class Script:
 
 
 class PipelinedRedis:
-    """One pipelined connection to a redis:// URL, reconnecting on demand."""
+    """Pipelined connections to a redis:// URL: one in use, and any being retired."""
 
     def __init__(self, url: str, timeout_seconds: float):
         parts = urllib.parse.urlsplit(url)
@@ -85,112 +129,98 @@ class PipelinedRedis:
         self.username = urllib.parse.unquote(parts.username) if parts.username else None
         self.db = int(parts.path.lstrip("/") or 0)
         self.timeout = timeout_seconds
-        self.pending: collections.deque[tuple[float, asyncio.Future]] = collections.deque()
-        self._protocol: _Protocol | None = None
-        self._outgoing: list[bytes] = []
-        self._flush_scheduled = False
+        self._current: _Connection | None = None
+        self._retiring: list[_Connection] = []
         self._connecting: asyncio.Lock | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._connect_error: tuple[float, str] | None = None
 
-    async def _connect(self) -> _Protocol:
+    async def _connect(self) -> _Connection:
         if self._connecting is None:
             self._connecting = asyncio.Lock()
         async with self._connecting:
-            if self._protocol is not None:
-                return self._protocol
+            if self._current is not None and not self._current.closed:
+                return self._current
             if self._connect_error and time.monotonic() - self._connect_error[0] < RECONNECT_PAUSE_SECONDS:
                 raise PipelineError(self._connect_error[1])
             loop = asyncio.get_running_loop()
             try:
-                _, protocol = await asyncio.wait_for(
-                    loop.create_connection(lambda: _Protocol(self), self.host, self.port), self.timeout
+                _, connection = await asyncio.wait_for(
+                    loop.create_connection(_Connection, self.host, self.port), self.timeout
                 )
             except (OSError, asyncio.TimeoutError) as error:
                 message = f"cannot connect to Redis at {self.host}:{self.port}: {error or 'timed out'}"
                 self._connect_error = (time.monotonic(), message)
                 raise PipelineError(message) from None
             self._connect_error = None
-            self._protocol = protocol
-            self._arm_watchdog()
-            setup = []
-            if self.password:
-                setup.append(("AUTH", self.username, self.password) if self.username else ("AUTH", self.password))
-            if self.db:
-                setup.append(("SELECT", self.db))
-            for command in setup:
-                reply = await self._send(protocol, command)
-                if isinstance(reply, hiredis.ReplyError):
-                    self.fail(PipelineError(f"Redis rejected {command[0]}: {reply}"))
-                    raise PipelineError(f"Redis rejected {command[0]}: {reply}")
-            return protocol
+            await self._authenticate(connection)
+            self._current = connection
+            if self._watchdog is None:
+                self._arm_watchdog()
+            return connection
 
-    def _send(self, protocol: _Protocol, command) -> asyncio.Future:
-        future = asyncio.get_running_loop().create_future()
-        self.pending.append((time.monotonic(), future))
-        self._outgoing.append(hiredis.pack_command(command))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush, protocol)
-        return future
-
-    def _flush(self, protocol: _Protocol) -> None:
-        self._flush_scheduled = False
-        data, self._outgoing = b"".join(self._outgoing), []
-        if protocol is self._protocol and protocol.transport is not None and not protocol.transport.is_closing():
-            protocol.transport.write(data)
+    async def _authenticate(self, connection: _Connection) -> None:
+        setup = []
+        if self.password:
+            setup.append(("AUTH", self.username, self.password) if self.username else ("AUTH", self.password))
+        if self.db:
+            setup.append(("SELECT", self.db))
+        for command in setup:
+            try:
+                reply = await asyncio.wait_for(connection.send(command), self.timeout)
+            except asyncio.TimeoutError:
+                reply = "no reply"
+            if not reply == "OK":
+                connection.close(PipelineError(f"Redis rejected {command[0]}"))
+                raise PipelineError(f"Redis rejected {command[0]}: {reply}")
 
     def _arm_watchdog(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._watchdog = loop.call_later(min(self.timeout, 0.1), self._check_timeouts)
+        self._watchdog = asyncio.get_running_loop().call_later(min(self.timeout, 0.1), self._check_timeouts)
 
     def _check_timeouts(self) -> None:
-        if self._protocol is None:
-            return
         now = time.monotonic()
-        for sent, future in self.pending:
-            if now - sent <= self.timeout:
-                break
-            if not future.done():
-                future.set_exception(PipelineError(f"Redis did not respond within {self.timeout:g} s"))
-        if self.pending and now - self.pending[-1][0] > self.timeout and \
-                now - self.pending[0][0] > DEAD_AFTER_TIMEOUTS * self.timeout:
-            self.fail(PipelineError(f"no reply from Redis for {DEAD_AFTER_TIMEOUTS * self.timeout:g} s; reconnecting"))
-            return
+        current = self._current
+        if current is not None:
+            current.expire(self.timeout, now)
+            if current.pending and now - current.pending[0][0] > DEAD_AFTER_TIMEOUTS * self.timeout:
+                # Nothing came back for several timeouts: send new commands
+                # on a new connection, and keep this one until its commands
+                # have all timed out.
+                self._current = None
+                self._retiring.append(current)
+        for connection in list(self._retiring):
+            connection.expire(self.timeout, now)
+            if not connection.pending or now - connection.pending[-1][0] > self.timeout:
+                connection.close(PipelineError("connection to Redis retired"))
+                self._retiring.remove(connection)
         self._arm_watchdog()
-
-    def fail(self, error: Exception) -> None:
-        """Drops the connection and fails every command still waiting for a reply."""
-        protocol, self._protocol = self._protocol, None
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
-        if protocol is not None and protocol.transport is not None:
-            protocol.transport.abort()
-        while self.pending:
-            future = self.pending.popleft()[1]
-            if not future.done():
-                future.set_exception(error)
-        self._outgoing = []
 
     async def execute(self, *command):
         """Sends one command and returns its reply; raises PipelineError or ScriptError."""
-        protocol = self._protocol or await self._connect()
-        reply = await self._send(protocol, command)
+        connection = self._current
+        if connection is None or connection.closed:
+            connection = await self._connect()
+        reply = await connection.send(command)
         if isinstance(reply, hiredis.ReplyError):
             raise ScriptError(str(reply))
         return reply
 
-    async def run_script(self, script: "Script", keys: list[str], args: list) -> list:
+    async def run_script(self, script: Script, keys: list[str], args: list) -> list:
         """Runs a Lua script by its SHA-1, loading it first if the server does not have it."""
-        sha, source = script.sha, script.source
         try:
-            return await self.execute("EVALSHA", sha, len(keys), *keys, *args)
+            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
         except ScriptError as error:
             if not str(error).startswith("NOSCRIPT"):
                 raise
-        await self.execute("SCRIPT", "LOAD", source)
-        return await self.execute("EVALSHA", sha, len(keys), *keys, *args)
+        await self.execute("SCRIPT", "LOAD", script.source)
+        return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
 
     async def close(self) -> None:
-        self.fail(PipelineError("closed"))
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        for connection in [self._current, *self._retiring]:
+            if connection is not None:
+                connection.close(PipelineError("closed"))
+        self._current = None
+        self._retiring = []
