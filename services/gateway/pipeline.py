@@ -9,9 +9,9 @@ A watchdog fails each command that has waited longer than the timeout, so
 a frozen Redis gives the caller an error in bounded time rather than a
 hang. A connection stays open while it has commands in flight, so late
 replies still line up with their commands. When nothing has come back on
-it for DEAD_AFTER_TIMEOUTS timeouts, it is retired: new commands go to a
-new connection, and the old one is closed once every command sent on it
-has timed out (so no script sent on it can still run within its deadline).
+it for DEAD_AFTER_TIMEOUTS timeouts, it is retired and new commands go to a
+new connection. The old one is closed only once every command sent on it
+has timed out, so no script sent on it can still run within its deadline.
 """
 
 import asyncio
