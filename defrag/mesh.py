@@ -40,9 +40,22 @@ def _die_with_parent() -> None:
 
 def free_port() -> int:
     """Returns a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """Returns count distinct TCP ports on 127.0.0.1 that were free a moment ago.
+
+    The probes stay bound until all are chosen, so no port is handed out twice.
+    """
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def redis_server_binary() -> str:
@@ -83,16 +96,17 @@ class Ports:
 
     @classmethod
     def free(cls, gateway_workers: int = 2, telemetry_workers: int = 1) -> "Ports":
+        ports = iter(free_ports(5 + 2 * gateway_workers + 2 * telemetry_workers))
         return cls(
-            public=free_port(),
-            envoy_admin=free_port(),
-            envoy_stats=free_port(),
-            admin_api=free_port(),
-            redis=free_port(),
-            gateway=[free_port() for _ in range(gateway_workers)],
-            gateway_metrics=[free_port() for _ in range(gateway_workers)],
-            telemetry=[free_port() for _ in range(telemetry_workers)],
-            telemetry_metrics=[free_port() for _ in range(telemetry_workers)],
+            public=next(ports),
+            envoy_admin=next(ports),
+            envoy_stats=next(ports),
+            admin_api=next(ports),
+            redis=next(ports),
+            gateway=[next(ports) for _ in range(gateway_workers)],
+            gateway_metrics=[next(ports) for _ in range(gateway_workers)],
+            telemetry=[next(ports) for _ in range(telemetry_workers)],
+            telemetry_metrics=[next(ports) for _ in range(telemetry_workers)],
         )
 
 

@@ -14,7 +14,7 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 from defrag.keys.v1 import admin_pb2, admin_pb2_grpc
-from defrag.mesh import Mesh, Ports
+from defrag.mesh import Mesh, MeshError, Ports
 
 TESTS = pathlib.Path(__file__).parent
 TEST_TIERS = TESTS / "tiers.yaml"
@@ -27,11 +27,18 @@ _account_numbers = itertools.count(1)
 ISSUED_KEYS: list[str] = []
 
 
+def start_mesh(var: pathlib.Path, gateways: int = 2) -> Mesh:
+    """Starts a mesh on free ports, once more on new ports if another process took one in between."""
+    try:
+        return Mesh(var, Ports.free(gateway_workers=gateways, telemetry_workers=1), tiers=TEST_TIERS).start()
+    except MeshError:
+        return Mesh(var, Ports.free(gateway_workers=gateways, telemetry_workers=1), tiers=TEST_TIERS).start()
+
+
 @pytest.fixture(scope="session")
 def mesh(tmp_path_factory):
     """Starts the whole mesh once; every integration test shares it."""
-    var = tmp_path_factory.mktemp("var")
-    running = Mesh(var, Ports.free(gateway_workers=2, telemetry_workers=1), tiers=TEST_TIERS).start()
+    running = start_mesh(tmp_path_factory.mktemp("var"))
     yield running
     running.stop()
 

@@ -8,8 +8,7 @@ import time
 import grpc
 import pytest
 
-from conftest import LOS_ANGELES_1990, TEST_TIERS, AdminClient, bearer, error_reason, http
-from defrag.mesh import Mesh, Ports
+from conftest import LOS_ANGELES_1990, AdminClient, bearer, error_reason, http, start_mesh
 from defrag.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
 
 pytestmark = pytest.mark.integration
@@ -62,7 +61,7 @@ def test_redis_stopped_gives_503_then_service_resumes(mesh, admin):
 
 def private_mesh(var, gateways: int):
     """Starts a mesh of its own, for tests that stop or freeze its processes."""
-    running = Mesh(var, Ports.free(gateway_workers=gateways, telemetry_workers=1), tiers=TEST_TIERS).start()
+    running = start_mesh(var, gateways)
     yield running
     for process in running.processes.values():
         if process.poll() is None:

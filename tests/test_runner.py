@@ -10,15 +10,14 @@ import time
 
 import pytest
 
-from conftest import LOS_ANGELES_1990, TEST_TIERS, AdminClient, bearer, http
-from defrag.mesh import Mesh, Ports
+from conftest import LOS_ANGELES_1990, AdminClient, bearer, http, start_mesh
 from defrag.run import supervise
 
 pytestmark = pytest.mark.integration
 
 
 def test_crashed_service_is_restarted(tmp_path):
-    mesh = Mesh(tmp_path, Ports.free(gateway_workers=1, telemetry_workers=1), tiers=TEST_TIERS).start()
+    mesh = start_mesh(tmp_path, gateways=1)
     stop = threading.Event()
     supervisor = threading.Thread(target=supervise, args=(mesh, stop))
     supervisor.start()

@@ -185,7 +185,11 @@ async def start(
         raise OSError(f"{name}: cannot listen on {host}:{port}; choose a free port")
     await server.start()
     if metrics_port is not None:
-        start_http_server(metrics_port, addr=host)
+        try:
+            start_http_server(metrics_port, addr=host)
+        except OSError as error:
+            await server.stop(0)
+            raise OSError(f"{name}: cannot serve metrics on {host}:{metrics_port} ({error}); choose a free port") from None
     log.info("started", extra={"port": bound, "metrics_port": metrics_port})
     return Service(name, server, health, bound)
 

@@ -45,17 +45,20 @@ async def main() -> None:
         reflection.enable(grpc_server)
         return [*descriptors, usage_pb2.DESCRIPTOR.services_by_name["UsageService"]]
 
-    public = await server.start(
-        "gateway", port, register_public, host=env_str("DEFRAG_BIND_HOST", "127.0.0.1"), metrics_port=metrics_port
-    )
+    def register_admin(grpc_server):
+        admin_pb2_grpc.add_KeyAdminServiceServicer_to_server(KeyAdminServicer(store, plans, token), grpc_server)
+        return [admin_pb2.DESCRIPTOR.services_by_name["KeyAdminService"]]
 
     admin = None
-    if admin_port:
-        def register_admin(grpc_server):
-            admin_pb2_grpc.add_KeyAdminServiceServicer_to_server(KeyAdminServicer(store, plans, token), grpc_server)
-            return [admin_pb2.DESCRIPTOR.services_by_name["KeyAdminService"]]
-
-        admin = await server.start("gateway-admin", admin_port, register_admin, host=env_str("ADMIN_HOST", "127.0.0.1"))
+    try:
+        public = await server.start(
+            "gateway", port, register_public, host=env_str("DEFRAG_BIND_HOST", "127.0.0.1"), metrics_port=metrics_port
+        )
+        if admin_port:
+            admin = await server.start("gateway-admin", admin_port, register_admin, host=env_str("ADMIN_HOST", "127.0.0.1"))
+    except OSError as error:
+        log.error("cannot start", extra={"error": str(error)})
+        sys.exit(1)
 
     async def stop_admin():
         if admin is not None:
