@@ -15,8 +15,8 @@ from defrag.keys.v1 import admin_pb2, admin_pb2_grpc
 pytestmark = pytest.mark.integration
 
 VECTORS = "/v1/telemetry/vectors?" + LOS_ANGELES_1990
-# Revocation and tier changes are read by the metering script on every
-# request, so they apply on the next request; the documented bound is 1 s.
+# The metering script reads revocations and tier changes on every request,
+# so they apply on the next request. The documented bound is 1 s.
 PROPAGATION_BOUND_SECONDS = 1.0
 
 
@@ -35,7 +35,7 @@ def test_admin_api_refuses_a_wrong_token(mesh):
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
-def test_admin_api_is_not_routed_from_the_public_listener(mesh, admin, public_channel):
+def test_admin_api_not_on_public_listener(mesh, admin, public_channel):
     stub = admin_pb2_grpc.KeyAdminServiceStub(public_channel)
 
     with pytest.raises(grpc.RpcError) as raised:
@@ -214,7 +214,8 @@ def test_cli_lists_revokes_rolls_and_shows_usage(mesh, admin):
     revoked = defrag_command(mesh, "keys", "revoke", key_id)
 
     assert key.startswith("sk_test_")
-    assert key_id in listed.stdout and key not in listed.stdout
+    assert key_id in listed.stdout
+    assert key not in listed.stdout
     assert "1 of 3 calls used, 2 left" in usage.stdout
     assert rolled.stdout.strip().splitlines()[-1].startswith("sk_test_")
     assert revoked.returncode == 0

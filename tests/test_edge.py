@@ -71,7 +71,8 @@ def test_grpc_call_is_charged_like_rest(mesh, admin, public_channel, metadata_ke
     assert rest.json()["bodies"][0]["ra_degrees"] == pytest.approx(response.bodies[0].ra_degrees, abs=1e-9)
     assert admin.used(account_id) == 2
     headers = dict(call.initial_metadata())
-    assert "ratelimit" in headers and "ratelimit-policy" in headers
+    assert "ratelimit" in headers
+    assert "ratelimit-policy" in headers
 
 
 def test_admitted_response_carries_rate_limit_headers(mesh, admin):
@@ -89,7 +90,7 @@ def test_admitted_response_carries_rate_limit_headers(mesh, admin):
     assert 0 < int(monthly.rsplit("=", 1)[1]) <= window
 
 
-def test_missing_key_is_401_and_never_reaches_the_service(mesh):
+def test_missing_key_is_401(mesh):
     reply = http(mesh, VECTORS)
 
     assert reply.status == 401
@@ -170,7 +171,7 @@ def test_grpc_denial_has_the_right_code_and_details(public_channel):
     assert "Authorization: Bearer" in raised.value.details()
 
 
-def test_tier_without_the_method_is_403_over_rest_and_grpc(mesh, admin, public_channel):
+def test_tier_without_method_is_403(mesh, admin, public_channel):
     account_id, _, key = admin.account_with_key("usage_only")
     stub = telemetry_pb2_grpc.TelemetryServiceStub(public_channel)
 
@@ -342,7 +343,7 @@ def test_response_carries_the_request_id(mesh, admin):
     assert reply.headers["x-request-id"] == reply.json()["request_id"]
 
 
-def test_grpc_call_without_a_message_is_400_and_free(admin, public_channel):
+def test_grpc_call_without_message_is_400(admin, public_channel):
     account_id, _, key = admin.account_with_key("pro")
     no_message = public_channel.stream_unary("/defrag.telemetry.v1.TelemetryService/GetVectors")
 

@@ -19,15 +19,15 @@ def scrape(port: int, path: str = "/metrics") -> str:
 
 
 def sample(text: str, name: str, **labels) -> float:
-    """Returns the value of the series with exactly these labels, summed over none."""
-    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    """Returns the value of the series that has exactly these labels."""
+    expected = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     for line in text.splitlines():
         if line.startswith(name + "{"):
             series, value = line.rsplit(" ", 1)
             found = ",".join(sorted(series[len(name) + 1:-1].split(",")))
-            if found == wanted:
+            if found == expected:
                 return float(value)
-    raise AssertionError(f"no {name}{{{wanted}}}")
+    raise AssertionError(f"no {name}{{{expected}}}")
 
 
 def test_gateway_exports_decisions_by_result_reason_and_tier(mesh, admin):

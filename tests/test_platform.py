@@ -20,8 +20,10 @@ DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 def test_generated_keys_are_well_formed():
     live, test = apikeys.generate("live"), apikeys.generate("test")
 
-    assert live.startswith("sk_live_") and len(live) == 46
-    assert test.startswith("sk_test_") and len(test) == 46
+    assert live.startswith("sk_live_")
+    assert len(live) == 46
+    assert test.startswith("sk_test_")
+    assert len(test) == 46
     assert apikeys.mode_of(live) == "live"
     assert apikeys.mode_of(test) == "test"
 

@@ -77,7 +77,7 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
-def test_usage_resets_when_a_period_starting_on_the_31st_rolls_over(mesh, admin):
+def test_period_from_31st_rolls_over(mesh, admin):
     from defrag.keys.v1 import admin_pb2
 
     account_id, key_id, _ = admin.account_with_key("tiny")
@@ -96,14 +96,14 @@ def test_usage_resets_when_a_period_starting_on_the_31st_rolls_over(mesh, admin)
             await store.close()
 
     spent = [run(meter_at(before + i)) for i in range(3)]
-    refused = run(meter_at(before + 10))
+    rejected = run(meter_at(before + 10))
     renewed = run(meter_at(after))
 
     assert [d.status for d in spent] == [200, 200, 200]
     assert spent[0].window_start == int(dt.datetime(2027, 1, 31, 10, tzinfo=UTC).timestamp())
-    assert refused.status == 429
-    assert refused.reason == "MONTHLY_QUOTA_EXCEEDED"
-    assert refused.retry_after_ms == 1000 - 10
+    assert rejected.status == 429
+    assert rejected.reason == "MONTHLY_QUOTA_EXCEEDED"
+    assert rejected.retry_after_ms == 1000 - 10
     assert renewed.status == 200
     assert renewed.used == 1
     assert renewed.window_start == after // 1000

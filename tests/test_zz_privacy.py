@@ -44,7 +44,7 @@ def test_no_plaintext_key_in_the_append_only_file(mesh):
     assert not [k for k in ISSUED_KEYS if k.encode() in contents]
 
 
-def test_no_plaintext_key_or_birth_data_in_the_logs(mesh, admin):
+def test_no_secrets_in_logs(mesh, admin):
     _, _, key = admin.account_with_key("pro")
     http(mesh, "/v1/telemetry/vectors?" + LOS_ANGELES_1990 + f"&api_key={key}")
     logs = "\n".join(p.read_text() for p in mesh.logs.glob("*.log"))

@@ -1,6 +1,7 @@
 """The public methods the gateway admits, with their byte limits and costs."""
 
 import dataclasses
+import functools
 from collections.abc import Callable
 
 from google.api import annotations_pb2
@@ -30,7 +31,7 @@ class MethodRule:
     def free(self) -> bool:
         return self.cost is FREE
 
-    @property
+    @functools.cached_property
     def rest_verb(self) -> str:
         """Returns the HTTP verb of the method's REST route ("get", "post", ...), from its google.api.http rule."""
         method = descriptor_pool.Default().FindMethodByName(self.path.strip("/").replace("/", "."))

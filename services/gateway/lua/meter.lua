@@ -12,7 +12,7 @@
 --   ARGV[5] idempotency record lifetime, milliseconds
 --   ARGV[6] deadline in Redis's clock, unix milliseconds, "" for none: a
 --           script that runs later (Redis was frozen or slow, and the
---           gateway has already answered 503) changes nothing
+--           gateway has already returned 503) changes nothing
 --   ARGV[7] "1" when the method is free and open to canceled accounts
 --
 -- Returns {status, reason, tier, quota, used, window_start, window_end,

@@ -4,7 +4,7 @@
 --   ARGV[2] source event time in unix seconds, "" for an operator's change
 --   ARGV[3..] field, value pairs to set
 -- A billing change older than the account's version is ignored; an
--- operator's change applies at once and stands until a newer billing event.
+-- operator's change applies at once and lasts until a newer billing event.
 -- Returns {found, applied, version}.
 if redis.call("EXISTS", KEYS[1]) == 0 then return {0, 0, 0} end
 local version = tonumber(redis.call("HGET", KEYS[1], "version") or "0")
