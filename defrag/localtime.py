@@ -1,9 +1,14 @@
 """Local civil time to UTC: reading the fields, finding the zone, applying its rules.
 
-The zone rules come from the pinned `tzdata` package, loaded with
-`ZoneInfo.from_file`, and never from the machine's /usr/share/zoneinfo, which
-`zoneinfo.ZoneInfo(key)` would search first. A result therefore depends only
-on requirements.lock, not on the host's tz database version.
+The zone rules come from defrag/data/tzdata-backzone.zip, a build of the tz
+database that keeps the pre-1970 history of its `backzone` file (made by
+tools/build_tzdata_bundle.py). Zones are loaded with `ZoneInfo.from_file` and
+never from the machine's /usr/share/zoneinfo, which `zoneinfo.ZoneInfo(key)`
+would search first, so a result does not depend on the host.
+
+Before a place had standard time, the tz database gives the local mean time
+of the zone's reference city. When the zone came from lat/lon, the local
+mean time at the place's own longitude is used instead.
 
 After reading, dates are proleptic Gregorian. A Julian-calendar date is
 converted through its Julian Day Number.
@@ -16,14 +21,23 @@ import dataclasses
 import datetime as dt
 import functools
 import importlib.resources
+import io
 import re
+import zipfile
 import zoneinfo
 
-import tzdata
 from timezonefinder import TimezoneFinder
 
-CALENDARS = ("gregorian", "julian")
-DEFAULT_CALENDAR = "gregorian"
+# "auto" reads a date before 1582-10-15 as Julian and a later one as
+# Gregorian. "gregorian" is proleptic Gregorian throughout, and "julian" is
+# Julian throughout, for places that changed later (Russia in 1918, Greece in 1923).
+CALENDARS = ("auto", "gregorian", "julian")
+DEFAULT_CALENDAR = "auto"
+
+# The first day of the Gregorian calendar. Julian Thursday 1582-10-04 was
+# followed by Gregorian Friday 1582-10-15, so the ten dates in between do not
+# exist under "auto".
+GREGORIAN_REFORM = dt.date(1582, 10, 15)
 
 # Date fields accept these years. A caller narrows them to its engine's range.
 FORMAT_YEARS = (1, 9999)
@@ -32,15 +46,25 @@ FORMAT_YEARS = (1, 9999)
 # from Etc/GMT+12 (-12:00) to Pacific/Kiritimati (+14:00).
 MAX_UTC_OFFSET = dt.timedelta(hours=14)
 
-TZDATA_VERSION = tzdata.IANA_VERSION
+# The tz release in defrag/data/tzdata-backzone.zip (its VERSION entry).
+# Regenerate the zip with tools/build_tzdata_bundle.py and update this value
+# and docs/time.md together.
+TZDATA_VERSION = "2026f"
+_BUNDLE_PATH = ("data", "tzdata-backzone.zip")
+
+# Without a time of day, a reading is taken at local noon.
+NOON = dt.time(12, 0)
 
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _TIME = re.compile(r"([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?")
 _OFFSET = re.compile(r"([+-])([0-9]{2}):([0-9]{2})")
 
-# tzdata lists "Factory" as a zone, but it is a placeholder with the
+# The tz database lists "Factory" as a zone, but it is a placeholder with the
 # abbreviation "-00", not a place's time.
 _NOT_PLACES = frozenset({"Factory"})
+
+# The abbreviation that the tz database gives to local mean time.
+_LOCAL_MEAN_TIME = "LMT"
 
 
 class InvalidField(ValueError):
@@ -69,6 +93,7 @@ class LocalReading:
     utc_offset: dt.timedelta | None  # fixed offset, or None when not given
     fold: int
     warnings: tuple[str, ...]
+    time_known: bool = True  # False when no time was given and local noon was used
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +105,8 @@ class ResolvedTime:
     zone_name: str  # IANA name, or "UTC+HH:MM" for a fixed offset
     utc_offset: dt.timedelta  # offset in force at that local time
     warnings: tuple[str, ...]
+    local_mean_time: bool = False  # True when utc_offset is local mean time at the place's longitude
+    time_known: bool = True  # False when no time was given and local noon was used
 
 
 class NonexistentLocalTime(InvalidField):
@@ -106,12 +133,12 @@ def format_utc_offset(offset: dt.timedelta) -> str:
 
 
 def zone_names() -> frozenset[str]:
-    """Return every IANA zone and link name that the pinned tzdata package ships."""
+    """Return every IANA zone and link name in the bundled tz database."""
     return _zone_names()
 
 
 def load_zone(name: str) -> zoneinfo.ZoneInfo:
-    """Load an IANA zone from the pinned tzdata package. Raises InvalidField("tz") for an unknown name."""
+    """Load an IANA zone from the bundled tz database. Raises InvalidField("tz") for an unknown name."""
     if name not in _zone_names():
         raise InvalidField("tz", _unknown_zone_description(name))
     return _load_known_zone(name)
@@ -138,8 +165,9 @@ def read_local_time(
 ) -> LocalReading:
     """Parse the local-time fields of a request, checking every field.
 
-    `years` is the inclusive range of Gregorian years allowed after a Julian
-    date is converted. Raises InvalidInput with one InvalidField per bad field.
+    An empty `time` reads local noon and sets time_known=False. `years` is
+    the inclusive range of Gregorian years allowed after a Julian date is
+    converted. Raises InvalidInput with one InvalidField per bad field.
     """
     errors: list[InvalidField] = []
     warnings: list[str] = []
@@ -149,8 +177,8 @@ def read_local_time(
     calendar_name = calendar or DEFAULT_CALENDAR
     known_calendar = calendar_name if calendar_name in CALENDARS else None
 
-    local_date = _collect(errors, _read_date, date, known_calendar, years)
-    local_clock = _collect(errors, _read_clock_time, time)
+    date_read = _collect(errors, _read_date, date, known_calendar, years)
+    local_clock = _collect(errors, _read_clock_time, time) if time else NOON
     zone_name = _collect(errors, _read_tz, tz) if tz else ""
     offset = _collect(errors, _read_utc_offset, utc_offset) if utc_offset else None
 
@@ -162,8 +190,11 @@ def read_local_time(
     if errors:
         raise InvalidInput(errors)
 
-    if known_calendar == "julian":
-        warnings.append(f"date {date} in the Julian calendar was read as {local_date.isoformat()} in the Gregorian calendar")
+    local_date, applied_calendar = date_read
+    if applied_calendar == "julian":
+        warnings.append(_julian_warning(date, local_date, known_calendar))
+    if not time:
+        warnings.append("time is missing, so local noon (12:00:00) was used: send time for the exact moment")
     if zone_name and offset is not None:
         warnings.append(f"tz {zone_name} was ignored because utc_offset {utc_offset} is set")
 
@@ -173,11 +204,16 @@ def read_local_time(
         utc_offset=offset,
         fold=fold,
         warnings=tuple(warnings),
+        time_known=bool(time),
     )
 
 
 def resolve(reading: LocalReading, lat: float, lon: float) -> ResolvedTime:
     """Apply the zone to a reading: utc_offset if set, else tz, else the zone found at lat/lon.
+
+    Where the zone found at lat/lon had no standard time yet, the offset is
+    the local mean time at `lon`. An explicit tz keeps that zone's own rules,
+    including the local mean time of its reference city.
 
     Raises NonexistentLocalTime (field "time") for a local time in a
     spring-forward gap, and InvalidField("tz") when no zone contains the place.
@@ -187,16 +223,30 @@ def resolve(reading: LocalReading, lat: float, lon: float) -> ResolvedTime:
     try:
         if reading.utc_offset is not None:
             offset = reading.utc_offset
+            zone_name = f"UTC{format_utc_offset(offset)}"
             utc = (reading.local - offset).replace(tzinfo=dt.UTC)
-            return ResolvedTime(utc, reading.local, f"UTC{format_utc_offset(offset)}", offset, tuple(warnings))
-
-        zone_name = reading.tz or _zone_name_at(lat, lon, warnings)
-        zone = _load_known_zone(zone_name)
-        utc, offset = _to_utc(reading.local, zone, zone_name, reading.fold, warnings)
-        return ResolvedTime(utc, reading.local, zone_name, offset, tuple(warnings))
+            local_mean_time = False
+        else:
+            zone_name = reading.tz or _zone_name_at(lat, lon, warnings)
+            utc, offset, local_mean_time = _apply_zone(reading, zone_name, lon, warnings)
     except OverflowError:
         # Only reachable with the default FORMAT_YEARS, at the edges of year 1 and year 9999.
         raise InvalidField("date", f"{reading.local.isoformat()} falls outside 0001..9999 in UTC: send a date at least one day inside that range") from None
+
+    return ResolvedTime(
+        utc=utc,
+        local=reading.local,
+        zone_name=zone_name,
+        utc_offset=offset,
+        warnings=tuple(warnings),
+        local_mean_time=local_mean_time,
+        time_known=reading.time_known,
+    )
+
+
+def mean_time_offset(lon: float) -> dt.timedelta:
+    """Return local mean time's offset from UTC at a longitude: 4 minutes per degree east, to the nearest second."""
+    return dt.timedelta(seconds=round(lon * 240))
 
 
 def _collect(errors: list[InvalidField], read, *args):
@@ -208,11 +258,12 @@ def _collect(errors: list[InvalidField], read, *args):
         return None
 
 
-def _read_date(text: str, calendar: str | None, years: tuple[int, int]) -> dt.date | None:
-    """Parse YYYY-MM-DD in the calendar and return the Gregorian date.
+def _read_date(text: str, calendar: str | None, years: tuple[int, int]) -> tuple[dt.date, str] | None:
+    """Parse YYYY-MM-DD in the calendar and return the Gregorian date with the calendar applied.
 
-    With calendar None (the calendar field itself is invalid) only the format
-    is checked, and None is returned.
+    The calendar applied is "julian" or "gregorian", and "auto" picks one by
+    the date. With calendar None (the calendar field itself is invalid) only the
+    format is checked, and None is returned.
     """
     fix = "send the local date as YYYY-MM-DD, for example 1990-01-15"
     if not text:
@@ -227,6 +278,8 @@ def _read_date(text: str, calendar: str | None, years: tuple[int, int]) -> dt.da
     if calendar is None:
         return None
 
+    if calendar == "auto":
+        calendar = _auto_calendar(text, year, month, day)
     last_day = _days_in_month(year, month, calendar)
     if not 1 <= day <= last_day:
         raise InvalidField("date", f"{text!r} does not exist: month {month:02d} of {year} has {last_day} days in the {calendar} calendar")
@@ -238,13 +291,36 @@ def _read_date(text: str, calendar: str | None, years: tuple[int, int]) -> dt.da
             "date",
             f"{text!r} ({calendar}) is outside the supported range: send a date from {years[0]:04d}-01-01 to {years[1]:04d}-12-31 (Gregorian)",
         )
-    return dt.date(year, month, day)
+    return dt.date(year, month, day), calendar
+
+
+def _auto_calendar(text: str, year: int, month: int, day: int) -> str:
+    """Pick the calendar of a date under "auto". Raises InvalidField("date") for 1582-10-05..1582-10-14."""
+    if (year, month, day) >= (GREGORIAN_REFORM.year, GREGORIAN_REFORM.month, GREGORIAN_REFORM.day):
+        return "gregorian"
+    if (year, month, day) < (1582, 10, 5):
+        return "julian"
+
+    as_julian = dt.date(*julian_to_gregorian(year, month, day))
+    raise InvalidField(
+        "date",
+        f"{text!r} does not exist in the default calendar, because the Julian calendar ended on 1582-10-04 and the "
+        f"Gregorian calendar began on 1582-10-15. Send calendar=julian to read it as a Julian date "
+        f"(Gregorian {as_julian.isoformat()}), or calendar=gregorian to read it as a proleptic Gregorian date",
+    )
+
+
+def _julian_warning(text: str, gregorian: dt.date, requested_calendar: str) -> str:
+    if requested_calendar == "julian":
+        return f"date {text} in the Julian calendar was read as {gregorian.isoformat()} in the Gregorian calendar"
+    return (
+        f"date {text} is before {GREGORIAN_REFORM.isoformat()}, so it was read in the Julian calendar as "
+        f"{gregorian.isoformat()} in the Gregorian calendar: send calendar=gregorian for a proleptic Gregorian date"
+    )
 
 
 def _read_clock_time(text: str) -> dt.time:
-    fix = "send the local time as HH:MM or HH:MM:SS on a 24-hour clock, for example 14:30"
-    if not text:
-        raise InvalidField("time", f"time is missing: {fix}")
+    fix = "send the local time as HH:MM or HH:MM:SS on a 24-hour clock, for example 14:30, or no time for local noon"
     match = _TIME.fullmatch(text)
     if match is None:
         raise InvalidField("time", f"{text!r} is not a time in the format HH:MM or HH:MM:SS: {fix}")
@@ -294,6 +370,67 @@ def _zone_name_at(lat: float, lon: float, warnings: list[str]) -> str:
     if name.startswith("Etc/"):
         warnings.append(f"the place is outside every land time zone, so the time was read in the nautical zone {name}")
     return name
+
+
+def _apply_zone(
+    reading: LocalReading,
+    zone_name: str,
+    lon: float,
+    warnings: list[str],
+) -> tuple[dt.datetime, dt.timedelta, bool]:
+    """Convert a reading to UTC in a zone. Returns UTC, the offset, and whether it is local mean time at `lon`."""
+    zone = _load_known_zone(zone_name)
+    zone_mean_time = _zone_mean_time(reading.local, zone)
+
+    if zone_mean_time is not None and not reading.tz:
+        offset = _same_side_of_date_line(mean_time_offset(lon), zone_mean_time)
+        warnings.append(
+            f"{zone_name} had no standard time at {reading.local.isoformat()}, so local mean time at longitude {lon} "
+            f"({format_utc_offset(offset)}) was used. Send tz={zone_name} for the local mean time of the zone's "
+            f"reference city ({format_utc_offset(zone_mean_time)})"
+        )
+        return (reading.local - offset).replace(tzinfo=dt.UTC), offset, True
+
+    if zone_mean_time is not None:
+        warnings.append(
+            f"{zone_name} had no standard time at {reading.local.isoformat()}, so the local mean time of the zone's "
+            f"reference city ({format_utc_offset(zone_mean_time)}) was used: leave tz empty to use local mean time "
+            "at the place's longitude"
+        )
+    utc, offset = _to_utc(reading.local, zone, zone_name, reading.fold, warnings)
+    return utc, offset, False
+
+
+def _same_side_of_date_line(offset: dt.timedelta, zone_mean_time: dt.timedelta) -> dt.timedelta:
+    """Shift a place's mean-time offset by whole days to within 12 hours of the zone's.
+
+    Some places once kept the calendar date of the far side of the date line.
+    Apia's LMT was +12:33:04 until 1892 although Samoa lies near 171.75 W, so
+    the place's offset there is about +12:33, not -11:27.
+    """
+    day = dt.timedelta(days=1)
+    while offset - zone_mean_time > day / 2:
+        offset -= day
+    while zone_mean_time - offset > day / 2:
+        offset += day
+    return offset
+
+
+def _zone_mean_time(local: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.timedelta | None:
+    """Return the zone's local mean time offset when the zone gives LMT for this local time, else None.
+
+    Both readings must be LMT. A local time that is LMT in only one of them
+    lies at the switch to standard time, and _to_utc handles it as a gap or a
+    repeat in the zone's own offsets.
+    """
+    # NOTE: the LMT period ends at the zone's own switch, taken in the
+    # reference city's mean time. At a place far from that city the switch
+    # may fall minutes earlier or later than this check assumes.
+    first = local.replace(tzinfo=zone, fold=0)
+    second = local.replace(tzinfo=zone, fold=1)
+    if first.tzname() == _LOCAL_MEAN_TIME and second.tzname() == _LOCAL_MEAN_TIME:
+        return first.utcoffset()
+    return None
 
 
 def _to_utc(
@@ -399,20 +536,49 @@ def _jdn_to_gregorian(jdn: int) -> tuple[int, int, int]:
     return year, month, day
 
 
+@dataclasses.dataclass(frozen=True)
+class _Bundle:
+    """The contents list of tzdata-backzone.zip."""
+
+    version: str
+    zones: frozenset[str]  # names with their own TZif entry, zoneinfo/<name>
+    links: dict[str, str]  # link name to the zone whose entry it uses
+
+
+@functools.cache
+def _bundle_bytes() -> bytes:
+    # The whole zip (about 280 KB) stays in memory, so no file handle stays open.
+    return importlib.resources.files("defrag").joinpath(*_BUNDLE_PATH).read_bytes()
+
+
+def _open_bundle() -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(_bundle_bytes()))
+
+
+@functools.cache
+def _bundle() -> _Bundle:
+    with _open_bundle() as archive:
+        version = archive.read("VERSION").decode("ascii").strip()
+        links = dict(line.split() for line in archive.read("links").decode("ascii").splitlines())
+        prefix = "zoneinfo/"
+        zones = frozenset(entry.removeprefix(prefix) for entry in archive.namelist() if entry.startswith(prefix))
+    return _Bundle(version=version, zones=zones, links=links)
+
+
 @functools.cache
 def _zone_names() -> frozenset[str]:
-    listing = importlib.resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8")
-    return frozenset(listing.split()) - _NOT_PLACES
+    bundle = _bundle()
+    return (bundle.zones | bundle.links.keys()) - _NOT_PLACES
 
 
 @functools.cache
 def _load_known_zone(name: str) -> zoneinfo.ZoneInfo:
-    # Only names from tzdata's own list reach this function, so the name never
-    # walks outside the package's zoneinfo folder. The cache keeps at most one
-    # object per tzdata name (about 600).
-    resource = importlib.resources.files("tzdata").joinpath("zoneinfo", *name.split("/"))
-    with resource.open("rb") as tzif:
-        return zoneinfo.ZoneInfo.from_file(tzif, key=name)
+    # Only names from the bundle's own list reach this function. The cache
+    # keeps at most one object per name (about 600).
+    entry = _bundle().links.get(name, name)
+    with _open_bundle() as archive:
+        tzif = archive.read(f"zoneinfo/{entry}")
+    return zoneinfo.ZoneInfo.from_file(io.BytesIO(tzif), key=name)
 
 
 @functools.cache

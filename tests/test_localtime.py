@@ -1,20 +1,31 @@
 """Tests of defrag.localtime against published calendar and tz database facts.
 
-Expected offsets follow the rules of the IANA tz database source files
-(northamerica, australasia) quoted at each test, not values computed by the
-code under test. The 2021 New York cases follow "Rule US 2007 max - Mar
-Sun>=8 2:00 1:00 D" and "Rule US 2007 max - Nov Sun>=1 2:00 0 S".
+Expected offsets follow the rules of the IANA tz database quoted at each
+test, not values computed by the code under test. Older tests quote the source
+files (northamerica, australasia). Tests of backzone history quote tzdata.zi
+from Debian's tzdata 2026f-0+deb12u1, the source of the bundled zones, where
+Zone, Rule and Link are abbreviated to Z, R and L and rule names are shortened. The 2021 and 2024 New York cases follow
+"Rule US 2007 max - Mar Sun>=8 2:00 1:00 D" and "Rule US 2007 max - Nov
+Sun>=1 2:00 0 S". Local mean time offsets are longitude / 15 hours, worked
+out by hand at each test.
 """
 
 import datetime as dt
+import pathlib
+import zipfile
+import zoneinfo
 
 import pytest
-import tzdata
+from timezonefinder import TimezoneFinder
 
 from defrag import localtime
 
 NEW_YORK = (40.7128, -74.0060)
 LOS_ANGELES = (34.0522, -118.2437)
+AMSTERDAM = (52.3676, 4.9041)
+BOSTON = (42.3601, -71.0589)
+SAINT_PETERSBURG = (59.9311, 30.3609)
+APIA = (-13.8333, -171.75)
 
 
 def resolve(date, time, lat_lon=NEW_YORK, **fields):
@@ -61,6 +72,125 @@ def test_julian_leap_day_exists_only_in_julian():
     assert [error.field for error in caught.value.errors] == ["date"]
 
 
+def test_default_reads_julian_before_reform():
+    # 1500 is a leap year only in the Julian calendar. Julian 1500-02-29 is Gregorian 1500-03-10.
+    reading = localtime.read_local_time("1500-02-29", "12:00")
+
+    assert reading.local == dt.datetime(1500, 3, 10, 12, 0)
+    assert len(reading.warnings) == 1
+    assert "read in the Julian calendar" in reading.warnings[0]
+    assert "calendar=gregorian" in reading.warnings[0]
+
+
+def test_default_last_julian_day():
+    reading = localtime.read_local_time("1582-10-04", "12:00", calendar="auto")
+
+    assert reading.local == dt.datetime(1582, 10, 14, 12, 0)
+
+
+def test_default_first_gregorian_day():
+    reading = localtime.read_local_time("1582-10-15", "12:00")
+
+    assert reading.local == dt.datetime(1582, 10, 15, 12, 0)
+    assert reading.warnings == ()
+
+
+def test_gregorian_calendar_is_proleptic():
+    reading = localtime.read_local_time("1500-03-10", "12:00", calendar="gregorian")
+
+    assert reading.local == dt.datetime(1500, 3, 10, 12, 0)
+    assert reading.warnings == ()
+
+
+def test_gregorian_rejects_julian_leap_day():
+    with pytest.raises(localtime.InvalidInput) as caught:
+        localtime.read_local_time("1500-02-29", "12:00", calendar="gregorian")
+
+    error = caught.value.errors[0]
+    assert error.field == "date"
+    assert "has 28 days in the gregorian calendar" in error.description
+
+
+@pytest.mark.parametrize("date", ["1582-10-05", "1582-10-10", "1582-10-14"])
+def test_ten_missing_days_rejected(date):
+    with pytest.raises(localtime.InvalidInput) as caught:
+        localtime.read_local_time(date, "12:00")
+
+    errors = caught.value.errors
+    assert [error.field for error in errors] == ["date"]
+    assert "does not exist in the default calendar" in errors[0].description
+    assert "calendar=julian" in errors[0].description
+    assert "calendar=gregorian" in errors[0].description
+
+
+def test_missing_day_names_julian_reading():
+    with pytest.raises(localtime.InvalidInput) as caught:
+        localtime.read_local_time("1582-10-10", "12:00")
+
+    assert "(Gregorian 1582-10-20)" in caught.value.errors[0].description
+
+
+@pytest.mark.parametrize(("calendar", "expected"), [("julian", dt.date(1582, 10, 20)), ("gregorian", dt.date(1582, 10, 10))])
+def test_missing_day_with_explicit_calendar(calendar, expected):
+    reading = localtime.read_local_time("1582-10-10", "12:00", calendar=calendar)
+
+    assert reading.local.date() == expected
+
+
+def test_russia_1917_with_julian_calendar():
+    # Russia kept the Julian calendar until 1918: the revolution of 25 October
+    # 1917 fell on 7 November (Gregorian). "Z Europe/Moscow ..." with
+    # "2:31:19 R %s 1919 Jul 1 0u", "R R 1917 o - Jul 1 23 1 MST" and
+    # "R R 1917 o - D 28 0 0 MMT" give Moscow summer time, +03:31:19, that day.
+    resolved = resolve("1917-10-25", "12:00", SAINT_PETERSBURG, calendar="julian")
+
+    assert resolved.local == dt.datetime(1917, 11, 7, 12, 0)
+    assert resolved.zone_name == "Europe/Moscow"
+    assert localtime.format_utc_offset(resolved.utc_offset) == "+03:31:19"
+    assert resolved.utc == dt.datetime(1917, 11, 7, 8, 28, 41, tzinfo=dt.UTC)
+    assert resolved.warnings == ("date 1917-10-25 in the Julian calendar was read as 1917-11-07 in the Gregorian calendar",)
+
+
+def test_russia_1917_default_is_gregorian():
+    reading = localtime.read_local_time("1917-10-25", "12:00")
+
+    assert reading.local == dt.datetime(1917, 10, 25, 12, 0)
+    assert reading.warnings == ()
+
+
+# --- missing time ----------------------------------------------------------
+
+
+def test_missing_time_reads_noon():
+    reading = localtime.read_local_time("2024-07-04", "")
+
+    assert reading.local == dt.datetime(2024, 7, 4, 12, 0)
+    assert reading.time_known is False
+    assert reading.warnings == ("time is missing, so local noon (12:00:00) was used: send time for the exact moment",)
+
+
+def test_missing_time_resolved_at_noon():
+    resolved = resolve("2024-07-04", "")
+
+    assert resolved.utc == dt.datetime(2024, 7, 4, 16, 0, tzinfo=dt.UTC)
+    assert resolved.time_known is False
+
+
+def test_given_time_is_known():
+    resolved = resolve("2024-07-04", "09:15")
+
+    assert resolved.time_known is True
+
+
+def test_missing_time_noon_in_gap():
+    # Apia skipped all of 2011-12-30, local noon included.
+    with pytest.raises(localtime.NonexistentLocalTime) as caught:
+        resolve("2011-12-30", "", tz="Pacific/Apia")
+
+    assert caught.value.field == "time"
+    assert "2011-12-30T12:00:00 does not exist" in caught.value.description
+
+
 # --- tz database rules -----------------------------------------------------
 
 
@@ -82,12 +212,143 @@ def test_us_emergency_dst_1974_in_january():
     assert resolved.utc == dt.datetime(1974, 1, 15, 19, 0, tzinfo=dt.UTC)
 
 
+def test_new_york_summer_2024_is_daylight_time():
+    resolved = resolve("2024-07-04", "12:00")
+
+    assert localtime.format_utc_offset(resolved.utc_offset) == "-04:00"
+    assert resolved.utc == dt.datetime(2024, 7, 4, 16, 0, tzinfo=dt.UTC)
+
+
+def test_new_york_winter_2024_is_standard_time():
+    resolved = resolve("2024-01-15", "12:00")
+
+    assert localtime.format_utc_offset(resolved.utc_offset) == "-05:00"
+
+
 def test_new_york_local_mean_time_before_1883():
     # tz line "Zone America/New_York -4:56:02 - LMT 1883 Nov 18 12:03:58" (local mean time).
+    # An explicit tz keeps the zone's own rules, so the reference city's LMT applies.
     resolved = resolve("1800-06-01", "12:00", tz="America/New_York")
 
     assert localtime.format_utc_offset(resolved.utc_offset) == "-04:56:02"
     assert resolved.utc == dt.datetime(1800, 6, 1, 16, 56, 2, tzinfo=dt.UTC)
+    assert resolved.local_mean_time is False
+    assert len(resolved.warnings) == 1
+    assert "local mean time of the zone's reference city (-04:56:02)" in resolved.warnings[0]
+    assert "leave tz empty" in resolved.warnings[0]
+
+
+# --- backzone: pre-1970 history of zones that are links without it --------
+
+
+def test_amsterdam_1930_winter_is_amt():
+    # "Z Europe/Amsterdam 0:19:32 - LMT 1835" then "0:19:32 N %s 1937 Jul"
+    # (Amsterdam Mean Time), with "R N 1926 1931 - May 15 2s 1 NST" and
+    # "R N 1922 1936 - O Su>=2 2s 0 AMT".
+    resolved = resolve("1930-01-15", "12:00", AMSTERDAM)
+
+    assert resolved.zone_name == "Europe/Amsterdam"
+    assert localtime.format_utc_offset(resolved.utc_offset) == "+00:19:32"
+    assert resolved.utc == dt.datetime(1930, 1, 15, 11, 40, 28, tzinfo=dt.UTC)
+    assert resolved.local_mean_time is False
+    assert resolved.warnings == ()
+
+
+def test_amsterdam_1930_summer_is_nst():
+    resolved = resolve("1930-07-15", "12:00", AMSTERDAM)
+
+    assert localtime.format_utc_offset(resolved.utc_offset) == "+01:19:32"
+    assert resolved.utc == dt.datetime(1930, 7, 15, 10, 40, 28, tzinfo=dt.UTC)
+
+
+def test_reykjavik_1950_winter_is_minus_1():
+    # "Z Atlantic/Reykjavik -1:28 - LMT 1908" then "-1 w -01/+00 1968 Ap 7 1s".
+    # Without backzone, Reykjavik is a link to Africa/Abidjan (+00:00).
+    resolved = resolve("1950-01-15", "12:00", tz="Atlantic/Reykjavik")
+
+    assert localtime.format_utc_offset(resolved.utc_offset) == "-01:00"
+    assert resolved.utc == dt.datetime(1950, 1, 15, 13, 0, tzinfo=dt.UTC)
+
+
+def test_copenhagen_1948_summer_time_ended_early():
+    # "R D 1948 o - Au 8 2s 0 -": Denmark was back on +01:00 by September.
+    # Europe/Berlin, its link target without backzone, kept summer time until
+    # 3 October ("R DE 1947 1949 - O Su>=1 2s 0 -").
+    resolved = resolve("1948-09-15", "12:00", tz="Europe/Copenhagen")
+
+    assert localtime.format_utc_offset(resolved.utc_offset) == "+01:00"
+
+
+def test_bundle_is_independent_of_host_tzpath():
+    # With an empty search path, zoneinfo.ZoneInfo(key) would fall back to the
+    # PyPI tzdata package, where Amsterdam is a link to Brussels (+00:00 in 1930).
+    zoneinfo.reset_tzpath(to=[])
+    try:
+        localtime._load_known_zone.cache_clear()
+        zone = localtime.load_zone("Europe/Amsterdam")
+    finally:
+        zoneinfo.reset_tzpath()
+
+    assert dt.datetime(1930, 1, 15, 12, tzinfo=zone).utcoffset() == dt.timedelta(minutes=19, seconds=32)
+
+
+# --- local mean time at the place's longitude ------------------------------
+
+
+def test_boston_1850_uses_place_mean_time():
+    # 71.0589 degrees west * 4 minutes per degree = 4 h 44 min 14.1 s behind UTC.
+    resolved = resolve("1850-06-01", "12:00", BOSTON)
+
+    assert resolved.zone_name == "America/New_York"
+    assert localtime.format_utc_offset(resolved.utc_offset) == "-04:44:14"
+    assert resolved.utc == dt.datetime(1850, 6, 1, 16, 44, 14, tzinfo=dt.UTC)
+    assert resolved.local_mean_time is True
+
+
+def test_place_mean_time_warning():
+    resolved = resolve("1850-06-01", "12:00", BOSTON)
+
+    assert len(resolved.warnings) == 1
+    assert "local mean time at longitude -71.0589 (-04:44:14) was used" in resolved.warnings[0]
+    assert "tz=America/New_York" in resolved.warnings[0]
+
+
+def test_utc_offset_overrides_mean_time():
+    resolved = resolve("1850-06-01", "12:00", BOSTON, utc_offset="-05:00")
+
+    assert resolved.utc == dt.datetime(1850, 6, 1, 17, 0, tzinfo=dt.UTC)
+    assert resolved.local_mean_time is False
+    assert resolved.warnings == ()
+
+
+def test_amsterdam_before_1835_uses_place_mean_time():
+    # Amsterdam's zone LMT is +00:19:32, but 4.9041 degrees east * 4 min = 19 min 36.98 s.
+    resolved = resolve("1820-06-01", "12:00", AMSTERDAM)
+
+    assert localtime.format_utc_offset(resolved.utc_offset) == "+00:19:37"
+    assert resolved.local_mean_time is True
+
+
+def test_mean_time_keeps_zone_date_line_side():
+    # "Z Pacific/Apia 12:33:4 - LMT 1892 Jul 5": Samoa kept the Asian date
+    # until then. 171.75 degrees west is -11:27:00, so +24 h gives +12:33:00.
+    resolved = resolve("1880-01-01", "12:00", APIA)
+
+    assert localtime.format_utc_offset(resolved.utc_offset) == "+12:33"
+    assert resolved.utc == dt.datetime(1879, 12, 31, 23, 27, tzinfo=dt.UTC)
+
+
+def test_mean_time_after_date_line_move():
+    # "-11:26:56 - LMT 1911": from 1892, Apia kept the American date.
+    resolved = resolve("1900-01-01", "12:00", APIA)
+
+    assert localtime.format_utc_offset(resolved.utc_offset) == "-11:27"
+    assert resolved.utc == dt.datetime(1900, 1, 1, 23, 27, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(("lon", "seconds"), [(0.0, 0), (15.0, 3600), (-74.006, -17761), (180.0, 43200)])
+def test_mean_time_offset(lon, seconds):
+    assert localtime.mean_time_offset(lon) == dt.timedelta(seconds=seconds)
 
 
 def test_spring_forward_gap_is_rejected():
@@ -189,13 +450,38 @@ def test_open_sea_uses_nautical_zone():
     assert "nautical zone Etc/GMT+2" in resolved.warnings[0]
 
 
-def test_zones_come_from_pinned_tzdata():
+def test_zones_come_from_bundle():
     zone = localtime.load_zone("America/New_York")
 
     assert zone.key == "America/New_York"
-    assert localtime.TZDATA_VERSION == tzdata.IANA_VERSION
     assert "Factory" not in localtime.zone_names()
     assert "America/New_York" in localtime.zone_names()
+
+
+def test_bundle_version_matches_module():
+    bundle = pathlib.Path(localtime.__file__).parent / "data" / "tzdata-backzone.zip"
+    with zipfile.ZipFile(bundle) as archive:
+        version = archive.read("VERSION").decode().strip()
+        source = archive.read("SOURCE").decode()
+
+    assert version == localtime.TZDATA_VERSION
+    assert "with backzone" in source
+
+
+def test_link_name_keeps_its_key():
+    # Atlantic/St_Helena is a link to Africa/Abidjan even with backzone.
+    zone = localtime.load_zone("Atlantic/St_Helena")
+
+    assert zone.key == "Atlantic/St_Helena"
+
+
+def test_every_timezonefinder_name_loads():
+    names = sorted(TimezoneFinder(in_memory=False).timezone_names)
+    unknown = [name for name in names if name not in localtime.zone_names()]
+
+    assert unknown == []
+    for name in names:
+        assert localtime.load_zone(name).key == name
 
 
 # --- field validation ------------------------------------------------------
@@ -211,7 +497,6 @@ def test_zones_come_from_pinned_tzdata():
         ({"date": "1990-13-01"}, "date", "month outside 01..12"),
         ({"date": "2021-02-29"}, "date", "has 28 days in the gregorian calendar"),
         ({"date": "1990-04-31"}, "date", "has 30 days"),
-        ({"time": ""}, "time", "time is missing"),
         ({"time": "24:00"}, "time", "00:00:00..23:59:59"),
         ({"time": "12:60"}, "time", "00:00:00..23:59:59"),
         ({"time": "12:30:60"}, "time", "00:00:00..23:59:59"),
@@ -228,8 +513,8 @@ def test_zones_come_from_pinned_tzdata():
         ({"utc_offset": "+10:60"}, "utc_offset", "-14:00..+14:00"),
         ({"fold": 2}, "fold", "0 or 1"),
         ({"fold": -1}, "fold", "0 or 1"),
-        ({"calendar": "Julian"}, "calendar", "gregorian, julian"),
-        ({"calendar": "hebrew"}, "calendar", "gregorian, julian"),
+        ({"calendar": "Julian"}, "calendar", "auto, gregorian, julian"),
+        ({"calendar": "hebrew"}, "calendar", "auto, gregorian, julian"),
     ],
 )
 def test_invalid_field_is_named(fields, field, fragment):
