@@ -1,0 +1,176 @@
+"""The JPL DE423 ephemeris: Chebyshev coefficients, memory-mapped, evaluated for many bodies at once.
+
+The `de423` package ships JPL's coefficients as one NumPy array per body,
+each with its own interval length and number of coefficients. To evaluate
+every body of a chart in one vectorised pass, they are padded to a common
+number of coefficients and written into one file in the cache folder, which
+every worker process memory-maps: the operating system keeps one copy in its
+page cache for all of them. `python -m defrag.cache` builds the files ahead
+of time; otherwise the first process to need one builds it.
+
+Units: kilometres and kilometres per day, TDB Julian dates. The Moon's
+segment is geocentric; every other segment is relative to the solar system
+barycentre (the planets' segments are their system barycentres, which for
+Jupiter differ from the planet's centre by at most a few hundred kilometres,
+under 0.1 arcsecond as seen from the Earth).
+"""
+
+import dataclasses
+import functools
+import os
+import pathlib
+import tempfile
+from collections.abc import Callable
+
+import de423
+import numpy as np
+
+from defrag.platform.config import ROOT, env_str
+
+KERNEL = "DE423"
+KERNEL_PACKAGE_VERSION = "2010.1"
+
+# Segment names in the de423 package, in the order of the combined file.
+SEGMENTS = ("sun", "mercury", "venus", "earthmoon", "mars", "jupiter", "saturn", "uranus", "neptune", "pluto", "moon")
+SEGMENT_INDEX = {name: index for index, name in enumerate(SEGMENTS)}
+
+_PACKAGE_DIR = pathlib.Path(de423.__file__).parent
+_FORMAT_VERSION = 1
+
+
+class OutsideEphemeris(ValueError):
+    """A TDB Julian date outside the span that the kernel covers."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Kernel:
+    """The combined coefficient table and what is needed to index it."""
+
+    coefficients: np.ndarray  # (rows, 3, COEFFICIENTS), memory-mapped
+    first_row: np.ndarray  # per segment, its first row in `coefficients`
+    row_count: np.ndarray  # per segment
+    days_per_row: np.ndarray  # per segment
+    start_jd: float
+    end_jd: float
+    au_km: float
+    earth_moon_mass_ratio: float
+    light_speed_km_per_day: float
+
+    @property
+    def earth_share(self) -> float:
+        """The Earth's distance from the Earth-Moon barycentre, as a fraction of the Earth-Moon distance."""
+        return 1.0 / (1.0 + self.earth_moon_mass_ratio)
+
+    def plan(self, segments: np.ndarray) -> "Plan":
+        """Precompute the per-row constants for evaluating these segments, for reuse across calls."""
+        length = self.days_per_row[segments]
+        return Plan(length, self.row_count[segments] - 1, self.first_row[segments], (2.0 / length)[:, None])
+
+    def check_span(self, jd_tdb: np.ndarray, margin_days: float = 0.0) -> None:
+        """Raise OutsideEphemeris unless every date, widened by the margin on both sides, lies inside the kernel."""
+        if jd_tdb.min() - margin_days < self.start_jd or jd_tdb.max() + margin_days > self.end_jd:
+            raise OutsideEphemeris(f"the {KERNEL} kernel covers TDB Julian dates {self.start_jd} to {self.end_jd}")
+
+    def evaluate(self, plan: "Plan", jd_tdb: np.ndarray) -> np.ndarray:
+        """Return states (n, 2, 3): row i holds the position (km) and velocity (km/day) of plan row i at date i.
+
+        The caller checks the dates with check_span first.
+        """
+        offset = jd_tdb - self.start_jd
+        index = np.minimum(offset // plan.length, plan.last_index)
+        # x runs from -1 to 1 across the row's interval.
+        x = np.clip(2.0 * (offset - index * plan.length) / plan.length - 1.0, -_X_LIMIT, _X_LIMIT)
+        rows = self.coefficients[plan.first_row + index.astype(np.intp)]
+
+        # T_k(x) = cos(k theta) and T_k'(x) = k sin(k theta) / sin(theta), x = cos(theta).
+        # x is kept a hair inside [-1, 1] so that sin(theta) never vanishes; that
+        # moves a position by under a millimetre.
+        theta = np.arccos(x)
+        k_theta = np.multiply.outer(theta, _ORDERS)
+        basis = np.empty((len(x), 2, COEFFICIENTS))
+        np.cos(k_theta, out=basis[:, 0])
+        np.multiply(np.sin(k_theta), _ORDERS * (plan.velocity_scale / np.sin(theta)[:, None]), out=basis[:, 1])
+        return np.einsum("nck,nmk->nmc", rows, basis)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Per-row constants of an evaluation: see Kernel.plan."""
+
+    length: np.ndarray
+    last_index: np.ndarray
+    first_row: np.ndarray
+    velocity_scale: np.ndarray
+
+
+COEFFICIENTS = 14
+_ORDERS = np.arange(COEFFICIENTS, dtype=float)
+_X_LIMIT = 1.0 - 5e-15
+
+
+@functools.cache
+def kernel() -> Kernel:
+    """Load the combined kernel, building its file first when it is missing."""
+    constants = _constants()
+    sets = {name: np.load(_PACKAGE_DIR / f"jpl-{name}.npy", mmap_mode="r") for name in SEGMENTS}
+    row_count = np.array([sets[name].shape[0] for name in SEGMENTS], dtype=np.intp)
+    first_row = np.concatenate([[0], np.cumsum(row_count)[:-1]]).astype(np.intp)
+    span = constants["jomega"] - constants["jalpha"]
+
+    coefficients = cached_array(f"de423-combined-v{_FORMAT_VERSION}", _combined_coefficients)
+    if coefficients.shape != (int(row_count.sum()), 3, COEFFICIENTS):
+        raise RuntimeError(f"{path} does not match the de423 package: delete it and it is rebuilt")
+    return Kernel(
+        coefficients=coefficients,
+        first_row=first_row,
+        row_count=row_count,
+        days_per_row=span / row_count.astype(float),
+        start_jd=float(constants["jalpha"]),
+        end_jd=float(constants["jomega"]),
+        au_km=float(constants["AU"]),
+        earth_moon_mass_ratio=float(constants["EMRAT"]),
+        light_speed_km_per_day=float(constants["CLIGHT"]) * 86400.0,
+    )
+
+
+def cache_folder() -> pathlib.Path:
+    """Where derived arrays live: DEFRAG_CACHE_DIR, or build/cache in the checkout."""
+    return pathlib.Path(env_str("DEFRAG_CACHE_DIR", str(ROOT / "build" / "cache")))
+
+
+def cached_array(name: str, builder: Callable[[], np.ndarray]) -> np.ndarray:
+    """Memory-map a derived array from the cache folder, building and saving it first when missing.
+
+    The file is written under a temporary name and renamed, so processes
+    that build it at the same time cannot leave a torn file.
+    """
+    path = cache_folder() / f"{name}.npy"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                np.save(out, builder())
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    # A plain ndarray view of the memory map indexes faster than np.memmap.
+    return np.load(path, mmap_mode="r").view(np.ndarray)
+
+
+def _combined_coefficients() -> np.ndarray:
+    """Every segment's coefficients padded to COEFFICIENTS and stacked in the order of SEGMENTS."""
+    parts = []
+    for name in SEGMENTS:
+        segment = np.load(_PACKAGE_DIR / f"jpl-{name}.npy")
+        padded = np.zeros((segment.shape[0], 3, COEFFICIENTS))
+        padded[:, :, : segment.shape[2]] = segment
+        parts.append(padded)
+    return np.concatenate(parts)
+
+
+def _constants() -> dict[str, float]:
+    return {key.decode("ascii"): float(value) for key, value in np.load(_PACKAGE_DIR / "constants.npy")}
+
+
