@@ -79,7 +79,7 @@ class Kernel:
         offset = jd_tdb - self.start_jd
         index = np.minimum(offset // plan.length, plan.last_index)
         # x runs from -1 to 1 across the row's interval.
-        x = np.clip(2.0 * (offset - index * plan.length) / plan.length - 1.0, -_X_LIMIT, _X_LIMIT)
+        x = np.minimum(np.maximum(2.0 * (offset - index * plan.length) / plan.length - 1.0, -_X_LIMIT), _X_LIMIT)
         rows = self.coefficients[plan.first_row + index.astype(np.intp)]
 
         # T_k(x) = cos(k theta) and T_k'(x) = k sin(k theta) / sin(theta), x = cos(theta).
@@ -90,7 +90,7 @@ class Kernel:
         basis = np.empty((len(x), 2, COEFFICIENTS))
         np.cos(k_theta, out=basis[:, 0])
         np.multiply(np.sin(k_theta), _ORDERS * (plan.velocity_scale / np.sin(theta)[:, None]), out=basis[:, 1])
-        return np.einsum("nck,nmk->nmc", rows, basis)
+        return np.matmul(basis, rows.transpose(0, 2, 1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,9 +117,10 @@ def kernel() -> Kernel:
     first_row = np.concatenate([[0], np.cumsum(row_count)[:-1]]).astype(np.intp)
     span = constants["jomega"] - constants["jalpha"]
 
-    coefficients = cached_array(f"de423-combined-v{_FORMAT_VERSION}", _combined_coefficients)
+    name = f"de423-combined-v{_FORMAT_VERSION}"
+    coefficients = cached_array(name, _combined_coefficients)
     if coefficients.shape != (int(row_count.sum()), 3, COEFFICIENTS):
-        raise RuntimeError(f"{path} does not match the de423 package: delete it and it is rebuilt")
+        raise RuntimeError(f"{cache_folder() / name}.npy does not match the de423 package: delete it and it is rebuilt")
     return Kernel(
         coefficients=coefficients,
         first_row=first_row,

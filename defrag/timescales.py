@@ -73,13 +73,20 @@ class _EarthRotation:
 
     jd_utc: np.ndarray
     ut1_minus_tai: np.ndarray  # continuous across leap seconds, unlike UT1-UTC
-    predicted: np.ndarray  # bool
+    predicted: np.ndarray  # 1 where predicted, 0 where measured
     version: str
 
 
 def data_version() -> str:
     """Name the IERS data in use, for the API response and the docs."""
     return _earth_rotation().version
+
+
+@functools.cache
+def last_measured_jd() -> float:
+    """The UTC Julian date of the last measured (not predicted) UT1 value."""
+    table = _earth_rotation()
+    return float(table.jd_utc[table.predicted == 0][-1])
 
 
 def from_utc(jd_utc: np.ndarray) -> Instants:
@@ -126,8 +133,7 @@ def tai_minus_utc_at(jd_utc: np.ndarray) -> np.ndarray:
     """Return TAI - UTC in seconds at each UTC Julian date; 0 before 1960, where UTC did not exist."""
     jd_utc = np.asarray(jd_utc, dtype=float)
     starts, offsets = _leap_seconds()
-    index = np.searchsorted(starts, jd_utc, side="right") - 1
-    result = offsets[np.clip(index, 0, len(offsets) - 1)]
+    result = offsets[np.maximum(np.searchsorted(starts, jd_utc, side="right") - 1, 0)]
 
     if jd_utc.min(initial=np.inf) < _LEAP_TABLE_STARTS_JD:
         early = (jd_utc >= _UTC_STARTS_JD) & (jd_utc < _LEAP_TABLE_STARTS_JD)
@@ -141,34 +147,37 @@ def delta_t_model(jd: np.ndarray) -> np.ndarray:
     """Return the modelled Delta T = TT - UT1 in seconds (see the module docstring)."""
     jd = np.asarray(jd, dtype=float)
     year = 2000.0 + (jd - 2451544.5) / 365.2425
-    result = _historical_delta_t(year)
     table = _earth_rotation()
-    end_jd = table.jd_utc[-1]
-    end_year = 2000.0 + (end_jd - 2451544.5) / 365.2425
-    end_delta_t = _table_end_delta_t(table)
-    future = end_delta_t + _long_term_parabola(year) - _long_term_parabola(end_year)
-    return np.where(jd > end_jd, future, result)
-
-
-def _historical_delta_t(year: np.ndarray) -> np.ndarray:
-    """Espenak and Meeus (2006) polynomials for 1800..1986, with the parabola outside.
-
-    Only the years before the IERS series (1800..1961) and the hand-over
-    from 1960 to 1962 use them.
-    """
-    pieces = [
-        (1800.0, 1860.0, 1800.0, (13.72, -0.332447, 0.0068612, 0.0041116, -0.00037436, 0.0000121272, -0.0000001699, 0.000000000875)),
-        (1860.0, 1900.0, 1860.0, (7.62, 0.5737, -0.251754, 0.01680668, -0.0004473624, 1.0 / 233174.0)),
-        (1900.0, 1920.0, 1900.0, (-2.79, 1.494119, -0.0598939, 0.0061966, -0.000197)),
-        (1920.0, 1941.0, 1920.0, (21.20, 0.84493, -0.076100, 0.0020936)),
-        (1941.0, 1961.0, 1950.0, (29.07, 0.407, -1.0 / 233.0, 1.0 / 2547.0)),
-        (1961.0, 1986.0, 1975.0, (45.45, 1.067, -1.0 / 260.0, -1.0 / 718.0)),
-    ]
-    result = _long_term_parabola(year)
-    for low, high, origin, coefficients in pieces:
-        inside = (year >= low) & (year < high)
-        result = np.where(inside, np.polynomial.polynomial.polyval(year - origin, coefficients), result)
+    # After the IERS table: its last value, then the long-term parabola's growth.
+    result = _table_end_delta_t(table) + _long_term_parabola(year) - _long_term_parabola(_table_end_year(table))
+    # Inside the IERS table (from 1962), Delta T is the measured value.
+    inside = (jd >= table.jd_utc[0]) & (jd <= table.jd_utc[-1])
+    if inside.any():
+        result = np.where(inside, TT_MINUS_TAI - np.interp(jd, table.jd_utc, table.ut1_minus_tai), result)
+    # Before it, only the polynomials whose years occur are evaluated.
+    piece = np.searchsorted(_PIECE_STARTS, year, side="right") - 1
+    for index in np.unique(piece[(piece >= 0) & (jd < table.jd_utc[0])]).tolist():
+        origin, coefficients = _PIECES[index]
+        result = np.where(piece == index, np.polynomial.polynomial.polyval(year - origin, coefficients), result)
     return result
+
+
+# Espenak and Meeus (2006): from each start year to the next, the polynomial
+# in (year - origin), with each piece's origin listed beside it. Only the
+# years before the IERS series (1800..1961) use them.
+_PIECE_STARTS = np.array([1800.0, 1860.0, 1900.0, 1920.0, 1941.0, 1961.0])
+_PIECES = (
+    (1800.0, (13.72, -0.332447, 0.0068612, 0.0041116, -0.00037436, 0.0000121272, -0.0000001699, 0.000000000875)),
+    (1860.0, (7.62, 0.5737, -0.251754, 0.01680668, -0.0004473624, 1.0 / 233174.0)),
+    (1900.0, (-2.79, 1.494119, -0.0598939, 0.0061966, -0.000197)),
+    (1920.0, (21.20, 0.84493, -0.076100, 0.0020936)),
+    (1950.0, (29.07, 0.407, -1.0 / 233.0, 1.0 / 2547.0)),
+    (1975.0, (45.45, 1.067, -1.0 / 260.0, -1.0 / 718.0)),
+)
+
+
+def _table_end_year(table: "_EarthRotation") -> float:
+    return 2000.0 + (float(table.jd_utc[-1]) - 2451544.5) / 365.2425
 
 
 def _long_term_parabola(year: np.ndarray) -> np.ndarray:
@@ -182,13 +191,11 @@ def _table_end_delta_t(table: _EarthRotation) -> float:
 
 def _ut1_minus_utc(jd_utc: np.ndarray, tai_minus_utc: np.ndarray, table: _EarthRotation) -> tuple[np.ndarray, tuple[str, ...]]:
     """Interpolate UT1-UTC linearly; NaN outside the table."""
-    inside = (jd_utc >= table.jd_utc[0]) & (jd_utc <= table.jd_utc[-1])
-    ut1_minus_tai = np.interp(jd_utc, table.jd_utc, table.ut1_minus_tai)
-    value = np.where(inside, ut1_minus_tai + tai_minus_utc, np.nan)
-
+    ut1_minus_tai = np.interp(jd_utc, table.jd_utc, table.ut1_minus_tai, left=np.nan, right=np.nan)
+    value = ut1_minus_tai + tai_minus_utc
     # A value between a measured and a predicted day counts as predicted.
-    index = np.clip(np.searchsorted(table.jd_utc, jd_utc, side="left"), 0, len(table.jd_utc) - 1)
-    codes = np.where(inside, np.where(table.predicted[index], 1, 0), 2)
+    index = np.minimum(np.searchsorted(table.jd_utc, jd_utc), len(table.jd_utc) - 1)
+    codes = np.where(np.isnan(value), 2, table.predicted[index])
     return value, tuple(_SOURCES[code] for code in codes.tolist())
 
 
@@ -237,7 +244,7 @@ def _earth_rotation() -> _EarthRotation:
     return _EarthRotation(
         jd_utc=jd_utc,
         ut1_minus_tai=all_dut1 - tai_minus_utc_at(jd_utc),
-        predicted=all_predicted,
+        predicted=all_predicted.astype(np.intp),
         version=_iers_version(),
     )
 
