@@ -1,49 +1,52 @@
-"""Apparent topocentric positions of the Sun, the Moon and the planets, from astronomy-engine.
+"""Charts: the positions of the Sun, the Moon and the planets with everything a chart needs.
 
-Frames and units of every BodyPosition:
-- right ascension and declination, in degrees: the apparent place seen from
-  the observer's location (topocentric parallax). It is corrected for light
-  time and aberration and referred to the true equator and equinox of date.
-- distance, in astronomical units: from the observer to the body's centre.
-- azimuth and altitude, in degrees: horizontal frame with azimuth 0 = north
-  and 90 = east. Altitude is airless unless refraction is requested.
+This is the position engine's front door. It turns instants (UTC or TT) and
+a place into charts: apparent positions from defrag.chart (JPL DE423 with
+the IAU 2006/2000A reductions), signs and the sidereal zodiac from
+defrag.zodiac, angles and house cusps from defrag.houses, and the time
+scales used from defrag.timescales. One instant and a batch of instants go
+through the same vectorised code.
 
-The engine takes the instant as UT1. This module passes UTC, which differs
-from UT1 by less than 0.9 s, so hour angles move by at most about 14
-arcseconds. The engine adds its own Delta T model (Espenak and Meeus
-polynomials) to get Terrestrial Time.
+Frames (every angle in degrees):
+- ecliptic longitude and latitude, speed, signs, houses, nodes: geocentric,
+  apparent, ecliptic and equinox of date (tropical), or sidereal when asked;
+- right ascension and declination: topocentric, apparent, true equator and
+  equinox of date;
+- azimuth (0 = north, 90 = east) and altitude: topocentric, airless unless
+  refraction is asked for.
 
 This module imports no gRPC and no Redis.
 """
 
 import dataclasses
 import datetime as dt
-import importlib.metadata
 import math
 
-import astronomy
+import numpy as np
 
+from defrag import chart, ephemeris, houses, timescales, zodiac
 from defrag.localtime import InvalidField
 
-BODIES = ("sun", "moon", "mercury", "venus", "mars", "jupiter", "saturn", "uranus", "neptune", "pluto")
-_ENGINE_BODIES = {name: astronomy.Body[name.capitalize()] for name in BODIES}
+BODIES = chart.BODIES
 
-# Years of the local (Gregorian) date that the service accepts. astronomy-engine
-# states about 1 arcminute of accuracy, checked against NOVAS C 3.1 with JPL
-# DE405 (an ephemeris covering 1600..2200), and names no date range of its own.
-# NOTE: the limits are a choice, not a tested bound. Delta T (TT - UT) is less
-# certain before 1700 and only predicted after the present. Each second of error
-# moves the Moon by about 0.5 arcsecond, so two minutes near 2200 would cost
-# about 1 arcminute (an estimate).
-FIRST_YEAR = 1700
-LAST_YEAR = 2200
+# Years of the local date that the service accepts: the span of DE423
+# (TDB 1799-12-16 to 2200-02-02), less room for a UTC offset and light time.
+FIRST_YEAR = 1800
+LAST_YEAR = 2199
 
 LATITUDE_RANGE = (-90.0, 90.0)
 LONGITUDE_RANGE = (-180.0, 180.0)
 ELEVATION_RANGE_METERS = (-500.0, 10000.0)
 
-# Accuracy class of the positions, defined in the API reference.
-PRECISION = "arcminute"
+TIME_SCALES = ("utc", "tt")
+DEFAULT_TIME_SCALE = "utc"
+
+# Accuracy classes, defined in docs/accuracy.md and the API reference.
+PRECISION_ARCSECOND = "arcsecond"
+PRECISION_DELTA_T = "delta_t_model"
+# Bulletin A's UT1 predictions stay within a few milliseconds for about three
+# months after its last measured day; past that they count as a model.
+PREDICTION_TRUSTED_DAYS = 90.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,18 +58,12 @@ class Source:
     ephemeris: str
 
 
-# Models as astronomy-engine 2.1.19 implements them, per its README and source.
-# The Earth and the planets Mercury..Neptune use truncated VSOP87 series, and the
-# Sun's place follows from the Earth's. The Moon uses the Improved Lunar Ephemeris
-# of 1954 as adapted by Montenbruck and Pfleger. Pluto comes from the engine's own
-# gravity simulation of the outer planets.
 SOURCE = Source(
-    engine="astronomy-engine",
-    engine_version=importlib.metadata.version("astronomy-engine"),
+    engine="defrag",
+    engine_version="2.0",
     ephemeris=(
-        "VSOP87, truncated by astronomy-engine, for the Sun and Mercury..Neptune; "
-        "Moon from the Improved Lunar Ephemeris (1954) as adapted by Montenbruck and Pfleger; "
-        "Pluto from astronomy-engine's gravity simulation of the outer planets"
+        f"JPL {ephemeris.KERNEL} (de423 package {ephemeris.KERNEL_PACKAGE_VERSION}); IAU 2006 precession, "
+        "IAU 2000A nutation; UT1 from IERS EOP 20 C04 and Bulletin A"
     ),
 )
 
@@ -81,16 +78,52 @@ class Observer:
 
 
 @dataclasses.dataclass(frozen=True)
-class BodyPosition:
-    """One body as seen from the observer, with angles in degrees and the distance in AU."""
+class Options:
+    """What a chart should contain besides the positions."""
 
-    body: str
-    ra_degrees: float
-    dec_degrees: float
-    distance_au: float
-    azimuth_degrees: float
-    altitude_degrees: float
-    biological_pressure_score: float
+    refraction: bool = False
+    zodiac: str = zodiac.DEFAULT_ZODIAC
+    ayanamsa: str = ""  # empty unless zodiac is sidereal
+    house_system: str = houses.DEFAULT_HOUSE_SYSTEM
+    time_known: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Charts:
+    """N charts as arrays: (N, 10) per body in the order of BODIES, (N,) per chart.
+
+    Longitudes are in the chart's zodiac (tropical or sidereal); signs are
+    indexes into zodiac.SIGNS. Angle and house arrays are None when the time
+    is unknown.
+    """
+
+    positions: chart.Positions  # ecliptic values there are tropical
+    instants: timescales.Instants
+    options: Options
+    time_scale: str
+    longitude: np.ndarray  # (N, 10)
+    sign: np.ndarray  # (N, 10) int
+    degree_in_sign: np.ndarray  # (N, 10)
+    house: np.ndarray | None  # (N, 10) int, 1..12
+    angles: np.ndarray | None  # (N, 5): ascendant, midheaven, descendant, imum coeli, vertex
+    cusps: np.ndarray | None  # (N, 12)
+    house_system_used: tuple[str, ...]
+    mean_node: np.ndarray  # (N,)
+    true_node: np.ndarray
+    ayanamsa: np.ndarray | None  # (N,) degrees, when sidereal
+    precision: tuple[str, ...]
+    warnings: tuple[tuple[str, ...], ...]
+
+    def __len__(self) -> int:
+        return len(self.longitude)
+
+
+# A shared zero shift for tropical single charts, which are the most common.
+_NO_SHIFT = {1: np.zeros(1)}
+
+_NEXT_CUSP = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0])
+
+ANGLES = ("ascendant", "midheaven", "descendant", "imum_coeli", "vertex")
 
 
 def validate_observer(lat: float | None, lon: float | None, elevation_meters: float | None) -> list[InvalidField]:
@@ -112,6 +145,122 @@ def validate_observer(lat: float | None, lon: float | None, elevation_meters: fl
     return errors
 
 
+def validate_options(time_scale: str, zodiac_name: str, ayanamsa: str, house_system: str) -> list[InvalidField]:
+    """Check the option fields of a request; empty strings mean the defaults."""
+    errors = []
+    if time_scale and time_scale not in TIME_SCALES:
+        errors.append(InvalidField("time_scale", f"{time_scale!r} is not a time scale: use one of {', '.join(TIME_SCALES)} (default utc)"))
+    if zodiac_name and zodiac_name not in zodiac.ZODIACS:
+        errors.append(InvalidField("zodiac", f"{zodiac_name!r} is not a zodiac: use one of {', '.join(zodiac.ZODIACS)} (default tropical)"))
+    if ayanamsa and ayanamsa not in zodiac.AYANAMSAS:
+        errors.append(InvalidField("ayanamsa", f"{ayanamsa!r} is not a supported ayanamsa: use one of {', '.join(zodiac.AYANAMSAS)}"))
+    elif ayanamsa and (zodiac_name or zodiac.DEFAULT_ZODIAC) != "sidereal":
+        errors.append(InvalidField("ayanamsa", "an ayanamsa applies only to the sidereal zodiac: add zodiac=sidereal or leave ayanamsa empty"))
+    if house_system and house_system not in houses.HOUSE_SYSTEMS:
+        errors.append(InvalidField("house_system", f"{house_system!r} is not a house system: use one of {', '.join(houses.HOUSE_SYSTEMS)}"))
+    return errors
+
+
+def options_from_fields(zodiac_name: str, ayanamsa: str, house_system: str, refraction: bool, time_known: bool) -> Options:
+    """Build Options from validated request fields, filling in the defaults."""
+    chosen_zodiac = zodiac_name or zodiac.DEFAULT_ZODIAC
+    return Options(
+        refraction=refraction,
+        zodiac=chosen_zodiac,
+        ayanamsa=(ayanamsa or zodiac.DEFAULT_AYANAMSA) if chosen_zodiac == "sidereal" else "",
+        house_system=house_system or houses.DEFAULT_HOUSE_SYSTEM,
+        time_known=time_known,
+    )
+
+
+def julian_date(instant: dt.datetime) -> float:
+    """The Julian date of a naive or UTC-aware datetime read on its own scale (proleptic Gregorian)."""
+    naive = instant.astimezone(dt.UTC).replace(tzinfo=None) if instant.tzinfo else instant
+    return 2440587.5 + (naive - _UNIX_EPOCH).total_seconds() / timescales.SECONDS_PER_DAY
+
+
+def utc_from_tt(jd_tt: float) -> dt.datetime:
+    """The UTC (UT1 before 1960) instant of a TT Julian date, to the microsecond."""
+    instants = timescales.from_tt(np.array([jd_tt]))
+    if math.isnan(instants.ut1_minus_utc[0]):
+        jd = instants.jd_ut1[0]
+    else:
+        jd = jd_tt - (timescales.tai_minus_utc_at(np.array([jd_tt]))[0] + timescales.TT_MINUS_TAI) / timescales.SECONDS_PER_DAY
+    return (_UNIX_EPOCH + dt.timedelta(days=jd - 2440587.5)).replace(tzinfo=dt.UTC)
+
+
+def compute_charts(jd: np.ndarray, time_scale: str, observer: Observer, options: Options) -> Charts:
+    """Compute one chart per Julian date, read on the given time scale ("utc" or "tt").
+
+    Raises ephemeris.OutsideEphemeris for a date outside DE423.
+    """
+    jd = np.asarray(jd, dtype=float)
+    count = len(jd)
+    instants = timescales.from_tt(jd) if time_scale == "tt" else timescales.from_utc(jd)
+    place = chart.Place(observer.lat, observer.lon, observer.elevation_meters)
+    positions = chart.compute(instants.jd_tt, instants.jd_ut1, place, refraction=options.refraction)
+
+    shift = _NO_SHIFT.get(count)
+    if shift is None:
+        shift = np.zeros(count)
+    longitude = positions.longitude
+    ayanamsa = None
+    if options.zodiac == "sidereal":
+        # Apparent longitudes are measured from the true equinox, so the
+        # ayanamsa takes the nutation in longitude too.
+        ayanamsa = zodiac.ayanamsa_degrees(options.ayanamsa, instants.jd_tt) + positions.nutation_longitude
+        shift = ayanamsa
+        longitude = (longitude - shift[:, None]) % 360.0
+    sign, degree_in_sign = signs_of(longitude)
+    warnings: list[list[str]] = [[] for _ in range(count)]
+    angles = cusps = house = None
+    used: tuple[str, ...] = ()
+    if options.time_known:
+        angles, cusps, used = _houses(positions, observer, options, shift, warnings)
+        house = houses_of(longitude, cusps)
+    mean_node, true_node = positions.mean_node, positions.true_node
+    if ayanamsa is not None:
+        mean_node, true_node = (mean_node - shift) % 360.0, (true_node - shift) % 360.0
+
+    precision = _precision(instants, time_scale, warnings)
+    return Charts(
+        positions=positions,
+        instants=instants,
+        options=options,
+        time_scale=time_scale,
+        longitude=longitude,
+        sign=sign,
+        degree_in_sign=degree_in_sign,
+        house=house,
+        angles=angles,
+        cusps=cusps,
+        house_system_used=used,
+        mean_node=mean_node,
+        true_node=true_node,
+        ayanamsa=ayanamsa,
+        precision=precision,
+        warnings=tuple(tuple(notes) for notes in warnings),
+    )
+
+
+def signs_of(longitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sign indexes (into zodiac.SIGNS) and degrees into the sign, for longitudes in [0, 360)."""
+    sign = np.minimum((longitude // 30.0).astype(np.intp), 11)
+    return sign, longitude - 30.0 * sign
+
+
+def houses_of(longitude: np.ndarray, cusps: np.ndarray) -> np.ndarray:
+    """House numbers 1..12 of longitudes (N, B) for cusps (N, 12), across the 0/360 wrap.
+
+    A longitude belongs to house k when it lies at or after cusp k and
+    before cusp k + 1, going forward along the ecliptic.
+    """
+    past_cusp = (longitude[:, :, None] - cusps[:, None, :]) % 360.0
+    width = (cusps[:, _NEXT_CUSP] - cusps) % 360.0
+    inside = past_cusp < width[:, None, :]
+    return np.argmax(inside, axis=2) + 1
+
+
 def biological_pressure_score(airless_altitude_degrees: float) -> float:
     """Return sin(altitude) clipped to 0..1: 0 at or below the horizon, 1 at the zenith.
 
@@ -121,56 +270,58 @@ def biological_pressure_score(airless_altitude_degrees: float) -> float:
     return max(0.0, math.sin(math.radians(airless_altitude_degrees)))
 
 
-def compute_positions(instant: dt.datetime, observer: Observer, *, refraction: bool = False) -> list[BodyPosition]:
-    """Compute every body in BODIES, in that order, for an aware instant and a place.
-
-    Raises ValueError for a naive instant, an invalid observer, or an instant
-    outside FIRST_YEAR..LAST_YEAR with one year of margin, which leaves room
-    for a local date at the edge of the range shifted by its UTC offset.
-    """
-    _check_instant(instant)
-    errors = validate_observer(observer.lat, observer.lon, observer.elevation_meters)
-    if errors:
-        raise ValueError("; ".join(str(error) for error in errors))
-
-    time = _engine_time(instant)
-    place = astronomy.Observer(observer.lat, observer.lon, observer.elevation_meters)
-    return [_position(name, time, place, refraction) for name in BODIES]
+_UNIX_EPOCH = dt.datetime(1970, 1, 1)
 
 
-def _position(name: str, time: astronomy.Time, place: astronomy.Observer, refraction: bool) -> BodyPosition:
-    equatorial = astronomy.Equator(_ENGINE_BODIES[name], time, place, ofdate=True, aberration=True)
-    horizontal = astronomy.Horizon(time, place, equatorial.ra, equatorial.dec, astronomy.Refraction.Airless)
+def _houses(positions: chart.Positions, observer: Observer, options: Options, shift: np.ndarray, warnings: list[list[str]]):
+    """Angles (N, 5) and cusps (N, 12) in the chart's zodiac, and the system used for each chart."""
+    system = options.house_system
+    if len(shift) == 1:
+        # One chart: the pure-math path is faster than NumPy on one row.
+        single = houses.compute_houses(system, float(positions.local_sidereal_time[0]), observer.lat, float(positions.true_obliquity[0]))
+        angles = np.array([[single.ascendant, single.midheaven, single.descendant, single.imum_coeli, single.vertex]])
+        cusps = np.array([single.cusps])
+        used = (single.system_used,)
+        warnings[0].extend(single.warnings)
+    else:
+        batch = houses.compute_houses_batch(system, positions.local_sidereal_time, observer.lat, positions.true_obliquity)
+        angles = np.stack([batch.ascendant, batch.midheaven, batch.descendant, batch.imum_coeli, batch.vertex], axis=1)
+        cusps = batch.cusps
+        used = batch.system_used
+        for index, system_used in enumerate(used):
+            if system_used != system:
+                warnings[index].append(houses.polar_warning(system, observer.lat, float(positions.true_obliquity[index])))
 
-    altitude = horizontal.altitude
-    if refraction:
-        # The same lift that Horizon(..., Refraction.Normal) applies: Saemundsson's
-        # formula for standard conditions at sea level, clamped 1 degree below the
-        # horizon. RA and Dec stay unrefracted.
-        altitude += astronomy.RefractionAngle(astronomy.Refraction.Normal, altitude)
+    if options.zodiac == "tropical":
+        return angles, cusps, used
+    angles = (angles - shift[:, None]) % 360.0
+    if system == "whole_sign":
+        # Whole-sign cusps start at 0 degrees of the ascendant's own sign, in the chosen zodiac.
+        cusps = (np.floor(angles[:, :1] / 30.0) * 30.0 + 30.0 * np.arange(12)) % 360.0
+    else:
+        cusps = (cusps - shift[:, None]) % 360.0
+    return angles, cusps, used
 
-    return BodyPosition(
-        body=name,
-        # The engine returns hours in [0, 24); the modulo keeps a product that
-        # rounds up to 360.0 inside [0, 360).
-        ra_degrees=(equatorial.ra * 15.0) % 360.0,
-        dec_degrees=equatorial.dec,
-        distance_au=equatorial.dist,
-        azimuth_degrees=horizontal.azimuth,
-        altitude_degrees=altitude,
-        biological_pressure_score=biological_pressure_score(horizontal.altitude),
+
+def _precision(instants: timescales.Instants, time_scale: str, warnings: list[list[str]]) -> tuple[str, ...]:
+    """The accuracy class of each chart, with a warning where UT1 is modelled."""
+    if all(source == timescales.UT1_MEASURED for source in instants.ut1_source):
+        return (PRECISION_ARCSECOND,) * len(warnings)
+    trusted_until = timescales.last_measured_jd() + PREDICTION_TRUSTED_DAYS
+    classes = []
+    for index, source in enumerate(instants.ut1_source):
+        modelled = source == timescales.UT1_MODEL or (source == timescales.UT1_PREDICTED and instants.jd_ut1[index] > trusted_until)
+        if modelled:
+            warnings[index].append(_delta_t_warning(time_scale))
+        classes.append(PRECISION_DELTA_T if modelled else PRECISION_ARCSECOND)
+    return tuple(classes)
+
+
+def _delta_t_warning(time_scale: str) -> str:
+    affected = "azimuth, altitude, angles, houses and topocentric positions"
+    if time_scale == "utc":
+        affected += ", and the Moon's position"
+    return (
+        f"UT1 at this date comes from the Delta T model, not from IERS measurements, so {affected} carry "
+        "its error (see the accuracy section of the API reference)"
     )
-
-
-def _check_instant(instant: dt.datetime) -> None:
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise ValueError(f"instant {instant.isoformat()} has no UTC offset: pass an aware datetime")
-    year = instant.astimezone(dt.UTC).year
-    if not FIRST_YEAR - 1 <= year <= LAST_YEAR + 1:
-        raise ValueError(f"year {year} is outside {FIRST_YEAR}..{LAST_YEAR}, the supported range: pass an instant inside it")
-
-
-def _engine_time(instant: dt.datetime) -> astronomy.Time:
-    utc = instant.astimezone(dt.UTC)
-    second = utc.second + utc.microsecond / 1_000_000
-    return astronomy.Time.Make(utc.year, utc.month, utc.day, utc.hour, utc.minute, second)

@@ -38,6 +38,11 @@ class MethodRule:
         return method.GetOptions().Extensions[annotations_pb2.http].WhichOneof("pattern") or ""
 
 
+def INSTANT_COUNT(message: Message) -> int:
+    """A telemetry batch costs one call per instant."""
+    return len(message.instants)
+
+
 def FREE(_message: Message) -> int:
     return 0
 
@@ -54,6 +59,15 @@ PUBLIC_METHODS: dict[str, MethodRule] = {
             telemetry_pb2.GetVectorsRequest,
             max_body_bytes=16 * 1024,
             cost=ONE_CALL,
+        ),
+        MethodRule(
+            "/defrag.telemetry.v1.TelemetryService/BatchGetVectors",
+            telemetry_pb2.BatchGetVectorsRequest,
+            # 366 instants of about 30 bytes each, plus the shared fields.
+            max_body_bytes=32 * 1024,
+            cost=INSTANT_COUNT,
+            count_field="instants",
+            count_range=(1, 366),
         ),
         MethodRule(
             "/defrag.keys.v1.UsageService/GetUsage",

@@ -11,6 +11,8 @@ import asyncio
 import datetime as dt
 import logging
 
+import numpy as np
+
 from defrag import localtime, sky
 from defrag.platform import logs
 from defrag.platform.config import ConfigError, env_int, env_str
@@ -21,9 +23,10 @@ log = logging.getLogger("telemetry")
 
 
 def warm_up() -> None:
-    """Load the zone boundaries and compute one chart, so the first request does not pay for it."""
+    """Load the zone boundaries and the ephemeris and compute a chart, so the first request does not pay for it."""
     localtime.zone_at(0.0, 0.0)
-    sky.compute_positions(dt.datetime.now(dt.UTC), sky.Observer(0.0, 0.0))
+    now = np.array([sky.julian_date(dt.datetime.now(dt.UTC))])
+    sky.compute_charts(now, "utc", sky.Observer(0.0, 0.0), sky.Options())
 
 
 async def serve() -> None:

@@ -1,26 +1,58 @@
 """The gRPC shell of the telemetry service: validate, call the cores, build the response.
 
-The positions come from defrag.sky and the time rules from defrag.localtime.
-A chart of ten bodies took about 1.5 ms of CPU when measured on a development
-machine (mean of 50 charts), so the handler computes it on the event loop
-instead of handing it to a thread. The first chart in each 80-year span of
-Pluto's state table took about 40 ms more, because astronomy-engine then
-integrates that span once and caches it.
+The charts come from defrag.sky and the time rules from defrag.localtime.
+A single chart takes well under a millisecond of CPU, so GetVectors computes
+it on the event loop. A batch of 366 charts takes tens of milliseconds, so
+BatchGetVectors computes in a worker thread: the event loop keeps answering
+health checks and other calls meanwhile.
 """
 
+import asyncio
+import dataclasses
 import datetime as dt
 
 import grpc
+import numpy as np
 from google.protobuf import descriptor as pb_descriptor
 
-from defrag import localtime, sky
+from defrag import ephemeris, localtime, sky, zodiac
 from defrag.common.v1 import common_pb2
 from defrag.platform.errors import FieldViolation, invalid_argument
 from defrag.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
 
 SERVICE_DESCRIPTOR = telemetry_pb2.DESCRIPTOR.services_by_name["TelemetryService"]
 
+# The gateway checks this range before any charge; the service checks it again.
+BATCH_LIMITS = (1, 366)
+
 _FIELD_NUMBERS = {field.name: field.number for field in telemetry_pb2.GetVectorsRequest.DESCRIPTOR.fields}
+_BATCH_FIELD_NUMBERS = {field.name: field.number for field in telemetry_pb2.BatchGetVectorsRequest.DESCRIPTOR.fields}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Shared:
+    """The fields that one request, or every instant of a batch, shares."""
+
+    observer: sky.Observer
+    tz: str
+    utc_offset: str
+    calendar: str
+    time_scale: str
+    options: sky.Options
+
+
+@dataclasses.dataclass(frozen=True)
+class _Reading:
+    """One instant after its zone (or the TT scale) is applied."""
+
+    jd: float  # on the request's time scale
+    utc: dt.datetime
+    local: dt.datetime
+    zone_name: str
+    utc_offset: str
+    local_mean_time: bool
+    time_known: bool
+    warnings: tuple[str, ...]
 
 
 class TelemetryServicer(telemetry_pb2_grpc.TelemetryServiceServicer):
@@ -31,82 +63,36 @@ class TelemetryServicer(telemetry_pb2_grpc.TelemetryServiceServicer):
         request: telemetry_pb2.GetVectorsRequest,
         context: grpc.aio.ServicerContext,
     ) -> telemetry_pb2.GetVectorsResponse:
-        observer, reading = read_request(request)
+        shared, errors = _read_shared(request, time_known=bool(request.time))
+        reading = _collect_reading(errors, "", shared, request.date, request.time, _fold(request))
+        _raise_if_invalid(errors, _FIELD_NUMBERS)
+        readings = [_resolve(reading, shared, "")]
+        return _responses(request_id(context), shared, readings)[0]
 
-        try:
-            resolved = localtime.resolve(reading, observer.lat, observer.lon)
-        except localtime.InvalidField as error:
-            reason = "NONEXISTENT_LOCAL_TIME" if isinstance(error, localtime.NonexistentLocalTime) else "INVALID_ARGUMENT"
-            raise invalid_argument([FieldViolation(error.field, error.description)], reason=reason) from None
-
-        positions = sky.compute_positions(resolved.utc, observer, refraction=request.refraction)
-        return build_response(request_id(context), observer, resolved, positions, request.refraction)
+    async def BatchGetVectors(
+        self,
+        request: telemetry_pb2.BatchGetVectorsRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> telemetry_pb2.BatchGetVectorsResponse:
+        count = len(request.instants)
+        low, high = BATCH_LIMITS
+        if not low <= count <= high:
+            raise invalid_argument([FieldViolation("instants", f"has {count} entries; the allowed range is {low}..{high}")])
+        shared, errors = _read_shared(request, time_known=any(instant.time for instant in request.instants))
+        parsed = [
+            _collect_reading(errors, f"instants[{index}].", shared, instant.date, instant.time, _fold(instant))
+            for index, instant in enumerate(request.instants)
+        ]
+        _raise_if_invalid(errors, _BATCH_FIELD_NUMBERS)
+        readings = [_resolve(reading, shared, f"instants[{index}].") for index, reading in enumerate(parsed)]
+        charts = await asyncio.to_thread(_responses, request_id(context), shared, readings)
+        return telemetry_pb2.BatchGetVectorsResponse(request_id=request_id(context), charts=charts)
 
 
 def register(server: grpc.aio.Server) -> list[pb_descriptor.ServiceDescriptor]:
     """Add the telemetry servicer to a server and return its descriptor for health and metrics."""
     telemetry_pb2_grpc.add_TelemetryServiceServicer_to_server(TelemetryServicer(), server)
     return [SERVICE_DESCRIPTOR]
-
-
-def read_request(request: telemetry_pb2.GetVectorsRequest) -> tuple[sky.Observer, localtime.LocalReading]:
-    """Check every field of the request and raise a 400 with one FieldViolation per bad field."""
-    lat = request.lat if request.HasField("lat") else None
-    lon = request.lon if request.HasField("lon") else None
-    elevation = request.elevation_meters if request.HasField("elevation_meters") else None
-    errors = sky.validate_observer(lat, lon, elevation)
-
-    reading = None
-    try:
-        reading = localtime.read_local_time(
-            request.date,
-            request.time,
-            tz=request.tz,
-            utc_offset=request.utc_offset,
-            fold=request.fold if request.HasField("fold") else 0,
-            calendar=request.calendar,
-            years=(sky.FIRST_YEAR, sky.LAST_YEAR),
-        )
-    except localtime.InvalidInput as error:
-        errors.extend(error.errors)
-
-    if errors:
-        # List the violations in the order of the request's fields.
-        errors.sort(key=lambda error: _FIELD_NUMBERS.get(error.field, 0))
-        raise invalid_argument([FieldViolation(error.field, error.description) for error in errors])
-    return sky.Observer(lat, lon, elevation or 0.0), reading
-
-
-def build_response(
-    request_id_value: str,
-    observer: sky.Observer,
-    resolved: localtime.ResolvedTime,
-    positions: list[sky.BodyPosition],
-    refraction: bool,
-) -> telemetry_pb2.GetVectorsResponse:
-    """Assemble the response message from the cores' results."""
-    return telemetry_pb2.GetVectorsResponse(
-        request_id=request_id_value,
-        timestamp=format_timestamp(resolved.utc),
-        location=common_pb2.Location(lat=observer.lat, lon=observer.lon, elevation_meters=observer.elevation_meters),
-        observer_timezone=resolved.zone_name,
-        utc_offset=localtime.format_utc_offset(resolved.utc_offset),
-        local_time=resolved.local.isoformat(timespec="seconds"),
-        bodies=[_body_vector(position) for position in positions],
-        source=telemetry_pb2.Source(
-            engine=sky.SOURCE.engine,
-            engine_version=sky.SOURCE.engine_version,
-            ephemeris=sky.SOURCE.ephemeris,
-        ),
-        precision=sky.PRECISION,
-        refraction_applied=refraction,
-        warnings=list(resolved.warnings),
-    )
-
-
-def format_timestamp(utc: dt.datetime) -> str:
-    """Format an aware UTC instant as RFC 3339 with a "Z" suffix, to the second."""
-    return utc.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def request_id(context: grpc.aio.ServicerContext) -> str:
@@ -117,14 +103,214 @@ def request_id(context: grpc.aio.ServicerContext) -> str:
     return ""
 
 
-def _body_vector(position: sky.BodyPosition) -> telemetry_pb2.BodyVector:
-    return telemetry_pb2.BodyVector(
-        body=position.body,
-        ra_degrees=position.ra_degrees,
-        dec_degrees=position.dec_degrees,
-        distance_au=position.distance_au,
-        azimuth_degrees=position.azimuth_degrees,
-        altitude_degrees=position.altitude_degrees,
-        topocentric=True,
-        biological_pressure_score=position.biological_pressure_score,
+def format_timestamp(utc: dt.datetime) -> str:
+    """Format an aware UTC instant as RFC 3339 with a "Z" suffix, to the second."""
+    return utc.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _fold(message) -> int:
+    return message.fold if message.HasField("fold") else 0
+
+
+def _read_shared(request, time_known: bool) -> tuple[_Shared, list[localtime.InvalidField]]:
+    """Check the place and option fields; returns the shared settings and the errors found.
+
+    time_known tells whether any instant has a time, so that angles and
+    houses are computed only when some chart shows them.
+    """
+    lat = request.lat if request.HasField("lat") else None
+    lon = request.lon if request.HasField("lon") else None
+    elevation = request.elevation_meters if request.HasField("elevation_meters") else None
+    errors = sky.validate_observer(lat, lon, elevation)
+    errors.extend(sky.validate_options(request.time_scale, request.zodiac, request.ayanamsa, request.house_system))
+    time_scale = request.time_scale or sky.DEFAULT_TIME_SCALE
+    if time_scale == "tt":
+        for field in ("tz", "utc_offset"):
+            if getattr(request, field):
+                errors.append(localtime.InvalidField(field, f"time_scale=tt reads date and time as Terrestrial Time, which has no zone: leave {field} empty"))
+
+    options = sky.options_from_fields(request.zodiac, request.ayanamsa, request.house_system, request.refraction, time_known)
+    observer = sky.Observer(lat or 0.0, lon or 0.0, elevation or 0.0)
+    return _Shared(observer, request.tz, request.utc_offset, request.calendar, time_scale, options), errors
+
+
+def _collect_reading(errors, prefix: str, shared: _Shared, date: str, time: str, fold: int) -> localtime.LocalReading | None:
+    """Parse one instant's date and time, adding its errors (with the field prefix) to errors."""
+    try:
+        return localtime.read_local_time(
+            date,
+            time,
+            # With time_scale=tt no zone applies; the zone fields were checked in _read_shared.
+            tz="" if shared.time_scale == "tt" else shared.tz,
+            utc_offset="" if shared.time_scale == "tt" else shared.utc_offset,
+            fold=fold,
+            calendar=shared.calendar,
+            years=(sky.FIRST_YEAR, sky.LAST_YEAR),
+        )
+    except localtime.InvalidInput as error:
+        for item in error.errors:
+            field = item.field if not prefix or item.field not in ("date", "time", "fold") else f"{prefix}{item.field}"
+            if not any(existing.field == field for existing in errors):
+                errors.append(localtime.InvalidField(field, item.description))
+        return None
+
+
+def _raise_if_invalid(errors: list[localtime.InvalidField], field_numbers: dict[str, int]) -> None:
+    if errors:
+        # List the violations in the order of the request's fields.
+        errors.sort(key=lambda error: field_numbers.get(error.field.split(".")[0].split("[")[0], 0))
+        raise invalid_argument([FieldViolation(error.field, error.description) for error in errors])
+
+
+def _resolve(reading: localtime.LocalReading, shared: _Shared, prefix: str) -> _Reading:
+    """Apply the zone (or the TT scale) to a parsed instant; raises a 400 for a skipped local time."""
+    if shared.time_scale == "tt":
+        return _Reading(
+            jd=sky.julian_date(reading.local),
+            utc=sky.utc_from_tt(sky.julian_date(reading.local)),
+            local=reading.local,
+            zone_name="TT",
+            utc_offset="",
+            local_mean_time=False,
+            time_known=reading.time_known,
+            warnings=reading.warnings,
+        )
+    observer = shared.observer
+    try:
+        resolved = localtime.resolve(reading, observer.lat, observer.lon)
+    except localtime.InvalidField as error:
+        reason = "NONEXISTENT_LOCAL_TIME" if isinstance(error, localtime.NonexistentLocalTime) else "INVALID_ARGUMENT"
+        field = f"{prefix}{error.field}" if error.field in ("date", "time") else error.field
+        raise invalid_argument([FieldViolation(field, error.description)], reason=reason) from None
+    return _Reading(
+        jd=sky.julian_date(resolved.utc),
+        utc=resolved.utc,
+        local=resolved.local,
+        zone_name=resolved.zone_name,
+        utc_offset=localtime.format_utc_offset(resolved.utc_offset),
+        local_mean_time=resolved.local_mean_time,
+        time_known=resolved.time_known,
+        warnings=resolved.warnings,
     )
+
+
+def _responses(request_id_value: str, shared: _Shared, readings: list[_Reading]) -> list[telemetry_pb2.GetVectorsResponse]:
+    """Compute every chart in one vectorised call and build one response per reading."""
+    try:
+        charts = sky.compute_charts(np.array([reading.jd for reading in readings]), shared.time_scale, shared.observer, shared.options)
+    except ephemeris.OutsideEphemeris:
+        raise invalid_argument(
+            [FieldViolation("date", f"the instant falls outside the {ephemeris.KERNEL} ephemeris: send a date from "
+                            f"{sky.FIRST_YEAR:04d}-01-01 to {sky.LAST_YEAR:04d}-12-31")]
+        ) from None
+    location = common_pb2.Location(lat=shared.observer.lat, lon=shared.observer.lon, elevation_meters=shared.observer.elevation_meters)
+    source = telemetry_pb2.Source(engine=sky.SOURCE.engine, engine_version=sky.SOURCE.engine_version, ephemeris=sky.SOURCE.ephemeris)
+    zodiac_name = telemetry_pb2.Zodiac(zodiac=shared.options.zodiac, ayanamsa=shared.options.ayanamsa)
+    return [
+        _response(request_id_value, charts, index, reading, location, source, zodiac_name)
+        for index, reading in enumerate(readings)
+    ]
+
+
+def _response(request_id_value, charts: sky.Charts, index: int, reading: _Reading, location, source, zodiac_name) -> telemetry_pb2.GetVectorsResponse:
+    positions = charts.positions
+    instants = charts.instants
+    columns = {
+        name: values[index].tolist()
+        for name, values in (
+            ("ra", positions.ra), ("dec", positions.dec), ("distance", positions.distance_au),
+            ("azimuth", positions.azimuth), ("altitude", positions.altitude), ("airless", positions.airless_altitude),
+            ("longitude", charts.longitude), ("sign", charts.sign), ("degree", charts.degree_in_sign),
+            ("latitude", positions.latitude), ("geocentric", positions.geocentric_distance_au),
+            ("speed", positions.speed), ("retrograde", positions.retrograde), ("stationary", positions.stationary),
+        )
+    }
+    # A chart without a time shows no angles or houses, even inside a batch where others have them.
+    with_houses = reading.time_known and charts.house is not None
+    houses_row = charts.house[index].tolist() if with_houses else [0] * len(sky.BODIES)
+    bodies = [
+        telemetry_pb2.BodyVector(
+            body=body,
+            ra_degrees=columns["ra"][column],
+            dec_degrees=columns["dec"][column],
+            distance_au=columns["distance"][column],
+            azimuth_degrees=columns["azimuth"][column],
+            altitude_degrees=columns["altitude"][column],
+            topocentric=True,
+            biological_pressure_score=sky.biological_pressure_score(columns["airless"][column]),
+            ecliptic=telemetry_pb2.EclipticPoint(
+                longitude_degrees=columns["longitude"][column],
+                sign=zodiac.SIGNS[columns["sign"][column]],
+                degree_in_sign=columns["degree"][column],
+            ),
+            ecliptic_latitude_degrees=columns["latitude"][column],
+            geocentric_distance_au=columns["geocentric"][column],
+            speed_degrees_per_day=columns["speed"][column],
+            retrograde=columns["retrograde"][column],
+            stationary=columns["stationary"][column],
+            house=houses_row[column],
+        )
+        for column, body in enumerate(sky.BODIES)
+    ]
+
+    response = telemetry_pb2.GetVectorsResponse(
+        request_id=request_id_value,
+        timestamp=format_timestamp(reading.utc),
+        location=location,
+        observer_timezone=reading.zone_name,
+        utc_offset=reading.utc_offset,
+        local_time=reading.local.isoformat(timespec="seconds"),
+        bodies=bodies,
+        source=source,
+        precision=charts.precision[index],
+        refraction_applied=charts.options.refraction,
+        warnings=[*reading.warnings, *charts.warnings[index], *(() if reading.time_known else (_NO_TIME_WARNING,))],
+        time_known=reading.time_known,
+        local_mean_time=reading.local_mean_time,
+        lunar_nodes=telemetry_pb2.LunarNodes(
+            mean_node=_point(float(charts.mean_node[index])),
+            true_node=_point(float(charts.true_node[index])),
+        ),
+        moon_phase=telemetry_pb2.MoonPhase(
+            phase_angle_degrees=float(positions.moon_phase_angle[index]),
+            illuminated_fraction=float(positions.moon_illuminated_fraction[index]),
+            elongation_degrees=float(positions.moon_elongation[index]),
+            waxing=bool(positions.moon_elongation[index] < 180.0),
+        ),
+        time_scales=telemetry_pb2.TimeScales(
+            time_scale=charts.time_scale,
+            julian_day_tt=float(instants.jd_tt[index]),
+            delta_t_seconds=float(instants.delta_t[index]),
+            ut1_source=instants.ut1_source[index],
+        ),
+        zodiac=zodiac_name,
+        true_obliquity_degrees=float(positions.true_obliquity[index]),
+        local_sidereal_time_degrees=float(positions.local_sidereal_time[index]),
+    )
+    dut1 = float(instants.ut1_minus_utc[index])
+    if dut1 == dut1:  # not NaN: UTC existed
+        response.time_scales.ut1_minus_utc_seconds = dut1
+    if charts.ayanamsa is not None:
+        response.zodiac.ayanamsa_degrees = float(charts.ayanamsa[index])
+    if with_houses:
+        ascendant, midheaven, descendant, imum_coeli, vertex = (_point(value) for value in charts.angles[index].tolist())
+        response.angles.CopyFrom(telemetry_pb2.Angles(
+            ascendant=ascendant, midheaven=midheaven, descendant=descendant, imum_coeli=imum_coeli, vertex=vertex,
+        ))
+        response.houses.CopyFrom(telemetry_pb2.Houses(
+            house_system=charts.options.house_system,
+            house_system_used=charts.house_system_used[index],
+            cusps=[_point(value) for value in charts.cusps[index].tolist()],
+        ))
+    return response
+
+
+_NO_TIME_WARNING = (
+    "without a time the chart has no angles or houses, and the Moon, which moves about 13 degrees a day, "
+    "may be up to about 7 degrees from its place at the true time"
+)
+
+
+def _point(longitude: float) -> telemetry_pb2.EclipticPoint:
+    sign, degree = zodiac.sign_of(longitude)
+    return telemetry_pb2.EclipticPoint(longitude_degrees=longitude, sign=sign, degree_in_sign=degree)
