@@ -75,8 +75,11 @@ _ESTIMATED_LIGHT_DAYS = np.array(
 _SUN = 0
 # One day before and after the kernel's span, so interpolation never runs off the table.
 _NUTATION_TABLE_START = 2378479.5
-_NUTATION_TABLE_DAYS = np.arange(0.0, 2524625.5 - _NUTATION_TABLE_START + 1.0)
-_NUTATION_ROW_STEP = np.array([[0, 1]])
+_NUTATION_TABLE_END = 2524625.5
+# TDB - TT = 0.001657 s sin(g), g = 357.53 + 0.98560028 (JD - 2451545) degrees.
+_TDB_AMPLITUDE_DAYS = 0.001657 / 86400.0
+_TDB_RATE = math.radians(0.98560028)
+_TDB_PHASE = math.radians(357.53) - _TDB_RATE * 2451545.0
 _SCHWARZSCHILD_RADIUS_OF_SUN_AU = 1.97412574336e-8
 _EARTH_ROTATION_RAD_PER_SECOND = 7.292115e-5
 _WGS84 = 1
@@ -244,23 +247,29 @@ def nutation(jd_tt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     in 1800..2200).
     """
     dpsi, deps = erfa.nut00b(jd_tt, 0.0)
-    # The table holds one value a day, so the day number is the index.
+    # The table holds one row a day (value, change to the next day), so the day number is the index.
     day, fraction = np.divmod(jd_tt - _NUTATION_TABLE_START, 1.0)
-    rows = nutation_correction()[:, day.astype(np.intp)[:, None] + _NUTATION_ROW_STEP]
-    correction = rows[:, :, 0] + (rows[:, :, 1] - rows[:, :, 0]) * fraction
-    return dpsi + correction[0], deps + correction[1]
+    rows = nutation_correction()[day.astype(np.intp)]
+    correction = rows[:, :2] + rows[:, 2:] * fraction[:, None]
+    return dpsi + correction[:, 0], deps + correction[:, 1]
 
 
 @functools.cache
 def nutation_correction() -> np.ndarray:
-    """The daily table of nut06a - nut00b (2, days) in radians, from the cache folder."""
-    return ephemeris.cached_array("nutation-2000a-minus-2000b-v1", _nutation_difference)
+    """The daily table of nut06a - nut00b in radians, from the cache folder.
+
+    Shape (days, 4): the differences in longitude and obliquity, then how
+    much each changes by the next day.
+    """
+    return ephemeris.cached_array("nutation-2000a-minus-2000b-v2", _nutation_difference)
 
 
 def _nutation_difference() -> np.ndarray:
-    full = np.array(erfa.nut06a(_NUTATION_TABLE_START + _NUTATION_TABLE_DAYS, 0.0))
-    short = np.array(erfa.nut00b(_NUTATION_TABLE_START + _NUTATION_TABLE_DAYS, 0.0))
-    return full - short
+    days = _NUTATION_TABLE_START + np.arange(0.0, _NUTATION_TABLE_END - _NUTATION_TABLE_START + 1.0)
+    difference = (np.array(erfa.nut06a(days, 0.0)) - np.array(erfa.nut00b(days, 0.0))).T
+    change = np.zeros_like(difference)
+    change[:-1] = difference[1:] - difference[:-1]
+    return np.concatenate([difference, change], axis=1)
 
 
 def refraction_degrees(altitude: np.ndarray) -> np.ndarray:
@@ -274,9 +283,8 @@ def refraction_degrees(altitude: np.ndarray) -> np.ndarray:
 
 
 def _tdb_minus_tt(jd_tt: np.ndarray) -> np.ndarray:
-    """TDB - TT in days from its two largest periodic terms (1.657 ms and 0.022 ms)."""
-    g = np.radians(357.53 + 0.98560028 * (jd_tt - 2451545.0))
-    return (0.001657 * np.sin(g) + 0.000014 * np.sin(2.0 * g)) / timescales.SECONDS_PER_DAY
+    """TDB - TT in days from its largest periodic term (1.657 ms; the next is 0.022 ms, 2 cm of lunar motion)."""
+    return _TDB_AMPLITUDE_DAYS * np.sin(_TDB_PHASE + _TDB_RATE * jd_tt)
 
 
 def _evaluate(kernel: ephemeris.Kernel, jd_tdb: np.ndarray) -> np.ndarray:

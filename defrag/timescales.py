@@ -32,9 +32,11 @@ Delta T model (used before 1962 and after Bulletin A's predictions)
     2200.
 """
 
+import bisect
 import dataclasses
 import functools
 import importlib.resources
+import math
 
 import erfa
 import numpy as np
@@ -47,8 +49,6 @@ MJD_ZERO = 2400000.5
 UT1_MEASURED = "iers_measured"
 UT1_PREDICTED = "iers_predicted"
 UT1_MODEL = "delta_t_model"
-
-_SOURCES = (UT1_MEASURED, UT1_PREDICTED, UT1_MODEL)
 
 # UTC with its leap seconds starts on 1972-01-01; from 1960 to 1971 it ran
 # at offsets with drift rates that ERFA tabulates; before 1960 there is none.
@@ -69,11 +69,11 @@ class Instants:
 
 @dataclasses.dataclass(frozen=True)
 class _EarthRotation:
-    """Daily UT1-UTC, with a flag for the predicted rows."""
+    """Daily UT1-TAI, with a flag for the predicted rows, as lists for bisect."""
 
-    jd_utc: np.ndarray
-    ut1_minus_tai: np.ndarray  # continuous across leap seconds, unlike UT1-UTC
-    predicted: np.ndarray  # 1 where predicted, 0 where measured
+    jd_utc: list[float]
+    ut1_minus_tai: list[float]  # continuous across leap seconds, unlike UT1-UTC
+    predicted: list[bool]
     version: str
 
 
@@ -86,86 +86,124 @@ def data_version() -> str:
 def last_measured_jd() -> float:
     """The UTC Julian date of the last measured (not predicted) UT1 value."""
     table = _earth_rotation()
-    return float(table.jd_utc[table.predicted == 0][-1])
+    return max(jd for jd, predicted in zip(table.jd_utc, table.predicted, strict=True) if not predicted)
+
+
+# Each conversion works on one instant in plain Python, which costs a few
+# microseconds, far less than the NumPy calls a one-element array would
+# need; a batch maps it over its instants.
 
 
 def from_utc(jd_utc: np.ndarray) -> Instants:
     """Convert Julian dates read on the UTC scale (UT before 1960) to TT and UT1."""
-    jd_utc = np.asarray(jd_utc, dtype=float)
-    table = _earth_rotation()
-    tai_minus_utc = tai_minus_utc_at(jd_utc)
-    jd_tt = jd_utc + (tai_minus_utc + TT_MINUS_TAI) / SECONDS_PER_DAY
-    ut1_minus_utc, source = _ut1_minus_utc(jd_utc, tai_minus_utc, table)
-    jd_ut1 = jd_utc + ut1_minus_utc / SECONDS_PER_DAY
-
-    outside = np.isnan(ut1_minus_utc)
-    if outside.any():
-        # Before 1960 the civil time is UT1 itself and TT = UT1 + Delta T;
-        # elsewhere outside the table, UT1 = TT - Delta T.
-        no_utc = jd_utc < _UTC_STARTS_JD
-        model = delta_t_model(jd_utc) / SECONDS_PER_DAY
-        jd_tt = np.where(no_utc, jd_utc + model, jd_tt)
-        jd_ut1 = np.where(no_utc, jd_utc, np.where(outside, jd_tt - model, jd_ut1))
-        ut1_minus_utc = np.where(no_utc, np.nan, (jd_ut1 - jd_utc) * SECONDS_PER_DAY)
-
-    delta_t = (jd_tt - jd_ut1) * SECONDS_PER_DAY
-    return Instants(jd_tt, jd_ut1, delta_t, ut1_minus_utc, source)
+    return _instants([_from_utc(jd) for jd in np.asarray(jd_utc, dtype=float).reshape(-1).tolist()])
 
 
 def from_tt(jd_tt: np.ndarray) -> Instants:
     """Convert Julian dates on the TT scale, finding UT1 through the UTC they correspond to."""
-    jd_tt = np.asarray(jd_tt, dtype=float)
-    # TAI-UTC changes by whole seconds, so two rounds find the UTC reading.
-    jd_utc = jd_tt - (37.0 + TT_MINUS_TAI) / SECONDS_PER_DAY
-    for _ in range(2):
-        jd_utc = jd_tt - (tai_minus_utc_at(jd_utc) + TT_MINUS_TAI) / SECONDS_PER_DAY
-    from_table = from_utc(jd_utc)
-
-    no_utc = jd_utc < _UTC_STARTS_JD
-    model_ut1 = jd_tt - delta_t_model(jd_tt) / SECONDS_PER_DAY
-    jd_ut1 = np.where(no_utc, model_ut1, from_table.jd_ut1)
-    delta_t = (jd_tt - jd_ut1) * SECONDS_PER_DAY
-    ut1_minus_utc = np.where(no_utc, np.nan, from_table.ut1_minus_utc)
-    return Instants(jd_tt, jd_ut1, delta_t, ut1_minus_utc, from_table.ut1_source)
+    return _instants([_from_tt(jd) for jd in np.asarray(jd_tt, dtype=float).reshape(-1).tolist()])
 
 
 def tai_minus_utc_at(jd_utc: np.ndarray) -> np.ndarray:
     """Return TAI - UTC in seconds at each UTC Julian date; 0 before 1960, where UTC did not exist."""
-    jd_utc = np.asarray(jd_utc, dtype=float)
-    starts, offsets = _leap_seconds()
-    result = offsets[np.maximum(np.searchsorted(starts, jd_utc, side="right") - 1, 0)]
-
-    if jd_utc.min(initial=np.inf) < _LEAP_TABLE_STARTS_JD:
-        early = (jd_utc >= _UTC_STARTS_JD) & (jd_utc < _LEAP_TABLE_STARTS_JD)
-        result = np.where(jd_utc < _UTC_STARTS_JD, 0.0, result)
-        if early.any():
-            result[early] = _drifting_offsets(jd_utc[early])
-    return result
+    return np.array([_tai_minus_utc(jd) for jd in np.asarray(jd_utc, dtype=float).reshape(-1).tolist()])
 
 
 def delta_t_model(jd: np.ndarray) -> np.ndarray:
     """Return the modelled Delta T = TT - UT1 in seconds (see the module docstring)."""
-    jd = np.asarray(jd, dtype=float)
+    return np.array([_delta_t_model(value) for value in np.asarray(jd, dtype=float).reshape(-1).tolist()])
+
+
+def _instants(rows: list[tuple[float, float, float, str]]) -> Instants:
+    jd_tt = np.array([row[0] for row in rows])
+    jd_ut1 = np.array([row[1] for row in rows])
+    return Instants(
+        jd_tt=jd_tt,
+        jd_ut1=jd_ut1,
+        delta_t=(jd_tt - jd_ut1) * SECONDS_PER_DAY,
+        ut1_minus_utc=np.array([row[2] for row in rows]),
+        ut1_source=tuple(row[3] for row in rows),
+    )
+
+
+def _from_utc(jd_utc: float) -> tuple[float, float, float, str]:
+    """(jd_tt, jd_ut1, UT1-UTC in seconds or NaN, UT1 source) for one UTC Julian date."""
+    if jd_utc < _UTC_STARTS_JD:
+        # Before 1960 the civil time is UT1 itself, and TT = UT1 + Delta T.
+        return jd_utc + _delta_t_model(jd_utc) / SECONDS_PER_DAY, jd_utc, math.nan, UT1_MODEL
+    tai_minus_utc = _tai_minus_utc(jd_utc)
+    jd_tt = jd_utc + (tai_minus_utc + TT_MINUS_TAI) / SECONDS_PER_DAY
+    found = _ut1_minus_tai(jd_utc)
+    if found is None:
+        jd_ut1 = jd_tt - _delta_t_model(jd_utc) / SECONDS_PER_DAY
+        source = UT1_MODEL
+    else:
+        ut1_minus_tai, predicted = found
+        jd_ut1 = jd_utc + (ut1_minus_tai + tai_minus_utc) / SECONDS_PER_DAY
+        source = UT1_PREDICTED if predicted else UT1_MEASURED
+    return jd_tt, jd_ut1, (jd_ut1 - jd_utc) * SECONDS_PER_DAY, source
+
+
+def _from_tt(jd_tt: float) -> tuple[float, float, float, str]:
+    # TAI-UTC changes by whole seconds, so two rounds find the UTC reading.
+    jd_utc = jd_tt - (37.0 + TT_MINUS_TAI) / SECONDS_PER_DAY
+    for _ in range(2):
+        jd_utc = jd_tt - (_tai_minus_utc(jd_utc) + TT_MINUS_TAI) / SECONDS_PER_DAY
+    if jd_utc < _UTC_STARTS_JD:
+        return jd_tt, jd_tt - _delta_t_model(jd_tt) / SECONDS_PER_DAY, math.nan, UT1_MODEL
+    _tt, jd_ut1, ut1_minus_utc, source = _from_utc(jd_utc)
+    return jd_tt, jd_ut1, ut1_minus_utc, source
+
+
+def _tai_minus_utc(jd_utc: float) -> float:
+    if jd_utc < _UTC_STARTS_JD:
+        return 0.0
+    if jd_utc < _LEAP_TABLE_STARTS_JD:
+        return _drifting_offset(jd_utc)
+    starts, offsets = _leap_seconds()
+    return offsets[max(bisect.bisect_right(starts, jd_utc) - 1, 0)]
+
+
+def _ut1_minus_tai(jd_utc: float) -> tuple[float, bool] | None:
+    """UT1-TAI interpolated linearly between the daily values, and whether it is predicted; None outside."""
+    table = _earth_rotation()
+    days = table.jd_utc
+    if not days[0] <= jd_utc <= days[-1]:
+        return None
+    index = min(bisect.bisect_right(days, jd_utc), len(days) - 1)
+    before = index - 1
+    fraction = (jd_utc - days[before]) / (days[index] - days[before])
+    values = table.ut1_minus_tai
+    # A value between a measured and a predicted day counts as predicted.
+    return values[before] + (values[index] - values[before]) * fraction, table.predicted[index]
+
+
+def _delta_t_model(jd: float) -> float:
     year = 2000.0 + (jd - 2451544.5) / 365.2425
     table = _earth_rotation()
-    # After the IERS table: its last value, then the long-term parabola's growth.
-    result = _table_end_delta_t(table) + _long_term_parabola(year) - _long_term_parabola(_table_end_year(table))
-    # Inside the IERS table (from 1962), Delta T is the measured value.
-    inside = (jd >= table.jd_utc[0]) & (jd <= table.jd_utc[-1])
-    if inside.any():
-        result = np.where(inside, TT_MINUS_TAI - np.interp(jd, table.jd_utc, table.ut1_minus_tai), result)
-    # Before it, only the polynomials whose years occur are evaluated.
-    piece = np.searchsorted(_PIECE_STARTS, year, side="right") - 1
-    for index in np.unique(piece[(piece >= 0) & (jd < table.jd_utc[0])]).tolist():
-        origin, coefficients = _PIECES[index]
-        result = np.where(piece == index, np.polynomial.polynomial.polyval(year - origin, coefficients), result)
-    return result
+    if jd > table.jd_utc[-1]:
+        # After the IERS table: its last value, then the long-term parabola's growth.
+        end_year = 2000.0 + (table.jd_utc[-1] - 2451544.5) / 365.2425
+        return TT_MINUS_TAI - table.ut1_minus_tai[-1] + _long_term_parabola(year) - _long_term_parabola(end_year)
+    found = _ut1_minus_tai(jd)
+    if found is not None:
+        # Inside the IERS table (from 1962), Delta T is the measured value.
+        return TT_MINUS_TAI - found[0]
+    piece = bisect.bisect_right(_PIECE_STARTS, year) - 1
+    if piece < 0:
+        return _long_term_parabola(year)
+    origin, coefficients = _PIECES[piece]
+    t = year - origin
+    value = 0.0
+    for coefficient in reversed(coefficients):
+        value = value * t + coefficient
+    return value
 
 
 # Espenak and Meeus (2006): from each start year to the next, the polynomial
 # in (year - origin), with each piece's origin listed beside it. Only the
 # years before the IERS series (1800..1961) use them.
-_PIECE_STARTS = np.array([1800.0, 1860.0, 1900.0, 1920.0, 1941.0, 1961.0])
+_PIECE_STARTS = [1800.0, 1860.0, 1900.0, 1920.0, 1941.0, 1961.0]
 _PIECES = (
     (1800.0, (13.72, -0.332447, 0.0068612, 0.0041116, -0.00037436, 0.0000121272, -0.0000001699, 0.000000000875)),
     (1860.0, (7.62, 0.5737, -0.251754, 0.01680668, -0.0004473624, 1.0 / 233174.0)),
@@ -176,43 +214,23 @@ _PIECES = (
 )
 
 
-def _table_end_year(table: "_EarthRotation") -> float:
-    return 2000.0 + (float(table.jd_utc[-1]) - 2451544.5) / 365.2425
-
-
-def _long_term_parabola(year: np.ndarray) -> np.ndarray:
+def _long_term_parabola(year: float) -> float:
     u = (year - 1820.0) / 100.0
     return -20.0 + 32.0 * u * u
 
 
-def _table_end_delta_t(table: _EarthRotation) -> float:
-    return TT_MINUS_TAI - float(table.ut1_minus_tai[-1])
-
-
-def _ut1_minus_utc(jd_utc: np.ndarray, tai_minus_utc: np.ndarray, table: _EarthRotation) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Interpolate UT1-UTC linearly; NaN outside the table."""
-    ut1_minus_tai = np.interp(jd_utc, table.jd_utc, table.ut1_minus_tai, left=np.nan, right=np.nan)
-    value = ut1_minus_tai + tai_minus_utc
-    # A value between a measured and a predicted day counts as predicted.
-    index = np.minimum(np.searchsorted(table.jd_utc, jd_utc), len(table.jd_utc) - 1)
-    codes = np.where(np.isnan(value), 2, table.predicted[index])
-    return value, tuple(_SOURCES[code] for code in codes.tolist())
-
-
-def _drifting_offsets(jd_utc: np.ndarray) -> np.ndarray:
+def _drifting_offset(jd_utc: float) -> float:
     """TAI-UTC from 1960 to 1971, when UTC seconds were scaled to follow UT1 (ERFA's table)."""
     year, month, day, fraction = erfa.jd2cal(jd_utc, 0.0)
-    return erfa.dat(year, month, day, fraction)
+    return float(erfa.dat(year, month, day, fraction))
 
 
 @functools.cache
-def _leap_seconds() -> tuple[np.ndarray, np.ndarray]:
+def _leap_seconds() -> tuple[list[float], list[float]]:
     """Start dates (UTC Julian dates) and TAI-UTC values from the IERS leap second file."""
     text = _iers_file("Leap_Second.dat")
     rows = [line.split() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    starts = np.array([float(row[0]) + MJD_ZERO for row in rows])
-    offsets = np.array([float(row[4]) for row in rows])
-    return starts, offsets
+    return [float(row[0]) + MJD_ZERO for row in rows], [float(row[4]) for row in rows]
 
 
 @functools.cache
@@ -239,12 +257,12 @@ def _earth_rotation() -> _EarthRotation:
     all_mjd = np.concatenate([c04_mjd, mjd])
     all_dut1 = np.concatenate([c04_dut1, dut1])
     all_predicted = np.concatenate([np.zeros(len(c04_mjd), dtype=bool), np.array(predicted, dtype=bool)])
-    jd_utc = all_mjd + MJD_ZERO
+    jd_utc = (all_mjd + MJD_ZERO).tolist()
     # UT1-TAI has no 1 s steps at leap seconds, so it can be interpolated.
     return _EarthRotation(
         jd_utc=jd_utc,
-        ut1_minus_tai=all_dut1 - tai_minus_utc_at(jd_utc),
-        predicted=all_predicted.astype(np.intp),
+        ut1_minus_tai=[dut1 - _tai_minus_utc(jd) for dut1, jd in zip(all_dut1.tolist(), jd_utc, strict=True)],
+        predicted=all_predicted.tolist(),
         version=_iers_version(),
     )
 
