@@ -7,16 +7,18 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 STAMP := $(VENV)/.installed
 DESCRIPTOR := build/defrag.pb
+# Derived arrays the position engine memory-maps (python -m defrag.cache).
+CACHE := build/cache/.ready
 PROTOS := $(shell find protos -name '*.proto')
 GOOGLEAPIS_PIN := $(shell grep -i '^googleapis-common-protos==' requirements.lock)
 PYTEST_ARGS ?=
 
 .PHONY: run test protos openapi bench lock venv clean
 
-run: $(DESCRIPTOR)
+run: $(DESCRIPTOR) $(CACHE)
 	$(PY) -m defrag.run
 
-test: $(DESCRIPTOR)
+test: $(DESCRIPTOR) $(CACHE)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 venv: $(STAMP)
@@ -35,10 +37,14 @@ protos: $(DESCRIPTOR)
 $(DESCRIPTOR): $(STAMP) $(PROTOS) tools/build_protos.py
 	$(PY) tools/build_protos.py
 
+$(CACHE): $(STAMP) defrag/cache.py defrag/chart.py defrag/ephemeris.py defrag/reductions.py
+	$(PY) -m defrag.cache
+	touch $(CACHE)
+
 openapi: $(DESCRIPTOR)
 	$(PY) tools/gen_openapi.py
 
-bench: $(DESCRIPTOR)
+bench: $(DESCRIPTOR) $(CACHE)
 	$(PY) -m bench.run
 
 # Re-resolves requirements.in into requirements.lock in a scratch environment.

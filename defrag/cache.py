@@ -1,16 +1,23 @@
-"""Build the derived arrays in the cache folder ahead of time: `python -m defrag.cache`.
+"""Build the derived arrays and compiled code ahead of time: `python -m defrag.cache`.
 
 The services build them on first use anyway; running this once at
 installation (the Makefile does) keeps the first request fast and lets a
-read-only deployment ship them.
+read-only deployment ship them. The arrays go to the cache folder
+(DEFRAG_CACHE_DIR, default build/cache); Numba's machine code for
+defrag.reductions goes to __pycache__ (or NUMBA_CACHE_DIR).
 """
 
-from defrag import chart, ephemeris
+import numpy as np
+
+from defrag import chart, ephemeris, sky
 
 
 def main() -> None:
     ephemeris.kernel()
     chart.nutation_correction()
+    # One chart and one batch compile every kernel for the argument types the services use.
+    for count in (1, 2):
+        sky.compute_charts(np.full(count, 2451545.0), "utc", sky.Observer(0.0, 0.0), sky.Options())
     print(f"cache ready in {ephemeris.cache_folder()}")
 
 

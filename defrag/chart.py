@@ -39,7 +39,7 @@ import math
 import erfa
 import numpy as np
 
-from defrag import ephemeris, timescales
+from defrag import ephemeris, reductions, timescales
 
 BODIES = ("sun", "moon", "mercury", "venus", "mars", "jupiter", "saturn", "uranus", "neptune", "pluto")
 
@@ -60,7 +60,6 @@ _PASS_SEGMENTS = np.array(
     ],
     dtype=np.intp,
 )
-_ROWS_PER_PASS = len(_PASS_SEGMENTS)
 # Rows of the mixed states: the ten bodies of BODIES, the Earth, and the geocentric Moon now.
 _EARTH = 10
 _MOON_NOW = 11
@@ -72,7 +71,6 @@ _ESTIMATED_LIGHT_DAYS = np.array(
     [1.0, 384400.0 / 149597870.7, 1.0, 1.0, 1.5, 5.2, 9.5, 19.2, 30.1, 39.5, 384400.0 / 149597870.7, 384400.0 / 149597870.7, 0.0, 0.0]
 ) * _AU_LIGHT_DAYS
 
-_SUN = 0
 # One day before and after the kernel's span, so interpolation never runs off the table.
 _NUTATION_TABLE_START = 2378479.5
 _NUTATION_TABLE_END = 2524625.5
@@ -80,10 +78,8 @@ _NUTATION_TABLE_END = 2524625.5
 _TDB_AMPLITUDE_DAYS = 0.001657 / 86400.0
 _TDB_RATE = math.radians(0.98560028)
 _TDB_PHASE = math.radians(357.53) - _TDB_RATE * 2451545.0
-_SCHWARZSCHILD_RADIUS_OF_SUN_AU = 1.97412574336e-8
 _EARTH_ROTATION_RAD_PER_SECOND = 7.292115e-5
 _WGS84 = 1
-_DEGREES = 180.0 / math.pi
 # The mean motion of the equinox along the ecliptic (general precession), in
 # degrees per day, added to speeds because longitudes are of date.
 _PRECESSION_DEGREES_PER_DAY = 5028.796195 / 3600.0 / 36525.0
@@ -151,84 +147,47 @@ def compute(jd_tt: np.ndarray, jd_ut1: np.ndarray, place: Place, *, refraction: 
     Raises ephemeris.OutsideEphemeris for a date outside DE423.
     """
     kernel = ephemeris.kernel()
-    mixer = _mixer(kernel)
-    light_day = kernel.light_speed_km_per_day
+    count = len(jd_tt)
     jd_tdb = jd_tt + _tdb_minus_tt(jd_tt)
+    # Each row is read up to its light-time estimate (Pluto's is under 0.3 days) before now.
+    kernel.check_span(jd_tdb, margin_days=1.0)
 
     dpsi, deps = nutation(jd_tt)
     mean_obliquity, _bias, _precession, _bias_precession, _nutation, npb = erfa.pn06(jd_tt, 0.0, dpsi, deps)
     gast = erfa.gst06(jd_ut1, 0.0, jd_tt, 0.0, npb)
     true_obliquity = mean_obliquity + deps
-    last = gast + math.radians(place.lon)
-    # From the celestial frame to the ecliptic of date (precession-nutation,
-    # then a turn about x by the obliquity), and to the true equator of date.
-    frames = np.empty((len(jd_tt), 2, 3, 3))
-    to_ecliptic = np.matmul(_x_rotation(true_obliquity), npb, out=frames[:, 0])
-    frames[:, 1] = npb
 
-    # One pass over the ephemeris: each body at an estimate of the moment its
-    # light left it (now minus its typical light time), and the Earth now.
-    # States have shape (N, rows, 2, 3): position (km) and velocity (km/day).
-    kernel.check_span(jd_tdb, margin_days=1.0)
-    states = _mix(mixer, _evaluate(kernel, (jd_tdb[:, None] - _ESTIMATED_LIGHT_DAYS).reshape(-1)))
-    earth = states[:, _EARTH]
-    targets = states[:, :_EARTH]
-    velocity = targets[:, :, 1]
-    # Row 0 looks from the Earth's centre, row 1 from the observer.
-    origins = np.repeat(earth[:, None], 2, axis=1)
-    origins[:, 1] += _observer(place, gast, npb)
-
-    # Solve the light-time equation tau = |p(t - tau) - o(t)| / c to first
-    # order about the estimate tau0: with p(t - tau) = p(t - tau0) + v (tau0 - tau),
-    # tau = (tau1 + k tau0) / (1 + k), where tau1 = |p(t - tau0) - o| / c and
-    # k = u.v / c. What is left, half the acceleration times (tau - tau0)^2,
-    # stays under 0.005 arcsecond even for Venus at its closest.
-    relative = targets[:, None, :, 0] - origins[:, :, None, 0]
-    distance = _norm(relative)
-    k = (relative * velocity[:, None]).sum(axis=-1) / (distance * light_day)
-    light_time = (distance / light_day + k * _ESTIMATED_LIGHT_DAYS[:_EARTH]) / (1.0 + k)
-    relative += velocity[:, None] * (_ESTIMATED_LIGHT_DAYS[:_EARTH] - light_time)[..., None]
-    distance = _norm(relative)
-
-    apparent = _apparent(relative, distance, origins, kernel)
-    # Geocentric ecliptic of date in row 0, topocentric true equator of date in row 1.
-    of_date = np.matmul(apparent, frames.transpose(0, 1, 3, 2))
-    longitudes = np.arctan2(of_date[..., 1], of_date[..., 0])
-    latitudes = np.arcsin(np.minimum(np.maximum(of_date[..., 2], -1.0), 1.0))
-    azimuth, altitude = erfa.hd2ae(last[:, None] - longitudes[:, 1], latitudes[:, 1], math.radians(place.lat))
-    longitudes = np.degrees(longitudes) % 360.0
-    latitudes = np.degrees(latitudes)
-    airless_altitude = np.degrees(altitude)
-    longitude = longitudes[:, 0]
-
-    # Speed from the geocentric relative motion, turned into the ecliptic of date.
-    ecliptic_axes = to_ecliptic.transpose(0, 2, 1)
-    where = np.matmul(relative[:, 0], ecliptic_axes)
-    motion = np.matmul(velocity - earth[:, None, 1], ecliptic_axes)
-    x, y, vx, vy = where[..., 0], where[..., 1], motion[..., 0], motion[..., 1]
-    speed = np.degrees((x * vy - y * vx) / (x * x + y * y)) + _PRECESSION_DEGREES_PER_DAY
-
-    phase_angle = _moon_phase_angle(relative[:, 0])
+    ra, dec, distance, azimuth, altitude, longitude, latitude, geocentric_distance, speed = (
+        np.empty((count, len(BODIES))) for _ in range(9)
+    )
+    true_node, phase_angle = np.empty(count), np.empty(count)
+    reductions.reduce_instants(
+        jd_tdb, np.ascontiguousarray(npb), gast, true_obliquity, math.radians(place.lon), math.radians(place.lat),
+        _terrestrial(place), kernel.coefficients, kernel.first_row, kernel.row_count, kernel.days_per_row,
+        kernel.start_jd, _PASS_SEGMENTS, _ESTIMATED_LIGHT_DAYS, kernel.earth_share, kernel.light_speed_km_per_day,
+        kernel.au_km, _PRECESSION_DEGREES_PER_DAY,
+        ra, dec, distance, azimuth, altitude, longitude, latitude, geocentric_distance, speed, true_node, phase_angle,
+    )
     return Positions(
         jd_tt=jd_tt,
         jd_ut1=jd_ut1,
-        ra=longitudes[:, 1],
-        dec=latitudes[:, 1],
-        distance_au=distance[:, 1] / kernel.au_km,
-        azimuth=np.degrees(azimuth),
-        altitude=airless_altitude + refraction_degrees(airless_altitude) if refraction else airless_altitude,
-        airless_altitude=airless_altitude,
+        ra=ra,
+        dec=dec,
+        distance_au=distance,
+        azimuth=azimuth,
+        altitude=altitude + refraction_degrees(altitude) if refraction else altitude,
+        airless_altitude=altitude,
         longitude=longitude,
-        latitude=latitudes[:, 0],
-        geocentric_distance_au=distance[:, 0] / kernel.au_km,
+        latitude=latitude,
+        geocentric_distance_au=geocentric_distance,
         speed=speed,
         retrograde=_CAN_RETROGRADE & (speed < 0.0),
         stationary=_CAN_RETROGRADE & (np.abs(speed) < _STATIONARY_LIMIT),
         true_obliquity=np.degrees(true_obliquity),
         nutation_longitude=np.degrees(dpsi),
-        local_sidereal_time=np.degrees(last) % 360.0,
+        local_sidereal_time=np.degrees(gast + math.radians(place.lon)) % 360.0,
         mean_node=(_mean_node(jd_tt) + np.degrees(dpsi)) % 360.0,
-        true_node=_true_node(states[:, _MOON_NOW], to_ecliptic),
+        true_node=true_node,
         moon_phase_angle=phase_angle,
         moon_illuminated_fraction=(1.0 + np.cos(np.radians(phase_angle))) / 2.0,
         moon_elongation=(longitude[:, 1] - longitude[:, 0]) % 360.0,
@@ -287,41 +246,6 @@ def _tdb_minus_tt(jd_tt: np.ndarray) -> np.ndarray:
     return _TDB_AMPLITUDE_DAYS * np.sin(_TDB_PHASE + _TDB_RATE * jd_tt)
 
 
-def _evaluate(kernel: ephemeris.Kernel, jd_tdb: np.ndarray) -> np.ndarray:
-    """Evaluate the pass segments, 14 dates an instant; returns states (N, 14, 2, 3)."""
-    count = len(jd_tdb) // _ROWS_PER_PASS
-    return kernel.evaluate(_pass_plan(kernel, count), jd_tdb).reshape(count, _ROWS_PER_PASS, 2, 3)
-
-
-@functools.lru_cache(maxsize=16)
-def _pass_plan(kernel: ephemeris.Kernel, count: int) -> ephemeris.Plan:
-    return kernel.plan(np.tile(_PASS_SEGMENTS, count))
-
-
-def _mix(mixer: np.ndarray, states: np.ndarray) -> np.ndarray:
-    """Apply a mixer (B, 14) to pass states (N, 14, 2, 3); returns (N, B, 2, 3)."""
-    count = len(states)
-    return np.matmul(mixer, states.reshape(count, _ROWS_PER_PASS, 6)).reshape(count, len(mixer), 2, 3)
-
-
-@functools.cache
-def _mixer(kernel: ephemeris.Kernel) -> np.ndarray:
-    """The matrix (12, 14) that turns the pass's rows into the ten bodies, the Earth and the Moon now.
-
-    The Moon is the Earth-Moon barycentre plus its share of the geocentric
-    Moon; the Earth is the barycentre minus its own share.
-    """
-    mixer = np.zeros((_MOON_NOW + 1, _ROWS_PER_PASS))
-    for row in (0, 2, 3, 4, 5, 6, 7, 8, 9):
-        mixer[row, row] = 1.0
-    mixer[1, 10] = 1.0
-    mixer[1, 11] = 1.0 - kernel.earth_share
-    mixer[_EARTH, 12] = 1.0
-    mixer[_EARTH, 13] = -kernel.earth_share
-    mixer[_MOON_NOW, 13] = 1.0
-    return mixer
-
-
 @functools.lru_cache(maxsize=1024)
 def _terrestrial(place: Place) -> np.ndarray:
     """The place's position (km) and its velocity direction z x r (km/day per rad/day... scaled by omega), shape (2, 3)."""
@@ -330,85 +254,9 @@ def _terrestrial(place: Place) -> np.ndarray:
     return np.array([[x, y, z], [-omega * y, omega * x, 0.0]])
 
 
-def _observer(place: Place, gast: np.ndarray, npb: np.ndarray) -> np.ndarray:
-    """The observer's geocentric state (N, 2, 3) in the celestial frame: position (km), velocity (km/day).
-
-    Sidereal time turns the terrestrial vectors into the true equator of
-    date (the rotation about z commutes with z x r, so the velocity turns
-    the same way); the transpose of the precession-nutation matrix takes
-    them back to the celestial frame.
-    """
-    cosine, sine = np.cos(gast), np.sin(gast)
-    spin = np.zeros((len(gast), 3, 3))
-    spin[:, 0, 0] = spin[:, 1, 1] = cosine
-    spin[:, 0, 1] = -sine
-    spin[:, 1, 0] = sine
-    spin[:, 2, 2] = 1.0
-    return np.matmul(_terrestrial(place), np.matmul(npb.transpose(0, 2, 1), spin).transpose(0, 2, 1))
-
-
-def _apparent(relative: np.ndarray, distance: np.ndarray, origins: np.ndarray, kernel: ephemeris.Kernel) -> np.ndarray:
-    """Deflect and aberrate the directions (N, 2, 10, 3) seen from the two origins; returns unit vectors."""
-    direction = relative / distance[..., None]
-    # The Sun's row holds the Sun as seen (light-time corrected) from each origin.
-    sun_to_origin = -relative[:, :, _SUN]
-    sun_distance = distance[:, :, _SUN]
-    e = sun_to_origin / sun_distance[..., None]
-    sun_to_target = relative + sun_to_origin[:, :, None, :]
-    # The Sun's own row is a zero vector: give it a unit length so nothing divides by zero.
-    sun_target_distance = _norm(sun_to_target)
-    sun_target_distance[..., _SUN] = 1.0
-    q = sun_to_target / sun_target_distance[..., None]
-    em = sun_distance / kernel.au_km
-    deflected = erfa.ld(1.0, direction, q, e[:, :, None, :], em[..., None], 1e-9)
-    # The Sun does not deflect its own light.
-    deflected[..., _SUN, :] = direction[..., _SUN, :]
-
-    velocity_c = origins[:, :, 1] / kernel.light_speed_km_per_day
-    inverse_lorentz = np.sqrt(1.0 - (velocity_c * velocity_c).sum(axis=-1))
-    return erfa.ab(deflected, velocity_c[:, :, None, :], em[..., None], inverse_lorentz[..., None])
-
-
-def _norm(vectors: np.ndarray) -> np.ndarray:
-    """Euclidean length along the last axis; faster than np.linalg.norm on small arrays."""
-    return np.sqrt((vectors * vectors).sum(axis=-1))
-
-
-def _x_rotation(angle: np.ndarray) -> np.ndarray:
-    """Matrices (N, 3, 3) that turn the axes by each angle about x (the frame rotates, vectors keep still)."""
-    cosine, sine = np.cos(angle), np.sin(angle)
-    matrices = np.zeros((len(angle), 3, 3))
-    matrices[:, 0, 0] = 1.0
-    matrices[:, 1, 1] = cosine
-    matrices[:, 1, 2] = sine
-    matrices[:, 2, 1] = -sine
-    matrices[:, 2, 2] = cosine
-    return matrices
-
-
-def _true_node(moon: np.ndarray, to_ecliptic: np.ndarray) -> np.ndarray:
-    """Longitude of the ascending node of the Moon's osculating geocentric orbit, ecliptic of date.
-
-    `moon` holds the geocentric Moon's states (N, 2, 3). The node lies along
-    z x h, where h = r x v is the orbit's normal; only h's x and y
-    components are needed.
-    """
-    state = np.matmul(moon, to_ecliptic.transpose(0, 2, 1))
-    r, v = state[:, 0], state[:, 1]
-    normal_x = r[:, 1] * v[:, 2] - r[:, 2] * v[:, 1]
-    normal_y = r[:, 2] * v[:, 0] - r[:, 0] * v[:, 2]
-    return np.degrees(np.arctan2(normal_x, -normal_y)) % 360.0
-
-
 def _mean_node(jd_tt: np.ndarray) -> np.ndarray:
     """Mean longitude of the Moon's ascending node on the mean ecliptic of date (Chapront's lunar theory), degrees."""
     t = (jd_tt - 2451545.0) / 36525.0
     return (125.0445479 + t * (-1934.1362891 + t * (0.0020754 + t * (1.0 / 467441.0 - t / 60616000.0)))) % 360.0
 
 
-def _moon_phase_angle(geocentric: np.ndarray) -> np.ndarray:
-    """The Moon's phase angle (Sun-Moon-Earth, degrees) from the geocentric vectors (N, 10, 3)."""
-    moon = geocentric[:, 1]
-    to_sun = geocentric[:, _SUN] - moon
-    cosine = -(to_sun * moon).sum(axis=1) / (_norm(to_sun) * _norm(moon))
-    return np.degrees(np.arccos(np.minimum(np.maximum(cosine, -1.0), 1.0)))
