@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from defrag import chart, ephemeris, houses, timescales, zodiac
+from defrag import chart, ephemeris, houses, reductions, timescales, zodiac
 from defrag.localtime import InvalidField
 
 BODIES = chart.BODIES
@@ -113,6 +113,9 @@ class Charts:
     ayanamsa: np.ndarray | None  # (N,) degrees, when sidereal
     precision: tuple[str, ...]
     warnings: tuple[tuple[str, ...], ...]
+    # Warnings about the houses alone (a polar fallback), kept apart so that a
+    # caller can drop them for a chart it shows without houses.
+    house_warnings: tuple[tuple[str, ...], ...]
 
     def __len__(self) -> int:
         return len(self.longitude)
@@ -121,7 +124,8 @@ class Charts:
 # A shared zero shift for tropical single charts, which are the most common.
 _NO_SHIFT = {1: np.zeros(1)}
 
-_NEXT_CUSP = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0])
+# Passed when a chart has no houses: signs_and_houses then skips them.
+_NO_CUSPS = np.empty((0, 12))
 
 ANGLES = ("ascendant", "midheaven", "descendant", "imum_coeli", "vertex")
 
@@ -211,13 +215,18 @@ def compute_charts(jd: np.ndarray, time_scale: str, observer: Observer, options:
         ayanamsa = zodiac.ayanamsa_degrees(options.ayanamsa, instants.jd_tt) + positions.nutation_longitude
         shift = ayanamsa
         longitude = (longitude - shift[:, None]) % 360.0
-    sign, degree_in_sign = signs_of(longitude)
     warnings: list[list[str]] = [[] for _ in range(count)]
+    house_warnings: list[list[str]] = [[] for _ in range(count)]
     angles = cusps = house = None
     used: tuple[str, ...] = ()
     if options.time_known:
-        angles, cusps, used = _houses(positions, observer, options, shift, warnings)
-        house = houses_of(longitude, cusps)
+        angles, cusps, used = _houses(positions, observer, options, shift, house_warnings)
+    sign = np.empty(longitude.shape, dtype=np.int64)
+    degree_in_sign = np.empty(longitude.shape)
+    house = np.zeros(longitude.shape, dtype=np.int64)
+    reductions.signs_and_houses(longitude, cusps if cusps is not None else _NO_CUSPS, sign, degree_in_sign, house)
+    if cusps is None:
+        house = None
     mean_node, true_node = positions.mean_node, positions.true_node
     if ayanamsa is not None:
         mean_node, true_node = (mean_node - shift) % 360.0, (true_node - shift) % 360.0
@@ -240,13 +249,16 @@ def compute_charts(jd: np.ndarray, time_scale: str, observer: Observer, options:
         ayanamsa=ayanamsa,
         precision=precision,
         warnings=tuple(tuple(notes) for notes in warnings),
+        house_warnings=tuple(tuple(notes) for notes in house_warnings),
     )
 
 
 def signs_of(longitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sign indexes (into zodiac.SIGNS) and degrees into the sign, for longitudes in [0, 360)."""
-    sign = np.minimum((longitude // 30.0).astype(np.intp), 11)
-    return sign, longitude - 30.0 * sign
+    """Sign indexes (into zodiac.SIGNS) and degrees into the sign, for longitudes (N, B) in [0, 360)."""
+    sign = np.empty(longitude.shape, dtype=np.int64)
+    degree_in_sign = np.empty(longitude.shape)
+    reductions.signs_and_houses(longitude, _NO_CUSPS, sign, degree_in_sign, np.zeros(longitude.shape, dtype=np.int64))
+    return sign, degree_in_sign
 
 
 def houses_of(longitude: np.ndarray, cusps: np.ndarray) -> np.ndarray:
@@ -255,10 +267,9 @@ def houses_of(longitude: np.ndarray, cusps: np.ndarray) -> np.ndarray:
     A longitude belongs to house k when it lies at or after cusp k and
     before cusp k + 1, going forward along the ecliptic.
     """
-    past_cusp = (longitude[:, :, None] - cusps[:, None, :]) % 360.0
-    width = (cusps[:, _NEXT_CUSP] - cusps) % 360.0
-    inside = past_cusp < width[:, None, :]
-    return np.argmax(inside, axis=2) + 1
+    house = np.zeros(longitude.shape, dtype=np.int64)
+    reductions.signs_and_houses(longitude, cusps, np.empty(longitude.shape, dtype=np.int64), np.empty(longitude.shape), house)
+    return house
 
 
 def biological_pressure_score(airless_altitude_degrees: float) -> float:

@@ -149,7 +149,7 @@ def test_polar_placidus_falls_back():
     charts = one_chart(dt.datetime(2020, 1, 1, 12), observer=sky.Observer(78.2, 15.6, 0.0))
 
     assert charts.house_system_used == ("porphyry",)
-    assert "polar circle" in charts.warnings[0][0]
+    assert "polar circle" in charts.house_warnings[0][0]
 
 
 def test_unknown_time_has_no_houses():

@@ -264,7 +264,12 @@ def _response(request_id_value, charts: sky.Charts, index: int, reading: _Readin
         source=source,
         precision=charts.precision[index],
         refraction_applied=charts.options.refraction,
-        warnings=[*reading.warnings, *charts.warnings[index], *(() if reading.time_known else (_NO_TIME_WARNING,))],
+        warnings=[
+            *reading.warnings,
+            *charts.warnings[index],
+            *(charts.house_warnings[index] if with_houses else ()),
+            *(() if reading.time_known else (_NO_TIME_WARNING,)),
+        ],
         time_known=reading.time_known,
         local_mean_time=reading.local_mean_time,
         lunar_nodes=telemetry_pb2.LunarNodes(
