@@ -1,4 +1,4 @@
-"""Measure the edge, the gateway and the telemetry service in one run and write BENCHMARKS.md: `make bench`.
+"""Measure the edge, the gateway, the telemetry service and its engine in one run and write BENCHMARKS.md: `make bench`.
 
 For each configuration (gateway, telemetry and Envoy process counts) it
 starts a fresh mesh on free 127.0.0.1 ports. It measures three targets over
@@ -11,7 +11,8 @@ REST (wrk) and native gRPC (h2load):
 The best configuration then runs again with WARNING logs, beside reference
 authorizers (see bench/edge.py). The telemetry handler is also called in a
 loop in this process, before and after the loads, for the compute rate of
-one core.
+one core. The position engine is compared with pyswisseph and
+astronomy-engine in one process first (bench/engine.py).
 """
 
 import argparse
@@ -20,7 +21,7 @@ import shutil
 import sys
 import time
 
-from bench import inprocess, load, report
+from bench import engine, inprocess, load, report
 from bench.session import GRPC_REQUEST, PROTOCOLS, REFERENCE_TARGETS, TARGETS, Config, LoadShape, Measurement, Session
 from defrag.platform.config import ROOT
 
@@ -54,6 +55,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32, help="connections of wrk and h2load, one request in flight on each (default 32)")
     parser.add_argument("--threads", type=int, default=2, help="threads of wrk and h2load (default 2)")
     parser.add_argument("--compute-seconds", type=float, default=5.0, help="length of each in-process compute run, in seconds (default 5)")
+    parser.add_argument("--engine-seconds", type=float, default=30.0, help="length of the position engine's comparison with its peers, in seconds (default 30)")
 
     parser.add_argument(
         "--configs",
@@ -107,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     arguments.var.mkdir(parents=True)
     started = time.monotonic()
 
+    engine_result = engine.measure(arguments.engine_seconds, arguments.var / "engine")
+    engine_text = engine.render(engine_result)
+    print(engine_text, flush=True)
+
     compute = [inprocess.measure(GRPC_REQUEST, arguments.compute_seconds)]
     print(report.compute_line(compute[0]), flush=True)
 
@@ -125,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report.compute_line(compute[1]), flush=True)
     elapsed = time.monotonic() - started
 
-    text = report.render(measurements, compute, best, shape, elapsed)
+    text = report.render(measurements, compute, best, shape, elapsed) + "\n" + engine_text
     if arguments.no_write:
         print(text)
     else:
