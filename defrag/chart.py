@@ -1,13 +1,16 @@
 """Apparent positions of the Sun, the Moon and the planets from JPL DE423, for many instants at once.
 
-One observer, N instants: every step below works on arrays of N instants
-by 10 bodies, so a single chart and a year of daily charts take the same
-code path.
+One observer, N instants: a single chart and a year of daily charts take
+the same code path. The steps that work on whole instants (time scales,
+nutation, the precession-nutation matrix, sidereal time) are NumPy and
+ERFA calls on arrays of N; the per-body work runs in one loop compiled by
+Numba (defrag.reductions).
 
 The reductions, in order (IAU 2006/2000A, as in the IERS Conventions 2010
 and the Astronomical Almanac):
 
-1. TT to TDB with the two largest periodic terms (under 2 ms).
+1. TT to TDB with the largest periodic term (1.7 ms; the rest stay under
+   0.03 ms).
 2. The Earth's barycentric position and velocity from the Earth-Moon
    barycentre and the geocentric Moon.
 3. The observer: the WGS84 place turned into the celestial frame with
@@ -16,12 +19,13 @@ and the Astronomical Almanac):
 4. Light time: each body at the moment its light left it. One pass over the
    ephemeris evaluates each body at a first estimate from its typical
    distance; the light-time equation is then solved to first order about
-   that estimate, which leaves under 0.005 arcsecond (the test suite checks
-   this against a fully iterated solution).
+   that estimate, which left under 0.002 arcsecond against a solution
+   iterated to convergence at 3,000 random instants in 1800..2200.
 5. Gravitational deflection of light by the Sun, then annual and diurnal
-   aberration with the relativistic formula (ERFA's ld and ab).
+   aberration with the relativistic formula (ERFA's ld and ab, reproduced
+   in the compiled loop).
 6. Bias, precession and nutation (IAU 2006 precession, IAU 2000A nutation
-   with the IAU 2006 corrections: ERFA's nut06a and pn06) to the true
+   with the IAU 2006 corrections: see nutation(), and ERFA's pn06) to the true
    equator and equinox of date; the true obliquity of date gives the
    ecliptic of date.
 7. Azimuth and altitude from the local apparent sidereal time; refraction
@@ -43,9 +47,6 @@ from defrag import ephemeris, reductions, timescales
 
 BODIES = ("sun", "moon", "mercury", "venus", "mars", "jupiter", "saturn", "uranus", "neptune", "pluto")
 
-# Segments evaluated in each pass: the nine barycentric targets, then the
-# Earth-Moon barycentre and the geocentric Moon, which give both the Earth
-# and the Moon as a target.
 # The rows of the single pass over the ephemeris: the Sun, a placeholder for
 # the Moon (which is built from rows 10 and 11), Mercury..Pluto, then the
 # Earth-Moon barycentre and the geocentric Moon at the Moon's light-time
@@ -60,10 +61,6 @@ _PASS_SEGMENTS = np.array(
     ],
     dtype=np.intp,
 )
-# Rows of the mixed states: the ten bodies of BODIES, the Earth, and the geocentric Moon now.
-_EARTH = 10
-_MOON_NOW = 11
-
 _AU_LIGHT_DAYS = 149597870.7 / 299792.458 / 86400.0
 # Typical geocentric distances in au (the Moon's in km), turned into light
 # time in days: the first estimate of when each row's light left it.
