@@ -79,7 +79,7 @@ _EARTH_ROTATION_RAD_PER_SECOND = 7.292115e-5
 _WGS84 = 1
 # The mean motion of the equinox along the ecliptic (general precession), in
 # degrees per day, added to speeds because longitudes are of date.
-_PRECESSION_DEGREES_PER_DAY = 5028.796195 / 3600.0 / 36525.0
+PRECESSION_DEGREES_PER_DAY = 5028.796195 / 3600.0 / 36525.0
 
 # A body is stationary when its speed in longitude is under 1% of its mean
 # geocentric motion (the Sun's for Mercury and Venus), in degrees per day.
@@ -162,9 +162,10 @@ def compute(jd_tt: np.ndarray, jd_ut1: np.ndarray, place: Place, *, refraction: 
         jd_tdb, np.ascontiguousarray(npb), gast, true_obliquity, math.radians(place.lon), math.radians(place.lat),
         _terrestrial(place), kernel.coefficients, kernel.first_row, kernel.row_count, kernel.days_per_row,
         kernel.start_jd, _PASS_SEGMENTS, _ESTIMATED_LIGHT_DAYS, kernel.earth_share, kernel.light_speed_km_per_day,
-        kernel.au_km, _PRECESSION_DEGREES_PER_DAY,
+        kernel.au_km, PRECESSION_DEGREES_PER_DAY,
         ra, dec, distance, azimuth, altitude, longitude, latitude, geocentric_distance, speed, true_node, phase_angle,
     )
+    speed, retrograde, stationary = motion_flags(speed)
     return Positions(
         jd_tt=jd_tt,
         jd_ut1=jd_ut1,
@@ -178,8 +179,8 @@ def compute(jd_tt: np.ndarray, jd_ut1: np.ndarray, place: Place, *, refraction: 
         latitude=latitude,
         geocentric_distance_au=geocentric_distance,
         speed=speed,
-        retrograde=_CAN_RETROGRADE & (speed < 0.0),
-        stationary=_CAN_RETROGRADE & (np.abs(speed) < _STATIONARY_LIMIT),
+        retrograde=retrograde,
+        stationary=stationary,
         true_obliquity=np.degrees(true_obliquity),
         nutation_longitude=np.degrees(dpsi),
         local_sidereal_time=np.degrees(gast + math.radians(place.lon)) % 360.0,
@@ -189,6 +190,11 @@ def compute(jd_tt: np.ndarray, jd_ut1: np.ndarray, place: Place, *, refraction: 
         moon_illuminated_fraction=(1.0 + np.cos(np.radians(phase_angle))) / 2.0,
         moon_elongation=(longitude[:, 1] - longitude[:, 0]) % 360.0,
     )
+
+
+def motion_flags(speed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the speed (N, 10) with its retrograde and stationary flags; the Sun and the Moon get neither."""
+    return speed, _CAN_RETROGRADE & (speed < 0.0), _CAN_RETROGRADE & (np.abs(speed) < _STATIONARY_LIMIT)
 
 
 def nutation(jd_tt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

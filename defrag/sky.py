@@ -63,7 +63,7 @@ SOURCE = Source(
     engine_version="2.0",
     ephemeris=(
         f"JPL {ephemeris.KERNEL} (de423 package {ephemeris.KERNEL_PACKAGE_VERSION}); IAU 2006 precession, "
-        "IAU 2000A nutation; UT1 from IERS EOP 20 C04 and Bulletin A"
+        f"IAU 2000A nutation; UT1 from IERS EOP 20 C04 and Bulletin A ({timescales.data_version()})"
     ),
 )
 
@@ -102,6 +102,9 @@ class Charts:
     options: Options
     time_scale: str
     longitude: np.ndarray  # (N, 10)
+    speed: np.ndarray  # (N, 10) degrees of longitude per day, in the chart's zodiac
+    retrograde: np.ndarray  # (N, 10) bool
+    stationary: np.ndarray  # (N, 10) bool
     sign: np.ndarray  # (N, 10) int
     degree_in_sign: np.ndarray  # (N, 10)
     house: np.ndarray | None  # (N, 10) int, 1..12
@@ -185,11 +188,7 @@ def julian_date(instant: dt.datetime) -> float:
 
 def utc_from_tt(jd_tt: float) -> dt.datetime:
     """The UTC (UT1 before 1960) instant of a TT Julian date, to the microsecond."""
-    instants = timescales.from_tt(np.array([jd_tt]))
-    if math.isnan(instants.ut1_minus_utc[0]):
-        jd = instants.jd_ut1[0]
-    else:
-        jd = jd_tt - (timescales.tai_minus_utc_at(np.array([jd_tt]))[0] + timescales.TT_MINUS_TAI) / timescales.SECONDS_PER_DAY
+    jd = timescales.utc_from_tt(jd_tt)
     return (_UNIX_EPOCH + dt.timedelta(days=jd - 2440587.5)).replace(tzinfo=dt.UTC)
 
 
@@ -208,6 +207,7 @@ def compute_charts(jd: np.ndarray, time_scale: str, observer: Observer, options:
     if shift is None:
         shift = np.zeros(count)
     longitude = positions.longitude
+    speed, retrograde, stationary = positions.speed, positions.retrograde, positions.stationary
     ayanamsa = None
     if options.zodiac == "sidereal":
         # Apparent longitudes are measured from the true equinox, so the
@@ -215,6 +215,8 @@ def compute_charts(jd: np.ndarray, time_scale: str, observer: Observer, options:
         ayanamsa = zodiac.ayanamsa_degrees(options.ayanamsa, instants.jd_tt) + positions.nutation_longitude
         shift = ayanamsa
         longitude = (longitude - shift[:, None]) % 360.0
+        # Sidereal longitudes do not follow the equinox's precession.
+        speed, retrograde, stationary = chart.motion_flags(speed - chart.PRECESSION_DEGREES_PER_DAY)
     warnings: list[list[str]] = [[] for _ in range(count)]
     house_warnings: list[list[str]] = [[] for _ in range(count)]
     angles = cusps = house = None
@@ -238,6 +240,9 @@ def compute_charts(jd: np.ndarray, time_scale: str, observer: Observer, options:
         options=options,
         time_scale=time_scale,
         longitude=longitude,
+        speed=speed,
+        retrograde=retrograde,
+        stationary=stationary,
         sign=sign,
         degree_in_sign=degree_in_sign,
         house=house,
@@ -323,16 +328,19 @@ def _precision(instants: timescales.Instants, time_scale: str, warnings: list[li
     for index, source in enumerate(instants.ut1_source):
         modelled = source == timescales.UT1_MODEL or (source == timescales.UT1_PREDICTED and instants.jd_ut1[index] > trusted_until)
         if modelled:
-            warnings[index].append(_delta_t_warning(time_scale))
+            warnings[index].append(_delta_t_warning(source, time_scale, float(instants.jd_ut1[index])))
         classes.append(PRECISION_DELTA_T if modelled else PRECISION_ARCSECOND)
     return tuple(classes)
 
 
-def _delta_t_warning(time_scale: str) -> str:
+def _delta_t_warning(source: str, time_scale: str, jd: float) -> str:
     affected = "azimuth, altitude, angles, houses and topocentric positions"
-    if time_scale == "utc":
+    if time_scale == "utc" and jd < timescales.UTC_STARTS_JD:
+        # Before 1960 a time read as UTC is Universal Time, so TT itself comes from the model.
         affected += ", and the Moon's position"
-    return (
-        f"UT1 at this date comes from the Delta T model, not from IERS measurements, so {affected} carry "
-        "its error (see the accuracy section of the API reference)"
+    origin = (
+        "from a Bulletin A prediction more than 90 days past its last measurement"
+        if source == timescales.UT1_PREDICTED
+        else "from the Delta T model, not from IERS measurements"
     )
+    return f"UT1 at this date comes {origin}, so {affected} carry its error (see the accuracy section of the API reference)"

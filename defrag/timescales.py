@@ -28,8 +28,9 @@ Delta T model (used before 1962 and after Bulletin A's predictions)
     After the predictions: the last predicted value, then growing as the
     long-term parabola -20 + 32 u^2 s, u = (year - 1820) / 100, of Morrison
     and Stephenson (2004). Nobody can predict the Earth's rotation decades
-    ahead: expect an error of a few seconds by 2050 and a minute or more by
-    2200.
+    ahead: the model gives about 100 s in 2050 while Delta T has stayed
+    near 69 s since 2017, so expect errors of tens of seconds by 2050 and
+    minutes by 2200.
 """
 
 import bisect
@@ -52,7 +53,7 @@ UT1_MODEL = "delta_t_model"
 
 # UTC with its leap seconds starts on 1972-01-01; from 1960 to 1971 it ran
 # at offsets with drift rates that ERFA tabulates; before 1960 there is none.
-_UTC_STARTS_JD = 2436934.5  # 1960-01-01
+UTC_STARTS_JD = 2436934.5  # 1960-01-01
 _LEAP_TABLE_STARTS_JD = 2441317.5  # 1972-01-01
 
 
@@ -128,7 +129,7 @@ def _instants(rows: list[tuple[float, float, float, str]]) -> Instants:
 
 def _from_utc(jd_utc: float) -> tuple[float, float, float, str]:
     """(jd_tt, jd_ut1, UT1-UTC in seconds or NaN, UT1 source) for one UTC Julian date."""
-    if jd_utc < _UTC_STARTS_JD:
+    if jd_utc < UTC_STARTS_JD:
         # Before 1960 the civil time is UT1 itself, and TT = UT1 + Delta T.
         return jd_utc + _delta_t_model(jd_utc) / SECONDS_PER_DAY, jd_utc, math.nan, UT1_MODEL
     tai_minus_utc = _tai_minus_utc(jd_utc)
@@ -144,19 +145,27 @@ def _from_utc(jd_utc: float) -> tuple[float, float, float, str]:
     return jd_tt, jd_ut1, (jd_ut1 - jd_utc) * SECONDS_PER_DAY, source
 
 
-def _from_tt(jd_tt: float) -> tuple[float, float, float, str]:
+def utc_from_tt(jd_tt: float) -> float:
+    """The UTC Julian date of a TT Julian date (UT1 before 1960, from the Delta T model)."""
     # TAI-UTC changes by whole seconds, so two rounds find the UTC reading.
     jd_utc = jd_tt - (37.0 + TT_MINUS_TAI) / SECONDS_PER_DAY
     for _ in range(2):
         jd_utc = jd_tt - (_tai_minus_utc(jd_utc) + TT_MINUS_TAI) / SECONDS_PER_DAY
-    if jd_utc < _UTC_STARTS_JD:
+    if jd_utc < UTC_STARTS_JD:
+        return jd_tt - _delta_t_model(jd_tt) / SECONDS_PER_DAY
+    return jd_utc
+
+
+def _from_tt(jd_tt: float) -> tuple[float, float, float, str]:
+    jd_utc = utc_from_tt(jd_tt)
+    if jd_utc < UTC_STARTS_JD:
         return jd_tt, jd_tt - _delta_t_model(jd_tt) / SECONDS_PER_DAY, math.nan, UT1_MODEL
     _tt, jd_ut1, ut1_minus_utc, source = _from_utc(jd_utc)
     return jd_tt, jd_ut1, ut1_minus_utc, source
 
 
 def _tai_minus_utc(jd_utc: float) -> float:
-    if jd_utc < _UTC_STARTS_JD:
+    if jd_utc < UTC_STARTS_JD:
         return 0.0
     if jd_utc < _LEAP_TABLE_STARTS_JD:
         return _drifting_offset(jd_utc)

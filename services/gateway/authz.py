@@ -264,7 +264,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             ), headers=[("retry-after", "1")]) from None
 
         if decision.status != 200:
-            raise self._metering_denial(decision, rule)
+            raise self._metering_denial(decision, rule, cost)
 
         if decision.tier and not decision.replayed:
             CHARGED.labels(decision.tier).inc(cost)
@@ -320,7 +320,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         body = hashlib.sha256(message.SerializeToString(deterministic=True)).hexdigest()
         return hashlib.sha256(value.encode()).hexdigest(), f"{rule.path} {body}"
 
-    def _metering_denial(self, decision: Decision, rule: MethodRule) -> Denied:
+    def _metering_denial(self, decision: Decision, rule: MethodRule, cost: int) -> Denied:
         reason = decision.reason
         if decision.status == 403 and reason == "METHOD_NOT_IN_TIER":
             error = ApiError(
@@ -330,21 +330,27 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             )
             return Denied(403, error, tier=decision.tier)
         if decision.status == 429:
-            return self._limited(decision)
+            return self._limited(decision, cost)
         message = DENIAL_MESSAGES.get(reason, reason).format(tier=decision.tier)
         return Denied(decision.status, ApiError(DENIAL_CODES[decision.status], reason, message), tier=decision.tier)
 
-    def _limited(self, decision: Decision) -> Denied:
+    def _limited(self, decision: Decision, cost: int) -> Denied:
         retry_after = max(1, -(-decision.retry_after_ms // 1000))
         if decision.reason == "BURST_LIMIT_EXCEEDED":
             subject = "burst"
             text = f"more than {decision.burst} requests in one second; retry after {retry_after} second"
         else:
             subject = "monthly"
-            text = (
-                f"the monthly quota of {decision.quota} calls is used up ({decision.used} used); "
-                f"it resets at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(decision.window_end))}, or upgrade the plan"
-            )
+            resets = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(decision.window_end))
+            left = max(decision.quota - decision.used, 0)
+            if left:
+                # A call that costs several (a batch) can be refused while some quota remains.
+                text = (
+                    f"this call costs {cost} calls but only {left} of the monthly quota of {decision.quota} are left; "
+                    f"send a smaller request, wait until the quota resets at {resets}, or upgrade the plan"
+                )
+            else:
+                text = f"the monthly quota of {decision.quota} calls is used up ({decision.used} used); it resets at {resets}, or upgrade the plan"
         error = ApiError(
             grpc.StatusCode.RESOURCE_EXHAUSTED, decision.reason, text,
             quota_violations=[QuotaViolation(subject, text)],
