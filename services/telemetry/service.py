@@ -222,7 +222,7 @@ def _response(request_id_value, charts: sky.Charts, index: int, reading: _Readin
             ("azimuth", positions.azimuth), ("altitude", positions.altitude), ("airless", positions.airless_altitude),
             ("longitude", charts.longitude), ("sign", charts.sign), ("degree", charts.degree_in_sign),
             ("latitude", positions.latitude), ("geocentric", positions.geocentric_distance_au),
-            ("speed", positions.speed), ("retrograde", positions.retrograde), ("stationary", positions.stationary),
+            ("speed", charts.speed), ("retrograde", charts.retrograde), ("stationary", charts.stationary),
         )
     }
     # A chart without a time shows no angles or houses, even inside a batch where others have them.
