@@ -8,13 +8,12 @@ Pluto's state table took about 40 ms more, because astronomy-engine then
 integrates that span once and caches it.
 """
 
-import datetime as dt
-
 import grpc
 from google.protobuf import descriptor as pb_descriptor
 
 from defrag import localtime, sky
 from defrag.common.v1 import common_pb2
+from defrag.platform.calls import format_timestamp, request_id
 from defrag.platform.errors import FieldViolation, invalid_argument
 from defrag.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
 
@@ -58,15 +57,7 @@ def read_request(request: telemetry_pb2.GetVectorsRequest) -> tuple[sky.Observer
 
     reading = None
     try:
-        reading = localtime.read_local_time(
-            request.date,
-            request.time,
-            tz=request.tz,
-            utc_offset=request.utc_offset,
-            fold=request.fold if request.HasField("fold") else 0,
-            calendar=request.calendar,
-            years=(sky.FIRST_YEAR, sky.LAST_YEAR),
-        )
+        reading = localtime.read_message_time(request, years=(sky.FIRST_YEAR, sky.LAST_YEAR))
     except localtime.InvalidInput as error:
         errors.extend(error.errors)
 
@@ -102,19 +93,6 @@ def build_response(
         refraction_applied=refraction,
         warnings=list(resolved.warnings),
     )
-
-
-def format_timestamp(utc: dt.datetime) -> str:
-    """Format an aware UTC instant as RFC 3339 with a "Z" suffix, to the second."""
-    return utc.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def request_id(context: grpc.aio.ServicerContext) -> str:
-    """Return the x-request-id metadata value, or "" when the caller sent none."""
-    for key, value in context.invocation_metadata() or ():
-        if key == "x-request-id":
-            return value
-    return ""
 
 
 def _body_vector(position: sky.BodyPosition) -> telemetry_pb2.BodyVector:
