@@ -82,17 +82,20 @@ class AuditRecord:
 class AuditLog:
     """Appends audit records to the Redis stream, failing fast when Redis does not respond."""
 
-    def __init__(self, url: str, retention_days: int, timeout_seconds: float):
-        # No retries, because a second attempt would double the wait of a
-        # call that already has its score. The caller learns of the failure
-        # from audit_logged=false.
+    def __init__(self, url: str, retention_days: int, timeout_seconds: float, stream: str = STREAM):
+        # One retry after a connection error, which replaces a connection
+        # that Redis closed (after a restart, say) at no cost. No retry after
+        # a timeout, because that would double the wait of a call that
+        # already has its score. The caller learns of a failure from
+        # audit_logged=false.
         self.redis = aioredis.Redis.from_url(
             url,
             socket_timeout=timeout_seconds,
             socket_connect_timeout=timeout_seconds,
-            retry=Retry(NoBackoff(), 0),
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis_errors.ConnectionError,)),
             decode_responses=True,
         )
+        self.stream = stream
         self.retention_ms = retention_days * DAY_MS
         self._last_failure_log = 0.0
         self._unlogged_failures = 0
@@ -104,7 +107,7 @@ class AuditLog:
     async def append(self, record: AuditRecord) -> bool:
         """Add the record to the stream, trim expired entries and return whether Redis stored it."""
         try:
-            await self.redis.xadd(STREAM, record.fields(), minid=self.oldest_kept_id(), approximate=True)
+            await self.redis.xadd(self.stream, record.fields(), minid=self.oldest_kept_id(), approximate=True)
         except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as error:
             self._count_failure("unavailable", error, record.request_id)
             return False
@@ -116,7 +119,7 @@ class AuditLog:
 
     async def trim(self) -> int:
         """Remove entries past the retention and return how many Redis removed."""
-        return await self.redis.xtrim(STREAM, minid=self.oldest_kept_id(), approximate=True)
+        return await self.redis.xtrim(self.stream, minid=self.oldest_kept_id(), approximate=True)
 
     async def close(self) -> None:
         await self.redis.aclose()
