@@ -11,7 +11,7 @@ REST (wrk) and native gRPC (h2load):
 The best configuration then runs again with WARNING logs, beside reference
 authorizers (see bench/edge.py). The telemetry handler is also called in a
 loop in this process, before and after the loads, for the compute rate of
-one core.
+one core. Last, bench/seda.py loads one SEDA process on its own.
 """
 
 import argparse
@@ -20,7 +20,7 @@ import shutil
 import sys
 import time
 
-from bench import inprocess, load, report
+from bench import inprocess, load, report, seda
 from bench.session import GRPC_REQUEST, PROTOCOLS, REFERENCE_TARGETS, TARGETS, Config, LoadShape, Measurement, Session
 from defrag.platform.config import ROOT
 
@@ -54,6 +54,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32, help="connections of wrk and h2load, one request in flight on each (default 32)")
     parser.add_argument("--threads", type=int, default=2, help="threads of wrk and h2load (default 2)")
     parser.add_argument("--compute-seconds", type=float, default=5.0, help="length of each in-process compute run, in seconds (default 5)")
+    parser.add_argument("--seda-seconds", type=float, default=10.0, help="length of each SEDA load, in seconds; 0 skips SEDA (default 10)")
 
     parser.add_argument(
         "--configs",
@@ -82,6 +83,8 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         parser.error(str(error))
     if min(arguments.seconds, arguments.compute_seconds, arguments.connections, arguments.threads) <= 0 or arguments.warm_up < 0:
         parser.error("--seconds, --compute-seconds, --connections and --threads must be positive and --warm-up not negative")
+    if arguments.seda_seconds < 0:
+        parser.error("--seda-seconds must not be negative")
     if arguments.connections < arguments.threads:
         parser.error("--connections must be at least --threads, because wrk and h2load give each thread a connection")
     return arguments
@@ -123,9 +126,16 @@ def main(argv: list[str] | None = None) -> int:
 
     compute.append(inprocess.measure(GRPC_REQUEST, arguments.compute_seconds))
     print(report.compute_line(compute[1]), flush=True)
+
+    seda_results = []
+    if arguments.seda_seconds > 0:
+        print("--- SEDA service alone", flush=True)
+        seda_results = seda.measure(arguments.var / "seda", arguments.seda_seconds)
+        for result in seda_results:
+            print(seda.result_line(result), flush=True)
     elapsed = time.monotonic() - started
 
-    text = report.render(measurements, compute, best, shape, elapsed)
+    text = report.render(measurements, compute, best, shape, elapsed, seda.markdown(seda_results) if seda_results else [])
     if arguments.no_write:
         print(text)
     else:
