@@ -27,7 +27,7 @@ from services.seda.service import SedaServicer, register
 
 log = logging.getLogger("seda")
 
-# Every write also trims the stream, so this period matters only when no audits arrive.
+# Every write trims the stream only by whole nodes, so this exact trim bounds how long an expired record stays.
 TRIM_INTERVAL_SECONDS = 3600.0
 
 

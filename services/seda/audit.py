@@ -5,10 +5,12 @@ caller's ids, never the text, a name or birth data. The hash is an
 HMAC-SHA-256 with a server secret, so a reader of the stream who lacks the
 secret cannot test guesses of a short text against a stored hash.
 
-Each XADD trims entries older than the retention with MINID ~, and a
-periodic XTRIM does the same when no audits arrive. The "~" lets Redis trim
-whole stream nodes only (stream-node-max-entries, 100 by default), so a few
-entries may outlive the retention until the next trim passes their node.
+Each XADD trims entries older than the retention with MINID ~, which is
+cheap because Redis then removes whole stream nodes only
+(stream-node-max-entries, 100 by default). A node is removed once its newest
+entry expires, so with few audits an entry could outlive the retention by
+much more than the interval between writes. An exact XTRIM every hour
+(TRIM_INTERVAL_SECONDS in __main__) bounds that overrun to one hour.
 """
 
 import dataclasses
@@ -118,8 +120,8 @@ class AuditLog:
         return True
 
     async def trim(self) -> int:
-        """Remove entries past the retention and return how many Redis removed."""
-        return await self.redis.xtrim(self.stream, minid=self.oldest_kept_id(), approximate=True)
+        """Remove every entry past the retention, exactly, and return how many Redis removed."""
+        return await self.redis.xtrim(self.stream, minid=self.oldest_kept_id(), approximate=False)
 
     async def close(self) -> None:
         await self.redis.aclose()
