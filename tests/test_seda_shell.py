@@ -10,7 +10,8 @@ import pytest
 import redis
 
 from defrag.platform.config import ConfigError
-from services.seda import audit, resources, service
+from defrag.seda.v1 import seda_pb2
+from services.seda import audit, resources, scorer, service
 
 
 @pytest.mark.parametrize(
@@ -185,3 +186,57 @@ def test_expired_records_are_trimmed(mesh):
     assert removed == after_append - 1
     assert len(remaining) == 1
     assert remaining[0][1]["band"] == "clear"
+
+
+def assessment(band: str, score: int, *, signals=(), language_supported: bool = True) -> scorer.Assessment:
+    modes = {"critical": "halted", "caution": "throttled", "watch": "grounded", "clear": "open"}
+    return scorer.Assessment(
+        score=score, band=band, mode=modes[band], label=band.title(), action="act", score_range="0-100",
+        signals=tuple(signals), language="en" if language_supported else "xx", language_supported=language_supported,
+    )
+
+
+def respond(result: scorer.Assessment, logged: bool = True, locale: str = "en-GB") -> seda_pb2.AuditResponse:
+    _, region = service.check_locale(locale)
+    checked = service.CheckedRequest("text", locale, region, "horoscope")
+    record = audit.AuditRecord("r1", "2026-01-01T00:00:00.000Z", "ab" * 32, result.score, result.band, "m1", "k1", "a1", "pro", "horoscope")
+    return service.build_response(seda_pb2.AuditRequest(journal_text="text"), checked, result, record, logged)
+
+
+@pytest.mark.parametrize(
+    "band, score, action, resource_count",
+    [
+        ("critical", 10, "crisis_resources_attached", 2),
+        ("caution", 40, "crisis_resources_attached", 2),
+        ("watch", 60, "none", 0),
+        ("clear", 90, "none", 0),
+    ],
+)
+def test_resources_follow_the_band(band, score, action, resource_count):
+    response = respond(assessment(band, score))
+
+    assert response.band == band
+    assert response.safety_action_taken == action
+    assert len(response.crisis_resources) == resource_count
+
+
+def test_signals_are_sorted_by_start():
+    found = [scorer.Signal("plan", "high", 30, 40, "r2"), scorer.Signal("intent", "high", 5, 12, "r1")]
+
+    response = respond(assessment("critical", 5, signals=found))
+
+    assert [(s.start, s.end, s.rule) for s in response.signals] == [(5, 12, "r1"), (30, 40, "r2")]
+
+
+def test_unsupported_language_warns():
+    response = respond(assessment("clear", 90, language_supported=False))
+
+    assert response.language_supported is False
+    assert any("treat it with caution" in warning for warning in response.warnings)
+
+
+def test_failed_audit_write_warns():
+    response = respond(assessment("clear", 90), logged=False)
+
+    assert response.audit_logged is False
+    assert any("audit_logged is false" in warning for warning in response.warnings)
