@@ -347,6 +347,18 @@ def test_body_over_byte_limit_is_413_and_free(mesh, admin, public_channel):
     assert admin.used(account_id) == 0
 
 
+def test_body_over_edge_limit_is_json_413(mesh, admin):
+    account_id, _, key = admin.account_with_key("pro")
+
+    # 3 MB of JSON is over Envoy's 2 MiB buffer, so Envoy itself refuses it.
+    reply = audit(mesh, key, {"journal_text": "Harrowgate " * 300_000})
+
+    assert reply.status == 413
+    assert reply.json()["code"] == 8
+    assert reply.reason() == "BODY_TOO_LARGE"
+    assert admin.used(account_id) == 0
+
+
 # --- tiers --------------------------------------------------------------------------
 
 
