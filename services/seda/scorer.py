@@ -171,6 +171,12 @@ def _to_signal(hit: _Hit, folded: FoldedText) -> Signal:
 
 # Finding hits ---------------------------------------------------------------
 
+# More hits of one rule change no score (a category adds points per distinct rule),
+# and the cap keeps the pairwise steps below quadratic blow-up on repetitive input.
+_MAX_HITS_PER_RULE = 8
+_MAX_EMOJI = 16
+
+
 def _find_hits(text: str, supported: bool) -> list[_Hit]:
     context = _Context(text)
     hits: list[_Hit] = []
@@ -178,15 +184,51 @@ def _find_hits(text: str, supported: bool) -> list[_Hit]:
     for rule in rules.RULES:
         if rule.foreign_only and supported:
             continue
-        if rule.anchors and not any(anchor in text for anchor in rule.anchors):
-            continue
-        for match in rule.pattern.finditer(text):
-            hit = context.judge(rule, match.start(), match.end())
-            if hit is not None:
-                hits.append(hit)
+        kept = 0
+        for low, high in _windows(text, rule.anchors):
+            for match in rule.pattern.finditer(text, low, high):
+                hit = context.judge(rule, match.start(), match.end())
+                if hit is not None:
+                    hits.append(hit)
+                    kept += 1
+                if kept == _MAX_HITS_PER_RULE:
+                    break
+            if kept == _MAX_HITS_PER_RULE:
+                break
 
     hits.extend(_emoji_hits(text, context))
     return _drop_contained(hits)
+
+
+# Every match of a rule contains one of its anchors and is shorter than this many
+# characters (fillers are bounded), so scanning this far around each anchor
+# finds every match that a scan of the whole text would find.
+_WINDOW = 240
+
+
+def _windows(text: str, anchors: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Merged ranges of ``text`` around the anchors' occurrences; all of it when there are no anchors."""
+    if not anchors:
+        return [(0, len(text))]
+
+    ranges = []
+    for anchor in anchors:
+        position = text.find(anchor)
+        while position != -1:
+            # An occurrence up to _WINDOW further on is covered by this range too.
+            ranges.append((max(0, position - _WINDOW), min(len(text), position + 2 * _WINDOW)))
+            position = text.find(anchor, position + _WINDOW)
+    if len(ranges) <= 1:
+        return ranges
+
+    ranges.sort()
+    merged = [ranges[0]]
+    for low, high in ranges[1:]:
+        if low <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return merged
 
 
 def _drop_contained(hits: list[_Hit]) -> list[_Hit]:
@@ -380,18 +422,21 @@ def _emoji_hits(text: str, context: _Context) -> list[_Hit]:
         return []
 
     hits: list[_Hit] = []
-    for index, ch in enumerate(text):
+    cues: dict[int, tuple[bool, bool]] = {}
+    for match in _EMOJI.finditer(text):
+        if len(hits) == _MAX_EMOJI:
+            break
+        index, ch = match.start(), match.group()
         is_method = ch in rules.METHOD_EMOJI
-        is_death = ch in rules.DEATH_EMOJI
-        if not (is_method or is_death):
-            continue
 
         start, end = context.sentence(index)
         near = text[max(0, index - 6):index + 7]
-        # Short texts are one thought, so the whole text is the emoji's context.
-        sentence = text if len(text) <= 120 else text[start:end]
-        final = _EMOJI_FINALITY.search(sentence) is not None
-        farewell = _EMOJI_FAREWELL.search(sentence) is not None or rules.WAVE_EMOJI in sentence
+        if start not in cues:
+            # Short texts are one thought, so the whole text is the emoji's context.
+            sentence = text if len(text) <= 120 else text[start:end]
+            cues[start] = (_EMOJI_FINALITY.search(sentence) is not None,
+                           _EMOJI_FAREWELL.search(sentence) is not None or rules.WAVE_EMOJI in sentence)
+        final, farewell = cues[start]
         paired = any(c in rules.DEATH_EMOJI for c in near) if is_method else any(c in rules.METHOD_EMOJI for c in near)
         repeated = sum(1 for c in near if c in rules.METHOD_EMOJI) >= 3
 
@@ -406,6 +451,7 @@ def _emoji_hits(text: str, context: _Context) -> list[_Hit]:
     return hits
 
 
+_EMOJI = re.compile("[" + rules.METHOD_EMOJI + rules.DEATH_EMOJI + "]")
 _EMOJI_FINALITY = re.compile(
     r"(?<![a-z])(?:done|tonight|can't (?:anymore|do this|go on)|cant anymore|no more|the end|it's over|soon|enough|"
     r"nobody (?:cares|will miss me)|no one cares|tired of (?:everything|it all|life)|over it|me soon|ready|"

@@ -102,7 +102,7 @@ _PSYCHOSIS = "psychosis_mania"
 _SUBSTANCE = "substance_use"
 _DISTRESS = "acute_distress"
 
-_ACT_ANCHORS = "self life suicide all delet unaliv slide kms ctb"
+_ACT_ANCHORS = "self life suicide it all delet unaliv slide kms ctb"
 
 SUICIDE_RULES = (
     # C-SSRS 1: wish to be dead, or to fall asleep and not wake up.
@@ -122,29 +122,29 @@ SUICIDE_RULES = (
     _rule("cssrs.wish.not_alive", _WISH, MODERATE,
           r"(?:don't|dont|do not|no longer|never) <F2>(?:want|wanna|wish) to (?:exist|be alive|be here|live|be around"
           r"|wake up|keep living|go on|keep going)(?! (?:without|with|in|like that|there|near|for|at|on)(?![a-z]))",
-          "want wanna wish", negatable=False),
+          "to exist to be alive to be here to live to be around to wake up to keep living to go on to keep going", negatable=False),
     _rule("cssrs.ideation.not_live_anymore", _IDEATION, HIGH,
           r"(?:don't|dont|do not|no longer) <F2>(?:want|wanna) to (?:live|be alive) (?:any ?more|any longer)",
-          "more longer", negatable=False),
+          "to live to be alive", negatable=False),
     _rule("cssrs.wish.disappear", _WISH, MODERATE,
           r"(?:want|wanna|wanted) <F2>to (?:disappear|vanish|stop existing|not exist|fade away|sleep forever|be gone)"
           r"(?! (?:for a|for the|for \d|on|to|from)(?![a-z]))",
-          "want wanna"),
+          "disappear vanish existing not exist fade away sleep forever be gone"),
     _rule("cssrs.wish.better_off", _WISH, MODERATE,
           r"better off (?:dead|without me|if i (?:was|were|wasn't|weren't) (?:gone|dead|here|around))"
           r"|(?:easier|better) for everyone if i",
-          "better easier"),
+          "better off for everyone if i"),
     _rule("cssrs.wish.unmissed", _WISH, MODERATE,
           r"(?:no one|nobody|noone) (?:would|will|'d|'ll) (?:even )?(?:miss|notice|care)(?: [a-z']+){0,3}? if i "
           r"(?:died|was gone|were gone|disappeared|wasn't here|weren't here|killed myself|was dead)"
           r"|(?:no one|nobody|noone) (?:would|will) (?:even )?(?:miss|notice) me",
-          "one body", negatable=False),
+          "miss notice care", negatable=False),
     _rule("cssrs.wish.indifferent", _WISH, MODERATE,
           r"(?:don't|do not) care (?:if|whether) i (?:live|die|wake up|make it)"
           r"|(?:wouldn't|would not|don't think i'd|i wouldn't) (?:even )?mind (?:if i (?:died|didn't wake up|got hit|was gone)"
           r"|dying|that much|not waking up|getting hit)"
           r"|(?:if|hope) (?:a |some )?(?:car|bus|truck|train) (?:hits|hit|would hit|ran over|runs over) me",
-          "care mind hit ran runs", negatable=False),
+          "care mind hits hit me ran over runs over", negatable=False),
     _rule("cssrs.wish.not_worth", _WISH, MODERATE,
           r"(?:life|living|my life|being alive) (?:isn't|is not|'s not|is no longer|isnt|wasn't|was not) worth "
           r"(?:living|it)",
@@ -154,14 +154,14 @@ SUICIDE_RULES = (
           r"(?:living|being alive|going on|staying alive|live|existing|stay|staying|keep going|waking up)"
           r"|no reason to (?:live|stay|go on|keep going|be here)|nothing (?:left )?to live for"
           r"|nothing left for me",
-          "point reason use live nothing", negatable=False),
+          "point reason live nothing", negatable=False),
     _rule("cssrs.wish.tired_living", _WISH, MODERATE,
           r"(?:tired|sick|exhausted) of (?:living|being alive|existing|life|being here)",
-          "tired sick exhausted"),
+          "of living of being alive of existing of life of being here"),
     _rule("cssrs.wish.easier_gone", _WISH, MODERATE,
           r"(?:easier|better|simpler) if i (?:just )?(?:wasn't|weren't|was not|were not) (?:here|around|alive)"
           r"|(?:easier|better|simpler) if i (?:just )?(?:stopped existing|disappeared|died|was gone|were gone|didn't exist)",
-          "easier better simpler"),
+          "if i"),
 
     # C-SSRS 2: active thoughts of killing oneself.
     _rule("cssrs.ideation.want_act", _IDEATION, HIGH,
@@ -176,7 +176,7 @@ SUICIDE_RULES = (
           r"|(?:suicide|dying|killing myself|ending it|ending my life) is all i (?:can )?think about"
           r"|all i (?:can )?think about is (?:suicide|dying|killing myself|ending it|ending my life)"
           r"|(?:can't|cannot|cant) stop thinking about (?:suicide|dying|<ACT>|ending it|ending my life)",
-          _ACT_ANCHORS + " harm cut hurt burn dying being existing die"),
+          _ACT_ANCHORS + " harm cut hurt burn dying not being not existing die"),
     _rule("cssrs.ideation.want_die", _IDEATION, HIGH,
           r"(?:want|wants|wanna|wanted|wanting|ready|deserve|deserves|need|needs) <F2>to <DIE>|wanna <F2><DIE>",
           "die dead alive living breathing exist"),
@@ -200,10 +200,10 @@ SUICIDE_RULES = (
           r"(?:want|wants|wanna|need) <F2>(?:it|everything|this|the pain|it all|things) (?:all )?to (?:stop|end|be over) "
           r"(?:for good|forever|permanently)"
           r"|make (?:it|the pain|this|everything) stop (?:for good|forever|permanently)",
-          "good forever permanently"),
+          "for good forever permanently"),
     _rule("cssrs.ideation.end_all", _IDEATION, MODERATE,
           r"(?:want|wanna|wish|need) <F2>(?:it all|everything|it) to (?:end|be over)(?! (?:so|and then|already|soon)(?![a-z]))",
-          "end over"),
+          "to end to be over"),
     _rule("cssrs.ideation.catch_bus", _IDEATION, MODERATE,
           r"(?:want|wanna|going|gonna|ready|decided|planning) to catch the bus(?! (?:to|at|home|into|from|back|this morning"
           r"|in the morning|with)(?![a-z]))",
@@ -218,7 +218,7 @@ SUICIDE_RULES = (
           r"|crashing|steer) (?:[a-z']+ ){0,2}?(?:off|from|in front of|into|onto) (?:the |a |that |my |an )?"
           r"(?:[a-z']+ ){0,2}?(?:bridge|roof|rooftop|building|balcony|overpass|cliff|tracks|train|bus|truck|traffic"
           r"|sea|ocean|river|lake|window|ledge|parking garage|wall|tree)",
-          "off from front into onto", intent_upgrade=True,
+          "bridge roof building balcony overpass cliff tracks train bus truck traffic sea ocean river lake window ledge garage wall tree", intent_upgrade=True,
           unless=r"swim|diving|cliff jumping|for fun|pool|holiday|vacation|with friends|splash|bungee|parachut|skydiv"),
     _rule("cssrs.method.edge", _METHOD, MODERATE,
           r"stand(?:ing)? (?:at|on) the edge|imagin(?:e|ing) (?:[a-z']+ ){0,2}?(?:stepping|jumping|falling) "
@@ -228,7 +228,7 @@ SUICIDE_RULES = (
           r"(?:gun|pistol|rifle|shotgun|firearm)(?: [a-z']+){0,3}? (?:to|against|in) my (?:head|mouth|temple|chest)"
           r"|(?:use|using|used|turn|turning) (?:it|them|the [a-z']+|a [a-z']+|his [a-z']+|her [a-z']+"
           r"|my [a-z']+ [a-z']+) on myself",
-          "my myself"),
+          "myself gun pistol rifle shotgun firearm"),
     _rule("cssrs.method.firearm_access", _METHOD, LOW,
           r"(?:dad's|father's|grandfather's|grandpa's|his|my|our|the|uncle's|mom's) (?:gun|pistol|rifle|shotgun|firearm)",
           "gun pistol rifle shotgun firearm"),
@@ -242,11 +242,11 @@ SUICIDE_RULES = (
           r"|(?:swallow|swallowing) (?:all|every|the whole)"
           r"|all (?:of )?(?:my|the) (?:[a-z']+ )?(?:pills|meds|tablets) (?:at once|with|together)"
           r"|(?:pills|meds|tablets) with (?:the )?(?:vodka|alcohol|wine|whiskey|booze)",
-          "overdos od all swallow with", intent_upgrade=True),
+          "overdos od on take all take every take the whole swallow at once together with the vodka with vodka with alcohol with wine with whiskey with booze", intent_upgrade=True),
     _rule("cssrs.method.cutting", _METHOD, HIGH,
           r"(?:razor|blade|knife)(?: blade)?s?(?: [a-z']+){0,3}? (?:against|to|on|across|into) my (?:wrists?|arms?|skin"
           r"|thighs?|legs?|throat)|(?:slit|cut|slash|slice) (?:open )?my (?:wrists?|throat)",
-          "my"),
+          "razor blade knife wrist throat"),
     _rule("cssrs.method.other", _METHOD, MODERATE,
           r"carbon monoxide|car running in (?:the|a) (?:closed )?garage|charcoal (?:in|and tape|burning)"
           r"|(?:drink|drinking|swallow) bleach|exhaust (?:pipe|fumes)",
@@ -257,7 +257,7 @@ SUICIDE_RULES = (
           r"|lethal dose|fatal dose|(?:painless|quickest|easiest|best) (?:way|ways|method|methods) to (?:die|go|<ACT>)"
           r"|(?:looked|looking|look|searched|googled|researching|researched) up (?:how|ways) to (?:die|<ACT>|overdose)"
           r"|reading about methods|researching (?:[a-z']+ ){0,3}?(?:way|ways|method|methods) to (?:die|<ACT>)",
-          "many much lethal fatal way how methods"),
+          "pills tablets mg milligram lethal fatal painless quickest easiest best way best method up how up ways methods research"),
     _rule("cssrs.method.access", _METHOD, MODERATE,
           r"(?:i )?have (?:two|three|four|\d+|a few|several) (?:full )?(?:bottles|packs|boxes)"
           r"|more than that in the (?:cabinet|drawer|bathroom)|counted (?:them|my pills|the pills)",
@@ -277,7 +277,7 @@ SUICIDE_RULES = (
           r"|anymore|soon|after)"
           r"|(?:don't|do not) (?:plan|intend|expect) (?:on |to )?be(?:ing)? (?:here|around|alive)"
           r"|(?:won't|will not|not going to) be a burden (?:much|for much) longer",
-          "here around alive burden", negatable=False),
+          "be here be around be alive burden", negatable=False),
     _rule("cssrs.intent.decided", _INTENT, MODERATE,
           r"(?:i've|i have|ive) (?:made (?:up )?my (?:mind|choice|decision)|decided)(?=[.!,]|$| and| this| that i| to"
           r" (?:end|die|go|do it|kill)| i won't| i'm going)"
@@ -288,39 +288,39 @@ SUICIDE_RULES = (
           r"|i do it)|it (?:all )?ends (?:tonight|today|tomorrow|this weekend|soon)"
           r"|(?:i'm going to|gonna|i'll) do it (?:tonight|today|tomorrow|this weekend|soon)"
           r"|tonight i (?:end|finish) (?:it|everything)|(?:that|it|this) (?:would|will|should) do it",
-          "tonight today tomorrow weekend do"),
+          "tonight today tomorrow weekend do it ends"),
     _rule("cssrs.intent.no_wake", _INTENT, HIGH,
           r"make sure i (?:don't|do not|never|won't) wake up", "wake", negatable=False),
     _rule("cssrs.intent.no_more_worry", _INTENT, HIGH,
           r"(?:nobody|no one|noone|you|they|everyone) (?:will|'ll|won't|wont) (?:have|need) to (?:worry|deal) (?:about|with) me"
           r"(?: again| anymore| much longer)?|soon (?:they|you|everyone|you all) will be(?=[.!]|$)"
           r"|(?:tonight|today|tomorrow) (?:i think )?it will(?=[.!]|$)",
-          "worry deal will", negatable=False),
+          "worry about me deal with me will be it will", negatable=False),
     _rule("cssrs.plan.found_way", _PLAN, HIGH,
           r"(?:found|know|figured out|think i know|think i've found) (?:a|the) way(?: to)?(?=[.!]|$)"
           r"|found a way to (?:do it|end it|die|disappear|go|make it stop)",
-          "way"),
+          "a way the way"),
     _rule("cssrs.intent.last_time", _INTENT, HIGH,
           r"(?:the )?last (?:week|day|night|time) (?:i'm|i am|i'll be|i will be) (?:doing this|alive|here|around)"
           r"|(?:it's )?over for good|end it for good|(?:soon|after this|after tonight),? (?:none of this|nothing) will matter",
-          "last good matter"),
+          "last for good matter"),
     _rule("cssrs.intent.ready_go", _INTENT, MODERATE,
           r"(?:i'm|i am|im) ready to (?:go|leave)(?= now| and|[.!,]|$)|(?:it's )?time for me to go(?![a-z ]{0,4}(?:to|home|out|back))"
           r"|(?:i'm|i am) not (?:scared|afraid) (?:anymore|of dying|to die)",
-          "ready time scared afraid", negatable=False),
+          "ready time for me scared afraid", negatable=False),
 
     # C-SSRS 5: plan.
     _rule("cssrs.plan.explicit", _PLAN, HIGH,
           r"(?:have|got|made|making|came up with) (?:a|the) plan(?=[.!,]|$| to (?:<ACT>|die|do it|end)| for (?:it|how|when))"
           r"|(?:i've|i have|ive) (?:planned|picked|chosen|set) (?:it|the date|a date|the day|a day|the time|the place"
           r"|when|where|how)|planned it for|had a plan to (?:<ACT>|die)",
-          "plan planned picked chosen set"),
+          "plan picked chosen set the set a"),
     _rule("cssrs.plan.how_known", _PLAN, HIGH,
           r"(?:know|knew|figured out|worked out|wrote down|written down) (?:exactly )?(?:how|when|where|which [a-z']+"
           r"|what i'd use) (?:i'd|i would|i'll|i will|i'm going to|to|i'm gonna)? ?(?:do it|end it|use|go|<ACT>)"
           r"|(?:know|knew) (?:which|what) (?:bridge|building|pills|rope|place|spot|gun|method|day)"
           r"|(?:know|knew) (?:where|how) and when|how i'd do it",
-          "know knew figured worked wrote written how"),
+          "know knew figured worked out wrote down written down how i'd"),
 
     # C-SSRS 6: preparatory behaviour, recent self-harm and attempts.
     _rule("cssrs.behavior.attempt", _BEHAVIOR, SEVERE,
@@ -334,7 +334,7 @@ SUICIDE_RULES = (
           r"(?:cut|burned|burnt|hurt|scratched|harmed) myself (?:again|last night|today|yesterday|this morning|tonight"
           r"|deeper|badly|on purpose)|(?:been|started|keep|kept|am|i'm) (?:cutting|burning|hurting|harming) "
           r"(?:myself )?again|relapsed (?:on|into|with) self ?harm",
-          "myself again harm",
+          "myself harm",
           unless=r"shaving|cooking|chopping|kitchen|by accident|accidentally|slipped|paper cut|gym|lifting|running"),
     _rule("cssrs.behavior.stockpile", _BEHAVIOR, HIGH,
           r"(?:stockpil(?:e|ed|ing)|saving|saved|save|hoarding|hoarded|collecting|collected|stashing|stashed|gathering)"
@@ -350,7 +350,7 @@ SUICIDE_RULES = (
     _rule("cssrs.behavior.ready", _BEHAVIOR, HIGH,
           r"(?:got|have|had|get|laid out|lined up) (?:the |my |all the |all my )?(?:pills|rope|gun|blades?|razor|note"
           r"|letters)(?: [a-z']+){0,2}? (?:ready|out|lined up|counted|here|prepared)",
-          "ready out lined counted prepared"),
+          "pills rope gun blade razor note letters"),
     _rule("cssrs.behavior.everything_ready", _BEHAVIOR, MODERATE,
           r"(?:i've|i have|ive|i) (?:got )?everything (?:ready|prepared|in place)|(?:have|got) everything i need"
           r"(?! for| to (?!do it))",
@@ -364,7 +364,7 @@ SUICIDE_RULES = (
     _rule("cssrs.behavior.wont_need", _BEHAVIOR, MODERATE,
           r"(?:won't|will not|wont) need (?:them|it|these|those|my [a-z']+|anything|any of (?:it|this|them))"
           r"(?: anymore| where i'm going)?|where i'm going(?=[.!,]|$)",
-          "need going", negatable=False),
+          "need them need it need these need those need my need anything need any where i'm going", negatable=False),
     _rule("cssrs.behavior.note", _BEHAVIOR, HIGH,
           r"(?:wrote|written|writing|write|left|leave|leaving|sealed|finished) (?:[a-z']+ ){0,2}?(?:suicide )?"
           r"(?:notes?|letters)(?: [a-z']+){0,3}? (?:to|for) (?:everyone|each|my [a-z']+|the people|mum|mom|dad|people)"
@@ -376,7 +376,7 @@ SUICIDE_RULES = (
           r"(?:updated|made|wrote|writing|finished|redid|sorted) (?:out )?my will|(?:paid off|paying off) (?:all )?(?:of )?"
           r"my debts|(?:put|putting|got|getting) my (?:affairs|things|finances|life) in order"
           r"|everything(?:'s| is) (?:in order|sorted|taken care of|settled)|(?:everything|it all) is sorted",
-          "will debts order sorted settled care"),
+          "my will debts in order sorted settled taken care"),
     _rule("cssrs.behavior.accounts", _BEHAVIOR, MODERATE,
           r"(?:deleted|deleting|delete) (?:all )?(?:of )?my (?:accounts|social media|profiles|instagram|facebook)",
           "delet"),
@@ -387,13 +387,13 @@ SUICIDE_RULES = (
           r"|(?:take|taking|look|looking) (?:care of|after) my (?:[a-z']+ ){0,2}?(?:cat|dog|pets?|plants|kids|fish|bird"
           r"|rabbit|hamster)|(?:give|gave|giving) my (?:cat|dog|pets?|bird|fish|rabbit) to|please (?:feed|walk) my"
           r"|(?:made|make|making) sure my (?:pets?|cat|dog|animals) (?:have|has|will have) (?:somewhere|a home|a place)",
-          "home feed fed walk care after gave give",
+          "home for my make sure made sure making sure care of my after my fed my cat my dog my pet please feed please walk",
           unless=r"vacation|holiday|trip|away for|while i'm (?:away|at|on|travel)|business|conference|for the weekend"
                  r"|next week|until i'm back|when i'm back|sitter"),
     _rule("cssrs.behavior.when_gone", _BEHAVIOR, HIGH,
           r"(?:when|after|once) i'm (?:gone|dead|not here|not around)|(?:i'm|i am|i'll be|i will be|i'll already be) "
           r"(?:already )?gone(?=[.!,]|$| by| when| before| and)",
-          "gone dead here around"),
+          "gone dead not here not around"),
     _rule("cssrs.behavior.last_entry", _BEHAVIOR, MODERATE,
           r"(?:this is|it's|here's|this'll be) (?:my )?(?:last|final) (?:journal )?(?:entry|post|message|note|words)"
           r"|(?:my )?(?:last|final) (?:journal )?(?:entry|post|message)|last thing i'll (?:ever )?write"
@@ -410,7 +410,7 @@ SUICIDE_RULES = (
           r"(?:by the time|when) (?:you|anyone|someone|somebody) (?:reads?|finds?|sees?|gets) this"
           r"|if (?:you're|you are) reading this|if (?:anyone|someone|somebody|you) (?:ever )?finds? this"
           r"|(?:to )?(?:whoever|whomever) (?:reads|finds) this",
-          "this"),
+          "read this reads this reading this finds this find this sees this see this gets this"),
     _rule("cssrs.behavior.not_your_fault", _BEHAVIOR, MODERATE,
           r"(?:it's|it is|it was|it wasn't|was never|wasn't ever|is not|isn't|it was never) (?:not )?(?:your|anyone's"
           r"|her|his|their|mom's|mum's|dad's) fault|(?:don't|do not|please don't) blame (?:yourselves|yourself|anyone)",
@@ -418,7 +418,7 @@ SUICIDE_RULES = (
     _rule("cssrs.behavior.wont_hear", _BEHAVIOR, HIGH,
           r"(?:you|you all|they|anyone|nobody) (?:won't|will not|will never|wont) (?:hear from|see) me (?:again|anymore)"
           r"|goodbye forever|never see me again",
-          "again anymore forever", negatable=False),
+          "from me see me forever", negatable=False),
     _rule("cssrs.behavior.thanks_all", _BEHAVIOR, LOW,
           r"(?:thank you|thanks) (?:so much )?for (?:everything|all of it|being there|listening|being the only)",
           "thank"),
@@ -445,20 +445,20 @@ PSYCHOSIS_RULES = (
           r"|spelling out|telling|arranged|leaving)[^.!?\n]{0,50}?(?:only (?:for|to) me|meant (?:only )?for me"
           r"|for me alone|only i can|directly|personal|secret|coded|code|instructions?|orders?|commands?|about me"
           r"|my secrets|messages?|signals?|just for me)",
-          "me", negatable=False),
+          "planet star moon sun universe cosmos mercury venus mars jupiter saturn pluto neptune uranus card tarot tv television radio news headline song number plate billboard receipt anchor people on the", negatable=False),
     _rule("psychosis.reference.meant_for_me", _PSYCHOSIS, MODERATE,
           r"(?:messages?|signs?|signals?|codes?|instructions?)[^.!?\n]{0,40}?(?:meant (?:only )?for me|only for me"
           r"|for me alone|just for me|only i can (?:see|read|hear|decode|understand))"
           r"|(?:secret|coded|hidden) (?:messages?|instructions?|signals?|codes?)(?: [a-z']+){0,4} (?:for|to) me",
-          "me", negatable=False),
+          "for me only i can to me", negatable=False),
     _rule("psychosis.reference.signs", _PSYCHOSIS, LOW,
           r"(?:planets?|stars?|moon|universe|cosmos|cards?|tarot)[^.!?\n]{0,30}?(?:sending|send|sends|speaking|talking"
           r"|telling|tells|whispering)[^.!?\n]{0,10}?me",
-          "me", negatable=False),
+          "planet star moon universe cosmos card tarot", negatable=False),
     _rule("psychosis.reference.about_me", _PSYCHOSIS, MODERATE,
           r"(?:tv|television|radio|news|people|everyone|strangers|neighbou?rs|anchor)[^.!?\n]{0,40}?(?:talking|whispering"
           r"|laughing|reporting) (?:about|to) me|(?:headline|headlines|song|songs|everything) (?:is|are) about me",
-          "me", negatable=False),
+          "about me to me", negatable=False),
     _rule("psychosis.thought_control", _PSYCHOSIS, MODERATE,
           r"(?:putting|put|inserting|planting|puts) thoughts (?:in|into) my (?:head|mind)|(?:reading|read|hear|hearing"
           r"|steal|stealing|broadcast(?:ing)?|control(?:ling)?) my thoughts|know(?:s)? what i'm thinking",
@@ -467,7 +467,7 @@ PSYCHOSIS_RULES = (
           r"(?:watching|following|tracking|monitoring|spying on|poisoning|recording) me (?:through|via|with|from"
           r"|all the time|everywhere)|(?:government|cia|fbi|neighbou?rs|they)(?: [a-z']+){0,4} (?:are )?(?:watching"
           r"|following|tracking|monitoring|spying on|poisoning|reporting) (?:me|on me|to the)",
-          "me the", negatable=False),
+          "watching following tracking monitoring spying poisoning recording reporting", negatable=False),
     _rule("psychosis.voices", _PSYCHOSIS, MODERATE,
           r"(?:hear|hearing|heard) (?:the )?voices|the voices|voices (?:are |keep )?(?:telling|tell|told|say|saying"
           r"|whisper)|(?:hear|hearing|heard) (?:the )?(?:planets?|stars?|moon|universe|god|angels|spirits)"
@@ -477,7 +477,7 @@ PSYCHOSIS_RULES = (
           r"(?:telling|commanding|ordering|told|tell|tells|want|wants|command|commands|order|orders|instructing"
           r"|instructed) me (?:that )?(?:i (?:have|need|must|should) )?(?:to )?(?:<ACT>|kill|hurt|end|die|jump|walk into"
           r"|drown|cut|harm|sacrifice|stop breathing)",
-          "me", negatable=False),
+          "telling me commanding me ordering me told me tell me tells me want me wants me command me orders me order me instruct", negatable=False),
     _rule("psychosis.grandiosity", _PSYCHOSIS, MODERATE,
           r"(?:i'm|i am|im) (?:the |a )?(?:chosen one|god|the messiah|a messiah|a prophet|the prophet|immortal|invincible"
           r"|the second coming|jesus|a genius)|chosen by (?:the )?[a-z]+ to (?:save|lead|heal)"
@@ -487,13 +487,13 @@ PSYCHOSIS_RULES = (
           r" (?:of|behind|to) (?:the (?:whole )?)?(?:universe|zodiac|everything|existence|reality)"
           r"|(?:prove|proves|proving) i'm chosen|everyone will see"
           r"|(?:has |have )?chosen me(?! (?:for|as) (?:the|a|an|their) (?:team|job|role|project|lead|class))",
-          "chosen god messiah prophet immortal invincible jesus genius save lead heal control change move stop code "
+          "chosen god messiah prophet immortal invincible second coming jesus genius destined meant to weather tides planets stars sun traffic code secret meaning key everyone will see"
           "secret meaning key see", negatable=False),
     _rule("psychosis.no_sleep", _PSYCHOSIS, LOW,
           r"(?:haven't|have not|hasn't|didn't|did not|havent) slept (?:[a-z']+ ){0,2}?(?:in|for) (?:<NUM> )?(?:days|nights)"
           r"|(?:no|without) sleep (?:for|in) <NUM> (?:days|nights)|(?:awake|up) (?:for|since) (?:<NUM> (?:days|nights)"
           r"|<DAY>)|(?:up|awake) (?:for )?<NUM> (?:days|nights) straight|haven't slept since",
-          "slept sleep awake up", negatable=False),
+          "slept sleep awake up for up since", negatable=False),
     _rule("psychosis.no_need_sleep", _PSYCHOSIS, MODERATE,
           r"(?:don't|do not|dont) need (?:to )?sleep|(?:don't|do not) need to(?=[.!]|$)", "need", negatable=False),
     _rule("psychosis.mania", _PSYCHOSIS, LOW,
@@ -551,11 +551,11 @@ DISTRESS_RULES = (
     _rule("distress.cant_cope", _DISTRESS, MODERATE,
           r"(?:can't|cannot|can no longer|cant) (?:take|handle|do|bear|stand) (?:this|it|any ?more|much more)"
           r"(?: any ?more)?|(?:can't|cannot|cant) anymore",
-          "take handle do bear stand anymore", negatable=False),
+          "can't cant cannot can no", negatable=False),
     _rule("distress.cant_go_on", _DISTRESS, HIGH,
           r"(?:can't|cannot|cant|don't know how much longer i can) (?:go on|keep going|keep doing this"
           r"|keep living like this|keep it together)",
-          "go keep", negatable=False),
+          "can't cant cannot much longer", negatable=False),
     _rule("distress.self_hate", _DISTRESS, MODERATE, r"(?:hate|hating|loathe|despise) myself", "myself"),
     _rule("distress.not_eating", _DISTRESS, MODERATE,
           r"(?:haven't|have not|havent|didn't|can't) (?:eaten|slept|eat|sleep) (?:properly |well |at all )?(?:in|for) "
@@ -580,7 +580,7 @@ DISTRESS_RULES = (
     _rule("distress.no_way_out", _DISTRESS, HIGH,
           r"(?:no|can't see a|cannot see a|can't see any|there's no|don't see (?:a|any|another)) (?:way out|way through"
           r"|other way|way forward)|only way out",
-          "way", negatable=False),
+          "way out way through other way way forward", negatable=False),
     _rule("distress.nothing_matters", _DISTRESS, MODERATE,
           r"nothing (?:matters|means anything|feels real|helps)|(?:everything|it all|life) (?:feels|is|'s|seems) "
           r"(?:pointless|meaningless|hopeless)|what's the point(?: of (?:anything|any of it|trying|it all))?",
@@ -590,7 +590,7 @@ DISTRESS_RULES = (
           "falling crashing broken drowning"),
     _rule("distress.uncared", _DISTRESS, MODERATE,
           r"(?:no one|nobody|noone) (?:cares|would care|understands|gets it|listens|cares what happens to me)",
-          "one body", negatable=False),
+          "cares care understands gets it listens", negatable=False),
     _rule("distress.give_up", _DISTRESS, MODERATE,
           r"i give up(?=[.!,]|$| on)|giving up on (?:everything|life|myself)|(?:so )?(?:tired|sick) of (?:everything"
           r"|it all|trying|fighting)|(?:i'm|i am|im) (?:so )?done(?= fighting| trying| with (?:everything|it all|life)|[.!]*$)",
@@ -604,7 +604,7 @@ DISTRESS_RULES = (
     _rule("distress.strain", _DISTRESS, LOW,
           r"overwhelmed|exhausted|so anxious|can't sleep|too much(?= and| to handle|[.!]|$)"
           r"|barely leave",
-          "overwhelmed exhausted anxious eaten slept sleep much barely"),
+          "overwhelmed exhausted anxious can't sleep too much barely"),
 )
 
 # A small crisis lexicon for languages the scorer does not support. It never makes
