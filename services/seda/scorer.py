@@ -185,7 +185,7 @@ def _find_hits(text: str, supported: bool) -> list[_Hit]:
         if rule.foreign_only and supported:
             continue
         kept = 0
-        for low, high in _windows(text, rule.anchors):
+        for low, high in _windows(context, rule.anchors):
             for match in rule.pattern.finditer(text, low, high):
                 hit = context.judge(rule, match.start(), match.end())
                 if hit is not None:
@@ -200,35 +200,30 @@ def _find_hits(text: str, supported: bool) -> list[_Hit]:
     return _drop_contained(hits)
 
 
-# Every match of a rule contains one of its anchors and is shorter than this many
-# characters (fillers are bounded), so scanning this far around each anchor
-# finds every match that a scan of the whole text would find.
-_WINDOW = 240
+def _windows(context: "_Context", anchors: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Ranges of the text to scan for a rule: the sentences that contain one of its anchors.
 
-
-def _windows(text: str, anchors: tuple[str, ...]) -> list[tuple[int, int]]:
-    """Merged ranges of ``text`` around the anchors' occurrences; all of it when there are no anchors."""
+    No pattern crosses a sentence end (fillers match letters and spaces only), and every
+    match contains one of its rule's anchors, so these ranges hold every match. A rule
+    without anchors scans the whole text.
+    """
     if not anchors:
-        return [(0, len(text))]
+        return [(0, len(context.text))]
+
+    indices: set[int] = set()
+    for anchor in anchors:
+        indices.update(context.sentences_with(anchor))
+    if not indices:
+        return []
 
     ranges = []
-    for anchor in anchors:
-        position = text.find(anchor)
-        while position != -1:
-            # An occurrence up to _WINDOW further on is covered by this range too.
-            ranges.append((max(0, position - _WINDOW), min(len(text), position + 2 * _WINDOW)))
-            position = text.find(anchor, position + _WINDOW)
-    if len(ranges) <= 1:
-        return ranges
-
-    ranges.sort()
-    merged = [ranges[0]]
-    for low, high in ranges[1:]:
-        if low <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+    for index in sorted(indices):
+        start, end = context.sentence_range(index)
+        if ranges and ranges[-1][1] == start:
+            ranges[-1] = (ranges[-1][0], end)
         else:
-            merged.append((low, high))
-    return merged
+            ranges.append((start, end))
+    return ranges
 
 
 def _drop_contained(hits: list[_Hit]) -> list[_Hit]:
@@ -320,6 +315,27 @@ class _Context:
         self.quotes = [(m.start(), m.end()) for m in _QUOTE.finditer(text)] if ('"' in text or "'" in text) else []
         self.resolved = _RESOLVED.search(text) is not None
         self.idioms = [(m.start(), m.end()) for m in rules.IDIOMS.finditer(text)]
+        self._anchor_sentences: dict[str, tuple[int, ...]] = {}
+
+    def sentences_with(self, anchor: str) -> tuple[int, ...]:
+        """Indices of the sentences that contain ``anchor``, cached per text."""
+        found = self._anchor_sentences.get(anchor)
+        if found is None:
+            indices = []
+            position = self.text.find(anchor)
+            while position != -1:
+                index = bisect.bisect_right(self.sentence_starts, position) - 1
+                indices.append(index)
+                # Skip to the next sentence: one occurrence per sentence is enough.
+                next_start = self.sentence_starts[index + 1] if index + 1 < len(self.sentence_starts) else len(self.text)
+                position = self.text.find(anchor, max(position + 1, next_start))
+            found = self._anchor_sentences[anchor] = tuple(indices)
+        return found
+
+    def sentence_range(self, index: int) -> tuple[int, int]:
+        start = self.sentence_starts[index]
+        end = self.sentence_starts[index + 1] if index + 1 < len(self.sentence_starts) else len(self.text)
+        return start, end
 
     def sentence(self, position: int) -> tuple[int, int]:
         index = bisect.bisect_right(self.sentence_starts, position) - 1

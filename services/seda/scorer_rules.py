@@ -292,7 +292,7 @@ SUICIDE_RULES = (
     _rule("cssrs.intent.no_wake", _INTENT, HIGH,
           r"make sure i (?:don't|do not|never|won't) wake up", "wake", negatable=False),
     _rule("cssrs.intent.no_more_worry", _INTENT, HIGH,
-          r"(?:nobody|no one|noone|you|they|everyone) (?:will|'ll|won't|wont) (?:have|need) to (?:worry|deal) (?:about|with) me"
+          r"(?:nobody|no one|noone|you|they|everyone) (?:will|'ll|won't|wont|will not) (?:have|need) to (?:worry|deal) (?:about|with) me"
           r"(?: again| anymore| much longer)?|soon (?:they|you|everyone|you all) will be(?=[.!]|$)"
           r"|(?:tonight|today|tomorrow) (?:i think )?it will(?=[.!]|$)",
           "worry about me deal with me will be it will", negatable=False),
