@@ -41,6 +41,12 @@ openapi: $(DESCRIPTOR)
 bench: $(DESCRIPTOR)
 	$(PY) -m bench.run
 
+# Scores eval/seda/*.jsonl, prints precision, recall and timing, and rewrites the
+# SEDA section of BENCHMARKS.md; fails when a recall or false-alarm target fails.
+.PHONY: eval-seda
+eval-seda: $(STAMP)
+	$(PY) tools/eval_seda.py
+
 # Re-resolves requirements.in into requirements.lock in a scratch environment.
 lock:
 	rm -rf build/lockenv
