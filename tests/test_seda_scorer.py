@@ -77,7 +77,7 @@ def test_span_zero_width_original():
 
 
 def test_span_after_expansion():
-    # "ß" folds to two characters and emoji are one code point each; spans stay on the original.
+    # "ß" folds to two characters and an emoji is one code point, but spans stay on the original.
     text = "Stra\u00dfe \U0001f600 I want to die."
     assert "want to die" in signal_texts(text)
 

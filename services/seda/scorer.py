@@ -1,6 +1,6 @@
 """SEDA safety scorer: a 0..100 screening score for a journal text (higher is safer).
 
-The scorer screens; it does not diagnose. It reads the text alone, with rules
+The scorer screens and does not diagnose. It reads the text alone, with rules
 written by hand, and returns the band that decides what a platform may show:
 
     score   band      mode       action
@@ -13,7 +13,7 @@ Signal categories. The first six follow the six screener questions of the Columb
 Suicide Severity Rating Scale (C-SSRS), in the screener's order:
 
     wish_to_be_dead       Q1  wished to be dead, or to sleep and not wake up
-    active_ideation       Q2  thoughts of killing oneself; also self-harm thoughts
+    active_ideation       Q2  thoughts of killing oneself, and self-harm thoughts
     method                Q3  thoughts of how (pills, a bridge, a gun)
     intent                Q4  some intention of acting on the thoughts
     plan                  Q5  worked-out details (when, where, how)
@@ -119,10 +119,10 @@ def assess(text: str, locale: str = "") -> Assessment:
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     if not text:
-        raise ValueError("text is empty; send 1 to 20,000 Unicode code points")
+        raise ValueError("text is empty. Send 1 to 20,000 Unicode code points.")
     if len(text) > MAX_TEXT_LENGTH:
-        raise ValueError(f"text has {len(text)} code points, over the maximum of {MAX_TEXT_LENGTH}; "
-                         f"send at most {MAX_TEXT_LENGTH}")
+        raise ValueError(f"text has {len(text)} code points, over the maximum of {MAX_TEXT_LENGTH}. "
+                         f"Send at most {MAX_TEXT_LENGTH}.")
 
     folded = fold(text)
     language = detect_language(text, folded.text, locale)
@@ -184,16 +184,16 @@ def _find_hits(text: str, supported: bool) -> list[_Hit]:
     for rule in rules.RULES:
         if rule.foreign_only and supported:
             continue
-        kept = 0
+        accepted = 0
         for low, high in _windows(context, rule.anchors):
             for match in rule.pattern.finditer(text, low, high):
                 hit = context.judge(rule, match.start(), match.end())
                 if hit is not None:
                     hits.append(hit)
-                    kept += 1
-                if kept == _MAX_HITS_PER_RULE:
+                    accepted += 1
+                if accepted == _MAX_HITS_PER_RULE:
                     break
-            if kept == _MAX_HITS_PER_RULE:
+            if accepted == _MAX_HITS_PER_RULE:
                 break
 
     hits.extend(_emoji_hits(text, context))

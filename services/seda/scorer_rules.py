@@ -47,7 +47,7 @@ class Rule:
     category: str
     severity: int
     pattern: re.Pattern[str]
-    # The rule runs only if one of these substrings is in the folded text (a fast skip).
+    # Substrings of which every match contains one; the scorer scans only sentences that contain one.
     anchors: tuple[str, ...] = ()
     # Check the words before the match for a negator ("I would never ...").
     negatable: bool = True
@@ -607,8 +607,8 @@ DISTRESS_RULES = (
           "overwhelmed exhausted anxious can't sleep too much barely"),
 )
 
-# A small crisis lexicon for languages the scorer does not support. It never makes
-# such text supported; it only keeps obvious first-person cues from being lost.
+# A small crisis lexicon for languages the scorer does not support. It does not make
+# such text supported, but keeps obvious first-person cues from being lost.
 FOREIGN_RULES = (
     _rule("crosslang.ideation.self", _IDEATION, HIGH,
           r"suicidarme|suicidarse|me suicidar|me suicider|me tuer|matarme|me matar|quitarme la vida|mich umbringen"

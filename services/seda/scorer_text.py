@@ -1,9 +1,9 @@
 """Text folding for the SEDA scorer: a matchable form of the text, an index map and a language guess.
 
-The rules in scorer_rules match a folded copy of the journal text: lowercase, accents
-and zero-width characters removed, compatibility forms (fullwidth, mathematical
-letters, ligatures) decomposed, Cyrillic and Greek look-alikes mapped to Latin
-letters, leetspeak inside words mapped to letters, and whitespace collapsed.
+The rules in scorer_rules match a folded copy of the journal text. It is lowercase,
+without accents or zero-width characters, and with whitespace collapsed.
+Compatibility forms (fullwidth, mathematical letters, ligatures) are decomposed.
+Cyrillic and Greek look-alikes and leetspeak inside words become Latin letters.
 ``fold`` returns that copy together with ``origin``, where ``origin[i]`` is the code
 point index in the original text of folded character ``i``. A match on
 ``folded[a:b]`` therefore points at ``text[origin[a]:origin[b - 1] + 1]``.
@@ -139,8 +139,8 @@ def _fold_char(ch: str, map_lookalikes: bool) -> str:
         return _DROP
 
     decomposed = unicodedata.normalize("NFKD", ch)
-    kept = "".join(c for c in decomposed if unicodedata.category(c) not in ("Mn", "Me", "Cf"))
-    lowered = kept.lower()
+    unmarked = "".join(c for c in decomposed if unicodedata.category(c) not in ("Mn", "Me", "Cf"))
+    lowered = unmarked.lower()
     if map_lookalikes:
         lowered = "".join(_LOOKALIKES.get(c, c) for c in lowered)
     return lowered or _DROP
