@@ -73,6 +73,8 @@ def test_no_journal_text_in_redis(mesh):
     assert "input_hash=" in contents
     assert not [f for f in text_fragments() if f in contents]
     assert mesh.seda_secret not in contents
+    # The birth date that the SEDA tests send.
+    assert "1984-07-02" not in contents
 
 
 def test_no_journal_text_in_the_append_only_file(mesh):
