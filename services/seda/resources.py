@@ -13,62 +13,52 @@ import dataclasses
 
 @dataclasses.dataclass(frozen=True)
 class CrisisResource:
-    """A service that a person in crisis can contact, as the API returns it."""
+    """A service that a person in crisis can contact, as the API returns it. An empty field means the service has none."""
 
     name: str
     description: str
-    phone: str
-    sms: str
-    url: str
-    hours: str
     region: str
+    phone: str = ""
+    sms: str = ""
+    url: str = ""
+    hours: str = "24/7"
 
 
 def _emergency(region: str, number: str) -> CrisisResource:
-    return CrisisResource(
-        name="Emergency services",
-        description=f"If you are in immediate danger, call {number}.",
-        phone=number,
-        sms="",
-        url="",
-        hours="24/7",
-        region=region,
-    )
-
-
-def _line_988(region: str, name: str, description: str, url: str) -> CrisisResource:
-    return CrisisResource(name=name, description=description, phone="988", sms="988", url=url, hours="24/7", region=region)
+    return CrisisResource("Emergency services", f"If you are in immediate danger, call {number}.", region, phone=number)
 
 
 def _samaritans(region: str) -> CrisisResource:
     return CrisisResource(
-        name="Samaritans",
-        description="Someone to talk to, free and confidential, any time. Call 116 123.",
+        "Samaritans",
+        "Someone to talk to, free and confidential, any time. Call 116 123.",
+        region,
         phone="116 123",
-        sms="",
         url="https://www.samaritans.org",
-        hours="24/7",
-        region=region,
     )
 
 
 # ISO 3166-1 alpha-2 region -> contacts, most specific first.
 REGIONAL: dict[str, tuple[CrisisResource, ...]] = {
     "US": (
-        _line_988(
-            "US",
+        CrisisResource(
             "988 Suicide & Crisis Lifeline",
             "Free, confidential support from a trained counselor, any time. Call or text 988, or chat online.",
-            "https://988lifeline.org",
+            "US",
+            phone="988",
+            sms="988",
+            url="https://988lifeline.org",
         ),
         _emergency("US", "911"),
     ),
     "CA": (
-        _line_988(
-            "CA",
+        CrisisResource(
             "9-8-8 Suicide Crisis Helpline",
             "Free, confidential support, any time, in English or French. Call or text 988.",
-            "https://988.ca",
+            "CA",
+            phone="988",
+            sms="988",
+            url="https://988.ca",
         ),
         _emergency("CA", "911"),
     ),
@@ -78,22 +68,15 @@ REGIONAL: dict[str, tuple[CrisisResource, ...]] = {
 
 INTERNATIONAL: tuple[CrisisResource, ...] = (
     CrisisResource(
-        name="Find A Helpline",
-        description="A directory of free, confidential helplines in your country. Choose yours to see who to call or text.",
-        phone="",
-        sms="",
+        "Find A Helpline",
+        "A directory of free, confidential helplines in your country. Choose yours to see who to call or text.",
+        "international",
         url="https://findahelpline.com",
-        hours="24/7",
-        region="international",
     ),
     CrisisResource(
-        name="Emergency services",
-        description="If you are in immediate danger, call your local emergency number.",
-        phone="",
-        sms="",
-        url="",
-        hours="24/7",
-        region="international",
+        "Emergency services",
+        "If you are in immediate danger, call your local emergency number.",
+        "international",
     ),
 )
 
