@@ -115,7 +115,7 @@ def register(server: grpc.aio.Server, servicer: SedaServicer) -> list[pb_descrip
 
 
 def score(text: str, locale: str) -> scorer.Assessment:
-    """Run the scorer in a worker thread and record its duration."""
+    """Run the scorer and record its duration. The handler calls this in a worker thread."""
     started = time.perf_counter()
     assessment = scorer.assess(text, locale)
     SCORING_SECONDS.observe(time.perf_counter() - started)
