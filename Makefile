@@ -47,6 +47,12 @@ openapi: $(DESCRIPTOR)
 bench: $(DESCRIPTOR) $(CACHE)
 	$(PY) -m bench.run
 
+# Scores eval/seda/*.jsonl, prints precision, recall and timing, and rewrites the
+# SEDA section of BENCHMARKS.md; fails when a recall or false-alarm target fails.
+.PHONY: eval-seda
+eval-seda: $(STAMP)
+	$(PY) tools/eval_seda.py
+
 # Re-resolves requirements.in into requirements.lock in a scratch environment.
 lock:
 	rm -rf build/lockenv
@@ -58,4 +64,4 @@ lock:
 
 clean:
 	rm -rf $(VENV) build var
-	find defrag/common defrag/telemetry defrag/keys -name '*_pb2*' -delete 2>/dev/null || true
+	find defrag/common defrag/telemetry defrag/keys defrag/seda -name '*_pb2*' -delete 2>/dev/null || true

@@ -33,7 +33,8 @@ class Snapshot:
         return Snapshot(*(getattr(self, f.name) - getattr(earlier, f.name) for f in dataclasses.fields(self)))
 
 
-def _samples(port: int, sample_name: str):
+def samples(port: int, sample_name: str):
+    """Yield the labels and integer value of every sample of that name on a /metrics endpoint."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
         text = reply.read().decode()
     for family in text_string_to_metric_families(text):
@@ -55,12 +56,12 @@ def snapshot(mesh: Mesh, envoy_admin_port: int | None) -> Snapshot:
     ext_authz = ext_authz_counts(envoy_admin_port) if envoy_admin_port is not None else {}
     decisions = collections.Counter()
     for port in mesh.ports.gateway_metrics:
-        for labels, value in _samples(port, "defrag_gateway_decisions_total"):
+        for labels, value in samples(port, "defrag_gateway_decisions_total"):
             decisions[labels["result"]] += value
 
     codes = collections.Counter()
     for port in mesh.ports.telemetry_metrics:
-        for labels, value in _samples(port, "defrag_grpc_requests_total"):
+        for labels, value in samples(port, "defrag_grpc_requests_total"):
             if labels["method"] == TELEMETRY_METHOD:
                 codes["ok" if labels["code"] == "OK" else "not_ok"] += value
 

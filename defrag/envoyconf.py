@@ -26,6 +26,7 @@ class EdgeConfig:
     stats_port: int
     gateway: list[tuple[str, int]]
     telemetry: list[tuple[str, int]]
+    seda: list[tuple[str, int]]
     listen_host: str = "127.0.0.1"
     admin_host: str = "127.0.0.1"
     stats_host: str = "127.0.0.1"
@@ -62,7 +63,9 @@ def render(config: EdgeConfig, template: pathlib.Path = TEMPLATE) -> str:
         "descriptor_path": str(config.descriptor),
         "gateway_discovery": "STATIC",
         "telemetry_discovery": "STATIC",
+        "seda_discovery": "STATIC",
         "gateway_endpoints": endpoints_yaml(config.gateway),
         "telemetry_endpoints": endpoints_yaml(config.telemetry),
+        "seda_endpoints": endpoints_yaml(config.seda),
     }
     return string.Template(template.read_text()).substitute(values)

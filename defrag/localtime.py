@@ -208,6 +208,23 @@ def read_local_time(
     )
 
 
+def read_message_time(message, *, years: tuple[int, int] = FORMAT_YEARS, unknown_time: str = "") -> LocalReading:
+    """Parse the local-time fields of a request message with BirthData's field names, as read_local_time does.
+
+    `message` is a protobuf message (duck-typed, so this module still imports
+    no gRPC). An unset fold reads as 0, and an empty time as `unknown_time`.
+    """
+    return read_local_time(
+        message.date,
+        message.time or unknown_time,
+        tz=message.tz,
+        utc_offset=message.utc_offset,
+        fold=message.fold if message.HasField("fold") else 0,
+        calendar=message.calendar,
+        years=years,
+    )
+
+
 def resolve(reading: LocalReading, lat: float, lon: float) -> ResolvedTime:
     """Apply the zone to a reading: utc_offset if set, else tz, else the zone found at lat/lon.
 

@@ -1,4 +1,4 @@
-"""Starts and stops the whole mesh on one machine: Redis, gateway, telemetry, Envoy.
+"""Starts and stops the whole mesh on one machine: Redis, gateway, telemetry, SEDA, Envoy.
 
 `make run` uses it with the documented ports; the tests and the bench use
 it with free ports. Every process writes JSON lines to var/log/<name>.log.
@@ -84,19 +84,23 @@ class Ports:
     gateway_metrics: list[int] = dataclasses.field(default_factory=lambda: [9111, 9112])
     telemetry: list[int] = dataclasses.field(default_factory=lambda: [50071])
     telemetry_metrics: list[int] = dataclasses.field(default_factory=lambda: [9121])
+    seda: list[int] = dataclasses.field(default_factory=lambda: [50081])
+    seda_metrics: list[int] = dataclasses.field(default_factory=lambda: [9131])
 
     @classmethod
-    def defaults(cls, gateway_workers: int = 2, telemetry_workers: int = 1) -> "Ports":
+    def defaults(cls, gateway_workers: int = 2, telemetry_workers: int = 1, seda_workers: int = 1) -> "Ports":
         return cls(
             gateway=[50061 + i for i in range(gateway_workers)],
             gateway_metrics=[9111 + i for i in range(gateway_workers)],
             telemetry=[50071 + i for i in range(telemetry_workers)],
             telemetry_metrics=[9121 + i for i in range(telemetry_workers)],
+            seda=[50081 + i for i in range(seda_workers)],
+            seda_metrics=[9131 + i for i in range(seda_workers)],
         )
 
     @classmethod
-    def free(cls, gateway_workers: int = 2, telemetry_workers: int = 1) -> "Ports":
-        ports = iter(free_ports(5 + 2 * gateway_workers + 2 * telemetry_workers))
+    def free(cls, gateway_workers: int = 2, telemetry_workers: int = 1, seda_workers: int = 1) -> "Ports":
+        ports = iter(free_ports(5 + 2 * gateway_workers + 2 * telemetry_workers + 2 * seda_workers))
         return cls(
             public=next(ports),
             envoy_admin=next(ports),
@@ -107,7 +111,40 @@ class Ports:
             gateway_metrics=[next(ports) for _ in range(gateway_workers)],
             telemetry=[next(ports) for _ in range(telemetry_workers)],
             telemetry_metrics=[next(ports) for _ in range(telemetry_workers)],
+            seda=[next(ports) for _ in range(seda_workers)],
+            seda_metrics=[next(ports) for _ in range(seda_workers)],
         )
+
+
+def seda_secret(var: pathlib.Path) -> str:
+    """Return SEDA_AUDIT_HMAC_SECRET if set, else the secret kept in var/seda.env, made once at random.
+
+    Keeping the generated secret makes input hashes comparable across
+    restarts of `make run`. The file is readable by the user only, and the
+    secret never reaches a log or a command line.
+    """
+    configured = os.environ.get("SEDA_AUDIT_HMAC_SECRET")
+    if configured:
+        return configured
+    path = var / "seda.env"
+    prefix = "SEDA_AUDIT_HMAC_SECRET="
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.startswith(prefix) and line[len(prefix):]:
+                return line[len(prefix):]
+    # 32 random bytes as 64 hex digits, twice the minimum the service accepts.
+    secret = secrets.token_hex(32)
+    var.mkdir(parents=True, exist_ok=True)
+    write_private_file(path, f"{prefix}{secret}\n")
+    return secret
+
+
+def write_private_file(path: pathlib.Path, text: str) -> None:
+    """Replace the file with the text, created readable and writable by the user only."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
 
 
 class MeshError(Exception):
@@ -133,6 +170,7 @@ class Mesh:
         self.envoy_concurrency = envoy_concurrency
         self.extra_env = env or {}
         self.admin_token = secrets.token_urlsafe(32)
+        self.seda_secret = seda_secret(var)
         self.processes: dict[str, subprocess.Popen] = {}
         self.logs = var / "log"
         self.wrote_admin_env = False
@@ -152,7 +190,8 @@ class Mesh:
     def ports_in_use(self) -> list[int]:
         """Returns the ports of this mesh that something already listens on."""
         ports = [self.ports.public, self.ports.envoy_admin, self.ports.envoy_stats, self.ports.admin_api,
-                 *self.ports.gateway, *self.ports.gateway_metrics, *self.ports.telemetry, *self.ports.telemetry_metrics]
+                 *self.ports.gateway, *self.ports.gateway_metrics, *self.ports.telemetry, *self.ports.telemetry_metrics,
+                 *self.ports.seda, *self.ports.seda_metrics]
         if not self.external_redis:
             ports.append(self.ports.redis)
         busy = []
@@ -175,6 +214,8 @@ class Mesh:
                 self.start_gateway(index)
             for index in range(len(self.ports.telemetry)):
                 self.start_telemetry(index)
+            for index in range(len(self.ports.seda)):
+                self.start_seda(index)
             self.wait_ready(envoy=False)
             # Envoy last, so its first health checks find every service up.
             self.start_envoy()
@@ -237,6 +278,17 @@ class Mesh:
         )
         self.spawn(f"telemetry-{index}", [sys.executable, "-m", "services.telemetry"], env)
 
+    def start_seda(self, index: int) -> None:
+        # The secret goes in the environment, never on the command line,
+        # where any local user could read it with ps.
+        env = self._env(
+            REDIS_URL=self.redis_url,
+            SEDA_AUDIT_HMAC_SECRET=self.seda_secret,
+            SEDA_PORT=self.ports.seda[index],
+            SEDA_METRICS_PORT=self.ports.seda_metrics[index],
+        )
+        self.spawn(f"seda-{index}", [sys.executable, "-m", "services.seda"], env)
+
     def envoy_config(self) -> envoyconf.EdgeConfig:
         return envoyconf.EdgeConfig(
             listen_port=self.ports.public,
@@ -244,6 +296,7 @@ class Mesh:
             stats_port=self.ports.envoy_stats,
             gateway=[("127.0.0.1", p) for p in self.ports.gateway],
             telemetry=[("127.0.0.1", p) for p in self.ports.telemetry],
+            seda=[("127.0.0.1", p) for p in self.ports.seda],
         )
 
     def start_envoy(self) -> None:
@@ -267,9 +320,10 @@ class Mesh:
         for index, port in enumerate(self.ports.gateway):
             if f"gateway-{index}" in self.processes:
                 self.wait_for(f"gateway-{index}", deadline, lambda p=port: self._grpc_serving(p))
-        for index, port in enumerate(self.ports.telemetry):
-            if f"telemetry-{index}" in self.processes:
-                self.wait_for(f"telemetry-{index}", deadline, lambda p=port: self._grpc_serving(p))
+        for kind in ("telemetry", "seda"):
+            for index, port in enumerate(getattr(self.ports, kind)):
+                if f"{kind}-{index}" in self.processes:
+                    self.wait_for(f"{kind}-{index}", deadline, lambda p=port: self._grpc_serving(p))
         if envoy and "envoy" in self.processes:
             self.wait_for("envoy", deadline, self._envoy_ready)
 
@@ -292,7 +346,7 @@ class Mesh:
         """Starts one stopped process of the mesh again and waits until it is ready."""
         kind, _, index = name.partition("-")
         starters = {"redis": self.start_redis, "envoy": self.start_envoy}
-        if kind in ("gateway", "telemetry"):
+        if kind in ("gateway", "telemetry", "seda"):
             getattr(self, f"start_{kind}")(int(index))
         elif kind in starters:
             starters[kind]()
@@ -326,10 +380,7 @@ class Mesh:
     def write_admin_env(self) -> pathlib.Path:
         """Writes the admin address and token for the `defrag` command, readable by the user only."""
         path = self.var / "admin.env"
-        path.unlink(missing_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(f"DEFRAG_ADMIN_ADDR={self.admin_address}\nDEFRAG_ADMIN_TOKEN={self.admin_token}\n")
+        write_private_file(path, f"DEFRAG_ADMIN_ADDR={self.admin_address}\nDEFRAG_ADMIN_TOKEN={self.admin_token}\n")
         self.wrote_admin_env = True
         return path
 
@@ -350,7 +401,7 @@ class Mesh:
     def stop(self) -> None:
         """Stops Envoy first (no new calls), then every service at once, then Redis."""
         self.stop_process("envoy")
-        services = [n for n in self.processes if n.startswith(("telemetry", "gateway"))]
+        services = [n for n in self.processes if n.startswith(("telemetry", "seda", "gateway"))]
         for name in services:
             process = self.processes[name]
             if process.poll() is None:

@@ -2,7 +2,9 @@
 
 Environment: REDIS_URL (use your own Redis instead of the embedded one),
 DEFRAG_GATEWAY_WORKERS (default 2), DEFRAG_TELEMETRY_WORKERS (default 1),
-DEFRAG_TIERS (tiers file).
+DEFRAG_SEDA_WORKERS (default 1), DEFRAG_TIERS (tiers file),
+SEDA_AUDIT_HMAC_SECRET (secret of the audit hashes; without it a random one
+is made once and kept in var/seda.env).
 """
 
 import collections
@@ -26,6 +28,7 @@ def main() -> int:
     try:
         gateways = env_int("DEFRAG_GATEWAY_WORKERS", 2, 1, 10)
         telemetry = env_int("DEFRAG_TELEMETRY_WORKERS", 1, 1, 10)
+        seda = env_int("DEFRAG_SEDA_WORKERS", 1, 1, 10)
     except ConfigError as error:
         print(f"make run: {error}", file=sys.stderr)
         return 2
@@ -34,14 +37,14 @@ def main() -> int:
     os.umask(0o077)
     var = ROOT / "var"
     tiers = os.environ.get("DEFRAG_TIERS")
-    mesh = Mesh(var, Ports.defaults(gateways, telemetry), redis_url=os.environ.get("REDIS_URL") or None,
+    mesh = Mesh(var, Ports.defaults(gateways, telemetry, seda), redis_url=os.environ.get("REDIS_URL") or None,
                 tiers=pathlib.Path(tiers) if tiers else None)
     busy = mesh.ports_in_use()
     if busy:
         print(f"make run: ports {', '.join(map(str, busy))} on 127.0.0.1 are already in use; "
               "stop the process that uses them (perhaps another make run) and try again", file=sys.stderr)
         return 1
-    print("starting Redis, gateway, telemetry and Envoy (logs in var/log/) ...", flush=True)
+    print("starting Redis, gateway, telemetry, SEDA and Envoy (logs in var/log/) ...", flush=True)
     try:
         mesh.start()
     except MeshError as error:
@@ -56,6 +59,7 @@ Create a key (it is printed once, on the last line):
 
 Then call the API:
   curl -H "Authorization: Bearer $KEY" "{mesh.public_url}/v1/telemetry/vectors?date=1990-01-15&time=14:30&lat=34.05&lon=-118.24"
+  curl -H "Authorization: Bearer $KEY" -d '{{"journal_text": "A calm week; I slept well.", "locale": "en-US"}}' {mesh.public_url}/v1/seda/audit
 
 Admin API {mesh.admin_address} (token in var/admin.env), Envoy stats http://127.0.0.1:{mesh.ports.envoy_stats}/stats/prometheus
 Press Ctrl-C to stop.""", flush=True)

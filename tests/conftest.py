@@ -25,6 +25,8 @@ _account_numbers = itertools.count(1)
 # Every plaintext key the tests receive, so the last test can check that none
 # of them was logged or stored.
 ISSUED_KEYS: list[str] = []
+# Every journal text the tests send to SEDA, for the same check.
+AUDITED_TEXTS: list[str] = []
 
 
 def start_mesh(var: pathlib.Path, gateways: int = 2) -> Mesh:

@@ -295,6 +295,7 @@ def test_reflection_lists_only_the_public_services(public_channel):
     services = set(database.get_services())
 
     assert "defrag.telemetry.v1.TelemetryService" in services
+    assert "defrag.seda.v1.SedaService" in services
     assert "defrag.keys.v1.UsageService" in services
     assert not any("Admin" in s or "Authorization" in s for s in services)
     assert database.FindFileContainingSymbol("defrag.telemetry.v1.GetVectorsRequest").name == "defrag/telemetry/v1/telemetry.proto"

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import LOS_ANGELES_1990, bearer, http
+from conftest import AUDITED_TEXTS, LOS_ANGELES_1990, bearer, http
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +50,7 @@ def exhausted_key(mesh, admin) -> str:
 def test_curl_sh_prints_vectors_usage_and_401(mesh, pro_key):
     if not shutil.which("curl"):
         pytest.skip("curl.sh needs curl on PATH, and this machine has none")
+    AUDITED_TEXTS.append("A quiet week: long walks, early nights and lunch with an old friend.")
 
     result = run_example(["bash", str(EXAMPLES / "curl.sh")], mesh.public_url, pro_key)
 
@@ -59,6 +60,8 @@ def test_curl_sh_prints_vectors_usage_and_401(mesh, pro_key):
     for body in BODIES:
         assert f'"body":"{body}"' in result.stdout
     assert "ratelimit-policy: " in result.stdout.lower()
+    assert '"band":"clear"' in result.stdout
+    assert '"audit_logged":true' in result.stdout
     assert '"tier":"pro"' in result.stdout
     assert '"reason":"API_KEY_MISSING"' in result.stdout
     assert "HTTP status 401" in result.stdout

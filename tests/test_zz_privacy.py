@@ -1,11 +1,12 @@
-"""Runs last: no plaintext key, and no birth data, in Redis, its append-only file or any log."""
+"""Runs last: no plaintext key, journal text or birth data in Redis, its append-only file, any log or any metric."""
 
 import re
 
 import pytest
 import redis
 
-from conftest import ISSUED_KEYS, LOS_ANGELES_1990, bearer, http
+from conftest import AUDITED_TEXTS, ISSUED_KEYS, LOS_ANGELES_1990, bearer, http
+from test_observability import scrape
 
 pytestmark = pytest.mark.integration
 
@@ -24,6 +25,10 @@ def redis_contents(url: str) -> str:
             parts.extend(f"{k}={v}" for k, v in client.hgetall(name).items())
         elif kind == "set":
             parts.extend(client.smembers(name))
+        elif kind == "stream":
+            for entry_id, fields in client.xrange(name):
+                parts.append(entry_id)
+                parts.extend(f"{k}={v}" for k, v in fields.items())
     client.close()
     return "\n".join(parts)
 
@@ -54,3 +59,42 @@ def test_no_secrets_in_logs(mesh, admin):
     assert not [k for k in ISSUED_KEYS if k in logs]
     assert "1990-01-15" not in logs
     assert "-118.24" not in logs
+
+
+def text_fragments() -> list[str]:
+    """Returns each audited text and its first 40 code points, so a cut copy is found too."""
+    assert AUDITED_TEXTS, "the suite audited texts before this test"
+    return sorted({fragment for text in AUDITED_TEXTS for fragment in (text, text[:40])})
+
+
+def test_no_journal_text_in_redis(mesh):
+    contents = redis_contents(mesh.redis_url)
+
+    assert "input_hash=" in contents
+    assert not [f for f in text_fragments() if f in contents]
+    assert mesh.seda_secret not in contents
+    # The birth date that the SEDA tests send.
+    assert "1984-07-02" not in contents
+
+
+def test_no_journal_text_in_the_append_only_file(mesh):
+    contents = b"".join(p.read_bytes() for p in (mesh.var / "redis").rglob("*") if p.is_file())
+
+    assert not [f for f in text_fragments() if f.encode() in contents]
+
+
+def test_no_journal_text_or_secret_in_logs(mesh):
+    logs = "\n".join(p.read_text() for p in mesh.logs.glob("*.log"))
+
+    assert "/defrag.seda.v1.SedaService/Audit" in logs
+    assert not [f for f in text_fragments() if f in logs]
+    assert mesh.seda_secret not in logs
+    assert "1984-07-02" not in logs
+
+
+def test_no_journal_text_in_metrics(mesh):
+    ports = [*mesh.ports.seda_metrics, *mesh.ports.gateway_metrics, *mesh.ports.telemetry_metrics]
+    metrics = "\n".join(scrape(port) for port in ports) + scrape(mesh.ports.envoy_stats, "/stats/prometheus")
+
+    assert "defrag_seda_band_total" in metrics
+    assert not [f for f in text_fragments() if f in metrics]

@@ -13,7 +13,8 @@ from grpc_health.v1._async import HealthServicer
 from grpc_status import rpc_status
 from prometheus_client import Counter, Histogram, start_http_server
 
-from defrag.platform.config import env_int
+from defrag.platform import logs
+from defrag.platform.config import ConfigError, env_int, env_str
 from defrag.platform.errors import ApiError
 
 log = logging.getLogger("defrag.server")
@@ -215,3 +216,30 @@ async def run_until_signal(service: Service, grace_seconds: float = 10.0, on_sto
     if on_stop is not None:
         await on_stop()
     log.info("stopped")
+
+
+def run_service(name: str, serve: Callable[[], Awaitable[None]]) -> int:
+    """Set up JSON logs, run serve() on uvloop when it is installed, and return the process's exit code.
+
+    The code is 2 for an invalid setting, 1 when a listener cannot start
+    and 0 after a clean stop. DEFRAG_LOG_LEVEL sets the log level.
+    """
+    service_log = logs.setup(name, env_str("DEFRAG_LOG_LEVEL", "INFO"))
+    try:
+        import uvloop
+    except ImportError:
+        uvloop = None
+
+    try:
+        if uvloop is not None:
+            uvloop.run(serve())
+        else:
+            service_log.info("uvloop is not installed; using the default asyncio event loop")
+            asyncio.run(serve())
+    except ConfigError as error:
+        service_log.error("invalid configuration: %s", error)
+        return 2
+    except OSError as error:
+        service_log.error("cannot start: %s", error)
+        return 1
+    return 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Calls the defrag REST API with curl: telemetry, usage, and a call without a key.
+# Calls the defrag REST API with curl: telemetry, a SEDA audit, usage, and a call without a key.
 #
 #   DEFRAG_API_KEY=sk_live_... bash docs/examples/curl.sh
 #
@@ -15,6 +15,15 @@ echo "== GET /v1/telemetry/vectors (Los Angeles, 1990-01-15 14:30 local time)"
 curl --silent --show-error --include --fail-with-body \
   -H "Authorization: Bearer $key" \
   "$url/v1/telemetry/vectors?date=1990-01-15&time=14:30&lat=34.05&lon=-118.24"
+echo
+
+echo "== POST /v1/seda/audit (a calm journal text, en-US)"
+# The key needs the pro or enterprise tier; a free key gets 403.
+curl --silent --show-error --fail-with-body \
+  -H "Authorization: Bearer $key" \
+  -H "Content-Type: application/json" \
+  --data '{"journal_text": "A quiet week: long walks, early nights and lunch with an old friend.", "locale": "en-US", "context": "horoscope"}' \
+  "$url/v1/seda/audit"
 echo
 
 echo "== GET /v1/usage"

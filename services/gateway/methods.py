@@ -9,6 +9,7 @@ from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
 
 from defrag.keys.v1 import usage_pb2
+from defrag.seda.v1 import seda_pb2
 from defrag.telemetry.v1 import telemetry_pb2
 
 
@@ -58,6 +59,14 @@ PUBLIC_METHODS: dict[str, MethodRule] = {
             "/defrag.telemetry.v1.TelemetryService/GetVectors",
             telemetry_pb2.GetVectorsRequest,
             max_body_bytes=16 * 1024,
+            cost=ONE_CALL,
+        ),
+        # 20,000 code points of 4-byte UTF-8 are 80,000 bytes; the rest
+        # leaves room for birth data, context, locale and field tags.
+        MethodRule(
+            "/defrag.seda.v1.SedaService/Audit",
+            seda_pb2.AuditRequest,
+            max_body_bytes=96 * 1024,
             cost=ONE_CALL,
         ),
         MethodRule(

@@ -7,19 +7,14 @@ Settings (environment):
   DEFRAG_LOG_LEVEL        log level, default INFO (one line per call)
 """
 
-import asyncio
 import datetime as dt
-import logging
 
 import numpy as np
 
 from defrag import localtime, sky
-from defrag.platform import logs
-from defrag.platform.config import ConfigError, env_int, env_str
-from defrag.platform.server import run_until_signal, start
+from defrag.platform.config import env_int, env_str
+from defrag.platform.server import run_service, run_until_signal, start
 from services.telemetry.service import register
-
-log = logging.getLogger("telemetry")
 
 
 def warm_up() -> None:
@@ -40,25 +35,7 @@ async def serve() -> None:
 
 
 def main() -> int:
-    logs.setup("telemetry", env_str("DEFRAG_LOG_LEVEL", "INFO"))
-    try:
-        import uvloop
-    except ImportError:
-        uvloop = None
-
-    try:
-        if uvloop is not None:
-            uvloop.run(serve())
-        else:
-            log.info("uvloop is not installed; using the default asyncio event loop")
-            asyncio.run(serve())
-    except ConfigError as error:
-        log.error("invalid configuration: %s", error)
-        return 2
-    except OSError as error:
-        log.error("cannot start: %s", error)
-        return 1
-    return 0
+    return run_service("telemetry", serve)
 
 
 if __name__ == "__main__":

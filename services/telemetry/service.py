@@ -17,6 +17,7 @@ from google.protobuf import descriptor as pb_descriptor
 
 from defrag import ephemeris, localtime, sky, zodiac
 from defrag.common.v1 import common_pb2
+from defrag.platform.calls import format_timestamp, request_id
 from defrag.platform.errors import FieldViolation, invalid_argument
 from defrag.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
 
@@ -93,19 +94,6 @@ def register(server: grpc.aio.Server) -> list[pb_descriptor.ServiceDescriptor]:
     """Add the telemetry servicer to a server and return its descriptor for health and metrics."""
     telemetry_pb2_grpc.add_TelemetryServiceServicer_to_server(TelemetryServicer(), server)
     return [SERVICE_DESCRIPTOR]
-
-
-def request_id(context: grpc.aio.ServicerContext) -> str:
-    """Return the x-request-id metadata value, or "" when the caller sent none."""
-    for key, value in context.invocation_metadata() or ():
-        if key == "x-request-id":
-            return value
-    return ""
-
-
-def format_timestamp(utc: dt.datetime) -> str:
-    """Format an aware UTC instant as RFC 3339 with a "Z" suffix, to the second."""
-    return utc.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _fold(message) -> int:

@@ -1,0 +1,627 @@
+"""SEDA safety scorer: a 0..100 screening score for a journal text (higher is safer).
+
+The scorer screens and does not diagnose. It reads the text alone, with rules
+written by hand, and returns the band that decides what a platform may show:
+
+    score   band      mode       action
+    0-29    critical  halted     no esoteric content, crisis resources, escalate to a human
+    30-45   caution   throttled  reduce esoteric output by 70%, prioritise reality testing
+    46-70   watch     grounded   proceed with grounding language, monitor
+    71-100  clear     open       proceed
+
+Signal categories. The first six follow the six screener questions of the Columbia
+Suicide Severity Rating Scale (C-SSRS), in the screener's order:
+
+    wish_to_be_dead       Q1  wished to be dead, or to sleep and not wake up
+    active_ideation       Q2  thoughts of killing oneself, and self-harm thoughts
+    method                Q3  thoughts of how (pills, a bridge, a gun)
+    intent                Q4  some intention of acting on the thoughts
+    plan                  Q5  worked-out details (when, where, how)
+    preparatory_behavior  Q6  acts: pills saved, a note, possessions given away,
+                              farewells, recent self-harm or attempts
+    psychosis_mania       delusions of reference, grandiosity, voices, no sleep
+    substance_use         alcohol or drug use that harms or helps cope
+    acute_distress        hopelessness, entrapment, burdensomeness, panic
+
+What each rule does to a match before it counts: a negation right before it
+("I would never ...") or right after it ("... is not an option") drops it, as does
+an idiom around it ("dying to see", "killing it"), a third-person subject ("my
+friend said she wants to die") or a quotation attributed to a song, a book or
+another speaker. A retraction after it ("... but I didn't mean it") or a remote past
+with a sign of recovery ("years ago ...; therapy helped") lowers it to low. Laughter
+("lol") lowers it by one step. docs/seda-method.md gives the score rules and the limits.
+
+Text in a language the scorer does not support gets ``language_supported=False``
+and a score of at most 60 (watch), never clear. Emoji, crisis line numbers and a
+small lexicon of first-person crisis phrases in other languages still count.
+
+Pure: no I/O, no logging, no state between calls apart from compiled patterns and
+a per-character cache.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import re
+
+from services.seda import scorer_rules as rules
+from services.seda.scorer_text import FoldedText, detect_language, fold
+
+MODEL_VERSION = "seda-rules-2026.12.1"
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("en",)
+MAX_TEXT_LENGTH = 20_000  # Unicode code points
+
+CATEGORIES = ("wish_to_be_dead", "active_ideation", "method", "intent", "plan",
+              "preparatory_behavior", "psychosis_mania", "substance_use", "acute_distress")
+SEVERITIES = rules.SEVERITIES
+
+# Highest score that text in an unsupported language can get: the top of watch.
+UNSUPPORTED_LANGUAGE_MAX_SCORE = 60
+
+
+@dataclasses.dataclass(frozen=True)
+class Band:
+    """One score band: its name, delivery mode, inclusive score range and action."""
+
+    name: str
+    mode: str
+    low: int
+    high: int
+    action: str
+
+
+BANDS: tuple[Band, ...] = (
+    Band("critical", "halted", 0, 29,
+         "Show no esoteric content. Show crisis resources and escalate to a human."),
+    Band("caution", "throttled", 30, 45,
+         "Reduce esoteric output by 70% and prioritise reality testing."),
+    Band("watch", "grounded", 46, 70,
+         "Proceed with grounding language and monitor."),
+    Band("clear", "open", 71, 100,
+         "Proceed."),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Signal:
+    """One piece of evidence: a rule that fired on a span of the original text."""
+
+    category: str  # one of CATEGORIES
+    severity: str  # one of SEVERITIES
+    start: int  # code point offsets into the original text, end exclusive
+    end: int
+    rule: str  # stable rule id; never contains text
+
+
+@dataclasses.dataclass(frozen=True)
+class Assessment:
+    """The scorer's result for one text."""
+
+    score: int
+    band: str
+    mode: str
+    label: str
+    action: str
+    score_range: str
+    signals: tuple[Signal, ...]
+    language: str
+    language_supported: bool
+
+
+def assess(text: str, locale: str = "") -> Assessment:
+    """Score ``text`` and name its dominant concern.
+
+    ``locale`` (a BCP 47 tag such as "en-US") is only a hint for the language of
+    very short texts. Raises ValueError for empty text or text longer than
+    MAX_TEXT_LENGTH code points.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if not text:
+        raise ValueError("text is empty. Send 1 to 20,000 Unicode code points.")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ValueError(f"text has {len(text)} code points, over the maximum of {MAX_TEXT_LENGTH}. "
+                         f"Send at most {MAX_TEXT_LENGTH}.")
+
+    folded = fold(text)
+    language = detect_language(text, folded.text, locale)
+    supported = language in SUPPORTED_LANGUAGES
+
+    hits = _find_hits(folded.text, supported)
+    score, label = _score(hits, supported)
+    band = _band_for(score)
+    signals = tuple(_to_signal(hit, folded) for hit in sorted(hits, key=lambda h: (h.start, h.end, h.rule)))
+
+    return Assessment(
+        score=score,
+        band=band.name,
+        mode=band.mode,
+        label=label,
+        action=band.action,
+        score_range=f"{band.low}-{band.high}",
+        signals=signals,
+        language=language,
+        language_supported=supported,
+    )
+
+
+def _band_for(score: int) -> Band:
+    for band in BANDS:
+        if band.low <= score <= band.high:
+            return band
+    raise ValueError(f"score {score} is outside 0..100")
+
+
+@dataclasses.dataclass
+class _Hit:
+    """A rule match on the folded text, with its severity after context checks."""
+
+    rule: str
+    category: str
+    severity: int
+    start: int
+    end: int
+
+
+def _to_signal(hit: _Hit, folded: FoldedText) -> Signal:
+    start, end = folded.original_span(hit.start, hit.end)
+    return Signal(hit.category, SEVERITIES[hit.severity], start, end, hit.rule)
+
+
+# Finding hits ---------------------------------------------------------------
+
+# More hits of one rule change no score (a category adds points per distinct rule),
+# and the cap keeps the pairwise steps below quadratic blow-up on repetitive input.
+_MAX_HITS_PER_RULE = 8
+_MAX_EMOJI = 16
+
+
+def _find_hits(text: str, supported: bool) -> list[_Hit]:
+    context = _Context(text)
+    hits: list[_Hit] = []
+
+    for rule in rules.RULES:
+        if rule.foreign_only and supported:
+            continue
+        accepted = 0
+        for low, high in _windows(context, rule.anchors):
+            for match in rule.pattern.finditer(text, low, high):
+                hit = context.judge(rule, match.start(), match.end())
+                if hit is not None:
+                    hits.append(hit)
+                    accepted += 1
+                if accepted == _MAX_HITS_PER_RULE:
+                    break
+            if accepted == _MAX_HITS_PER_RULE:
+                break
+
+    hits.extend(_emoji_hits(text, context))
+    return _drop_contained(hits)
+
+
+def _windows(context: "_Context", anchors: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Ranges of the text to scan for a rule: the sentences that contain one of its anchors.
+
+    No pattern crosses a sentence end (fillers match letters and spaces only), and every
+    match contains one of its rule's anchors, so these ranges hold every match. A rule
+    without anchors scans the whole text.
+    """
+    if not anchors:
+        return [(0, len(context.text))]
+
+    indices: set[int] = set()
+    for anchor in anchors:
+        indices.update(context.sentences_with(anchor))
+    if not indices:
+        return []
+
+    ranges = []
+    for index in sorted(indices):
+        start, end = context.sentence_range(index)
+        if ranges and ranges[-1][1] == start:
+            ranges[-1] = (ranges[-1][0], end)
+        else:
+            ranges.append((start, end))
+    return ranges
+
+
+def _drop_contained(hits: list[_Hit]) -> list[_Hit]:
+    """Drop a hit whose span lies inside another hit of the same category and at least its severity."""
+    kept = []
+    for hit in hits:
+        covered = any(
+            other is not hit and other.category == hit.category and other.severity >= hit.severity
+            and other.start <= hit.start and hit.end <= other.end
+            and (other.start, other.end, other.severity) != (hit.start, hit.end, hit.severity)
+            for other in hits)
+        if not covered:
+            kept.append(hit)
+    return kept
+
+
+_SENTENCE_END = re.compile(r"[.!?;:\n]+")
+_CLAUSE_BREAK = re.compile(r"(?<![a-z'])(?:but|though|although|however|yet|except)(?![a-z'])|[,;]")
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+_NEGATOR = re.compile(r"(?<![a-z'])(?:never|not|no longer|won't|wont|wouldn't|wouldnt|don't|dont|didn't|didnt|"
+                      r"doesn't|isn't|wasn't|ain't|haven't|hasn't|nor|would not|will not|do not|did not|"
+                      r"have not|has not)(?![a-z'])")
+# Phrases that contain a negator but affirm what follows ("not gonna lie, ...").
+_NEGATION_BLOCKER = re.compile(r"(?:can't|cannot|couldn't) promise|not sure|(?:don't|do not|didn't) know|"
+                               r"won't lie|not (?:gonna|going to) lie|not (?:kidding|joking)|never thought|"
+                               r"(?:don't|didn't) think (?:i can|i could)|not okay|not ok|not fine")
+# Words that may stand between a negator and the phrase it negates.
+_NEGATION_SCOPE = frozenset("""
+i i'm im i'd i'll i've am is are was be been being ever even really actually honestly seriously truly
+going gonna to want wanna wanted try trying plan planning planned intend intending think thinking thought
+about of do did does would will could should have has had feel feeling felt wish just myself my own
+a an the that it this any anything kind sort like ever again want consider considering anymore
+thoughts plans plan intention intentions urge urges desire
+""".split())
+_NEGATION_AFTER = re.compile(r"[ ?!.,:;\"')-]{0,4}(?:never|no way|(?:is|was|has been|has never been|is never|"
+                             r"isn't|wasn't)? ?(?:not|never) (?:an option|the answer|something|on the table|"
+                             r"been on the table|going to happen)|isn't (?:an option|the answer|something)|"
+                             r"is off the table|has never been|was never)")
+
+_RETRACTION = re.compile(r"(?:didn't|did not|don't|do not) (?:really |actually )?mean (?:it|that)|"
+                         r"(?:only|just|was|i'm|im) (?:kidding|joking)|(?<![a-z])(?:jk|j/k|/j|/s)(?![a-z])|"
+                         r"wasn't (?:being )?serious|as a joke")
+_LAUGHTER = re.compile(r"(?<![a-z])(?:lol+|lmao+|lmfao|rofl|ha(?:ha)+h?|he(?:he)+|xd)(?![a-z])|[" +
+                       rules.LAUGH_EMOJI + "]")
+
+_FIRST_PERSON = frozenset("i i'm im i've ive i'd i'll me my myself mine we".split())
+_THIRD_PERSON = frozenset("""
+he she they him her them his their he's she's they're someone somebody friend sister brother mom mum mother
+dad father son daughter cousin uncle aunt grandma grandmother grandpa grandfather roommate partner boyfriend
+girlfriend husband wife coworker colleague client patient student character man woman guy girl kid child
+neighbour neighbor bestie ex villain hero protagonist speaker singer narrator teacher boss who people
+""".split())
+
+_QUOTE = re.compile(r"\"[^\"\n]{1,400}\"|(?<![a-z0-9])'(?:[^'\n]|(?<=[a-z])'(?=[a-z])){1,400}'(?![a-z0-9])")
+_WORK_CUE = re.compile(r"(?<![a-z])(?:songs?|lyrics?|chorus|verse|sing|sings|sang|singing|sung|karaoke|album|track|"
+                       r"playlist|on repeat|shuffle|band|rapper|singer|poem|poet|poetry|line|lines|quote|quoted|movie|"
+                       r"film|show|episode|series|book|novel|play|scene|character|villain|speech|says|said|shouts|"
+                       r"requiem|choir|hymn|cartoon|meme|stuck in my head)(?![a-z])")
+_LYRIC_LEAD = re.compile(r"(?:lyrics?|line|chorus|song|verse) (?:goes|go|says|is|was)[ :]*$")
+
+# Remote past ("two years ago", "in high school") and signs that it is resolved.
+_REMOTE_PAST = re.compile(
+    r"(?<![a-z])(?:(?:\d+|a few|few|several|many|two|three|four|five|six|seven|eight|nine|ten) years? ago|"
+    r"years ago|a (?:long time|decade|year) ago|decades? ago|months ago|back (?:then|in)|in (?:high school|college|"
+    r"university|school|my teens|my twenties|my thirties|(?:19|20)\d\d)|when i was (?:a kid|a teen(?:ager)?|younger|"
+    r"little|in (?:high )?school|in college|\d+|[a-z]+teen|twenty)|as a (?:kid|teen(?:ager)?)|there (?:was|were) "
+    r"(?:a time|days|times)|used to|i remember (?:when|wanting|feeling)|at my lowest|last year|once thought)(?![a-z])")
+_RESOLVED = re.compile(
+    r"(?<![a-z])(?:therapy (?:has )?(?:helped|saved)|pulled me through|got me through|helped me|saved my life|got help|"
+    r"glad i (?:stayed|got help|'m still here|am still here|survived|didn't|reached out)|grateful|so glad|"
+    r"(?:much |so much |a lot )?better (?:now|place)|doing (?:much |so much |a lot )?better|proud of|how far i've come|"
+    r"chapter is closed|behind me|(?:feelings|thoughts) (?:are|were) gone|life is (?:good|full|great)|"
+    r"(?:years?|months?) (?:clean|sober|free)|free of it|haven't (?:in|since|had)|recovered|recovery|now i |"
+    r"today i (?:ran|feel|am|'m|have)|i'm sober|i'm \d+ now|now i'm|haven't felt that way)(?![a-z])")
+_PRESENT = re.compile(r"(?<![a-z])(?:now|today|tonight|again|still|lately|these days|right now|currently|anymore)"
+                      r"(?![a-z])")
+
+_INTENT_LEAD = re.compile(r"(?<![a-z'])(?:want|wanna|going to|gonna|thinking|thought|think|plan|planning|keep|"
+                          r"imagine|imagining|tempted|urge|will|i'll|should|decided|about to)(?![a-z'])")
+
+
+class _Context:
+    """Sentence bounds, quotes and text-wide cues of one folded text, for judging matches."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sentence_starts = [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
+        self.quotes = [(m.start(), m.end()) for m in _QUOTE.finditer(text)] if ('"' in text or "'" in text) else []
+        self.resolved = _RESOLVED.search(text) is not None
+        self.idioms = [(m.start(), m.end()) for m in rules.IDIOMS.finditer(text)]
+        self._anchor_sentences: dict[str, tuple[int, ...]] = {}
+
+    def sentences_with(self, anchor: str) -> tuple[int, ...]:
+        """Indices of the sentences that contain ``anchor``, cached per text."""
+        found = self._anchor_sentences.get(anchor)
+        if found is None:
+            indices = []
+            position = self.text.find(anchor)
+            while position != -1:
+                index = bisect.bisect_right(self.sentence_starts, position) - 1
+                indices.append(index)
+                # Skip to the next sentence: one occurrence per sentence is enough.
+                next_start = self.sentence_starts[index + 1] if index + 1 < len(self.sentence_starts) else len(self.text)
+                position = self.text.find(anchor, max(position + 1, next_start))
+            found = self._anchor_sentences[anchor] = tuple(indices)
+        return found
+
+    def sentence_range(self, index: int) -> tuple[int, int]:
+        start = self.sentence_starts[index]
+        end = self.sentence_starts[index + 1] if index + 1 < len(self.sentence_starts) else len(self.text)
+        return start, end
+
+    def sentence(self, position: int) -> tuple[int, int]:
+        index = bisect.bisect_right(self.sentence_starts, position) - 1
+        start = self.sentence_starts[index]
+        end = self.sentence_starts[index + 1] if index + 1 < len(self.sentence_starts) else len(self.text)
+        return start, end
+
+    def judge(self, rule: rules.Rule, start: int, end: int) -> _Hit | None:
+        """Apply the context checks to one match; None drops it."""
+        text = self.text
+        sentence_start, sentence_end = self.sentence(start)
+        sentence = text[sentence_start:sentence_end]
+        prefix = text[max(sentence_start, start - 80):start]
+        severity = rule.severity
+
+        # Step 1: checks that drop the match.
+        if any(s < end and start < e for s, e in self.idioms):
+            return None
+        if rule.unless is not None and rule.unless.search(sentence):
+            return None
+        if rule.negatable and self._negated(prefix, text[end:end + 40]):
+            return None
+        if rule.person_check and self._third_person(prefix, text[start:end]):
+            return None
+        if self._quoted_work(start, end, sentence_start):
+            return None
+
+        # Step 2: checks that raise or lower it.
+        if rule.intent_upgrade and _INTENT_LEAD.search(_last_words(prefix, 5)):
+            severity = max(severity, rules.HIGH)
+        if rule.category not in ("substance_use", "acute_distress", "psychosis_mania"):
+            severity = self._past_or_retracted(severity, start, end, sentence_start, sentence_end)
+        if _LAUGHTER.search(sentence) or _LAUGHTER.search(text[end:end + 12]):
+            severity = max(rules.LOW, severity - 1)
+
+        return _Hit(rule.id, rule.category, severity, start, end)
+
+    @staticmethod
+    def _negated(prefix: str, after: str) -> bool:
+        clause = _CLAUSE_BREAK.split(prefix)[-1]
+        if _NEGATION_BLOCKER.search(clause):
+            return False
+        negators = list(_NEGATOR.finditer(clause))
+        if negators:
+            between = _TOKEN.findall(clause[negators[-1].end():])
+            if all(word in _NEGATION_SCOPE for word in between):
+                return True
+        return _NEGATION_AFTER.match(after) is not None
+
+    @staticmethod
+    def _third_person(prefix: str, matched: str) -> bool:
+        """Whether the nearest subject before the match is someone other than the writer."""
+        first_word = _TOKEN.match(matched)
+        if first_word and first_word.group() in _FIRST_PERSON:
+            return False
+        clause = _CLAUSE_BREAK.split(prefix)[-1]
+        for word in reversed(_TOKEN.findall(clause)[-10:]):
+            if word in _FIRST_PERSON:
+                return False
+            if word in _THIRD_PERSON:
+                return True
+        return False
+
+    def _quoted_work(self, start: int, end: int, sentence_start: int) -> bool:
+        """Whether the match quotes a song, a book, a show or another speaker."""
+        for quote_start, quote_end in self.quotes:
+            if quote_start <= start and end <= quote_end:
+                around = self.text[max(0, quote_start - 120):min(len(self.text), quote_end + 120)]
+                lead = self.text[max(sentence_start, quote_start - 60):quote_start]
+                if _WORK_CUE.search(around) or self._third_person(lead, ""):
+                    return True
+        lead = self.text[max(sentence_start, start - 40):start]
+        return _LYRIC_LEAD.search(lead) is not None
+
+    def _past_or_retracted(self, severity: int, start: int, end: int, sentence_start: int, sentence_end: int) -> int:
+        text = self.text
+
+        # A retraction later in the sentence or in the next one.
+        next_start, next_end = self.sentence(min(len(text) - 1, sentence_end)) if sentence_end < len(text) else (0, 0)
+        after = text[end:sentence_end] + " " + text[next_start:next_end]
+        if _RETRACTION.search(after) or _RETRACTION.search(text[sentence_start:start]):
+            return rules.LOW
+
+        # A remote past in this sentence or the one before, unless the clause is in the present.
+        previous_start, _ = self.sentence(max(0, sentence_start - 2))
+        window = text[previous_start:sentence_end]
+        clause = _CLAUSE_BREAK.split(text[sentence_start:start])[-1] + " " + _CLAUSE_BREAK.split(text[end:sentence_end])[0]
+        if _REMOTE_PAST.search(window) and not _PRESENT.search(clause):
+            return rules.LOW if self.resolved else max(rules.LOW, severity - 2)
+        return severity
+
+
+def _last_words(text: str, count: int) -> str:
+    return " ".join(text.split()[-count:])
+
+
+def _emoji_hits(text: str, context: _Context) -> list[_Hit]:
+    """Signals from method and death emoji, which count only with a cue in the same sentence."""
+    if not any(ch in text for ch in rules.METHOD_EMOJI + rules.DEATH_EMOJI):
+        return []
+
+    hits: list[_Hit] = []
+    cues: dict[int, tuple[bool, bool]] = {}
+    for match in _EMOJI.finditer(text):
+        if len(hits) == _MAX_EMOJI:
+            break
+        index, ch = match.start(), match.group()
+        is_method = ch in rules.METHOD_EMOJI
+
+        start, end = context.sentence(index)
+        near = text[max(0, index - 6):index + 7]
+        if start not in cues:
+            # Short texts are one thought, so the whole text is the emoji's context.
+            sentence = text if len(text) <= 120 else text[start:end]
+            cues[start] = (_EMOJI_FINALITY.search(sentence) is not None,
+                           _EMOJI_FAREWELL.search(sentence) is not None or rules.WAVE_EMOJI in sentence)
+        final, farewell = cues[start]
+        paired = any(c in rules.DEATH_EMOJI for c in near) if is_method else any(c in rules.METHOD_EMOJI for c in near)
+        repeated = sum(1 for c in near if c in rules.METHOD_EMOJI) >= 3
+
+        if is_method:
+            severity = rules.HIGH if (final or farewell or paired) else rules.MODERATE if repeated else rules.LOW
+            hits.append(_Hit("emoji.method", "method", severity, index, index + 1))
+        elif farewell or paired:
+            hits.append(_Hit("emoji.death.farewell", "preparatory_behavior", rules.HIGH, index, index + 1))
+        else:
+            severity = rules.MODERATE if final else rules.LOW
+            hits.append(_Hit("emoji.death", "wish_to_be_dead", severity, index, index + 1))
+    return hits
+
+
+_EMOJI = re.compile("[" + rules.METHOD_EMOJI + rules.DEATH_EMOJI + "]")
+_EMOJI_FINALITY = re.compile(
+    r"(?<![a-z])(?:done|tonight|can't (?:anymore|do this|go on)|cant anymore|no more|the end|it's over|soon|enough|"
+    r"nobody (?:cares|will miss me)|no one cares|tired of (?:everything|it all|life)|over it|me soon|ready|"
+    r"no puedo|no aguanto|n'en peux plus|aguento|kann nicht mehr)(?![a-z])")
+_EMOJI_FAREWELL = re.compile(r"(?<![a-z])(?:bye|goodbye|farewell|adios|adieu|adeus|addio|tschuss)(?![a-z])")
+
+
+# Scoring --------------------------------------------------------------------
+
+# Risk points of one signal, by category and severity (low, moderate, high, severe).
+# The score is 100 minus the points; the values set which band one signal alone reaches.
+_POINTS = {
+    "wish_to_be_dead": (15, 58, 66, 76),
+    "active_ideation": (18, 60, 76, 86),
+    "method": (15, 45, 76, 88),
+    "intent": (18, 62, 80, 90),
+    "plan": (18, 62, 82, 92),
+    "preparatory_behavior": (14, 35, 74, 88),
+    "psychosis_mania": (12, 58, 64, 80),
+    "substance_use": (10, 32, 42, 78),
+    "acute_distress": (12, 34, 44, 52),
+}
+# Each further rule of the same category adds points, up to a cap.
+_POINTS_PER_EXTRA_RULE = 10
+_EXTRA_RULE_CAP = 20
+# Substance use or distress alone stays in watch (score 48 or more), and psychosis
+# or mania below severe stays in caution (score 34 or more).
+_CATEGORY_CAP = {"substance_use": 52, "acute_distress": 52, "psychosis_mania": 66}
+# Without a suicide-related signal of moderate or more, or a severe one of another
+# category, the score stays above critical.
+_NON_SUICIDAL_MAX_POINTS = 70
+# Share of the points of every category but the strongest that adds to the total.
+_CROSS_CATEGORY_SHARE = 0.25
+
+_CRITICAL_POINTS = 76  # score 24
+_CAUTION_POINTS = 56  # score 44
+_SUICIDE_CATEGORIES = ("wish_to_be_dead", "active_ideation", "method", "intent", "plan", "preparatory_behavior")
+_THOUGHT_CATEGORIES = ("wish_to_be_dead", "active_ideation", "intent", "plan")
+
+_LABELS = {
+    "wish_to_be_dead": "passive death wish",
+    "active_ideation": "self-harm ideation",
+    "method": "self-harm ideation",
+    "intent": "self-harm ideation",
+    "plan": "self-harm ideation",
+    "preparatory_behavior": "self-harm ideation",
+    "psychosis_mania": "reality-testing concern",
+    "substance_use": "substance use",
+    "acute_distress": "elevated distress",
+}
+
+
+def _score(hits: list[_Hit], supported: bool) -> tuple[int, str]:
+    """Combine the hits into a score and the label of the dominant concern."""
+    points = {category: _category_points(category, [h for h in hits if h.category == category])
+              for category in CATEGORIES}
+    top = {category: max((h.severity for h in hits if h.category == category), default=-1)
+           for category in CATEGORIES}
+
+    strongest = max(CATEGORIES, key=lambda c: points[c])
+    total = points[strongest] + _CROSS_CATEGORY_SHARE * sum(p for c, p in points.items() if c != strongest)
+
+    floor, dual = _combination_floor(hits, top)
+    total = max(total, floor)
+    if max(top[c] for c in _SUICIDE_CATEGORIES) < rules.MODERATE and max(top.values()) < rules.SEVERE:
+        total = min(total, _NON_SUICIDAL_MAX_POINTS)
+
+    score = max(0, min(100, round(100 - total)))
+    if not supported:
+        score = min(score, UNSUPPORTED_LANGUAGE_MAX_SCORE)
+    return score, _label(score, strongest, points, dual, supported)
+
+
+def _category_points(category: str, hits: list[_Hit]) -> float:
+    if not hits:
+        return 0.0
+    ranked = sorted(hits, key=lambda h: -h.severity)
+    best = _POINTS[category][ranked[0].severity]
+
+    # Further rules add only where they do not cover the same words as a stronger hit.
+    extra_rules = set()
+    for hit in ranked[1:]:
+        overlaps = any(other.start < hit.end and hit.start < other.end and other.severity >= hit.severity
+                       for other in ranked if other is not hit and other.rule != hit.rule)
+        if hit.rule != ranked[0].rule and not overlaps:
+            extra_rules.add(hit.rule)
+
+    total = best + min(_EXTRA_RULE_CAP, _POINTS_PER_EXTRA_RULE * len(extra_rules))
+    if ranked[0].severity == rules.SEVERE:
+        return total
+    return min(total, _CATEGORY_CAP.get(category, 100))
+
+
+def _combination_floor(hits: list[_Hit], top: dict[str, int]) -> tuple[float, bool]:
+    """Minimum points set by combinations of categories; also whether dual diagnosis applies."""
+    moderate, low = rules.MODERATE, rules.LOW
+    thoughts = max(top[c] for c in _THOUGHT_CATEGORIES)
+    floor = 0.0
+
+    # A method together with thoughts of dying (C-SSRS: thoughts plus method).
+    if top["method"] >= low and thoughts >= moderate:
+        floor = _CRITICAL_POINTS
+    if top["method"] >= moderate and top["preparatory_behavior"] >= moderate:
+        floor = _CRITICAL_POINTS
+
+    # Several farewell or preparation cues (low counts 1, moderate 2, high 3, severe 4).
+    weight = sum(h.severity + 1 for h in _distinct_cues(hits, "preparatory_behavior"))
+    if weight >= 4 or (top["preparatory_behavior"] >= moderate and thoughts >= moderate):
+        floor = _CRITICAL_POINTS
+    elif weight == 3:
+        floor = max(floor, _CAUTION_POINTS)
+
+    # Intent together with a wish, ideation or distress.
+    if top["intent"] >= moderate and (max(top["wish_to_be_dead"], top["active_ideation"]) >= moderate
+                                      or top["acute_distress"] >= moderate):
+        floor = _CRITICAL_POINTS
+
+    # Two or more distinct signs of psychosis or mania.
+    if len(_distinct_rules(hits, "psychosis_mania")) >= 2:
+        floor = max(floor, _CAUTION_POINTS)
+
+    # Dual diagnosis: substance use with mood or psychosis signals.
+    dual = top["substance_use"] >= moderate and (
+        top["psychosis_mania"] >= low or top["acute_distress"] >= moderate
+        or top["wish_to_be_dead"] >= low or top["active_ideation"] >= low)
+    if dual:
+        floor = max(floor, _CAUTION_POINTS)
+    return floor, dual
+
+
+def _distinct_cues(hits: list[_Hit], category: str) -> list[_Hit]:
+    """The hits of ``category``, at most two per rule, strongest first."""
+    per_rule: dict[str, list[_Hit]] = {}
+    for hit in sorted(hits, key=lambda h: -h.severity):
+        if hit.category == category and len(per_rule.setdefault(hit.rule, [])) < 2:
+            per_rule[hit.rule].append(hit)
+    return [hit for group in per_rule.values() for hit in group]
+
+
+def _distinct_rules(hits: list[_Hit], category: str) -> list[_Hit]:
+    best: dict[str, _Hit] = {}
+    for hit in hits:
+        if hit.category == category and (hit.rule not in best or hit.severity > best[hit.rule].severity):
+            best[hit.rule] = hit
+    return list(best.values())
+
+
+def _label(score: int, strongest: str, points: dict[str, float], dual: bool, supported: bool) -> str:
+    if score >= BANDS[-1].low:
+        return "no elevated risk"
+    if score <= BANDS[0].high:
+        return "acute self-harm risk"
+    if dual and max(points[c] for c in _SUICIDE_CATEGORIES) < _POINTS["active_ideation"][rules.MODERATE]:
+        return "dual diagnosis risk"
+    if points[strongest] == 0:
+        return "no elevated risk" if supported else "language not supported"
+    return _LABELS[strongest]

@@ -1,0 +1,647 @@
+"""Rule tables of the SEDA scorer: the phrases that raise a signal and the idioms that cancel one.
+
+Every pattern runs on folded text (see scorer_text): lowercase, no accents, straight
+apostrophes, single spaces, leetspeak mapped to letters. A space in a pattern
+matches one whitespace character. ``<NAME>`` inserts a shared fragment from
+``_FRAGMENTS``. Every quantifier is bounded or applies to a single character class,
+so each pattern runs in linear time on any input.
+
+Severity is an index into SEVERITIES. Category names are the public ones of
+scorer.CATEGORIES.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+SEVERITIES = ("low", "moderate", "high", "severe")
+LOW, MODERATE, HIGH, SEVERE = range(4)
+
+# Words that negate a following verb; fillers must not skip over them.
+_NEGATORS = (r"not|never|no|don't|dont|won't|wont|wouldn't|wouldnt|didn't|didnt|isn't|isnt|wasn't|wasnt|"
+             r"can't|cant|cannot|nobody|nothing|nor")
+
+_FRAGMENTS = {
+    # Zero to two (or three) filler words that are not negators: "really", "just", "kind of".
+    "F2": rf"(?:(?!(?:{_NEGATORS})(?![a-z']))[a-z']+ ){{0,2}}?",
+    "F3": rf"(?:(?!(?:{_NEGATORS})(?![a-z']))[a-z']+ ){{0,3}}?",
+    # Acts directed at oneself that end one's life, including filter-dodging slang.
+    "ACT": r"(?:(?:kill|killing|killed|off|offing|unalive|unaliving|hang|hanging|shoot|shooting|drown|drowning|"
+           r"poison|poisoning|stab|stabbing|end|ending|neck|necking|suffocate|suffocating|starve|starving) my ?self"
+           r"|(?:end|ending|take|taking) my (?:own )?life|commit(?:ting)? suicide|(?:end|ending) it all"
+           r"|self ?delet(?:e|ing)|unaliv(?:e|ing)|sewer ?slide|(?<![0-9] )(?<![0-9])kms|ctb)",
+    # Self-harm that need not be suicidal.
+    "SH": r"(?:(?:cut|cutting|burn|burning|hurt|hurting|harm|harming) my ?self|self ?harm(?:ing|ed|s)?)",
+    "DIE": r"(?:die|be dead|not be alive|stop living|stop breathing|not exist)",
+    "NUM": r"(?:\d+|two|three|four|five|six|seven|eight|nine|ten|several|many|a few|few)",
+    "DAY": r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """One phrase pattern that raises a signal of ``category`` at ``severity``."""
+
+    id: str
+    category: str
+    severity: int
+    pattern: re.Pattern[str]
+    # Substrings of which every match contains one; the scorer scans only sentences that contain one.
+    anchors: tuple[str, ...] = ()
+    # Check the words before the match for a negator ("I would never ...").
+    negatable: bool = True
+    # Raise to high when the words before it express desire or intent ("I want to jump ...").
+    intent_upgrade: bool = False
+    # A sentence that matches this pattern cancels the rule ("rope for the tire swing").
+    unless: re.Pattern[str] | None = None
+    # Run only on text in a language the scorer does not support.
+    foreign_only: bool = False
+    # Drop the match when its subject is someone else ("my friend said she wants to die").
+    # Off for psychosis, where others acting on the writer is the symptom.
+    person_check: bool = True
+
+
+def _expand(pattern: str) -> str:
+    for name, fragment in _FRAGMENTS.items():
+        pattern = pattern.replace(f"<{name}>", fragment)
+    return pattern.replace(" ", r"\s")
+
+
+def _compile(pattern: str, bounded: bool = True) -> re.Pattern[str]:
+    body = _expand(pattern)
+    if bounded:
+        body = rf"(?<![a-z0-9'])(?:{body})(?![a-z])"
+    return re.compile(body)
+
+
+def _rule(rule_id: str, category: str, severity: int, pattern: str, anchors: str = "", *,
+          negatable: bool = True, intent_upgrade: bool = False, unless: str | None = None,
+          foreign_only: bool = False, bounded: bool = True) -> Rule:
+    return Rule(
+        id=rule_id,
+        category=category,
+        severity=severity,
+        pattern=_compile(pattern, bounded),
+        anchors=tuple(anchors.split()) if anchors else (),
+        negatable=negatable,
+        intent_upgrade=intent_upgrade,
+        unless=_compile(unless, bounded=False) if unless else None,
+        foreign_only=foreign_only,
+        person_check=category != _PSYCHOSIS,
+    )
+
+
+_WISH = "wish_to_be_dead"
+_IDEATION = "active_ideation"
+_METHOD = "method"
+_INTENT = "intent"
+_PLAN = "plan"
+_BEHAVIOR = "preparatory_behavior"
+_PSYCHOSIS = "psychosis_mania"
+_SUBSTANCE = "substance_use"
+_DISTRESS = "acute_distress"
+
+_ACT_ANCHORS = "self life suicide it all delet unaliv slide kms ctb"
+
+SUICIDE_RULES = (
+    # C-SSRS 1: wish to be dead, or to fall asleep and not wake up.
+    _rule("cssrs.wish.dead", _WISH, MODERATE,
+          r"wish <F2>(?:i )?(?:was|were|could be) dead"
+          r"|(?:wish|wishing) (?:i'd |i had |i was |i were )?never (?:been )?born"
+          r"|(?:wish|wishes|hope|pray|praying|hoping|wishing) <F2>(?:i could |i would |i'd |to )?(?:just )?"
+          r"(?:disappear|vanish|fade away|stop existing|cease to exist|sleep forever|go to sleep forever"
+          r"|never wake up|die in my sleep|get sick and die|be gone forever)",
+          "wish hope pray"),
+    _rule("cssrs.wish.no_wake", _WISH, MODERATE,
+          r"(?:hope|pray|praying|hoping|wish|wishes) (?:that )?i (?:just )?(?:don't|do not|never|won't|wouldn't) wake up"
+          r"(?! (?:late|early|on time|at)(?![a-z]))"
+          r"|(?:go to sleep|fall asleep|sleep|go to bed) and (?:never|not) wake up"
+          r"|not wake up (?:again|tomorrow|in the morning)",
+          "wake", negatable=False),
+    _rule("cssrs.wish.not_alive", _WISH, MODERATE,
+          r"(?:don't|dont|do not|no longer|never) <F2>(?:want|wanna|wish) to (?:exist|be alive|be here|live|be around"
+          r"|wake up|keep living|go on|keep going)(?! (?:without|with|in|like that|there|near|for|at|on)(?![a-z]))",
+          "to exist to be alive to be here to live to be around to wake up to keep living to go on to keep going", negatable=False),
+    _rule("cssrs.ideation.not_live_anymore", _IDEATION, HIGH,
+          r"(?:don't|dont|do not|no longer) <F2>(?:want|wanna) to (?:live|be alive) (?:any ?more|any longer)",
+          "to live to be alive", negatable=False),
+    _rule("cssrs.wish.disappear", _WISH, MODERATE,
+          r"(?:want|wanna|wanted) <F2>to (?:disappear|vanish|stop existing|not exist|fade away|sleep forever|be gone)"
+          r"(?! (?:for a|for the|for \d|on|to|from)(?![a-z]))",
+          "disappear vanish existing not exist fade away sleep forever be gone"),
+    _rule("cssrs.wish.better_off", _WISH, MODERATE,
+          r"better off (?:dead|without me|if i (?:was|were|wasn't|weren't) (?:gone|dead|here|around))"
+          r"|(?:easier|better) for everyone if i",
+          "better off for everyone if i"),
+    _rule("cssrs.wish.unmissed", _WISH, MODERATE,
+          r"(?:no one|nobody|noone) (?:would|will|'d|'ll) (?:even )?(?:miss|notice|care)(?: [a-z']+){0,3}? if i "
+          r"(?:died|was gone|were gone|disappeared|wasn't here|weren't here|killed myself|was dead)"
+          r"|(?:no one|nobody|noone) (?:would|will) (?:even )?(?:miss|notice) me",
+          "miss notice care", negatable=False),
+    _rule("cssrs.wish.indifferent", _WISH, MODERATE,
+          r"(?:don't|do not) care (?:if|whether) i (?:live|die|wake up|make it)"
+          r"|(?:wouldn't|would not|don't think i'd|i wouldn't) (?:even )?mind (?:if i (?:died|didn't wake up|got hit|was gone)"
+          r"|dying|that much|not waking up|getting hit)"
+          r"|(?:if|hope) (?:a |some )?(?:car|bus|truck|train) (?:hits|hit|would hit|ran over|runs over) me",
+          "care mind hits hit me ran over runs over", negatable=False),
+    _rule("cssrs.wish.not_worth", _WISH, MODERATE,
+          r"(?:life|living|my life|being alive) (?:isn't|is not|'s not|is no longer|isnt|wasn't|was not) worth "
+          r"(?:living|it)",
+          "worth", negatable=False),
+    _rule("cssrs.wish.no_point", _WISH, MODERATE,
+          r"(?:what's|what is|there's no|no|there is no|whats) (?:the )?(?:point|reason|use) (?:of|in|to) "
+          r"(?:living|being alive|going on|staying alive|live|existing|stay|staying|keep going|waking up)"
+          r"|no reason to (?:live|stay|go on|keep going|be here)|nothing (?:left )?to live for"
+          r"|nothing left for me",
+          "point reason live nothing", negatable=False),
+    _rule("cssrs.wish.tired_living", _WISH, MODERATE,
+          r"(?:tired|sick|exhausted) of (?:living|being alive|existing|life|being here)",
+          "of living of being alive of existing of life of being here"),
+    _rule("cssrs.wish.easier_gone", _WISH, MODERATE,
+          r"(?:easier|better|simpler) if i (?:just )?(?:wasn't|weren't|was not|were not) (?:here|around|alive)"
+          r"|(?:easier|better|simpler) if i (?:just )?(?:stopped existing|disappeared|died|was gone|were gone|didn't exist)",
+          "if i"),
+
+    # C-SSRS 2: active thoughts of killing oneself.
+    _rule("cssrs.ideation.want_act", _IDEATION, HIGH,
+          r"(?:want|wants|wanna|wanted|wanting|need|urge|urges|tempted|wish i could|wishing i could|feel like) "
+          r"<F2>(?:to )?(?:<ACT>|<SH>)",
+          _ACT_ANCHORS + " harm cut hurt burn"),
+    _rule("cssrs.ideation.thinking_act", _IDEATION, HIGH,
+          r"(?:think|thinking|thought|thoughts|considering|considered|consider|contemplating|contemplate|fantasi[sz]ing"
+          r"|dreaming|obsessing|thinking seriously) <F2>(?:about|of) <F2>(?:<ACT>|<SH>|suicide|sewer ?slide|dying"
+          r"|not being here|not existing|how to die)"
+          r"|(?:considering|contemplating|considered|contemplated) <F2>(?:suicide|<ACT>|ending my life)"
+          r"|(?:suicide|dying|killing myself|ending it|ending my life) is all i (?:can )?think about"
+          r"|all i (?:can )?think about is (?:suicide|dying|killing myself|ending it|ending my life)"
+          r"|(?:can't|cannot|cant) stop thinking about (?:suicide|dying|<ACT>|ending it|ending my life)",
+          _ACT_ANCHORS + " harm cut hurt burn dying not being not existing die"),
+    _rule("cssrs.ideation.want_die", _IDEATION, HIGH,
+          r"(?:want|wants|wanna|wanted|wanting|ready|deserve|deserves|need|needs) <F2>to <DIE>|wanna <F2><DIE>",
+          "die dead alive living breathing exist"),
+    _rule("cssrs.ideation.act", _IDEATION, HIGH, r"<ACT>", _ACT_ANCHORS),
+    _rule("cssrs.ideation.self_harm", _IDEATION, MODERATE, r"<SH>", "self"),
+    _rule("cssrs.ideation.suicide_word", _IDEATION, MODERATE, r"suicid(?:e|al)", "suicid"),
+    _rule("cssrs.ideation.suicidal_self", _IDEATION, HIGH,
+          r"(?:i'm|im|i am|feel|feeling|felt|been|get|getting|gotten|am) <F2>suicidal"
+          r"|suicidal (?:thoughts?|ideation|urges?|feelings?|again|today|tonight|lately|all)"
+          r"|thoughts? of (?:suicide|<ACT>|<SH>|dying|ending (?:my life|it))"
+          r"|(?:having|had|have) (?:suicidal )?thoughts (?:of|about) (?:suicide|dying|<ACT>)",
+          "suicid thought"),
+    _rule("cssrs.ideation.suicide_appeal", _IDEATION, HIGH,
+          r"suicide (?:is|feels|seems|looks|sounds)(?! not| never)(?: like)? <F2>(?:the )?(?:only|best|right|answer"
+          r"|option|way out|better|good|tempting|appealing|easier|inevitable)",
+          "suicide"),
+    _rule("cssrs.ideation.let_go", _IDEATION, HIGH,
+          r"(?:how|so) easy it (?:would|'d) be to (?:just )?(?:let go|jump|step|end it|die|fall|drive off|stop)",
+          "easy"),
+    _rule("cssrs.ideation.stop_forever", _IDEATION, HIGH,
+          r"(?:want|wants|wanna|need) <F2>(?:it|everything|this|the pain|it all|things) (?:all )?to (?:stop|end|be over) "
+          r"(?:for good|forever|permanently)"
+          r"|make (?:it|the pain|this|everything) stop (?:for good|forever|permanently)",
+          "for good forever permanently"),
+    _rule("cssrs.ideation.end_all", _IDEATION, MODERATE,
+          r"(?:want|wanna|wish|need) <F2>(?:it all|everything|it) to (?:end|be over)(?! (?:so|and then|already|soon)(?![a-z]))",
+          "to end to be over"),
+    _rule("cssrs.ideation.catch_bus", _IDEATION, MODERATE,
+          r"(?:want|wanna|going|gonna|ready|decided|planning) to catch the bus(?! (?:to|at|home|into|from|back|this morning"
+          r"|in the morning|with)(?![a-z]))",
+          "bus"),
+    _rule("cssrs.ideation.crisis_line", _IDEATION, MODERATE,
+          r"988|741741|(?:suicide|crisis) (?:hot ?line|line|lifeline|text line)|samaritans",
+          "988 741741 line samaritans", unless=r"volunteer|training|fundrais|donat|work at|working at"),
+
+    # C-SSRS 3: method.
+    _rule("cssrs.method.jump", _METHOD, MODERATE,
+          r"(?:jump|jumping|leap|leaping|throw myself|throwing myself|step|stepping|walk|walking|drive|driving|crash"
+          r"|crashing|steer) (?:[a-z']+ ){0,2}?(?:off|from|in front of|into|onto) (?:the |a |that |my |an )?"
+          r"(?:[a-z']+ ){0,2}?(?:bridge|roof|rooftop|building|balcony|overpass|cliff|tracks|train|bus|truck|traffic"
+          r"|sea|ocean|river|lake|window|ledge|parking garage|wall|tree)",
+          "bridge roof building balcony overpass cliff tracks train bus truck traffic sea ocean river lake window ledge garage wall tree", intent_upgrade=True,
+          unless=r"swim|diving|cliff jumping|for fun|pool|holiday|vacation|with friends|splash|bungee|parachut|skydiv"),
+    _rule("cssrs.method.edge", _METHOD, MODERATE,
+          r"stand(?:ing)? (?:at|on) the edge|imagin(?:e|ing) (?:[a-z']+ ){0,2}?(?:stepping|jumping|falling) "
+          r"(?:forward|off|in front)|stepping forward",
+          "edge stepping", intent_upgrade=True),
+    _rule("cssrs.method.firearm", _METHOD, HIGH,
+          r"(?:gun|pistol|rifle|shotgun|firearm)(?: [a-z']+){0,3}? (?:to|against|in) my (?:head|mouth|temple|chest)"
+          r"|(?:use|using|used|turn|turning) (?:it|them|the [a-z']+|a [a-z']+|his [a-z']+|her [a-z']+"
+          r"|my [a-z']+ [a-z']+) on myself",
+          "myself gun pistol rifle shotgun firearm"),
+    _rule("cssrs.method.firearm_access", _METHOD, LOW,
+          r"(?:dad's|father's|grandfather's|grandpa's|his|my|our|the|uncle's|mom's) (?:gun|pistol|rifle|shotgun|firearm)",
+          "gun pistol rifle shotgun firearm"),
+    _rule("cssrs.method.hanging", _METHOD, HIGH,
+          r"noose|hang myself|hanging myself|tie (?:a|the) (?:rope|knot) (?:around|to)",
+          "noose hang tie"),
+    _rule("cssrs.method.overdose", _METHOD, MODERATE,
+          r"overdos(?:e|ing)(?! on (?:chocolate|caffeine|coffee|sugar|netflix|tv|candy|cake|content))"
+          r"|od(?:ing)?(?= on (?!chocolate|caffeine|coffee|sugar))"
+          r"|take (?:all|every one|the whole (?:bottle|pack|box)) (?:of )?(?:my )?(?:[a-z']+ ){0,2}?(?:pills|meds|tablets)"
+          r"|(?:swallow|swallowing) (?:all|every|the whole)"
+          r"|all (?:of )?(?:my|the) (?:[a-z']+ )?(?:pills|meds|tablets) (?:at once|with|together)"
+          r"|(?:pills|meds|tablets) with (?:the )?(?:vodka|alcohol|wine|whiskey|booze)",
+          "overdos od on take all take every take the whole swallow at once together with the vodka with vodka with alcohol with wine with whiskey with booze", intent_upgrade=True),
+    _rule("cssrs.method.cutting", _METHOD, HIGH,
+          r"(?:razor|blade|knife)(?: blade)?s?(?: [a-z']+){0,3}? (?:against|to|on|across|into) my (?:wrists?|arms?|skin"
+          r"|thighs?|legs?|throat)|(?:slit|cut|slash|slice) (?:open )?my (?:wrists?|throat)",
+          "razor blade knife wrist throat"),
+    _rule("cssrs.method.other", _METHOD, MODERATE,
+          r"carbon monoxide|car running in (?:the|a) (?:closed )?garage|charcoal (?:in|and tape|burning)"
+          r"|(?:drink|drinking|swallow) bleach|exhaust (?:pipe|fumes)",
+          "monoxide garage charcoal bleach exhaust", intent_upgrade=True),
+    _rule("cssrs.method.lethality", _METHOD, HIGH,
+          r"(?:how|what) (?:many|much) (?:[a-z']+ ){0,3}?(?:pills|tablets|mg|milligrams)(?: [a-z']+){0,4}? "
+          r"(?:would it take|does it take|it would take|it takes|to (?:die|not wake up|kill|overdose|od))"
+          r"|lethal dose|fatal dose|(?:painless|quickest|easiest|best) (?:way|ways|method|methods) to (?:die|go|<ACT>)"
+          r"|(?:looked|looking|look|searched|googled|researching|researched) up (?:how|ways) to (?:die|<ACT>|overdose)"
+          r"|reading about methods|researching (?:[a-z']+ ){0,3}?(?:way|ways|method|methods) to (?:die|<ACT>)",
+          "pills tablets mg milligram lethal fatal painless quickest easiest best way best method up how up ways methods research"),
+    _rule("cssrs.method.access", _METHOD, MODERATE,
+          r"(?:i )?have (?:two|three|four|\d+|a few|several) (?:full )?(?:bottles|packs|boxes)"
+          r"|more than that in the (?:cabinet|drawer|bathroom)|counted (?:them|my pills|the pills)",
+          "bottles packs boxes cabinet drawer bathroom counted"),
+
+    # C-SSRS 4: intent.
+    _rule("cssrs.intent.act", _INTENT, HIGH,
+          r"(?:going to|gonna|about to|will|i'll|ill|decided to|planning to|plan to|intend to|have to|gotta) "
+          r"<F2>(?:<ACT>|<SH>)",
+          _ACT_ANCHORS + " harm cut hurt burn"),
+    _rule("cssrs.intent.die", _INTENT, MODERATE,
+          r"(?:decided to|planning to|plan to|intend to) <F2><DIE>",
+          "die dead alive living"),
+    _rule("cssrs.intent.not_around", _INTENT, HIGH,
+          r"(?:won't|wont|will not|not going to|n't going to|not gonna|n't gonna) be (?:here|around|alive)"
+          r"(?: [a-z']+){0,2}? (?:much longer|for long|for the next|for my|tomorrow|next (?:week|month|year)|by|to (?:see|feel)"
+          r"|anymore|soon|after)"
+          r"|(?:don't|do not) (?:plan|intend|expect) (?:on |to )?be(?:ing)? (?:here|around|alive)"
+          r"|(?:won't|will not|not going to) be a burden (?:much|for much) longer",
+          "be here be around be alive burden", negatable=False),
+    _rule("cssrs.intent.decided", _INTENT, MODERATE,
+          r"(?:i've|i have|ive) (?:made (?:up )?my (?:mind|choice|decision)|decided)(?=[.!,]|$| and| this| that i| to"
+          r" (?:end|die|go|do it|kill)| i won't| i'm going)"
+          r"|made my (?:peace|choice)(?! with (?:the|my|our) (?:job|ex|decision))|my mind is made up",
+          "made decided"),
+    _rule("cssrs.intent.tonight", _INTENT, HIGH,
+          r"(?:tonight|today|tomorrow|this weekend) (?:is the (?:night|day)|it (?:all )?ends|i end it|i'm doing it"
+          r"|i do it)|it (?:all )?ends (?:tonight|today|tomorrow|this weekend|soon)"
+          r"|(?:i'm going to|gonna|i'll) do it (?:tonight|today|tomorrow|this weekend|soon)"
+          r"|tonight i (?:end|finish) (?:it|everything)|(?:that|it|this) (?:would|will|should) do it",
+          "tonight today tomorrow weekend do it ends"),
+    _rule("cssrs.intent.no_wake", _INTENT, HIGH,
+          r"make sure i (?:don't|do not|never|won't) wake up", "wake", negatable=False),
+    _rule("cssrs.intent.no_more_worry", _INTENT, HIGH,
+          r"(?:nobody|no one|noone|you|they|everyone) (?:will|'ll|won't|wont|will not) (?:have|need) to (?:worry|deal) (?:about|with) me"
+          r"(?: again| anymore| much longer)?|soon (?:they|you|everyone|you all) will be(?=[.!]|$)"
+          r"|(?:tonight|today|tomorrow) (?:i think )?it will(?=[.!]|$)",
+          "worry about me deal with me will be it will", negatable=False),
+    _rule("cssrs.plan.found_way", _PLAN, HIGH,
+          r"(?:found|know|figured out|think i know|think i've found) (?:a|the) way(?: to)?(?=[.!]|$)"
+          r"|found a way to (?:do it|end it|die|disappear|go|make it stop)",
+          "a way the way"),
+    _rule("cssrs.intent.last_time", _INTENT, HIGH,
+          r"(?:the )?last (?:week|day|night|time) (?:i'm|i am|i'll be|i will be) (?:doing this|alive|here|around)"
+          r"|(?:it's )?over for good|end it for good|(?:soon|after this|after tonight),? (?:none of this|nothing) will matter",
+          "last for good matter"),
+    _rule("cssrs.intent.ready_go", _INTENT, MODERATE,
+          r"(?:i'm|i am|im) ready to (?:go|leave)(?= now| and|[.!,]|$)|(?:it's )?time for me to go(?![a-z ]{0,4}(?:to|home|out|back))"
+          r"|(?:i'm|i am) not (?:scared|afraid) (?:anymore|of dying|to die)",
+          "ready time for me scared afraid", negatable=False),
+
+    # C-SSRS 5: plan.
+    _rule("cssrs.plan.explicit", _PLAN, HIGH,
+          r"(?:have|got|made|making|came up with) (?:a|the) plan(?=[.!,]|$| to (?:<ACT>|die|do it|end)| for (?:it|how|when))"
+          r"|(?:i've|i have|ive) (?:planned|picked|chosen|set) (?:it|the date|a date|the day|a day|the time|the place"
+          r"|when|where|how)|planned it for|had a plan to (?:<ACT>|die)",
+          "plan picked chosen set the set a"),
+    _rule("cssrs.plan.how_known", _PLAN, HIGH,
+          r"(?:know|knew|figured out|worked out|wrote down|written down) (?:exactly )?(?:how|when|where|which [a-z']+"
+          r"|what i'd use) (?:i'd|i would|i'll|i will|i'm going to|to|i'm gonna)? ?(?:do it|end it|use|go|<ACT>)"
+          r"|(?:know|knew) (?:which|what) (?:bridge|building|pills|rope|place|spot|gun|method|day)"
+          r"|(?:know|knew) (?:where|how) and when|how i'd do it",
+          "know knew figured worked out wrote down written down how i'd"),
+
+    # C-SSRS 6: preparatory behaviour, recent self-harm and attempts.
+    _rule("cssrs.behavior.attempt", _BEHAVIOR, SEVERE,
+          r"(?:tried|attempted|trying|try) to (?:<ACT>|<DIE>|overdose|od|jump|end it|hang myself)"
+          r"|attempted suicide|suicide attempt"
+          r"|(?:took|swallowed|downed|taken) (?:a (?:handful|bunch|bottle|fistful|whole bottle)|all|too many"
+          r"|the whole (?:bottle|pack|box)|every) (?:of )?(?:my |the )?(?:[a-z']+ )?(?:pills|tablets|meds)"
+          r"|overdosed",
+          "tried attempted trying try attempt took swallowed downed taken overdosed"),
+    _rule("cssrs.behavior.self_harm", _BEHAVIOR, HIGH,
+          r"(?:cut|burned|burnt|hurt|scratched|harmed) myself (?:again|last night|today|yesterday|this morning|tonight"
+          r"|deeper|badly|on purpose)|(?:been|started|keep|kept|am|i'm) (?:cutting|burning|hurting|harming) "
+          r"(?:myself )?again|relapsed (?:on|into|with) self ?harm",
+          "myself harm",
+          unless=r"shaving|cooking|chopping|kitchen|by accident|accidentally|slipped|paper cut|gym|lifting|running"),
+    _rule("cssrs.behavior.stockpile", _BEHAVIOR, HIGH,
+          r"(?:stockpil(?:e|ed|ing)|saving|saved|save|hoarding|hoarded|collecting|collected|stashing|stashed|gathering)"
+          r" (?:up )?(?:[a-z']+ ){0,2}?(?:pills|meds|medication|medications|tablets|painkillers|antidepressants"
+          r"|prescriptions|sleeping pills)",
+          "pills meds medication tablets painkillers antidepressants prescriptions"),
+    _rule("cssrs.behavior.acquire", _BEHAVIOR, HIGH,
+          r"(?:bought|buy|buying|got|get|getting|ordered|order|picked up|purchased) (?:a |the |some |myself a )?"
+          r"(?:rope|gun|pistol|rifle|shotgun|firearm|razor blades|blades|charcoal|helium)",
+          "rope gun pistol rifle shotgun firearm blades charcoal helium",
+          unless=r"swing|climbing|camping|hunting|range|boat|sailing|garden|tent|shav|bbq|barbecue|grill|balloon"
+                 r"|party|skipping|jump rope"),
+    _rule("cssrs.behavior.ready", _BEHAVIOR, HIGH,
+          r"(?:got|have|had|get|laid out|lined up) (?:the |my |all the |all my )?(?:pills|rope|gun|blades?|razor|note"
+          r"|letters)(?: [a-z']+){0,2}? (?:ready|out|lined up|counted|here|prepared)",
+          "pills rope gun blade razor note letters"),
+    _rule("cssrs.behavior.everything_ready", _BEHAVIOR, MODERATE,
+          r"(?:i've|i have|ive|i) (?:got )?everything (?:ready|prepared|in place)|(?:have|got) everything i need"
+          r"(?! for| to (?!do it))",
+          "everything"),
+    _rule("cssrs.behavior.giveaway", _BEHAVIOR, MODERATE,
+          r"(?:gave|giving|give|given) away (?:[a-z']+ ){0,3}?(?:my|all my|most of my|everything)"
+          r"|(?:gave|giving|given) away (?:my|all my|most of my) |(?:been )?giving my (?:things|stuff|belongings) away"
+          r"|(?:giving|gave) (?:my|all my) (?:things|stuff|belongings|possessions) away",
+          "away",
+          unless=r"charity|goodwill|thrift|donat|declutter|moving|spring cleaning|yard sale|garage sale|outgrown"),
+    _rule("cssrs.behavior.wont_need", _BEHAVIOR, MODERATE,
+          r"(?:won't|will not|wont) need (?:them|it|these|those|my [a-z']+|anything|any of (?:it|this|them))"
+          r"(?: anymore| where i'm going)?|where i'm going(?=[.!,]|$)",
+          "need them need it need these need those need my need anything need any where i'm going", negatable=False),
+    _rule("cssrs.behavior.note", _BEHAVIOR, HIGH,
+          r"(?:wrote|written|writing|write|left|leave|leaving|sealed|finished) (?:[a-z']+ ){0,2}?(?:suicide )?"
+          r"(?:notes?|letters)(?: [a-z']+){0,3}? (?:to|for) (?:everyone|each|my [a-z']+|the people|mum|mom|dad|people)"
+          r"|(?:wrote|written|writing|finished|drafted|sealed) (?:my|a|the) (?:suicide |goodbye |last )?note"
+          r"|suicide note|goodbye letters?|left letters|letters (?:to|for) everyone",
+          "note notes letter letters",
+          unless=r"thank you note|sticky note|grocery|shopping|class|lecture|meeting|cover letter|recommendation"),
+    _rule("cssrs.behavior.affairs", _BEHAVIOR, MODERATE,
+          r"(?:updated|made|wrote|writing|finished|redid|sorted) (?:out )?my will|(?:paid off|paying off) (?:all )?(?:of )?"
+          r"my debts|(?:put|putting|got|getting) my (?:affairs|things|finances|life) in order"
+          r"|everything(?:'s| is) (?:in order|sorted|taken care of|settled)|(?:everything|it all) is sorted",
+          "my will debts in order sorted settled taken care"),
+    _rule("cssrs.behavior.accounts", _BEHAVIOR, MODERATE,
+          r"(?:deleted|deleting|delete) (?:all )?(?:of )?my (?:accounts|social media|profiles|instagram|facebook)",
+          "delet"),
+    _rule("cssrs.behavior.pet_care", _BEHAVIOR, LOW,
+          r"(?:found|finding|find) (?:a )?(?:new )?home for my|(?:make sure|please make sure|someone please) "
+          r"(?:[a-z']+ ){0,2}?(?:feeds|feed|gets fed|is fed|walks|looks after|takes care of|waters)"
+          r"|make sure [a-z']+ (?:gets|is) (?:fed|walked|looked after|taken care of)"
+          r"|(?:take|taking|look|looking) (?:care of|after) my (?:[a-z']+ ){0,2}?(?:cat|dog|pets?|plants|kids|fish|bird"
+          r"|rabbit|hamster)|(?:give|gave|giving) my (?:cat|dog|pets?|bird|fish|rabbit) to|please (?:feed|walk) my"
+          r"|(?:made|make|making) sure my (?:pets?|cat|dog|animals) (?:have|has|will have) (?:somewhere|a home|a place)",
+          "home for my make sure made sure making sure care of my after my fed my cat my dog my pet please feed please walk",
+          unless=r"vacation|holiday|trip|away for|while i'm (?:away|at|on|travel)|business|conference|for the weekend"
+                 r"|next week|until i'm back|when i'm back|sitter"),
+    _rule("cssrs.behavior.when_gone", _BEHAVIOR, HIGH,
+          r"(?:when|after|once) i'm (?:gone|dead|not here|not around)|(?:i'm|i am|i'll be|i will be|i'll already be) "
+          r"(?:already )?gone(?=[.!,]|$| by| when| before| and)",
+          "gone dead not here not around"),
+    _rule("cssrs.behavior.last_entry", _BEHAVIOR, MODERATE,
+          r"(?:this is|it's|here's|this'll be) (?:my )?(?:last|final) (?:journal )?(?:entry|post|message|note|words)"
+          r"|(?:my )?(?:last|final) (?:journal )?(?:entry|post|message)|last thing i'll (?:ever )?write"
+          r"|(?:won't|will not|wont) be writing (?:here )?(?:anymore|again)",
+          "last final writing",
+          unless=r"(?:of|for) (?:the|this) (?:year|month|week|notebook|journal|trip|semester)|of 20\d\d|before (?:my|the|i)"
+                 r"|notebook is full|new (?:journal|notebook)|until|for now|for a while|for today|on this app"),
+    _rule("cssrs.behavior.goodbye", _BEHAVIOR, MODERATE,
+          r"(?:goodbye|bye|farewell) (?:everyone|all|world|cruel world|to (?:everyone|all|you all))|this is goodbye"
+          r"|(?:saying|said|say) (?:my )?goodbyes?(?: [a-z']+){0,2}? (?:to (?:everyone|people|the people)|now|quietly"
+          r"|without)|said my goodbyes|goodbye(?=[.!]+(?: |$)|$)|saying goodbye now",
+          "bye farewell"),
+    _rule("cssrs.behavior.reading_this", _BEHAVIOR, MODERATE,
+          r"(?:by the time|when) (?:you|anyone|someone|somebody) (?:reads?|finds?|sees?|gets) this"
+          r"|if (?:you're|you are) reading this|if (?:anyone|someone|somebody|you) (?:ever )?finds? this"
+          r"|(?:to )?(?:whoever|whomever) (?:reads|finds) this",
+          "read this reads this reading this finds this find this sees this see this gets this"),
+    _rule("cssrs.behavior.not_your_fault", _BEHAVIOR, MODERATE,
+          r"(?:it's|it is|it was|it wasn't|was never|wasn't ever|is not|isn't|it was never) (?:not )?(?:your|anyone's"
+          r"|her|his|their|mom's|mum's|dad's) fault|(?:don't|do not|please don't) blame (?:yourselves|yourself|anyone)",
+          "fault blame", negatable=False),
+    _rule("cssrs.behavior.wont_hear", _BEHAVIOR, HIGH,
+          r"(?:you|you all|they|anyone|nobody) (?:won't|will not|will never|wont) (?:hear from|see) me (?:again|anymore)"
+          r"|goodbye forever|never see me again",
+          "from me see me forever", negatable=False),
+    _rule("cssrs.behavior.thanks_all", _BEHAVIOR, LOW,
+          r"(?:thank you|thanks) (?:so much )?for (?:everything|all of it|being there|listening|being the only)",
+          "thank"),
+    _rule("cssrs.behavior.sorry_all", _BEHAVIOR, LOW,
+          r"sorry (?:for everything|for all the (?:trouble|pain)|for being (?:a burden|like this|this way)|to everyone)"
+          r"|sorry i couldn't (?:be better|do better|stay|be stronger)",
+          "sorry"),
+    _rule("cssrs.behavior.love_all", _BEHAVIOR, LOW,
+          r"i love (?:you all|you guys|all of you|everyone)|i love you(?=[.!]|$)|tell (?:[a-z']+ ){0,3}?i love (?:him|her|them|you)"
+          r"|tell (?:mom|mum|dad|my [a-z']+) (?:it wasn't|i'm sorry)",
+          "love tell"),
+    _rule("cssrs.behavior.peace", _BEHAVIOR, MODERATE,
+          r"finally at peace|don't be sad for me|(?:don't|do not) (?:cry|grieve|mourn) for me|take care of each other"
+          r"|made my peace with (?:it|dying|this|everything)|while i still can"
+          r"|left (?:the|my) keys with|(?:written|wrote|writing) to (?:mum|mom|dad|my [a-z]+|everyone)",
+          "peace sad cry grieve mourn each still keys written wrote writing"),
+)
+
+PSYCHOSIS_RULES = (
+    _rule("psychosis.reference.messages", _PSYCHOSIS, MODERATE,
+          r"(?:planets?|stars?|moon|sun|universe|cosmos|mercury|venus|mars|jupiter|saturn|pluto|neptune|uranus|cards?"
+          r"|tarot|tv|television|radio|news|headlines?|songs?|numbers?|license plates?|plates|billboards?|receipts?"
+          r"|anchor|people on the [a-z]+)[^.!?\n]{0,50}?(?:sending|send|sends|sent|giving|speaking|talking|whispering"
+          r"|spelling out|telling|arranged|leaving)[^.!?\n]{0,50}?(?:only (?:for|to) me|meant (?:only )?for me"
+          r"|for me alone|only i can|directly|personal|secret|coded|code|instructions?|orders?|commands?|about me"
+          r"|my secrets|messages?|signals?|just for me)",
+          "planet star moon sun universe cosmos mercury venus mars jupiter saturn pluto neptune uranus card tarot tv television radio news headline song number plate billboard receipt anchor people on the", negatable=False),
+    _rule("psychosis.reference.meant_for_me", _PSYCHOSIS, MODERATE,
+          r"(?:messages?|signs?|signals?|codes?|instructions?)[^.!?\n]{0,40}?(?:meant (?:only )?for me|only for me"
+          r"|for me alone|just for me|only i can (?:see|read|hear|decode|understand))"
+          r"|(?:secret|coded|hidden) (?:messages?|instructions?|signals?|codes?)(?: [a-z']+){0,4} (?:for|to) me",
+          "for me only i can to me", negatable=False),
+    _rule("psychosis.reference.signs", _PSYCHOSIS, LOW,
+          r"(?:planets?|stars?|moon|universe|cosmos|cards?|tarot)[^.!?\n]{0,30}?(?:sending|send|sends|speaking|talking"
+          r"|telling|tells|whispering)[^.!?\n]{0,10}?me",
+          "planet star moon universe cosmos card tarot", negatable=False),
+    _rule("psychosis.reference.about_me", _PSYCHOSIS, MODERATE,
+          r"(?:tv|television|radio|news|people|everyone|strangers|neighbou?rs|anchor)[^.!?\n]{0,40}?(?:talking|whispering"
+          r"|laughing|reporting) (?:about|to) me|(?:headline|headlines|song|songs|everything) (?:is|are) about me",
+          "about me to me", negatable=False),
+    _rule("psychosis.thought_control", _PSYCHOSIS, MODERATE,
+          r"(?:putting|put|inserting|planting|puts) thoughts (?:in|into) my (?:head|mind)|(?:reading|read|hear|hearing"
+          r"|steal|stealing|broadcast(?:ing)?|control(?:ling)?) my thoughts|know(?:s)? what i'm thinking",
+          "thoughts thinking", negatable=False),
+    _rule("psychosis.persecution", _PSYCHOSIS, MODERATE,
+          r"(?:watching|following|tracking|monitoring|spying on|poisoning|recording) me (?:through|via|with|from"
+          r"|all the time|everywhere)|(?:government|cia|fbi|neighbou?rs|they)(?: [a-z']+){0,4} (?:are )?(?:watching"
+          r"|following|tracking|monitoring|spying on|poisoning|reporting) (?:me|on me|to the)",
+          "watching following tracking monitoring spying poisoning recording reporting", negatable=False),
+    _rule("psychosis.voices", _PSYCHOSIS, MODERATE,
+          r"(?:hear|hearing|heard) (?:the )?voices|the voices|voices (?:are |keep )?(?:telling|tell|told|say|saying"
+          r"|whisper)|(?:hear|hearing|heard) (?:the )?(?:planets?|stars?|moon|universe|god|angels|spirits)"
+          r"(?: [a-z']+){0,2} (?:talking|speaking|whispering|calling)|nobody else can hear (?:them|it)",
+          "voices hear hearing heard", negatable=False),
+    _rule("psychosis.command_harm", _PSYCHOSIS, SEVERE,
+          r"(?:telling|commanding|ordering|told|tell|tells|want|wants|command|commands|order|orders|instructing"
+          r"|instructed) me (?:that )?(?:i (?:have|need|must|should) )?(?:to )?(?:<ACT>|kill|hurt|end|die|jump|walk into"
+          r"|drown|cut|harm|sacrifice|stop breathing)",
+          "telling me commanding me ordering me told me tell me tells me want me wants me command me orders me order me instruct", negatable=False),
+    _rule("psychosis.grandiosity", _PSYCHOSIS, MODERATE,
+          r"(?:i'm|i am|im) (?:the |a )?(?:chosen one|god|the messiah|a messiah|a prophet|the prophet|immortal|invincible"
+          r"|the second coming|jesus|a genius)|chosen by (?:the )?[a-z]+ to (?:save|lead|heal)"
+          r"|(?:meant|destined|chosen) to (?:save|lead|heal) (?:the world|humanity|everyone|a new)"
+          r"|the chosen one|(?:can|could) (?:control|change|move|stop) (?:the )?(?:weather|tides|planets|stars|sun|traffic"
+          r"|time)|(?:figured out|cracked|decoded|unlocked|discovered|writing) (?:the )?(?:code|secret|meaning|key)"
+          r" (?:of|behind|to) (?:the (?:whole )?)?(?:universe|zodiac|everything|existence|reality)"
+          r"|(?:prove|proves|proving) i'm chosen|everyone will see"
+          r"|(?:has |have )?chosen me(?! (?:for|as) (?:the|a|an|their) (?:team|job|role|project|lead|class))",
+          "chosen god messiah prophet immortal invincible second coming jesus genius destined meant to weather tides planets stars sun traffic code secret meaning key everyone will see"
+          "secret meaning key see", negatable=False),
+    _rule("psychosis.no_sleep", _PSYCHOSIS, LOW,
+          r"(?:haven't|have not|hasn't|didn't|did not|havent) slept (?:[a-z']+ ){0,2}?(?:in|for) (?:<NUM> )?(?:days|nights)"
+          r"|(?:no|without) sleep (?:for|in) <NUM> (?:days|nights)|(?:awake|up) (?:for|since) (?:<NUM> (?:days|nights)"
+          r"|<DAY>)|(?:up|awake) (?:for )?<NUM> (?:days|nights) straight|haven't slept since",
+          "slept sleep awake up for up since", negatable=False),
+    _rule("psychosis.no_need_sleep", _PSYCHOSIS, MODERATE,
+          r"(?:don't|do not|dont) need (?:to )?sleep|(?:don't|do not) need to(?=[.!]|$)", "need", negatable=False),
+    _rule("psychosis.mania", _PSYCHOSIS, LOW,
+          r"racing thoughts|thoughts (?:are |keep )?racing|(?:ideas|thoughts) (?:are )?coming faster|talking (?:so |too )?fast"
+          r"|spent (?:all|every penny of) my (?:savings|money|rent)|maxed out (?:my|all my) (?:credit )?cards?"
+          r"|bought (?:two|three|four|five|\d+) (?:cars|houses)|feel (?:amazing|incredible|unstoppable|limitless)",
+          "racing faster fast spent maxed bought amazing incredible unstoppable limitless", negatable=False),
+)
+
+SUBSTANCE_RULES = (
+    _rule("substance.alcohol.pattern", _SUBSTANCE, MODERATE,
+          r"(?:drink|drinking|drank) (?:[a-z']+ ){0,3}?(?:every (?:night|day|morning)|all day|alone|to (?:cope|sleep"
+          r"|forget|numb|feel|get through|fall asleep|stop)|again|heavily|too much|most nights)"
+          r"|(?:drunk|wasted|hammered) (?:again|every (?:day|night)|all the time)"
+          r"|(?:drinking|drunk) (?:[a-z']+ ){0,2}?(?:since|every)"
+          r"|(?:can't|cannot) (?:stop|quit) drinking|(?:can't|cannot) (?:get through|face) the day without"
+          r"|my drinking|hiding (?:bottles|alcohol|booze|the bottles)|(?:need|needs) (?:a|another) drink"
+          r"|(?:bottle|fifth|handle) of (?:wine|vodka|whiskey|whisky|gin|rum|tequila|bourbon) (?:a day|every|each|by myself"
+          r"|alone|just)|(?:drank|finished|downed) (?:a |the |most of a )?(?:whole )?(?:bottle|fifth|handle)",
+          "drink drank drunk wasted hammered bottle fifth handle"),
+    _rule("substance.alcohol.harm", _SUBSTANCE, HIGH,
+          r"blacked out|black out|blacking out|blackout|the shakes|hungover|hangover|woke up on (?:my|the) [a-z]+ floor",
+          "black shakes hung hangover floor"),
+    _rule("substance.drugs.use", _SUBSTANCE, MODERATE,
+          r"(?:did|doing|do|took|taking|take|snorted|snorting|smoked|smoking|shot|shooting|popped|popping|using|used|on"
+          r"|high on|dropped|dropping|started) (?:[a-z']+ ){0,2}?(?:coke|cocaine|meth|crystal|heroin|fentanyl|fent|oxy"
+          r"|oxys|percs|xanax|xans|bars|benzos?|pills|molly|mdma|ecstasy|ketamine|acid|lsd|shrooms|weed|pot|edibles"
+          r"|opioids|painkillers|pain pills|adderall|speed|crack|dope)"
+          r"|(?:did|doing) lines|(?:high|stoned|wasted|tweaking|faded)(?: [a-z']+){0,2} (?:every day|all day|again"
+          r"|all the time|for [a-z]+ days|almost every day|three days|days straight)"
+          r"|using (?:again|to (?:cope|numb|stop|forget|feel|get))|been using|started using|keep using",
+          "coke cocaine meth crystal heroin fentanyl fent oxy percs xanax xans bars benzo pills molly mdma ecstasy "
+          "ketamine acid lsd shrooms weed pot edibles opioids painkillers adderall speed crack dope lines high stoned "
+          "tweaking faded using"),
+    _rule("substance.relapse", _SUBSTANCE, HIGH,
+          r"relapsed|relapse|(?:months?|years?|days?|weeks?) (?:clean|sober)(?! and)",
+          "relapse clean sober",
+          unless=r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a|an) (?:years?|months?) (?:clean|sober) "
+                 r"(?:today|now|this)"),
+    _rule("substance.misuse", _SUBSTANCE, HIGH,
+          r"(?:more|extra) (?:of )?(?:my )?(?:[a-z']+ ){0,2}?(?:pills|xanax|meds|medication|painkillers|pain pills|adderall"
+          r"|benzos) than (?:i'm supposed to|prescribed|my prescription|i should|the prescription)"
+          r"|(?:extra|more) (?:xanax|benzos|painkillers|pills) (?:to|than)"
+          r"|mixing (?:[a-z']+ ){0,2}?(?:benzos|xanax|pills|meds|sleeping pills) (?:with|and) (?:wine|alcohol|vodka|booze"
+          r"|drinks|beer)|comedowns?",
+          "than extra mixing comedown"),
+)
+
+DISTRESS_RULES = (
+    _rule("distress.hopeless", _DISTRESS, MODERATE,
+          r"(?:feel|feeling|felt|am|i'm|im|so|completely|totally|utterly) (?:so |completely |totally |utterly |really |very "
+          r"|just |such |pretty )*(?:hopeless|worthless|empty|numb|useless|helpless|broken|defeated|trapped|alone|lonely"
+          r"|dead inside)",
+          "hopeless worthless empty numb useless helpless broken defeated trapped alone lonely dead"),
+    _rule("distress.cant_cope", _DISTRESS, MODERATE,
+          r"(?:can't|cannot|can no longer|cant) (?:take|handle|do|bear|stand) (?:this|it|any ?more|much more)"
+          r"(?: any ?more)?|(?:can't|cannot|cant) anymore",
+          "can't cant cannot can no", negatable=False),
+    _rule("distress.cant_go_on", _DISTRESS, HIGH,
+          r"(?:can't|cannot|cant|don't know how much longer i can) (?:go on|keep going|keep doing this"
+          r"|keep living like this|keep it together)",
+          "can't cant cannot much longer", negatable=False),
+    _rule("distress.self_hate", _DISTRESS, MODERATE, r"(?:hate|hating|loathe|despise) myself", "myself"),
+    _rule("distress.not_eating", _DISTRESS, MODERATE,
+          r"(?:haven't|have not|havent|didn't|can't) (?:eaten|slept|eat|sleep) (?:properly |well |at all )?(?:in|for) "
+          r"(?:<NUM> )?days",
+          "days", negatable=False),
+    _rule("distress.burden", _DISTRESS, HIGH,
+          r"(?:i'm|i am|im|feel like|feeling like|being) (?:such )?(?:a|an) (?:complete |total |huge )?(?:burden)",
+          "burden"),
+    # "I don't want to keep hurting everyone" states the burden, so negation does not cancel it.
+    _rule("distress.hurting_others", _DISTRESS, HIGH,
+          r"(?:keep|keeps|keeping) hurting (?:everyone|the people|people)", "hurting", negatable=False),
+    _rule("distress.failure", _DISTRESS, MODERATE,
+          r"(?:i'm|i am|im|feel like|feeling like) (?:such )?(?:a|an) (?:complete |total |huge |absolute )?(?:failure"
+          r"|disappointment|waste of space|mistake)",
+          "failure disappointment waste mistake"),
+    _rule("distress.crying", _DISTRESS, MODERATE,
+          r"(?:can't|cannot|couldn't|cant) stop (?:crying|shaking|sobbing)|crying (?:all day|every night|for hours"
+          r"|for no reason|at my desk|myself to sleep|alone)|cried (?:all day|for hours|at my desk|in the car"
+          r"|myself to sleep)|keep crying",
+          "crying shaking sobbing cried", negatable=False),
+    _rule("distress.panic", _DISTRESS, MODERATE, r"panic attacks?|can't breathe", "panic breathe"),
+    _rule("distress.no_way_out", _DISTRESS, HIGH,
+          r"(?:no|can't see a|cannot see a|can't see any|there's no|don't see (?:a|any|another)) (?:way out|way through"
+          r"|other way|way forward)|only way out",
+          "way out way through other way way forward", negatable=False),
+    _rule("distress.nothing_matters", _DISTRESS, MODERATE,
+          r"nothing (?:matters|means anything|feels real|helps)|(?:everything|it all|life) (?:feels|is|'s|seems) "
+          r"(?:pointless|meaningless|hopeless)|what's the point(?: of (?:anything|any of it|trying|it all))?",
+          "nothing pointless meaningless hopeless point", negatable=False),
+    _rule("distress.falling_apart", _DISTRESS, MODERATE,
+          r"falling apart|crashing down|broken me|(?:i'm|i am) drowning(?! in (?:work|emails|laundry|paperwork))",
+          "falling crashing broken drowning"),
+    _rule("distress.uncared", _DISTRESS, MODERATE,
+          r"(?:no one|nobody|noone) (?:cares|would care|understands|gets it|listens|cares what happens to me)",
+          "cares care understands gets it listens", negatable=False),
+    _rule("distress.give_up", _DISTRESS, MODERATE,
+          r"i give up(?=[.!,]|$| on)|giving up on (?:everything|life|myself)|(?:so )?(?:tired|sick) of (?:everything"
+          r"|it all|trying|fighting)|(?:i'm|i am|im) (?:so )?done(?= fighting| trying| with (?:everything|it all|life)|[.!]*$)",
+          "give giving tired sick done"),
+    _rule("distress.anhedonia", _DISTRESS, MODERATE,
+          r"(?:don't|do not) (?:enjoy|care about) anything|(?:can't|haven't been able to|couldn't) get out of bed",
+          "anything bed", negatable=False),
+    _rule("distress.worry", _DISTRESS, MODERATE,
+          r"(?:so|really|extremely|sick with) (?:worried|scared|terrified)|worried sick|terrified|so helpless",
+          "worried scared terrified helpless"),
+    _rule("distress.strain", _DISTRESS, LOW,
+          r"overwhelmed|exhausted|so anxious|can't sleep|too much(?= and| to handle|[.!]|$)"
+          r"|barely leave",
+          "overwhelmed exhausted anxious can't sleep too much barely"),
+)
+
+# A small crisis lexicon for languages the scorer does not support. It does not make
+# such text supported, but keeps obvious first-person cues from being lost.
+FOREIGN_RULES = (
+    _rule("crosslang.ideation.self", _IDEATION, HIGH,
+          r"suicidarme|suicidarse|me suicidar|me suicider|me tuer|matarme|me matar|quitarme la vida|mich umbringen"
+          r"|mich toten|uccidermi|(?:quiero|quero) (?:morir|morrer)|voglio morire|(?:envie de|veux) mourir"
+          r"|will sterben|no quiero vivir|nao quero (?:mais )?viver|je ne veux plus vivre",
+          foreign_only=True, negatable=False),
+    _rule("crosslang.ideation.word", _IDEATION, MODERATE, r"suicid[a-z]*|suizid[a-z]*", "suicid suizid",
+          foreign_only=True, negatable=False),
+    _rule("crosslang.farewell", _BEHAVIOR, LOW, r"adios|adieu|adeus|addio|tschuss|vaarwel",
+          foreign_only=True, negatable=False),
+)
+
+RULES = SUICIDE_RULES + PSYCHOSIS_RULES + SUBSTANCE_RULES + DISTRESS_RULES + FOREIGN_RULES
+
+# Idioms and fixed phrases: a signal whose span overlaps one of these is dropped.
+IDIOMS = re.compile(_expand(
+    r"(?<![a-z])(?:"
+    r"die (?:of|from) (?:embarrassment|shame|boredom|laugh[a-z]*|cuteness|happiness|excitement|cringe|heat|thirst"
+    r"|hunger|jealousy|envy|curiosity)"
+    r"|(?:die|died|dying|dies) laughing|nearly died|almost died"
+    r"|could (?:just |have )?(?:die|died)(?= of| from| laughing| happy| right| on the spot|[.!,]|$)"
+    r"|dying (?:to|for)|to die for|(?:scared|bored|sick|worked|worried|frozen|tickled) to death|death of me"
+    r"|kill(?:ing|ed|s)? (?:it|time)(?![a-z])|kill for|killing my ?self (?:at|over|for|with|to|trying|working|studying|on)"
+    r"|shoot myself in the foot|(?:suicide|suicidal) (?:squad|mission|doors?|runs?|sprints?|burn|prevention|awareness"
+    r"|bomber|pact film)|(?:social|career|political|commercial|financial) suicide"
+    r"|ego death|death card|the death|ctb (?:bus|route|line|station|stop)"
+    r"|end it (?:with|between) (?:him|her|them|my|us)|cut myself (?:some slack|a break|a slice|a piece|shaving|while|on"
+    r"|by accident|accidentally|chopping)|hurt myself (?:at|lifting|running|playing|skiing|while|on|in|during|working)"
+    r"|(?:i'm|im) dead(?= tired| serious|[ .!]*(?:lol|lmao|haha|\U0001f480|\U0001f602))"
+    r")(?![a-z])"))
+
+# Emoji. Variation selectors are removed by folding, so single code points suffice.
+METHOD_EMOJI = "\U0001f52b\U0001f52a\U0001f48a\U0001faa2\U0001fa78\U0001fa92"  # pistol, knife, pill, knot, blood, razor
+DEATH_EMOJI = "\U0001faa6\u26b0\u26b1\u2620"  # headstone, coffin, urn, skull and crossbones
+WAVE_EMOJI = "\U0001f44b"
+LAUGH_EMOJI = "\U0001f602\U0001f923\U0001f606\U0001f605\U0001f480"

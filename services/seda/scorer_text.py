@@ -1,0 +1,317 @@
+"""Text folding for the SEDA scorer: a matchable form of the text, an index map and a language guess.
+
+The rules in scorer_rules match a folded copy of the journal text. It is lowercase,
+without accents or zero-width characters, and with whitespace collapsed.
+Compatibility forms (fullwidth, mathematical letters, ligatures) are decomposed.
+Cyrillic and Greek look-alikes and leetspeak inside words become Latin letters.
+``fold`` returns that copy together with ``origin``, where ``origin[i]`` is the code
+point index in the original text of folded character ``i``. A match on
+``folded[a:b]`` therefore points at ``text[origin[a]:origin[b - 1] + 1]``.
+
+Pure and stateless apart from a bounded per-character cache. No I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+import unicodedata
+
+# Folded text never contains NUL, so it marks a character that the deletion pass drops.
+_DROP = "\x00"
+
+# Characters that compatibility decomposition leaves alone but that readers take as
+# these ASCII ones.
+_PUNCTUATION = {
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u02bc\u02bb\u02b9\u0060\u00b4\u2032\uff07", "'"),
+    **dict.fromkeys("\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033\u301d\u301e", '"'),
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2e3a\u2e3b", "-"),
+    "\u2026": ".",
+    "\u0131": "i",
+}
+
+# Cyrillic, Greek and small-capital letters that look like Latin ones (a subset of the
+# Unicode confusables table, chosen for lowercase text). Applied only when Latin
+# letters are the majority, so that Russian or Greek text keeps its own letters.
+_LOOKALIKES = {
+    # Cyrillic
+    "\u0430": "a", "\u0432": "b", "\u0435": "e", "\u0451": "e", "\u043a": "k", "\u043c": "m",
+    "\u043d": "h", "\u043e": "o", "\u0440": "p", "\u0441": "c", "\u0442": "t", "\u0443": "y",
+    "\u0445": "x", "\u0455": "s", "\u0456": "i", "\u0457": "i", "\u0458": "j", "\u04bb": "h",
+    "\u04cf": "l", "\u0501": "d", "\u051b": "q", "\u051d": "w", "\u0433": "r", "\u0438": "u",
+    "\u043f": "n", "\u044c": "b",
+    # Greek
+    "\u03b1": "a", "\u03b2": "b", "\u03b5": "e", "\u03b9": "i", "\u03ba": "k", "\u03bd": "v",
+    "\u03bf": "o", "\u03c1": "p", "\u03c4": "t", "\u03c5": "u", "\u03c7": "x", "\u03b7": "n",
+    "\u03c9": "w", "\u03b3": "y",
+    # small capitals and other Latin-looking letters
+    "\u1d00": "a", "\u0299": "b", "\u1d04": "c", "\u1d05": "d", "\u1d07": "e", "\u0493": "f",
+    "\u0262": "g", "\u029c": "h", "\u026a": "i", "\u1d0a": "j", "\u1d0b": "k", "\u029f": "l",
+    "\u1d0d": "m", "\u0274": "n", "\u1d0f": "o", "\u1d18": "p", "\u0280": "r", "\ua731": "s",
+    "\u1d1b": "t", "\u1d1c": "u", "\u1d20": "v", "\u1d21": "w", "\u028f": "y", "\u1d22": "z",
+    "\u0251": "a", "\u0261": "g", "\u0269": "i",
+}
+
+# Letters and digits typed in place of letters inside a word ("k1ll", "mys3lf", "my$elf").
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
+                       "$": "s", "!": "i", "|": "l", "8": "b"})
+
+# A letter next to a leet character: the cheap test that a token needs mapping.
+_LEET_SEED = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
+_LEET_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789@$!|")
+
+# Numbers with a unit or ordinal ("10km", "3am", "2nd", "$50k") keep their digits.
+_NUMBER_WITH_UNIT = re.compile(
+    r"\$?\d+(?:[.,]\d+)?(?:k|m|b|st|nd|rd|th|am|pm|km|kms|mi|mg|ml|s|x|h|hr|hrs|min|mins|yo|lb|lbs|kg|"
+    r"g|d|mo|yr|yrs|ft|cm|mm|gb|mb|tb|p|v|w|hz|mph|kph|c|f)?")
+
+_WHITESPACE_RUN = re.compile(r"[ \n]{2,}")
+_LETTER_RUN = re.compile(r"([a-z])\1\1+")
+# Separators inside a word that only hide it: "self-harm", "sewer_slide", "s.u.i.c.i.d.e".
+_INWORD_SEPARATOR = re.compile(r"(?<=[a-z])[-_*](?=[a-z])|(?<=\b[a-z])\.(?=[a-z]\b)")
+# Five or more single letters separated by single spaces: "k i l l m e".
+_SPACED_LETTERS = re.compile(r"(?<![a-z'])[a-z](?: [a-z](?![a-z'])){4,}")
+
+
+@dataclasses.dataclass(frozen=True)
+class FoldedText:
+    """A folded copy of a text and the original code point index of each folded character."""
+
+    text: str
+    origin: tuple[int, ...] | None  # None when folding kept every index (plain ASCII without edits)
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Map the folded span [start, end) to a span of the original text."""
+        if self.origin is None:
+            return start, end
+        return self.origin[start], self.origin[end - 1] + 1
+
+
+def fold(text: str) -> FoldedText:
+    """Fold ``text`` for matching and keep the map back to the original code points."""
+    map_lookalikes = _latin_is_majority(text)
+
+    # Step 1: one folded string per original character (usually one character).
+    if text.isascii():
+        pieces = None
+        base = text.lower().translate(_ASCII_WHITESPACE)
+    else:
+        pieces = [_fold_char(ch, map_lookalikes) for ch in text]
+        if all(len(piece) == 1 for piece in pieces):
+            base = "".join(pieces)
+            pieces = None
+        else:
+            base = None
+
+    if pieces is None:
+        origin = None
+        folded = base
+    else:
+        # A character that expands ("ß" to "ss") maps every output character back to it.
+        folded = "".join(pieces)
+        origin = [index for index, piece in enumerate(pieces) for _ in piece]
+
+    # Step 2: deletions that change lengths; the index map follows them.
+    folded, origin = _delete(folded, origin, _drop_positions(folded))
+    folded, origin = _delete(folded, origin, _separator_positions(folded))
+
+    # Step 3: leetspeak, replaced in place so indices do not move.
+    folded = _map_leetspeak(folded)
+
+    return FoldedText(folded, None if origin is None else tuple(origin))
+
+
+_ASCII_WHITESPACE = str.maketrans({"\t": " ", "\r": " ", "\f": " ", "\v": " "})
+
+
+@functools.lru_cache(maxsize=8192)
+def _fold_char(ch: str, map_lookalikes: bool) -> str:
+    """Fold one non-ASCII character; ``_DROP`` marks a character to delete."""
+    if ch in _PUNCTUATION:
+        return _PUNCTUATION[ch]
+    if ch.isspace():
+        return "\n" if ch in "\n\u2028\u2029\x85" else " "
+
+    category = unicodedata.category(ch)
+    if category in ("Cf", "Mn", "Me", "Cc"):
+        # Zero-width characters, variation selectors, soft hyphens, combining marks.
+        return _DROP
+
+    decomposed = unicodedata.normalize("NFKD", ch)
+    unmarked = "".join(c for c in decomposed if unicodedata.category(c) not in ("Mn", "Me", "Cf"))
+    lowered = unmarked.lower()
+    if map_lookalikes:
+        lowered = "".join(_LOOKALIKES.get(c, c) for c in lowered)
+    return lowered or _DROP
+
+
+def _latin_is_majority(text: str) -> bool:
+    latin = len(_NOT_LATIN_LETTER.sub("", text))
+    other = len(_NOT_OTHER_LETTER.sub("", text))
+    return latin >= other
+
+
+_NOT_LATIN_LETTER = re.compile(r"[^A-Za-z\u00c0-\u024f\uff21-\uff3a\uff41-\uff5a]+")
+_NOT_OTHER_LETTER = re.compile(r"[^\u0370-\u03ff\u0400-\u052f\u0590-\u06ff\u0900-\u0dff\u0e00-\u0e7f"
+                               r"\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+")
+
+
+def _drop_positions(folded: str) -> list[int]:
+    """Positions of dropped characters, surplus whitespace and letters repeated past two."""
+    positions = [m.start() for m in re.finditer(_DROP, folded)] if _DROP in folded else []
+
+    for match in _WHITESPACE_RUN.finditer(folded):
+        run = match.group()
+        keep = match.start() + (run.index("\n") if "\n" in run else 0)
+        positions.extend(i for i in range(match.start(), match.end()) if i != keep)
+
+    for match in _LETTER_RUN.finditer(folded):
+        positions.extend(range(match.start() + 2, match.end()))
+
+    # Leading whitespace carries nothing.
+    lead = len(folded) - len(folded.lstrip(" \n"))
+    positions.extend(range(lead))
+    return positions
+
+
+def _separator_positions(folded: str) -> list[int]:
+    positions = [m.start() for m in _INWORD_SEPARATOR.finditer(folded)]
+    for match in _SPACED_LETTERS.finditer(folded):
+        positions.extend(i for i in range(match.start(), match.end()) if folded[i] == " ")
+    return positions
+
+
+def _delete(folded: str, origin: list[int] | None, positions: list[int]) -> tuple[str, list[int] | None]:
+    """Delete ``positions`` from ``folded`` and from its index map."""
+    if not positions:
+        return folded, origin
+
+    dropped = sorted(set(positions))
+    if origin is None:
+        origin = list(range(len(folded)))
+
+    parts: list[str] = []
+    kept_origin: list[int] = []
+    previous = 0
+    for index in dropped:
+        parts.append(folded[previous:index])
+        kept_origin.extend(origin[previous:index])
+        previous = index + 1
+    parts.append(folded[previous:])
+    kept_origin.extend(origin[previous:])
+    return "".join(parts), kept_origin
+
+
+def _map_leetspeak(folded: str) -> str:
+    """Replace leet characters inside words that also contain letters, keeping the length."""
+    seeds = list(_LEET_SEED.finditer(folded))
+    if not seeds:
+        return folded
+
+    chars = list(folded)
+    covered_until = -1
+    for seed in seeds:
+        if seed.start() < covered_until:
+            continue
+        start, end = seed.start(), seed.end()
+        while start > 0 and folded[start - 1] in _LEET_CHARS:
+            start -= 1
+        while end < len(folded) and folded[end] in _LEET_CHARS:
+            end += 1
+        covered_until = end
+
+        token = folded[start:end]
+        # Trailing "!" and "|" are punctuation, not letters.
+        core = token.rstrip("!|")
+        if _NUMBER_WITH_UNIT.fullmatch(core):
+            continue
+        chars[start:start + len(core)] = core.translate(_LEET)
+    return "".join(chars)
+
+
+# Language guess ---------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+# Frequent English function words and journal words. A text whose words are mostly
+# outside this list is not taken for English.
+_ENGLISH = frozenset("""
+a about after again all also always am an and any anymore anyone anything are around as at away back
+be because been before being better but by can can't cant could couldn't day days did didn't do does
+doesn't don't dont down even ever every everyone everything feel feeling feels felt for from get gets
+getting go going gonna got had has have haven't having he her here him his how i i'd i'll i'm i've id
+if im in into is isn't it it's its just know last less life like little lot made make many may me
+might more most much my myself need never next no nobody not nothing now of off ok okay on one only
+or other our out over people really right said same say see she should since so some someone
+something still such than that that's the their them then there these they thing things think this
+those though through time to today told tomorrow tonight too try trying up us very want wanna wanted
+was wasn't way we well went were what when where which while who why will with without won't would
+wouldn't yeah yes yet you your yourself week weekend night morning work feel tired happy sad
+""".split())
+
+# Frequent words of other languages written in Latin script, without accents (folding
+# removes them) and without words that are also common in English.
+_OTHER_LANGUAGES = {
+    "es": "que el la los las por para con una pero muy esta estoy es mi yo lo del como mas cuando porque ya "
+          "tengo quiero nada todo hoy se su sin ser hacer puedo siento vida y mis tu hay pueden dia".split(),
+    "fr": "je le les et est pas une des du qui mais pour avec suis mon ma ne ce il elle tout tres rien "
+          "j'ai c'est aujourd'hui sais quoi peux plus veux moi sont au aux".split(),
+    "de": "ich und nicht der das ist ein eine mit auf fur mich mir aber sehr auch wie noch kann nur "
+          "heute bin war habe den dem zu es ist sind wir".split(),
+    "pt": "eu nao uma com voce muito estou mais mas isso tudo nada hoje meu minha sou ate o os e "
+          "aguento amanha vai ser melhor trabalho".split(),
+    "it": "io non il che sono una per con mi ma molto questo tutto oggi niente della anche sento "
+          "domani andra meglio giu".split(),
+    "nl": "ik het een niet en van dat met voor maar ook zijn mijn heb wil vandaag zo moe alles gewoon".split(),
+    "id": "saya aku tidak yang dan ini itu dengan untuk ingin mau sudah tapi sangat hari lelah tidur saja".split(),
+    "tr": "ben bir ve bu cok ama icin degil gibi daha artik istiyorum bugun yorgunum yarin olacak iyi".split(),
+    "tl": "ako ang mga hindi sa ng na ko gusto ayoko naman lang talaga".split(),
+    "pl": "nie jest sie jak ale juz mnie tak bardzo chce jestem dzis".split(),
+}
+_OTHER_WORDS = {code: frozenset(words) - _ENGLISH for code, words in _OTHER_LANGUAGES.items()}
+
+# Scripts whose text is one language in practice; Cyrillic and Arabic script serve many.
+_SCRIPTS = (
+    (re.compile(r"[\u3040-\u30ff]"), "ja"),
+    (re.compile(r"[\uac00-\ud7af]"), "ko"),
+    (re.compile(r"[\u3400-\u9fff]"), "zh"),
+    (re.compile(r"[\u0e00-\u0e7f]"), "th"),
+    (re.compile(r"[\u0370-\u03ff]"), "el"),
+    (re.compile(r"[\u0590-\u05ff]"), "he"),
+    (re.compile(r"[\u0900-\u097f]"), "hi"),
+)
+
+
+def detect_language(text: str, folded: str, locale: str = "") -> str:
+    """Guess the language of ``text`` from its script and its frequent words.
+
+    Returns a language code such as "en" or "es", or "und" when the guess has no
+    basis. A Latin-script text of fewer than four words with no word of another
+    language counts as English, or as the language of ``locale`` when one is given.
+    """
+    if not _latin_is_majority(text):
+        for pattern, code in _SCRIPTS:
+            if pattern.search(text):
+                return code
+        return "und"
+
+    words = _WORD.findall(folded)
+    if not words:
+        return "und"
+
+    english = sum(1 for word in words if word in _ENGLISH)
+    best_code, best_hits = "und", 0
+    for code, vocabulary in _OTHER_WORDS.items():
+        hits = sum(1 for word in words if word in vocabulary)
+        if hits > best_hits:
+            best_code, best_hits = code, hits
+
+    if best_hits >= 2 and best_hits > english:
+        return best_code
+    if english >= 1 and english >= 0.2 * len(words):
+        return "en"
+    if len(words) < 4 and best_hits == 0:
+        hint = locale.replace("_", "-").split("-")[0].lower()
+        return hint if hint.isalpha() and len(hint) in (2, 3) else "en"
+    return best_code if best_hits >= 1 else "und"

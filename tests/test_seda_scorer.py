@@ -1,0 +1,285 @@
+"""Unit tests of the pure SEDA scorer: bands per failure mode, spans, boundaries, limits."""
+
+import importlib.util
+import pathlib
+import sys
+import time
+
+import pytest
+
+from services.seda import scorer
+from services.seda.scorer import assess
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def band(text: str, locale: str = "") -> str:
+    return assess(text, locale).band
+
+
+def signal_texts(text: str) -> list[str]:
+    return [text[s.start:s.end] for s in assess(text).signals]
+
+
+# One case per failure-mode family, written for these tests (not taken from eval/seda).
+FAMILY_CASES = [
+    ("crisis_direct", "I want to kill myself and I can't stop thinking about it.", "critical"),
+    ("crisis_oblique", "Everyone would be better off without me, and after Friday they will not have to worry about me again.", "critical"),
+    ("farewell", "This is my last entry. Thank you for everything. Please take care of my cat for me.", "critical"),
+    ("plan_method", "I've been saving my pills for a month and I know exactly when I'll do it.", "critical"),
+    ("preparatory", "I wrote letters to my family and gave away most of my things.", "critical"),
+    ("passive_wish", "Some days I wish I could go to sleep and never wake up.", "caution"),
+    ("psychosis_mania", "The planets are sending me secret messages that only I can decode.", "caution"),
+    ("substance", "I've been drinking every night to fall asleep.", "watch"),
+    ("dual_diagnosis", "I've been drinking alone every night and I feel completely hopeless.", "caution"),
+    ("distress", "I feel so worthless and empty lately.", "watch"),
+    ("negation", "I would never kill myself, I just hate Mondays.", "clear"),
+    ("retraction", "I said I wanted to die but I didn't mean it, I was just angry.", "clear"),
+    ("idiom_deadline", "This deadline is killing me.", "clear"),
+    ("idiom_embarrassment", "I could just die of embarrassment.", "clear"),
+    ("idiom_dying_to", "Dying to see the new tarot deck!", "clear"),
+    ("third_person", "My friend said she wants to die, how can I help her?", "clear"),
+    ("past_resolved", "Two years ago I wanted to end it; therapy helped and I'm doing much better.", "clear"),
+    ("lyrics", "Singing 'I want to die tonight' along with my favourite song in the car.", "clear"),
+    ("cyrillic", "I want to k\u0456ll mys\u0435lf.", "critical"),
+    ("zero_width", "I want to k\u200bill my\u200bself.", "critical"),
+    ("fullwidth", "\uff49 \uff57\uff41\uff4e\uff54 \uff54\uff4f \uff44\uff49\uff45", "critical"),
+    ("typographic_apostrophe", "I don\u2019t want to live anymore.", "critical"),
+    ("leetspeak", "gonna k1ll mys3lf", "critical"),
+    ("unalive", "I want to unalive myself.", "critical"),
+    ("kms", "kms, i can't do this", "critical"),
+    ("sewerslide", "thinking about sewerslide", "critical"),
+    ("ctb", "i want to ctb", "critical"),
+    ("kms_kilometres", "I ran 12 kms today.", "clear"),
+    ("emoji_crisis", "i'm done \U0001faa6\U0001f52b", "critical"),
+    ("emoji_pills", "\U0001f48a\U0001f48a\U0001f48a\U0001f48a tonight", "critical"),
+    ("emoji_benign", "Vitamins \U0001f48a and a tarot pull \u2728", "clear"),
+    ("oblique_farewell", "This is my last entry, thank you for everything, take care of my cat.", "critical"),
+    ("everyday", "Made soup and watched a film with my brother.", "clear"),
+    ("esoteric", "Drew the Death card, which is about change, and Saturn is squaring my sun.", "clear"),
+]
+
+
+@pytest.mark.parametrize("family, text, expected", FAMILY_CASES, ids=[case[0] for case in FAMILY_CASES])
+def test_family_band(family, text, expected):
+    assert band(text) == expected
+
+
+def test_span_cyrillic_original():
+    text = "Today I want to k\u0456ll mys\u0435lf."
+    assert any(span.endswith("k\u0456ll mys\u0435lf") for span in signal_texts(text))
+
+
+def test_span_zero_width_original():
+    text = "I want to k\u200bill my\u200bself now"
+    spans = signal_texts(text)
+    assert any(span.endswith("my\u200bself") for span in spans)
+
+
+def test_span_after_expansion():
+    # "ß" folds to two characters and an emoji is one code point, but spans stay on the original.
+    text = "Stra\u00dfe \U0001f600 I want to die."
+    assert "want to die" in signal_texts(text)
+
+
+def test_span_fullwidth_original():
+    text = "\uff49 \uff57\uff41\uff4e\uff54 \uff54\uff4f \uff44\uff49\uff45"
+    assert signal_texts(text) == ["\uff57\uff41\uff4e\uff54 \uff54\uff4f \uff44\uff49\uff45"]
+
+
+def test_signal_rule_has_no_text():
+    for signal in assess("I want to kill myself tonight").signals:
+        assert " " not in signal.rule
+
+
+def test_signal_fields_valid():
+    for signal in assess("I bought a rope and I want to die. Drinking every night.").signals:
+        assert signal.category in scorer.CATEGORIES
+        assert signal.severity in scorer.SEVERITIES
+        assert 0 <= signal.start < signal.end
+
+
+def test_negated_text_has_no_signal():
+    assert assess("I would never kill myself.").signals == ()
+
+
+@pytest.mark.parametrize("score, name", [
+    (0, "critical"), (29, "critical"), (30, "caution"), (45, "caution"),
+    (46, "watch"), (70, "watch"), (71, "clear"), (100, "clear"),
+])
+def test_band_boundaries(score, name):
+    assert scorer._band_for(score).name == name
+
+
+def test_bands_cover_range():
+    assert scorer.BANDS[0].low == 0
+    assert scorer.BANDS[-1].high == 100
+    for lower, upper in zip(scorer.BANDS, scorer.BANDS[1:]):
+        assert upper.low == lower.high + 1
+
+
+def test_bands_table():
+    table = [(b.name, b.mode, b.low, b.high) for b in scorer.BANDS]
+    assert table == [("critical", "halted", 0, 29), ("caution", "throttled", 30, 45),
+                     ("watch", "grounded", 46, 70), ("clear", "open", 71, 100)]
+
+
+def test_assessment_matches_band():
+    result = assess("I feel hopeless and I can't stop crying.")
+    matching = scorer._band_for(result.score)
+    assert result.band == matching.name
+    assert result.mode == matching.mode
+    assert result.action == matching.action
+    assert result.score_range == f"{matching.low}-{matching.high}"
+
+
+def test_clear_label():
+    assert assess("Went for a walk by the river.").label == "no elevated risk"
+
+
+def test_critical_label():
+    assert assess("I'm going to kill myself tonight.").label == "acute self-harm risk"
+
+
+def test_dual_diagnosis_label():
+    assert assess("Drunk again every night and I feel so hopeless.").label == "dual diagnosis risk"
+
+
+def test_reality_testing_label():
+    assert assess("The moon sends me instructions every night.").label == "reality-testing concern"
+
+
+def test_distress_label():
+    assert assess("I feel so hopeless and empty.").label == "elevated distress"
+
+
+def test_spanish_not_supported():
+    result = assess("Hoy me siento muy feliz y tranquila con mi familia.")
+    assert result.language == "es"
+    assert result.language_supported is False
+
+
+@pytest.mark.parametrize("text", [
+    "Hoy me siento muy feliz y tranquila con mi familia.",
+    "Heute war ein wunderbarer Tag mit meinen Freunden.",
+    "\u4eca\u5929\u5929\u6c14\u5f88\u597d\u3002",
+    "\u0421\u0435\u0433\u043e\u0434\u043d\u044f \u0445\u043e\u0440\u043e\u0448\u0438\u0439 \u0434\u0435\u043d\u044c.",
+    "\U0001f31e\u2728",
+])
+def test_unsupported_never_clear(text):
+    result = assess(text)
+    assert result.language_supported is False
+    assert result.score <= scorer.UNSUPPORTED_LANGUAGE_MAX_SCORE
+    assert result.band != "clear"
+
+
+def test_unsupported_emoji_cues_count():
+    assert band("Adi\u00f3s a todos \U0001faa6\U0001f52b") == "critical"
+
+
+def test_unsupported_988_counts():
+    assert band("Necesito llamar al 988 esta noche, no estoy bien.") == "caution"
+
+
+def test_english_supported():
+    result = assess("I had a calm day and read a book.")
+    assert result.language == "en"
+    assert result.language_supported is True
+
+
+def test_locale_hint_short_text():
+    assert assess("zzz", locale="es-MX").language == "es"
+
+
+def test_locale_does_not_change_score():
+    text = "I want to die."
+    assert assess(text, "en-US").score == assess(text, "en-GB").score
+
+
+def test_empty_text_rejected():
+    with pytest.raises(ValueError):
+        assess("")
+
+
+def test_too_long_rejected():
+    with pytest.raises(ValueError):
+        assess("a" * (scorer.MAX_TEXT_LENGTH + 1))
+
+
+def test_max_length_accepted():
+    assert assess("a" * scorer.MAX_TEXT_LENGTH).band == "clear"
+
+
+def test_non_string_rejected():
+    with pytest.raises(TypeError):
+        assess(None)
+
+
+ADVERSARIAL = [
+    "a" * 20_000,
+    "kill myself " * 1_666,
+    "i don't " * 2_500,
+    "want to " * 2_500,
+    "'" + "a'" * 9_999,
+    '"' * 20_000,
+    "k1" * 10_000,
+    "\u200b" * 20_000,
+    "\U0001f52b" * 20_000,
+    ("the planets are sending " * 900)[:20_000],
+    "1" * 19_999 + "a",
+    ("i " * 10_000),
+    ("aaaa " * 4_000),
+]
+
+
+@pytest.mark.parametrize("text", ADVERSARIAL, ids=range(len(ADVERSARIAL)))
+def test_adversarial_input_fast(text):
+    start = time.perf_counter()
+    assess(text)
+    # A generous bound: a linear scan takes tens of milliseconds here, and
+    # catastrophic backtracking takes seconds or more.
+    assert time.perf_counter() - start < 1.0
+
+
+def test_typical_text_fast():
+    text = ("Today was long. I went to work, came home, made dinner and pulled a card. " * 30)[:2_000]
+    assess(text)
+    durations = []
+    for _ in range(200):
+        start = time.perf_counter()
+        assess(text)
+        durations.append(time.perf_counter() - start)
+    durations.sort()
+    assert durations[197] < 0.010
+
+
+def test_many_signals_bounded():
+    result = assess("I want to die. " * 1_000)
+    assert len(result.signals) <= 64
+
+
+def _load_eval_tool():
+    spec = importlib.util.spec_from_file_location("eval_seda", ROOT / "tools" / "eval_seda.py")
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses look the module up by name while the class body runs.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_eval_set_size():
+    examples = _load_eval_tool().load_examples()
+    bands = [example.band for example in examples]
+    assert len(examples) >= 360
+    assert bands.count("critical") >= 60
+    assert bands.count("caution") >= 50
+    assert bands.count("watch") >= 50
+    assert bands.count("clear") >= 120
+    assert sum(1 for example in examples if example.split == "holdout") >= 100
+
+
+def test_eval_set_targets():
+    tool = _load_eval_tool()
+    result = tool.evaluate(tool.load_examples())["all"]
+    assert result.recall("critical") >= tool.MIN_CRITICAL_RECALL
+    assert result.clear_as_critical() < tool.MAX_CLEAR_AS_CRITICAL
