@@ -71,7 +71,8 @@ _ESTIMATED_LIGHT_DAYS = np.array(
 # One day before and after the kernel's span, so interpolation never runs off the table.
 _NUTATION_TABLE_START = 2378479.5
 _NUTATION_TABLE_END = 2524625.5
-# TDB - TT = 0.001657 s sin(g), g = 357.53 + 0.98560028 (JD - 2451545) degrees.
+# TDB - TT = 0.001657 s sin(g), g = 357.53 + 0.98560028 (JD - 2451545) degrees:
+# its largest periodic term (the next is 0.022 ms, 2 cm of lunar motion).
 _TDB_AMPLITUDE_DAYS = 0.001657 / 86400.0
 _TDB_RATE = math.radians(0.98560028)
 _TDB_PHASE = math.radians(357.53) - _TDB_RATE * 2451545.0
@@ -145,27 +146,27 @@ def compute(jd_tt: np.ndarray, jd_ut1: np.ndarray, place: Place, *, refraction: 
     """
     kernel = ephemeris.kernel()
     count = len(jd_tt)
-    jd_tdb = jd_tt + _tdb_minus_tt(jd_tt)
+    dpsi, deps, jd_tdb = _nutation_and_tdb(jd_tt)
     # Each row is read up to its light-time estimate (Pluto's is under 0.3 days) before now.
     kernel.check_span(jd_tdb, margin_days=1.0)
-
-    dpsi, deps = nutation(jd_tt)
     mean_obliquity, _bias, _precession, _bias_precession, _nutation, npb = erfa.pn06(jd_tt, 0.0, dpsi, deps)
     gast = erfa.gst06(jd_ut1, 0.0, jd_tt, 0.0, npb)
     true_obliquity = mean_obliquity + deps
 
-    ra, dec, distance, azimuth, altitude, longitude, latitude, geocentric_distance, speed = (
-        np.empty((count, len(BODIES))) for _ in range(9)
-    )
-    true_node, phase_angle = np.empty(count), np.empty(count)
+    per_body = np.empty((9, count, len(BODIES)))
+    ra, dec, distance, azimuth, altitude, longitude, latitude, geocentric_distance, speed = per_body
+    per_instant = np.empty((5, count))
+    true_node, phase_angle, illuminated_fraction, elongation, local_sidereal_time = per_instant
     reductions.reduce_instants(
         jd_tdb, np.ascontiguousarray(npb), gast, true_obliquity, math.radians(place.lon), math.radians(place.lat),
         _terrestrial(place), kernel.coefficients, kernel.first_row, kernel.row_count, kernel.days_per_row,
         kernel.start_jd, _PASS_SEGMENTS, _ESTIMATED_LIGHT_DAYS, kernel.earth_share, kernel.light_speed_km_per_day,
         kernel.au_km, PRECESSION_DEGREES_PER_DAY,
-        ra, dec, distance, azimuth, altitude, longitude, latitude, geocentric_distance, speed, true_node, phase_angle,
+        ra, dec, distance, azimuth, altitude, longitude, latitude, geocentric_distance, speed,
+        true_node, phase_angle, illuminated_fraction, elongation, local_sidereal_time,
     )
     speed, retrograde, stationary = motion_flags(speed)
+    dpsi_degrees = np.degrees(dpsi)
     return Positions(
         jd_tt=jd_tt,
         jd_ut1=jd_ut1,
@@ -182,13 +183,13 @@ def compute(jd_tt: np.ndarray, jd_ut1: np.ndarray, place: Place, *, refraction: 
         retrograde=retrograde,
         stationary=stationary,
         true_obliquity=np.degrees(true_obliquity),
-        nutation_longitude=np.degrees(dpsi),
-        local_sidereal_time=np.degrees(gast + math.radians(place.lon)) % 360.0,
-        mean_node=(_mean_node(jd_tt) + np.degrees(dpsi)) % 360.0,
+        nutation_longitude=dpsi_degrees,
+        local_sidereal_time=local_sidereal_time,
+        mean_node=(_mean_node(jd_tt) + dpsi_degrees) % 360.0,
         true_node=true_node,
         moon_phase_angle=phase_angle,
-        moon_illuminated_fraction=(1.0 + np.cos(np.radians(phase_angle))) / 2.0,
-        moon_elongation=(longitude[:, 1] - longitude[:, 0]) % 360.0,
+        moon_illuminated_fraction=illuminated_fraction,
+        moon_elongation=elongation,
     )
 
 
@@ -208,12 +209,20 @@ def nutation(jd_tt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     0.0002 arcsecond of the full series (measured at 20,000 random instants
     in 1800..2200).
     """
+    dpsi, deps, _jd_tdb = _nutation_and_tdb(jd_tt)
+    return dpsi, deps
+
+
+def _nutation_and_tdb(jd_tt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nutation (see nutation()) and the TDB Julian dates, in one compiled pass after ERFA's nut00b."""
     dpsi, deps = erfa.nut00b(jd_tt, 0.0)
+    jd_tdb = np.empty(len(jd_tt))
     # The table holds one row a day (value, change to the next day), so the day number is the index.
-    day, fraction = np.divmod(jd_tt - _NUTATION_TABLE_START, 1.0)
-    rows = nutation_correction()[day.astype(np.intp)]
-    correction = rows[:, :2] + rows[:, 2:] * fraction[:, None]
-    return dpsi + correction[:, 0], deps + correction[:, 1]
+    reductions.tdb_and_nutation(
+        jd_tt, dpsi, deps, nutation_correction(), _NUTATION_TABLE_START,
+        _TDB_AMPLITUDE_DAYS, _TDB_PHASE, _TDB_RATE, jd_tdb,
+    )
+    return dpsi, deps, jd_tdb
 
 
 @functools.cache
@@ -242,11 +251,6 @@ def refraction_degrees(altitude: np.ndarray) -> np.ndarray:
     argument = np.radians(altitude + 10.3 / (altitude + 5.11))
     refraction = 1.02 / np.tan(argument) / 60.0
     return np.where(altitude > -1.0, refraction, 0.0)
-
-
-def _tdb_minus_tt(jd_tt: np.ndarray) -> np.ndarray:
-    """TDB - TT in days from its largest periodic term (1.657 ms; the next is 0.022 ms, 2 cm of lunar motion)."""
-    return _TDB_AMPLITUDE_DAYS * np.sin(_TDB_PHASE + _TDB_RATE * jd_tt)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -69,7 +69,7 @@ def reduce_instants(
     coefficients, first_row, row_count, days_per_row, start_jd, segments, estimated_light_days,
     earth_share, light_day_km, au_km, precession_degrees_per_day,
     ra, dec, distance, azimuth, altitude, longitude, latitude, geocentric_distance, speed,
-    true_node, phase_angle,
+    true_node, phase_angle, illuminated_fraction, elongation, local_sidereal_time,
 ):
     """Fill the output arrays (N, 10) and (N,) for N instants; every angle out in degrees.
 
@@ -233,7 +233,11 @@ def reduce_instants(
         sy = relative[0, _SUN, 1] - my
         sz = relative[0, _SUN, 2] - mz
         cosine = -(sx * mx + sy * my + sz * mz) / (math.sqrt(sx * sx + sy * sy + sz * sz) * lengths[0, _MOON])
-        phase_angle[n] = math.acos(min(max(cosine, -1.0), 1.0)) * _DEGREES
+        angle = math.acos(min(max(cosine, -1.0), 1.0))
+        phase_angle[n] = angle * _DEGREES
+        illuminated_fraction[n] = (1.0 + math.cos(angle)) / 2.0
+        elongation[n] = (longitude[n, _MOON] - longitude[n, _SUN]) % 360.0
+        local_sidereal_time[n] = ((gast[n] + lon_radians) % _TWO_PI) * _DEGREES
 
         # The true node: the ascending node of the geocentric Moon's osculating
         # orbit, along z x h with h = r x v in the ecliptic of date.
@@ -246,6 +250,22 @@ def reduce_instants(
         normal_x = r1 * v2 - r2 * v1
         normal_y = r2 * v0 - r0 * v2
         true_node[n] = (math.atan2(normal_x, -normal_y) % _TWO_PI) * _DEGREES
+
+
+@numba.njit(cache=True)
+def tdb_and_nutation(jd_tt, dpsi, deps, table, table_start, tdb_amplitude_days, tdb_phase, tdb_rate, jd_tdb):
+    """Add the tabulated IAU 2000A - 2000B difference to the nutation angles in place, and fill jd_tdb.
+
+    table: (days, 4) rows of (difference in longitude, in obliquity, change of each to the next day).
+    TDB - TT is its largest periodic term, amplitude * sin(phase + rate * jd).
+    """
+    for n in range(jd_tt.shape[0]):
+        position = jd_tt[n] - table_start
+        day = int(math.floor(position))
+        fraction = position - day
+        dpsi[n] += table[day, 0] + table[day, 2] * fraction
+        deps[n] += table[day, 1] + table[day, 3] * fraction
+        jd_tdb[n] = jd_tt[n] + tdb_amplitude_days * math.sin(tdb_phase + tdb_rate * jd_tt[n])
 
 
 @numba.njit(cache=True)
