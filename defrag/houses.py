@@ -10,8 +10,9 @@ Outputs are ecliptic longitudes of date in [0, 360). The formulas are exact
 spherical trigonometry, so the only error is floating-point rounding
 (below 1e-9 arcsecond, measured). docs/houses.md states each definition.
 
-compute_houses() is pure `math` for one chart. compute_houses_batch() runs
-the same formulas with NumPy over arrays of charts.
+The formulas are scalar `math` functions compiled by Numba; one chart and
+a batch of charts run the same compiled loop (_charts), so a chart costs a
+few microseconds instead of the tens that interpreted Python needs.
 
 This module imports no gRPC and no Redis.
 """
@@ -20,6 +21,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
+import numba
 import numpy as np
 
 HOUSE_SYSTEMS = ("placidus", "koch", "porphyry", "regiomontanus", "campanus", "equal", "whole_sign")
@@ -111,30 +113,30 @@ def compute_houses(system: str, armc_degrees: float, latitude_degrees: float, ob
     check_system(system)
     _check_inputs(armc_degrees, latitude_degrees, obliquity_degrees)
 
-    theta = math.radians(armc_degrees) % _TWO_PI
-    phi = math.radians(latitude_degrees)
-    eps = math.radians(obliquity_degrees)
-
-    ascendant = _ascendant(theta, phi, eps)
-    midheaven = _midheaven(theta, eps)
-    vertex = _vertex(theta, phi, eps)
-
     system_used = system
     warnings: tuple[str, ...] = ()
     if system in SEMI_ARC_SYSTEMS and is_polar(latitude_degrees, obliquity_degrees):
         system_used = POLAR_FALLBACK_SYSTEM
         warnings = (polar_warning(system, latitude_degrees, obliquity_degrees),)
 
-    cusps = _CUSP_FUNCTIONS[system_used](theta, phi, eps, ascendant, midheaven)
+    values = np.empty((1, _VALUES))
+    _charts(
+        _SYSTEM_CODES[system_used],
+        np.array([math.radians(armc_degrees) % _TWO_PI]),
+        np.array([math.radians(latitude_degrees)]),
+        np.array([math.radians(obliquity_degrees)]),
+        values,
+    )
+    row = values[0].tolist()
     return Houses(
         system_requested=system,
         system_used=system_used,
-        ascendant=_degrees(ascendant),
-        midheaven=_degrees(midheaven),
-        descendant=_degrees(ascendant + math.pi),
-        imum_coeli=_degrees(midheaven + math.pi),
-        vertex=_degrees(vertex),
-        cusps=tuple(_degrees(cusp) for cusp in cusps),
+        ascendant=row[0],
+        midheaven=row[1],
+        descendant=row[2],
+        imum_coeli=row[3],
+        vertex=row[4],
+        cusps=tuple(row[5:]),
         warnings=warnings,
     )
 
@@ -190,6 +192,7 @@ def _check_inputs(armc_degrees: float, latitude_degrees: float, obliquity_degree
         raise ValueError(f"obliquity_degrees must be in (0, 90), near 23.44 today; got {obliquity_degrees}")
 
 
+@numba.njit(cache=True)
 def _degrees(radians: float) -> float:
     """Convert to degrees in [0, 360), set onto a sign boundary when within _BOUNDARY_SNAP_DEGREES."""
     degrees = math.degrees(radians) % 360.0
@@ -214,6 +217,7 @@ def _degrees(radians: float) -> float:
 # ---------------------------------------------------------------------------
 
 
+@numba.njit(cache=True)
 def _ecliptic_crossing(pole_x, pole_y, pole_z, side_x, side_y, eps):
     """Return the longitude where the ecliptic crosses a great circle, on one chosen side.
 
@@ -237,6 +241,7 @@ def _ecliptic_crossing(pole_x, pole_y, pole_z, side_x, side_y, eps):
     return math.atan2(crossing_y, crossing_x)
 
 
+@numba.njit(cache=True)
 def _ascendant(theta: float, phi: float, eps: float) -> float:
     """Return the ecliptic point on the eastern half of the horizon.
 
@@ -253,6 +258,7 @@ def _ascendant(theta: float, phi: float, eps: float) -> float:
     )
 
 
+@numba.njit(cache=True)
 def _midheaven(theta: float, eps: float) -> float:
     """Return the ecliptic point on the upper meridian (hour angle 0, right ascension = ARMC).
 
@@ -261,6 +267,7 @@ def _midheaven(theta: float, eps: float) -> float:
     return math.atan2(math.sin(theta), math.cos(theta) * math.cos(eps))
 
 
+@numba.njit(cache=True)
 def _vertex(theta: float, phi: float, eps: float) -> float:
     """Return the ecliptic point on the western half of the prime vertical.
 
@@ -276,6 +283,7 @@ def _vertex(theta: float, phi: float, eps: float) -> float:
     )
 
 
+@numba.njit(cache=True)
 def _tilted_horizon_crossing(theta: float, phi: float, eps: float, tilt: float) -> float:
     """Return the ecliptic crossing, east of the meridian, of a house circle.
 
@@ -299,6 +307,7 @@ def _tilted_horizon_crossing(theta: float, phi: float, eps: float, tilt: float) 
 # ---------------------------------------------------------------------------
 
 
+@numba.njit(cache=True)
 def _quadrant_cusps(ascendant, midheaven, cusp_11, cusp_12, cusp_2, cusp_3):
     """Complete a quadrant system: cusps 4..9 lie opposite cusps 10..3."""
     pi = math.pi
@@ -308,7 +317,8 @@ def _quadrant_cusps(ascendant, midheaven, cusp_11, cusp_12, cusp_2, cusp_3):
     )
 
 
-def _placidus_cusps(theta, phi, eps, ascendant, midheaven):
+@numba.njit(cache=True)
+def _placidus_cusp(theta, k, cos_eps, offset, share):
     # Cusp 11 is the ecliptic point whose hour angle east of the meridian is
     # a third of its diurnal semi-arc, so with right ascension a,
     # declination d and ascensional difference AD = asin(tan(phi) tan(d)):
@@ -317,23 +327,34 @@ def _placidus_cusps(theta, phi, eps, ascendant, midheaven):
     # k = tan(phi) tan(eps). Below the polar circles |k| <= 1, and then
     # f'(a) >= 1 - share * |k| >= 1/3: f rises strictly, has exactly one root,
     # and Newton's method converges in a few steps.
+    ra = theta + offset + share * math.asin(_clamp(k * math.sin(theta + offset)))
+    for _ in range(_NEWTON_MAX_STEPS):
+        sin_ra = math.sin(ra)
+        k_sin = _clamp(k * sin_ra)
+        slope = 1.0 - share * k * math.cos(ra) / max(math.sqrt(1.0 - k_sin * k_sin), 1e-300)
+        step = (ra - theta - offset - share * math.asin(k_sin)) / slope
+        ra -= step
+        if abs(step) < _NEWTON_TOLERANCE:
+            break
+    return math.atan2(math.sin(ra), math.cos(ra) * cos_eps)
+
+
+@numba.njit(cache=True)
+def _placidus_cusps(theta, phi, eps, ascendant, midheaven):
     k = math.tan(phi) * math.tan(eps)
     cos_eps = math.cos(eps)
-    cusps = []
-    for offset, share in zip(_PLACIDUS_OFFSETS, _PLACIDUS_SHARES):
-        ra = theta + offset + share * math.asin(_clamp(k * math.sin(theta + offset)))
-        for _ in range(_NEWTON_MAX_STEPS):
-            sin_ra = math.sin(ra)
-            k_sin = _clamp(k * sin_ra)
-            slope = 1.0 - share * k * math.cos(ra) / max(math.sqrt(1.0 - k_sin * k_sin), 1e-300)
-            step = (ra - theta - offset - share * math.asin(k_sin)) / slope
-            ra -= step
-            if abs(step) < _NEWTON_TOLERANCE:
-                break
-        cusps.append(math.atan2(math.sin(ra), math.cos(ra) * cos_eps))
-    return _quadrant_cusps(ascendant, midheaven, *cusps)
+    offsets, shares = _PLACIDUS_OFFSETS, _PLACIDUS_SHARES
+    return _quadrant_cusps(
+        ascendant,
+        midheaven,
+        _placidus_cusp(theta, k, cos_eps, offsets[0], shares[0]),
+        _placidus_cusp(theta, k, cos_eps, offsets[1], shares[1]),
+        _placidus_cusp(theta, k, cos_eps, offsets[2], shares[2]),
+        _placidus_cusp(theta, k, cos_eps, offsets[3], shares[3]),
+    )
 
 
+@numba.njit(cache=True)
 def _koch_cusps(theta, phi, eps, ascendant, midheaven):
     # The midheaven degree rose one diurnal semi-arc (DSA) of sidereal time
     # ago, so the ascendant at ARMC - DSA is the midheaven itself. Koch
@@ -343,10 +364,18 @@ def _koch_cusps(theta, phi, eps, ascendant, midheaven):
     tan_declination = sin_declination / math.sqrt(1.0 - sin_declination * sin_declination)
     semi_arc = 0.5 * math.pi + math.asin(_clamp(math.tan(phi) * tan_declination))
     third = semi_arc / 3.0
-    cusps = [_ascendant(theta + step * third, phi, eps) for step in _KOCH_STEPS]
-    return _quadrant_cusps(ascendant, midheaven, *cusps)
+    steps = _KOCH_STEPS
+    return _quadrant_cusps(
+        ascendant,
+        midheaven,
+        _ascendant(theta + steps[0] * third, phi, eps),
+        _ascendant(theta + steps[1] * third, phi, eps),
+        _ascendant(theta + steps[2] * third, phi, eps),
+        _ascendant(theta + steps[3] * third, phi, eps),
+    )
 
 
+@numba.njit(cache=True)
 def _porphyry_cusps(theta, phi, eps, ascendant, midheaven):
     # Trisect the ecliptic arcs from the midheaven forward to the ascendant
     # and from the ascendant forward to the imum coeli.
@@ -362,48 +391,98 @@ def _porphyry_cusps(theta, phi, eps, ascendant, midheaven):
     )
 
 
-def _regiomontanus_cusps(theta, phi, eps, ascendant, midheaven):
+@numba.njit(cache=True)
+def _regiomontanus_tilt(phi, offset):
     # The house circle through the equator point H east of the meridian is
     # the horizon tilted by t with tan(t) = cos(phi) cot(H): its pole
     # cos(t) Z + sin(t) W is then perpendicular to that equator point.
-    cos_phi = math.cos(phi)
-    cusps = [
-        _tilted_horizon_crossing(theta, phi, eps, math.atan2(cos_phi * math.cos(offset), math.sin(offset)))
-        for offset in _REGIOMONTANUS_EQUATOR_OFFSETS
-    ]
-    return _quadrant_cusps(ascendant, midheaven, *cusps)
+    return math.atan2(math.cos(phi) * math.cos(offset), math.sin(offset))
 
 
+@numba.njit(cache=True)
+def _regiomontanus_cusps(theta, phi, eps, ascendant, midheaven):
+    offsets = _REGIOMONTANUS_EQUATOR_OFFSETS
+    return _quadrant_cusps(
+        ascendant,
+        midheaven,
+        _tilted_horizon_crossing(theta, phi, eps, _regiomontanus_tilt(phi, offsets[0])),
+        _tilted_horizon_crossing(theta, phi, eps, _regiomontanus_tilt(phi, offsets[1])),
+        _tilted_horizon_crossing(theta, phi, eps, _regiomontanus_tilt(phi, offsets[2])),
+        _tilted_horizon_crossing(theta, phi, eps, _regiomontanus_tilt(phi, offsets[3])),
+    )
+
+
+@numba.njit(cache=True)
 def _campanus_cusps(theta, phi, eps, ascendant, midheaven):
-    cusps = [_tilted_horizon_crossing(theta, phi, eps, tilt) for tilt in _CAMPANUS_TILTS]
-    return _quadrant_cusps(ascendant, midheaven, *cusps)
+    tilts = _CAMPANUS_TILTS
+    return _quadrant_cusps(
+        ascendant,
+        midheaven,
+        _tilted_horizon_crossing(theta, phi, eps, tilts[0]),
+        _tilted_horizon_crossing(theta, phi, eps, tilts[1]),
+        _tilted_horizon_crossing(theta, phi, eps, tilts[2]),
+        _tilted_horizon_crossing(theta, phi, eps, tilts[3]),
+    )
 
 
-def _equal_cusps(theta, phi, eps, ascendant, midheaven):
+@numba.njit(cache=True)
+def _equal_cusps(first):
+    """Twelve cusps 30 degrees apart, starting at `first` (radians)."""
     step = math.pi / 6.0
-    return tuple(ascendant + index * step for index in range(12))
+    return (
+        first, first + step, first + 2.0 * step, first + 3.0 * step, first + 4.0 * step, first + 5.0 * step,
+        first + 6.0 * step, first + 7.0 * step, first + 8.0 * step, first + 9.0 * step, first + 10.0 * step,
+        first + 11.0 * step,
+    )
 
 
-def _whole_sign_cusps(theta, phi, eps, ascendant, midheaven):
-    step = math.pi / 6.0
-    first = math.radians(math.floor(_degrees(ascendant) / 30.0) * 30.0)
-    return tuple(first + index * step for index in range(12))
+@numba.njit(cache=True)
+def _cusps(code, theta, phi, eps, ascendant, midheaven):
+    """The 12 cusps in radians of the system with this index in HOUSE_SYSTEMS."""
+    if code == 0:
+        return _placidus_cusps(theta, phi, eps, ascendant, midheaven)
+    if code == 1:
+        return _koch_cusps(theta, phi, eps, ascendant, midheaven)
+    if code == 2:
+        return _porphyry_cusps(theta, phi, eps, ascendant, midheaven)
+    if code == 3:
+        return _regiomontanus_cusps(theta, phi, eps, ascendant, midheaven)
+    if code == 4:
+        return _campanus_cusps(theta, phi, eps, ascendant, midheaven)
+    if code == 5:
+        return _equal_cusps(ascendant)
+    # Whole Sign: cusp 1 at 0 degrees of the ascendant's sign.
+    return _equal_cusps(math.radians(math.floor(_degrees(ascendant) / 30.0) * 30.0))
 
 
+@numba.njit(cache=True)
+def _charts(code, theta, phi, eps, values):
+    """Fill values (N, 17) with the angles and cusps in degrees of N charts of one system.
+
+    Columns: ascendant, midheaven, descendant, imum coeli, vertex, cusps 1..12.
+    """
+    for n in range(theta.shape[0]):
+        ascendant = _ascendant(theta[n], phi[n], eps[n])
+        midheaven = _midheaven(theta[n], eps[n])
+        values[n, 0] = _degrees(ascendant)
+        values[n, 1] = _degrees(midheaven)
+        values[n, 2] = _degrees(ascendant + math.pi)
+        values[n, 3] = _degrees(midheaven + math.pi)
+        values[n, 4] = _degrees(_vertex(theta[n], phi[n], eps[n]))
+        cusps = _cusps(code, theta[n], phi[n], eps[n], ascendant, midheaven)
+        for k in range(12):
+            values[n, 5 + k] = _degrees(cusps[k])
+
+
+@numba.njit(cache=True)
 def _clamp(value: float) -> float:
     # On the polar circle itself, rounding can push |tan(phi) tan(eps)| slightly above 1.
     return min(1.0, max(-1.0, value))
 
 
-_CUSP_FUNCTIONS = {
-    "placidus": _placidus_cusps,
-    "koch": _koch_cusps,
-    "porphyry": _porphyry_cusps,
-    "regiomontanus": _regiomontanus_cusps,
-    "campanus": _campanus_cusps,
-    "equal": _equal_cusps,
-    "whole_sign": _whole_sign_cusps,
-}
+_SYSTEM_CODES = {name: index for index, name in enumerate(HOUSE_SYSTEMS)}
+# Angles (5) and cusps (12) per chart.
+_VALUES = 17
 
 
 # ---------------------------------------------------------------------------
@@ -430,19 +509,19 @@ def compute_houses_batch(
     _check_batch_inputs(armc, latitude, obliquity)
 
     theta = np.radians(armc) % _TWO_PI
-    phi = np.radians(latitude)
-    eps = np.radians(obliquity)
-    ascendant = _ascendant_batch(theta, phi, eps)
-    midheaven = np.arctan2(np.sin(theta), np.cos(theta) * np.cos(eps))
-    vertex = _vertex_batch(theta, phi, eps)
-
+    phi = np.ascontiguousarray(np.radians(latitude))
+    eps = np.ascontiguousarray(np.radians(obliquity))
     polar = np.zeros(armc.shape, dtype=bool)
     if system in SEMI_ARC_SYSTEMS:
         polar = np.abs(latitude) > 90.0 - obliquity
-    cusps = _CUSP_FUNCTIONS_BATCH[system](theta, phi, eps, ascendant, midheaven, ~polar)
+
+    values = np.empty((len(armc), _VALUES))
+    _charts(_SYSTEM_CODES[system], theta, phi, eps, values)
     if polar.any():
-        fallback = _porphyry_cusps_batch(theta, phi, eps, ascendant, midheaven, polar)
-        cusps = np.where(polar[:, None], fallback, cusps)
+        # Charts above a polar circle take Porphyry cusps instead.
+        fallback = np.empty((int(polar.sum()), _VALUES))
+        _charts(_SYSTEM_CODES[POLAR_FALLBACK_SYSTEM], theta[polar], phi[polar], eps[polar], fallback)
+        values[polar] = fallback
 
     system_used = tuple(POLAR_FALLBACK_SYSTEM if is_fallback else system for is_fallback in polar)
     warnings = tuple(
@@ -451,12 +530,12 @@ def compute_houses_batch(
     return HousesBatch(
         system_requested=system,
         system_used=system_used,
-        ascendant=_degrees_batch(ascendant),
-        midheaven=_degrees_batch(midheaven),
-        descendant=_degrees_batch(ascendant + math.pi),
-        imum_coeli=_degrees_batch(midheaven + math.pi),
-        vertex=_degrees_batch(vertex),
-        cusps=_degrees_batch(cusps),
+        ascendant=values[:, 0],
+        midheaven=values[:, 1],
+        descendant=values[:, 2],
+        imum_coeli=values[:, 3],
+        vertex=values[:, 4],
+        cusps=values[:, 5:],
         warnings=warnings,
     )
 
@@ -472,137 +551,3 @@ def _check_batch_inputs(armc: np.ndarray, latitude: np.ndarray, obliquity: np.nd
         raise ValueError(
             f"obliquity_degrees must be in (0, 90), near 23.44 today; got values from {obliquity.min()} to {obliquity.max()}"
         )
-
-
-def _degrees_batch(radians: np.ndarray) -> np.ndarray:
-    degrees = np.degrees(radians) % 360.0
-    boundary = np.round(degrees / 30.0) * 30.0
-    degrees = np.where(np.abs(degrees - boundary) < _BOUNDARY_SNAP_DEGREES, boundary, degrees)
-    return degrees % 360.0
-
-
-def _ecliptic_crossing_batch(pole_x, pole_y, pole_z, side_x, side_y, eps):
-    cos_eps = np.cos(eps)
-    crossing_x = -(pole_y * cos_eps + pole_z * np.sin(eps))
-    crossing_y = pole_x
-    sign = np.where(crossing_x * side_x + crossing_y * side_y * cos_eps < 0.0, -1.0, 1.0)
-    return np.arctan2(sign * crossing_y, sign * crossing_x)
-
-
-def _ascendant_batch(theta, phi, eps):
-    cos_phi = np.cos(phi)
-    sin_theta = np.sin(theta)
-    cos_theta = np.cos(theta)
-    return _ecliptic_crossing_batch(cos_phi * cos_theta, cos_phi * sin_theta, np.sin(phi), -sin_theta, cos_theta, eps)
-
-
-def _vertex_batch(theta, phi, eps):
-    sin_phi = np.sin(phi)
-    sin_theta = np.sin(theta)
-    cos_theta = np.cos(theta)
-    return _ecliptic_crossing_batch(-sin_phi * cos_theta, -sin_phi * sin_theta, np.cos(phi), sin_theta, -cos_theta, eps)
-
-
-def _tilted_horizon_crossing_batch(theta, phi, eps, tilt):
-    # theta, phi, eps have shape (N, 1) and tilt has shape (N, 4) or (4,).
-    cos_tilt = np.cos(tilt)
-    sin_tilt = np.sin(tilt)
-    cos_phi = np.cos(phi)
-    sin_theta = np.sin(theta)
-    cos_theta = np.cos(theta)
-    pole_x = cos_tilt * cos_phi * cos_theta + sin_tilt * sin_theta
-    pole_y = cos_tilt * cos_phi * sin_theta - sin_tilt * cos_theta
-    pole_z = cos_tilt * np.sin(phi)
-    return _ecliptic_crossing_batch(pole_x, pole_y, pole_z, -sin_theta, cos_theta, eps)
-
-
-def _quadrant_cusps_batch(ascendant, midheaven, inner):
-    """Assemble (N, 12) cusps from the angles and `inner` cusps 11, 12, 2, 3 of shape (N, 4)."""
-    pi = math.pi
-    cusp_11, cusp_12, cusp_2, cusp_3 = inner.T
-    return np.stack(
-        [
-            ascendant, cusp_2, cusp_3, midheaven + pi, cusp_11 + pi, cusp_12 + pi,
-            ascendant + pi, cusp_2 + pi, cusp_3 + pi, midheaven, cusp_11, cusp_12,
-        ],
-        axis=1,
-    )
-
-
-def _placidus_cusps_batch(theta, phi, eps, ascendant, midheaven, defined):
-    # The same Newton iteration as _placidus_cusps(), on shape (N, 4). Charts
-    # where the system is undefined get k = 0, so their iteration stays finite;
-    # the caller replaces their cusps.
-    offsets = np.array(_PLACIDUS_OFFSETS)
-    shares = np.array(_PLACIDUS_SHARES)
-    k = np.where(defined, np.tan(phi) * np.tan(eps), 0.0)[:, None]
-    theta_offset = theta[:, None] + offsets
-
-    ra = theta_offset + shares * np.arcsin(np.clip(k * np.sin(theta_offset), -1.0, 1.0))
-    for _ in range(_NEWTON_MAX_STEPS):
-        k_sin = np.clip(k * np.sin(ra), -1.0, 1.0)
-        slope = 1.0 - shares * k * np.cos(ra) / np.maximum(np.sqrt(1.0 - k_sin * k_sin), 1e-300)
-        step = (ra - theta_offset - shares * np.arcsin(k_sin)) / slope
-        ra -= step
-        if np.abs(step).max() < _NEWTON_TOLERANCE:
-            break
-
-    inner = np.arctan2(np.sin(ra), np.cos(ra) * np.cos(eps)[:, None])
-    return _quadrant_cusps_batch(ascendant, midheaven, inner)
-
-
-def _koch_cusps_batch(theta, phi, eps, ascendant, midheaven, defined):
-    sin_declination = np.sin(eps) * np.sin(midheaven)
-    tan_declination = sin_declination / np.sqrt(1.0 - sin_declination * sin_declination)
-    semi_arc = 0.5 * math.pi + np.arcsin(np.clip(np.tan(phi) * tan_declination, -1.0, 1.0))
-    shifted = theta[:, None] + np.array(_KOCH_STEPS) * (semi_arc / 3.0)[:, None]
-    inner = _ascendant_batch(shifted, phi[:, None], eps[:, None])
-    return _quadrant_cusps_batch(ascendant, midheaven, inner)
-
-
-def _porphyry_cusps_batch(theta, phi, eps, ascendant, midheaven, defined):
-    upper = (ascendant - midheaven) % _TWO_PI
-    lower = math.pi - upper
-    inner = np.stack(
-        [
-            midheaven + upper / 3.0,
-            midheaven + 2.0 * upper / 3.0,
-            ascendant + lower / 3.0,
-            ascendant + 2.0 * lower / 3.0,
-        ],
-        axis=1,
-    )
-    return _quadrant_cusps_batch(ascendant, midheaven, inner)
-
-
-def _regiomontanus_cusps_batch(theta, phi, eps, ascendant, midheaven, defined):
-    offsets = np.array(_REGIOMONTANUS_EQUATOR_OFFSETS)
-    tilts = np.arctan2(np.cos(phi)[:, None] * np.cos(offsets), np.sin(offsets))
-    inner = _tilted_horizon_crossing_batch(theta[:, None], phi[:, None], eps[:, None], tilts)
-    return _quadrant_cusps_batch(ascendant, midheaven, inner)
-
-
-def _campanus_cusps_batch(theta, phi, eps, ascendant, midheaven, defined):
-    tilts = np.array(_CAMPANUS_TILTS)
-    inner = _tilted_horizon_crossing_batch(theta[:, None], phi[:, None], eps[:, None], tilts)
-    return _quadrant_cusps_batch(ascendant, midheaven, inner)
-
-
-def _equal_cusps_batch(theta, phi, eps, ascendant, midheaven, defined):
-    return ascendant[:, None] + np.arange(12) * (math.pi / 6.0)
-
-
-def _whole_sign_cusps_batch(theta, phi, eps, ascendant, midheaven, defined):
-    first = np.radians(np.floor(_degrees_batch(ascendant) / 30.0) * 30.0)
-    return first[:, None] + np.arange(12) * (math.pi / 6.0)
-
-
-_CUSP_FUNCTIONS_BATCH = {
-    "placidus": _placidus_cusps_batch,
-    "koch": _koch_cusps_batch,
-    "porphyry": _porphyry_cusps_batch,
-    "regiomontanus": _regiomontanus_cusps_batch,
-    "campanus": _campanus_cusps_batch,
-    "equal": _equal_cusps_batch,
-    "whole_sign": _whole_sign_cusps_batch,
-}
