@@ -283,3 +283,21 @@ def test_eval_set_targets():
     result = tool.evaluate(tool.load_examples())["all"]
     assert result.recall("critical") >= tool.MIN_CRITICAL_RECALL
     assert result.clear_as_critical() < tool.MAX_CLEAR_AS_CRITICAL
+
+
+def test_anchors_cover_every_match():
+    # The scorer scans only the sentences that contain an anchor of a rule, so a rule
+    # whose anchors miss a wording it matches would silently lose that match.
+    from services.seda import scorer_rules, scorer_text
+
+    examples = [e for e in _load_eval_tool().load_examples() if e.split in ("dev", "holdout")]
+    texts = [e.text for e in examples] + [case[1] for case in FAMILY_CASES]
+    for text in texts:
+        folded = scorer_text.fold(text).text
+        windows = scorer._ANCHORS.windows(scorer._Context(folded))
+        for index, rule in enumerate(scorer_rules.RULES):
+            if not rule.anchors:
+                continue
+            everywhere = {m.span() for m in rule.pattern.finditer(folded)}
+            scanned = {m.span() for low, high in windows.get(index, ()) for m in rule.pattern.finditer(folded, low, high)}
+            assert everywhere <= scanned, (rule.id, text)

@@ -181,11 +181,13 @@ def _find_hits(text: str, supported: bool) -> list[_Hit]:
     context = _Context(text)
     hits: list[_Hit] = []
 
-    for rule in rules.RULES:
+    windows = _ANCHORS.windows(context)
+    for index, rule in enumerate(rules.RULES):
         if rule.foreign_only and supported:
             continue
+        ranges = windows.get(index, ()) if rule.anchors else ((0, len(text)),)
         accepted = 0
-        for low, high in _windows(context, rule.anchors):
+        for low, high in ranges:
             for match in rule.pattern.finditer(text, low, high):
                 hit = context.judge(rule, match.start(), match.end())
                 if hit is not None:
@@ -200,41 +202,89 @@ def _find_hits(text: str, supported: bool) -> list[_Hit]:
     return _drop_contained(hits)
 
 
-def _windows(context: "_Context", anchors: tuple[str, ...]) -> list[tuple[int, int]]:
-    """Ranges of the text to scan for a rule: the sentences that contain one of its anchors.
+class _AnchorIndex:
+    """One regular expression over every rule anchor, to find the sentences each rule must scan.
 
     No pattern crosses a sentence end (fillers match letters and spaces only), and every
-    match contains one of its rule's anchors, so these ranges hold every match. A rule
-    without anchors scans the whole text.
+    match contains one of its rule's anchors, so the sentences that contain an anchor
+    of a rule hold every match of that rule.
+
+    The expression is a lookahead around a trie of the anchors, so it reports, at each
+    position, the longest anchor that starts there. Each anchor maps to the rules of
+    every anchor that is a prefix of it, which also covers the shorter anchors that
+    start at the same position.
     """
-    if not anchors:
-        return [(0, len(context.text))]
 
-    indices: set[int] = set()
-    for anchor in anchors:
-        indices.update(context.sentences_with(anchor))
-    if not indices:
-        return []
+    def __init__(self, rule_list: tuple[rules.Rule, ...]) -> None:
+        rules_of: dict[str, set[int]] = {}
+        for index, rule in enumerate(rule_list):
+            for anchor in rule.anchors:
+                rules_of.setdefault(anchor, set()).add(index)
 
-    ranges = []
-    for index in sorted(indices):
-        start, end = context.sentence_range(index)
-        if ranges and ranges[-1][1] == start:
-            ranges[-1] = (ranges[-1][0], end)
-        else:
-            ranges.append((start, end))
-    return ranges
+        self.rules_by_anchor = {
+            anchor: frozenset(index for prefix, indices in rules_of.items() if anchor.startswith(prefix)
+                              for index in indices)
+            for anchor in rules_of}
+        self.pattern = re.compile("(?=(" + _trie_pattern(sorted(rules_of)) + "))")
+
+    def windows(self, context: "_Context") -> dict[int, list[tuple[int, int]]]:
+        """Map each rule index to the ranges of ``context.text`` that it must scan."""
+        text = context.text
+        starts = context.sentence_starts
+        ranges: dict[int, list[tuple[int, int]]] = {}
+
+        for number, start in enumerate(starts):
+            end = starts[number + 1] if number + 1 < len(starts) else len(text)
+            found = set(self.pattern.findall(text, start, end))
+            if not found:
+                continue
+            indices = frozenset().union(*(self.rules_by_anchor[anchor] for anchor in found))
+            for index in indices:
+                spans = ranges.setdefault(index, [])
+                # Adjacent sentences merge into one range, so a rule scans a run of them once.
+                if spans and spans[-1][1] == start:
+                    spans[-1] = (spans[-1][0], end)
+                else:
+                    spans.append((start, end))
+        return ranges
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """Return an alternation of ``words`` factored by common prefixes; longer words win."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _node_pattern(trie)
+
+
+def _node_pattern(node: dict) -> str:
+    branches = [re.escape(ch) + _node_pattern(child) for ch, child in sorted(node.items()) if ch]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    # A word that ends here is the empty branch; the greedy "?" tries the longer words first.
+    return f"(?:{body})?" if "" in node else body
+
+
+_ANCHORS = _AnchorIndex(rules.RULES)
 
 
 def _drop_contained(hits: list[_Hit]) -> list[_Hit]:
     """Drop a hit whose span lies inside another hit of the same category and at least its severity."""
+    by_category: dict[str, list[_Hit]] = {}
+    for hit in hits:
+        by_category.setdefault(hit.category, []).append(hit)
+
     kept = []
     for hit in hits:
         covered = any(
-            other is not hit and other.category == hit.category and other.severity >= hit.severity
+            other is not hit and other.severity >= hit.severity
             and other.start <= hit.start and hit.end <= other.end
             and (other.start, other.end, other.severity) != (hit.start, hit.end, hit.severity)
-            for other in hits)
+            for other in by_category[hit.category])
         if not covered:
             kept.append(hit)
     return kept
@@ -315,27 +365,6 @@ class _Context:
         self.quotes = [(m.start(), m.end()) for m in _QUOTE.finditer(text)] if ('"' in text or "'" in text) else []
         self.resolved = _RESOLVED.search(text) is not None
         self.idioms = [(m.start(), m.end()) for m in rules.IDIOMS.finditer(text)]
-        self._anchor_sentences: dict[str, tuple[int, ...]] = {}
-
-    def sentences_with(self, anchor: str) -> tuple[int, ...]:
-        """Indices of the sentences that contain ``anchor``, cached per text."""
-        found = self._anchor_sentences.get(anchor)
-        if found is None:
-            indices = []
-            position = self.text.find(anchor)
-            while position != -1:
-                index = bisect.bisect_right(self.sentence_starts, position) - 1
-                indices.append(index)
-                # Skip to the next sentence: one occurrence per sentence is enough.
-                next_start = self.sentence_starts[index + 1] if index + 1 < len(self.sentence_starts) else len(self.text)
-                position = self.text.find(anchor, max(position + 1, next_start))
-            found = self._anchor_sentences[anchor] = tuple(indices)
-        return found
-
-    def sentence_range(self, index: int) -> tuple[int, int]:
-        start = self.sentence_starts[index]
-        end = self.sentence_starts[index + 1] if index + 1 < len(self.sentence_starts) else len(self.text)
-        return start, end
 
     def sentence(self, position: int) -> tuple[int, int]:
         index = bisect.bisect_right(self.sentence_starts, position) - 1

@@ -102,7 +102,7 @@ _PSYCHOSIS = "psychosis_mania"
 _SUBSTANCE = "substance_use"
 _DISTRESS = "acute_distress"
 
-_ACT_ANCHORS = "self life suicide it all delet unaliv slide kms ctb"
+_ACT_ANCHORS = "self life suicid all delet unaliv slide kms ctb"
 
 SUICIDE_RULES = (
     # C-SSRS 1: wish to be dead, or to fall asleep and not wake up.
@@ -122,18 +122,18 @@ SUICIDE_RULES = (
     _rule("cssrs.wish.not_alive", _WISH, MODERATE,
           r"(?:don't|dont|do not|no longer|never) <F2>(?:want|wanna|wish) to (?:exist|be alive|be here|live|be around"
           r"|wake up|keep living|go on|keep going)(?! (?:without|with|in|like that|there|near|for|at|on)(?![a-z]))",
-          "to exist to be alive to be here to live to be around to wake up to keep living to go on to keep going", negatable=False),
+          "want wish", negatable=False),
     _rule("cssrs.ideation.not_live_anymore", _IDEATION, HIGH,
           r"(?:don't|dont|do not|no longer) <F2>(?:want|wanna) to (?:live|be alive) (?:any ?more|any longer)",
-          "to live to be alive", negatable=False),
+          "any", negatable=False),
     _rule("cssrs.wish.disappear", _WISH, MODERATE,
           r"(?:want|wanna|wanted) <F2>to (?:disappear|vanish|stop existing|not exist|fade away|sleep forever|be gone)"
           r"(?! (?:for a|for the|for \d|on|to|from)(?![a-z]))",
-          "disappear vanish existing not exist fade away sleep forever be gone"),
+          "disappear vanish exist fade forever gone"),
     _rule("cssrs.wish.better_off", _WISH, MODERATE,
           r"better off (?:dead|without me|if i (?:was|were|wasn't|weren't) (?:gone|dead|here|around))"
           r"|(?:easier|better) for everyone if i",
-          "better off for everyone if i"),
+          "better easier"),
     _rule("cssrs.wish.unmissed", _WISH, MODERATE,
           r"(?:no one|nobody|noone) (?:would|will|'d|'ll) (?:even )?(?:miss|notice|care)(?: [a-z']+){0,3}? if i "
           r"(?:died|was gone|were gone|disappeared|wasn't here|weren't here|killed myself|was dead)"
@@ -144,7 +144,7 @@ SUICIDE_RULES = (
           r"|(?:wouldn't|would not|don't think i'd|i wouldn't) (?:even )?mind (?:if i (?:died|didn't wake up|got hit|was gone)"
           r"|dying|that much|not waking up|getting hit)"
           r"|(?:if|hope) (?:a |some )?(?:car|bus|truck|train) (?:hits|hit|would hit|ran over|runs over) me",
-          "care mind hits hit me ran over runs over", negatable=False),
+          "care mind hit over", negatable=False),
     _rule("cssrs.wish.not_worth", _WISH, MODERATE,
           r"(?:life|living|my life|being alive) (?:isn't|is not|'s not|is no longer|isnt|wasn't|was not) worth "
           r"(?:living|it)",
@@ -157,11 +157,11 @@ SUICIDE_RULES = (
           "point reason live nothing", negatable=False),
     _rule("cssrs.wish.tired_living", _WISH, MODERATE,
           r"(?:tired|sick|exhausted) of (?:living|being alive|existing|life|being here)",
-          "of living of being alive of existing of life of being here"),
+          "tired sick exhausted"),
     _rule("cssrs.wish.easier_gone", _WISH, MODERATE,
           r"(?:easier|better|simpler) if i (?:just )?(?:wasn't|weren't|was not|were not) (?:here|around|alive)"
           r"|(?:easier|better|simpler) if i (?:just )?(?:stopped existing|disappeared|died|was gone|were gone|didn't exist)",
-          "if i"),
+          "easier better simpler"),
 
     # C-SSRS 2: active thoughts of killing oneself.
     _rule("cssrs.ideation.want_act", _IDEATION, HIGH,
@@ -176,7 +176,7 @@ SUICIDE_RULES = (
           r"|(?:suicide|dying|killing myself|ending it|ending my life) is all i (?:can )?think about"
           r"|all i (?:can )?think about is (?:suicide|dying|killing myself|ending it|ending my life)"
           r"|(?:can't|cannot|cant) stop thinking about (?:suicide|dying|<ACT>|ending it|ending my life)",
-          _ACT_ANCHORS + " harm cut hurt burn dying not being not existing die"),
+          _ACT_ANCHORS + " harm cut hurt burn dying being existing die think end"),
     _rule("cssrs.ideation.want_die", _IDEATION, HIGH,
           r"(?:want|wants|wanna|wanted|wanting|ready|deserve|deserves|need|needs) <F2>to <DIE>|wanna <F2><DIE>",
           "die dead alive living breathing exist"),
@@ -203,7 +203,7 @@ SUICIDE_RULES = (
           "for good forever permanently"),
     _rule("cssrs.ideation.end_all", _IDEATION, MODERATE,
           r"(?:want|wanna|wish|need) <F2>(?:it all|everything|it) to (?:end|be over)(?! (?:so|and then|already|soon)(?![a-z]))",
-          "to end to be over"),
+          "end over"),
     _rule("cssrs.ideation.catch_bus", _IDEATION, MODERATE,
           r"(?:want|wanna|going|gonna|ready|decided|planning) to catch the bus(?! (?:to|at|home|into|from|back|this morning"
           r"|in the morning|with)(?![a-z]))",
@@ -242,7 +242,7 @@ SUICIDE_RULES = (
           r"|(?:swallow|swallowing) (?:all|every|the whole)"
           r"|all (?:of )?(?:my|the) (?:[a-z']+ )?(?:pills|meds|tablets) (?:at once|with|together)"
           r"|(?:pills|meds|tablets) with (?:the )?(?:vodka|alcohol|wine|whiskey|booze)",
-          "overdos od on take all take every take the whole swallow at once together with the vodka with vodka with alcohol with wine with whiskey with booze", intent_upgrade=True),
+          "overdos od take swallow pills meds tablets", intent_upgrade=True),
     _rule("cssrs.method.cutting", _METHOD, HIGH,
           r"(?:razor|blade|knife)(?: blade)?s?(?: [a-z']+){0,3}? (?:against|to|on|across|into) my (?:wrists?|arms?|skin"
           r"|thighs?|legs?|throat)|(?:slit|cut|slash|slice) (?:open )?my (?:wrists?|throat)",
@@ -257,7 +257,7 @@ SUICIDE_RULES = (
           r"|lethal dose|fatal dose|(?:painless|quickest|easiest|best) (?:way|ways|method|methods) to (?:die|go|<ACT>)"
           r"|(?:looked|looking|look|searched|googled|researching|researched) up (?:how|ways) to (?:die|<ACT>|overdose)"
           r"|reading about methods|researching (?:[a-z']+ ){0,3}?(?:way|ways|method|methods) to (?:die|<ACT>)",
-          "pills tablets mg milligram lethal fatal painless quickest easiest best way best method up how up ways methods research"),
+          "pills tablets mg milligram lethal fatal painless quickest easiest best look search googled research method"),
     _rule("cssrs.method.access", _METHOD, MODERATE,
           r"(?:i )?have (?:two|three|four|\d+|a few|several) (?:full )?(?:bottles|packs|boxes)"
           r"|more than that in the (?:cabinet|drawer|bathroom)|counted (?:them|my pills|the pills)",
@@ -277,7 +277,7 @@ SUICIDE_RULES = (
           r"|anymore|soon|after)"
           r"|(?:don't|do not) (?:plan|intend|expect) (?:on |to )?be(?:ing)? (?:here|around|alive)"
           r"|(?:won't|will not|not going to) be a burden (?:much|for much) longer",
-          "be here be around be alive burden", negatable=False),
+          "here around alive burden", negatable=False),
     _rule("cssrs.intent.decided", _INTENT, MODERATE,
           r"(?:i've|i have|ive) (?:made (?:up )?my (?:mind|choice|decision)|decided)(?=[.!,]|$| and| this| that i| to"
           r" (?:end|die|go|do it|kill)| i won't| i'm going)"
@@ -288,18 +288,18 @@ SUICIDE_RULES = (
           r"|i do it)|it (?:all )?ends (?:tonight|today|tomorrow|this weekend|soon)"
           r"|(?:i'm going to|gonna|i'll) do it (?:tonight|today|tomorrow|this weekend|soon)"
           r"|tonight i (?:end|finish) (?:it|everything)|(?:that|it|this) (?:would|will|should) do it",
-          "tonight today tomorrow weekend do it ends"),
+          "tonight today tomorrow weekend ends would will should"),
     _rule("cssrs.intent.no_wake", _INTENT, HIGH,
           r"make sure i (?:don't|do not|never|won't) wake up", "wake", negatable=False),
     _rule("cssrs.intent.no_more_worry", _INTENT, HIGH,
           r"(?:nobody|no one|noone|you|they|everyone) (?:will|'ll|won't|wont|will not) (?:have|need) to (?:worry|deal) (?:about|with) me"
           r"(?: again| anymore| much longer)?|soon (?:they|you|everyone|you all) will be(?=[.!]|$)"
           r"|(?:tonight|today|tomorrow) (?:i think )?it will(?=[.!]|$)",
-          "worry about me deal with me will be it will", negatable=False),
+          "worry deal soon tonight today tomorrow", negatable=False),
     _rule("cssrs.plan.found_way", _PLAN, HIGH,
           r"(?:found|know|figured out|think i know|think i've found) (?:a|the) way(?: to)?(?=[.!]|$)"
           r"|found a way to (?:do it|end it|die|disappear|go|make it stop)",
-          "a way the way"),
+          "way"),
     _rule("cssrs.intent.last_time", _INTENT, HIGH,
           r"(?:the )?last (?:week|day|night|time) (?:i'm|i am|i'll be|i will be) (?:doing this|alive|here|around)"
           r"|(?:it's )?over for good|end it for good|(?:soon|after this|after tonight),? (?:none of this|nothing) will matter",
@@ -307,14 +307,14 @@ SUICIDE_RULES = (
     _rule("cssrs.intent.ready_go", _INTENT, MODERATE,
           r"(?:i'm|i am|im) ready to (?:go|leave)(?= now| and|[.!,]|$)|(?:it's )?time for me to go(?![a-z ]{0,4}(?:to|home|out|back))"
           r"|(?:i'm|i am) not (?:scared|afraid) (?:anymore|of dying|to die)",
-          "ready time for me scared afraid", negatable=False),
+          "ready time scared afraid", negatable=False),
 
     # C-SSRS 5: plan.
     _rule("cssrs.plan.explicit", _PLAN, HIGH,
           r"(?:have|got|made|making|came up with) (?:a|the) plan(?=[.!,]|$| to (?:<ACT>|die|do it|end)| for (?:it|how|when))"
           r"|(?:i've|i have|ive) (?:planned|picked|chosen|set) (?:it|the date|a date|the day|a day|the time|the place"
           r"|when|where|how)|planned it for|had a plan to (?:<ACT>|die)",
-          "plan picked chosen set the set a"),
+          "plan picked chosen set"),
     _rule("cssrs.plan.how_known", _PLAN, HIGH,
           r"(?:know|knew|figured out|worked out|wrote down|written down) (?:exactly )?(?:how|when|where|which [a-z']+"
           r"|what i'd use) (?:i'd|i would|i'll|i will|i'm going to|to|i'm gonna)? ?(?:do it|end it|use|go|<ACT>)"
@@ -364,7 +364,7 @@ SUICIDE_RULES = (
     _rule("cssrs.behavior.wont_need", _BEHAVIOR, MODERATE,
           r"(?:won't|will not|wont) need (?:them|it|these|those|my [a-z']+|anything|any of (?:it|this|them))"
           r"(?: anymore| where i'm going)?|where i'm going(?=[.!,]|$)",
-          "need them need it need these need those need my need anything need any where i'm going", negatable=False),
+          "need going", negatable=False),
     _rule("cssrs.behavior.note", _BEHAVIOR, HIGH,
           r"(?:wrote|written|writing|write|left|leave|leaving|sealed|finished) (?:[a-z']+ ){0,2}?(?:suicide )?"
           r"(?:notes?|letters)(?: [a-z']+){0,3}? (?:to|for) (?:everyone|each|my [a-z']+|the people|mum|mom|dad|people)"
@@ -376,7 +376,7 @@ SUICIDE_RULES = (
           r"(?:updated|made|wrote|writing|finished|redid|sorted) (?:out )?my will|(?:paid off|paying off) (?:all )?(?:of )?"
           r"my debts|(?:put|putting|got|getting) my (?:affairs|things|finances|life) in order"
           r"|everything(?:'s| is) (?:in order|sorted|taken care of|settled)|(?:everything|it all) is sorted",
-          "my will debts in order sorted settled taken care"),
+          "will debts order sorted taken settled"),
     _rule("cssrs.behavior.accounts", _BEHAVIOR, MODERATE,
           r"(?:deleted|deleting|delete) (?:all )?(?:of )?my (?:accounts|social media|profiles|instagram|facebook)",
           "delet"),
@@ -387,7 +387,7 @@ SUICIDE_RULES = (
           r"|(?:take|taking|look|looking) (?:care of|after) my (?:[a-z']+ ){0,2}?(?:cat|dog|pets?|plants|kids|fish|bird"
           r"|rabbit|hamster)|(?:give|gave|giving) my (?:cat|dog|pets?|bird|fish|rabbit) to|please (?:feed|walk) my"
           r"|(?:made|make|making) sure my (?:pets?|cat|dog|animals) (?:have|has|will have) (?:somewhere|a home|a place)",
-          "home for my make sure made sure making sure care of my after my fed my cat my dog my pet please feed please walk",
+          "home sure please care after give gave giving",
           unless=r"vacation|holiday|trip|away for|while i'm (?:away|at|on|travel)|business|conference|for the weekend"
                  r"|next week|until i'm back|when i'm back|sitter"),
     _rule("cssrs.behavior.when_gone", _BEHAVIOR, HIGH,
@@ -418,7 +418,7 @@ SUICIDE_RULES = (
     _rule("cssrs.behavior.wont_hear", _BEHAVIOR, HIGH,
           r"(?:you|you all|they|anyone|nobody) (?:won't|will not|will never|wont) (?:hear from|see) me (?:again|anymore)"
           r"|goodbye forever|never see me again",
-          "from me see me forever", negatable=False),
+          "hear see forever", negatable=False),
     _rule("cssrs.behavior.thanks_all", _BEHAVIOR, LOW,
           r"(?:thank you|thanks) (?:so much )?for (?:everything|all of it|being there|listening|being the only)",
           "thank"),
@@ -445,12 +445,12 @@ PSYCHOSIS_RULES = (
           r"|spelling out|telling|arranged|leaving)[^.!?\n]{0,50}?(?:only (?:for|to) me|meant (?:only )?for me"
           r"|for me alone|only i can|directly|personal|secret|coded|code|instructions?|orders?|commands?|about me"
           r"|my secrets|messages?|signals?|just for me)",
-          "planet star moon sun universe cosmos mercury venus mars jupiter saturn pluto neptune uranus card tarot tv television radio news headline song number plate billboard receipt anchor people on the", negatable=False),
+          "planet star moon sun universe cosmos mercury venus mars jupiter saturn pluto neptune uranus card tarot tv television radio news headline song number plate billboard receipt anchor people", negatable=False),
     _rule("psychosis.reference.meant_for_me", _PSYCHOSIS, MODERATE,
           r"(?:messages?|signs?|signals?|codes?|instructions?)[^.!?\n]{0,40}?(?:meant (?:only )?for me|only for me"
           r"|for me alone|just for me|only i can (?:see|read|hear|decode|understand))"
           r"|(?:secret|coded|hidden) (?:messages?|instructions?|signals?|codes?)(?: [a-z']+){0,4} (?:for|to) me",
-          "for me only i can to me", negatable=False),
+          "message sign code instruction", negatable=False),
     _rule("psychosis.reference.signs", _PSYCHOSIS, LOW,
           r"(?:planets?|stars?|moon|universe|cosmos|cards?|tarot)[^.!?\n]{0,30}?(?:sending|send|sends|speaking|talking"
           r"|telling|tells|whispering)[^.!?\n]{0,10}?me",
@@ -458,7 +458,7 @@ PSYCHOSIS_RULES = (
     _rule("psychosis.reference.about_me", _PSYCHOSIS, MODERATE,
           r"(?:tv|television|radio|news|people|everyone|strangers|neighbou?rs|anchor)[^.!?\n]{0,40}?(?:talking|whispering"
           r"|laughing|reporting) (?:about|to) me|(?:headline|headlines|song|songs|everything) (?:is|are) about me",
-          "about me to me", negatable=False),
+          "talking whispering laughing reporting about", negatable=False),
     _rule("psychosis.thought_control", _PSYCHOSIS, MODERATE,
           r"(?:putting|put|inserting|planting|puts) thoughts (?:in|into) my (?:head|mind)|(?:reading|read|hear|hearing"
           r"|steal|stealing|broadcast(?:ing)?|control(?:ling)?) my thoughts|know(?:s)? what i'm thinking",
@@ -477,7 +477,7 @@ PSYCHOSIS_RULES = (
           r"(?:telling|commanding|ordering|told|tell|tells|want|wants|command|commands|order|orders|instructing"
           r"|instructed) me (?:that )?(?:i (?:have|need|must|should) )?(?:to )?(?:<ACT>|kill|hurt|end|die|jump|walk into"
           r"|drown|cut|harm|sacrifice|stop breathing)",
-          "telling me commanding me ordering me told me tell me tells me want me wants me command me orders me order me instruct", negatable=False),
+          "tell told want command order instruct", negatable=False),
     _rule("psychosis.grandiosity", _PSYCHOSIS, MODERATE,
           r"(?:i'm|i am|im) (?:the |a )?(?:chosen one|god|the messiah|a messiah|a prophet|the prophet|immortal|invincible"
           r"|the second coming|jesus|a genius)|chosen by (?:the )?[a-z]+ to (?:save|lead|heal)"
@@ -487,13 +487,13 @@ PSYCHOSIS_RULES = (
           r" (?:of|behind|to) (?:the (?:whole )?)?(?:universe|zodiac|everything|existence|reality)"
           r"|(?:prove|proves|proving) i'm chosen|everyone will see"
           r"|(?:has |have )?chosen me(?! (?:for|as) (?:the|a|an|their) (?:team|job|role|project|lead|class))",
-          "chosen god messiah prophet immortal invincible second coming jesus genius destined meant to weather tides planets stars sun traffic code secret meaning key everyone will see"
-          "secret meaning key see", negatable=False),
+          "chosen god messiah prophet immortal invincible second jesus genius meant destined weather tides planet star sun "
+          "traffic time code secret meaning key everyone", negatable=False),
     _rule("psychosis.no_sleep", _PSYCHOSIS, LOW,
           r"(?:haven't|have not|hasn't|didn't|did not|havent) slept (?:[a-z']+ ){0,2}?(?:in|for) (?:<NUM> )?(?:days|nights)"
           r"|(?:no|without) sleep (?:for|in) <NUM> (?:days|nights)|(?:awake|up) (?:for|since) (?:<NUM> (?:days|nights)"
           r"|<DAY>)|(?:up|awake) (?:for )?<NUM> (?:days|nights) straight|haven't slept since",
-          "slept sleep awake up for up since", negatable=False),
+          "slept sleep awake straight day night", negatable=False),
     _rule("psychosis.no_need_sleep", _PSYCHOSIS, MODERATE,
           r"(?:don't|do not|dont) need (?:to )?sleep|(?:don't|do not) need to(?=[.!]|$)", "need", negatable=False),
     _rule("psychosis.mania", _PSYCHOSIS, LOW,
@@ -551,7 +551,7 @@ DISTRESS_RULES = (
     _rule("distress.cant_cope", _DISTRESS, MODERATE,
           r"(?:can't|cannot|can no longer|cant) (?:take|handle|do|bear|stand) (?:this|it|any ?more|much more)"
           r"(?: any ?more)?|(?:can't|cannot|cant) anymore",
-          "can't cant cannot can no", negatable=False),
+          "can", negatable=False),
     _rule("distress.cant_go_on", _DISTRESS, HIGH,
           r"(?:can't|cannot|cant|don't know how much longer i can) (?:go on|keep going|keep doing this"
           r"|keep living like this|keep it together)",
@@ -590,7 +590,7 @@ DISTRESS_RULES = (
           "falling crashing broken drowning"),
     _rule("distress.uncared", _DISTRESS, MODERATE,
           r"(?:no one|nobody|noone) (?:cares|would care|understands|gets it|listens|cares what happens to me)",
-          "cares care understands gets it listens", negatable=False),
+          "care understands gets listens", negatable=False),
     _rule("distress.give_up", _DISTRESS, MODERATE,
           r"i give up(?=[.!,]|$| on)|giving up on (?:everything|life|myself)|(?:so )?(?:tired|sick) of (?:everything"
           r"|it all|trying|fighting)|(?:i'm|i am|im) (?:so )?done(?= fighting| trying| with (?:everything|it all|life)|[.!]*$)",

@@ -8,7 +8,7 @@ Cyrillic and Greek look-alikes and leetspeak inside words become Latin letters.
 point index in the original text of folded character ``i``. A match on
 ``folded[a:b]`` therefore points at ``text[origin[a]:origin[b - 1] + 1]``.
 
-Pure and stateless apart from a bounded per-character cache. No I/O.
+Pure and stateless apart from bounded per-character caches. No I/O.
 """
 
 from __future__ import annotations
@@ -97,11 +97,12 @@ def fold(text: str) -> FoldedText:
         pieces = None
         base = text.lower().translate(_ASCII_WHITESPACE)
     else:
-        pieces = [_fold_char(ch, map_lookalikes) for ch in text]
-        if all(len(piece) == 1 for piece in pieces):
-            base = "".join(pieces)
+        base = text.translate(_FOLD_TABLES[map_lookalikes])
+        # Equal lengths mean that no character expanded, so indices still match.
+        if len(base) == len(text):
             pieces = None
         else:
+            pieces = [_fold_char(ch, map_lookalikes) for ch in text]
             base = None
 
     if pieces is None:
@@ -144,6 +145,25 @@ def _fold_char(ch: str, map_lookalikes: bool) -> str:
     if map_lookalikes:
         lowered = "".join(_LOOKALIKES.get(c, c) for c in lowered)
     return lowered or _DROP
+
+
+class _FoldTable(dict):
+    """A ``str.translate`` table that folds each code point on first use and keeps the result."""
+
+    _MAX_SIZE = 8192
+
+    def __init__(self, map_lookalikes: bool) -> None:
+        super().__init__()
+        self.map_lookalikes = map_lookalikes
+
+    def __missing__(self, code: int) -> str:
+        if len(self) >= self._MAX_SIZE:
+            self.clear()
+        folded = self[code] = _fold_char(chr(code), self.map_lookalikes)
+        return folded
+
+
+_FOLD_TABLES = {False: _FoldTable(False), True: _FoldTable(True)}
 
 
 def _latin_is_majority(text: str) -> bool:
