@@ -1,14 +1,18 @@
 """Evaluate the SEDA scorer on eval/seda/*.jsonl and record the figures in BENCHMARKS.md.
 
 Prints per-band precision and recall and the 4x4 confusion matrix for each split
-(dev, the split the rules were tuned on, and holdout, written before tuning) and
-for all texts together. The targets are checked on all texts together:
+and for dev and holdout together ("all"). The rules were tuned on dev, holdout
+was written before tuning, and redteam is a blind adversarial set written
+without reading the scorer. The targets are checked on "all":
 
     recall of critical              >= 0.97
     clear texts scored critical      < 2%
 
-Exits 1 when a target fails. Rewrites the part of BENCHMARKS.md between the
-seda-eval markers unless --no-write is given.
+The redteam split is left out of "all" and of the exit status, so adding it does
+not move the targets. Its figures and misses are printed and recorded apart.
+
+Exits 1 when a target fails on "all". Rewrites the part of BENCHMARKS.md
+between the seda-eval markers unless --no-write is given.
 
 Usage: python tools/eval_seda.py [--no-write]
 """
@@ -42,6 +46,9 @@ crisis_direct crisis_oblique farewell plan_method preparatory passive_wish psych
 dual_diagnosis distress negation idiom_hyperbole third_person past_resolved lyrics_quotes unicode_lookalike
 leetspeak_slang emoji non_english everyday_clear esoteric_clear
 """.split())
+
+# Splits that are scored and reported on their own but left out of "all" and the targets.
+REPORT_ONLY_SPLITS = frozenset({"redteam"})
 
 MIN_CRITICAL_RECALL = 0.97
 MAX_CLEAR_AS_CRITICAL = 0.02
@@ -109,9 +116,9 @@ def load_examples() -> list[Example]:
 
 
 def evaluate(examples: list[Example]) -> dict[str, Result]:
-    """Score every example and group the results by split, plus "all"."""
+    """Score every example and group the results by split, plus "all" for the splits the targets cover."""
     pairs = [(example, scorer.assess(example.text).band) for example in examples]
-    results = {"all": Result("all", pairs)}
+    results = {"all": Result("all", [(e, got) for e, got in pairs if e.split not in REPORT_ONLY_SPLITS])}
     for split in sorted({example.split for example in examples}):
         results[split] = Result(split, [(e, got) for e, got in pairs if e.split == split])
     return results
@@ -165,15 +172,26 @@ def format_tables(result: Result) -> list[str]:
     return lines
 
 
+def print_misses(title: str, result: Result) -> None:
+    print(f"{title} (id, family, expected -> scored):")
+    for example, got in result.misses():
+        print(f"  {example.id:12} {example.family:18} {example.band} -> {got}")
+
+
 def print_report(results: dict[str, Result], failures: list[str], timing: tuple[float, float]) -> None:
     for name in [n for n in results if n != "all"] + ["all"]:
         print("\n".join(format_tables(results[name])))
-    print("Misses (id, family, expected -> scored):")
-    for example, got in results["all"].misses():
-        print(f"  {example.id:12} {example.family:18} {example.band} -> {got}")
+    print_misses("Misses in all", results["all"])
+    for name in sorted(REPORT_ONLY_SPLITS & results.keys()):
+        print()
+        print_misses(f"Misses in {name}", results[name])
     print(f"\nTiming, {TIMING_TEXT_LENGTH}-character text, {TIMING_RUNS} runs: "
           f"p50 {timing[0]:.2f} ms, p99 {timing[1]:.2f} ms")
-    print("\nTargets on all texts: " + ("met" if not failures else "FAILED: " + "; ".join(failures)))
+    for name in sorted(REPORT_ONLY_SPLITS & results.keys()):
+        report_only_failures = failed_targets(results[name])
+        print(f"\nTargets on {name} (reported, not enforced): "
+              + ("met" if not report_only_failures else "missed: " + "; ".join(report_only_failures)))
+    print("\nTargets on all (dev and holdout): " + ("met" if not failures else "FAILED: " + "; ".join(failures)))
 
 
 def write_benchmarks(results: dict[str, Result], failures: list[str], timing: tuple[float, float]) -> None:
@@ -187,7 +205,9 @@ def write_benchmarks(results: dict[str, Result], failures: list[str], timing: tu
         f"model version `{scorer.MODEL_VERSION}`, Python {platform.python_version()}.",
         "The texts in `eval/seda/` were written for this purpose; `dev` is the split the rules were tuned on,",
         "`holdout` was written before any rule existed and is not tuned on.",
-        f"Targets, checked on all texts: recall of critical >= {MIN_CRITICAL_RECALL}, "
+        "`redteam` is a blind adversarial set written without reading the scorer or the other splits;",
+        "it is reported on its own and left out of `all` and the targets.",
+        f"Targets, checked on `all` (dev and holdout): recall of critical >= {MIN_CRITICAL_RECALL}, "
         f"clear texts scored critical < {MAX_CLEAR_AS_CRITICAL:.0%}. "
         + ("Both are met." if not failures else "Failed: " + "; ".join(failures) + "."),
         "",
