@@ -5,14 +5,14 @@ Run by `make bench` (bench/run.py), or alone: `python -m bench.engine`.
 Single chart: ten bodies seen from a place with speed, plus Placidus
 houses, at a different instant each call (pyswisseph caches the last
 instant, so repeating one would flatter it). The three engines take turns
-in short rounds, so a noisy neighbour slows them alike; the report gives
+in short rounds, so a noisy neighbour slows them alike. The report gives
 the median round of each and the ratios.
-- defrag: defrag.sky.compute_charts for one instant: every field the API
-  returns (topocentric RA/Dec, azimuth/altitude, ecliptic longitude and
-  latitude of date, sign, speed, retrograde and stationary flags, the
-  angles, Placidus cusps and the house of each body, nodes, Moon phase),
-  as arrays, before protobuf.
-- pyswisseph (Moshier mode, no files; AGPL, so benchmark only), the same
+- defrag: defrag.sky.compute_charts for one instant, as arrays before
+  protobuf. It computes every field the API returns: topocentric RA/Dec,
+  azimuth/altitude, ecliptic longitude and latitude of date, sign, speed,
+  retrograde and stationary flags, the angles, Placidus cusps and the house
+  of each body, nodes and Moon phase.
+- pyswisseph (Moshier mode with no files, AGPL so used for benchmarks only), the same
   fields: for each body swe.calc_ut geocentric with speed, swe.calc_ut
   topocentric equatorial and swe.azalt; the mean and true nodes; swe.pheno_ut
   for the Moon's phase; swe.houses. The row "fewer fields" calls only
@@ -123,7 +123,7 @@ def _astronomy_engine_chart():
 
     observer = astronomy.Observer(PLACE.lat, PLACE.lon, PLACE.elevation_meters)
     bodies = [getattr(astronomy.Body, name.capitalize()) for name in sky.BODIES]
-    # Speed in longitude from a second position one hour later: the engine has no velocity call.
+    # astronomy-engine has no velocity call, so the speed comes from a second position one hour later.
     hour = 1.0 / 24.0
 
     def chart(jd: float) -> None:
@@ -140,7 +140,7 @@ def _astronomy_engine_chart():
 
 
 def measure_single(seconds: float) -> list[EngineResult]:
-    """Alternate the engines in rounds of 50 charts for about `seconds` in all; return the median round of each."""
+    """Alternate the engines in rounds of 50 charts for about `seconds` in all, and return the median round of each."""
     engines = {
         "defrag": _defrag_chart(),
         "pyswisseph": _swisseph_chart(full=True),
@@ -148,7 +148,6 @@ def measure_single(seconds: float) -> list[EngineResult]:
         "astronomy-engine": _astronomy_engine_chart(),
     }
     rounds: dict[str, list[float]] = {name: [] for name in engines}
-    instants = _instants(50, seed=1)
     deadline = time.monotonic() + seconds
     round_number = 0
     while time.monotonic() < deadline or round_number < 3:
@@ -164,7 +163,7 @@ def measure_single(seconds: float) -> list[EngineResult]:
 
 
 def measure_batch(seconds: float) -> tuple[float, float]:
-    """Charts per second and milliseconds per 366-instant batch, the median of repeated batches."""
+    """Measure charts per second and milliseconds per 366-instant batch, the median of repeated batches."""
     options = sky.Options()
     durations = []
     deadline = time.monotonic() + seconds
@@ -180,7 +179,7 @@ def measure_batch(seconds: float) -> tuple[float, float]:
 
 
 def measure_service_chart(seconds: float) -> float:
-    """Microseconds per single chart through the service's validation and protobuf building, without gRPC."""
+    """Measure microseconds per single chart through the service's validation and protobuf building, without gRPC."""
     from defrag.telemetry.v1 import telemetry_pb2
     from services.telemetry import service
 
@@ -269,8 +268,9 @@ def render(result: EngineReport) -> str:
         "| engine | µs per chart | charts/s | ratio (peer time / defrag time) | target |",
         "|---|---|---|---|---|",
     ]
+
     targets = {"pyswisseph": 3.0, "astronomy-engine": 10.0}
-    # The "fewer fields" row is for context: its work is less than a chart's.
+    # The "fewer fields" row has no target because it computes less than a chart.
     for item in result.single:
         ratio = item.microseconds_per_chart / ours
         target = targets.get(item.name)
@@ -279,6 +279,7 @@ def render(result: EngineReport) -> str:
             f"| {item.name} | {item.microseconds_per_chart:.0f} | {1e6 / item.microseconds_per_chart:.0f} | "
             f"{ratio:.2f} | {verdict} |"
         )
+
     batch_verdict = "met" if result.batch_charts_per_second >= 20000 else "NOT met"
     lines += [
         "",
@@ -291,6 +292,7 @@ def render(result: EngineReport) -> str:
         "| worker | PSS MB | of which file-backed (shared ephemeris, libraries) | anonymous | RSS MB |",
         "|---|---|---|---|---|",
     ]
+
     for index, item in enumerate(result.memory):
         lines.append(f"| {index + 1} | {item.pss_mb:.0f} | {item.pss_file_mb:.0f} | {item.pss_anon_mb:.0f} | {item.rss_mb:.0f} |")
     lines.append("")

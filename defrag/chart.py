@@ -9,8 +9,8 @@ Numba (defrag.reductions).
 The reductions, in order (IAU 2006/2000A, as in the IERS Conventions 2010
 and the Astronomical Almanac):
 
-1. TT to TDB with the largest periodic term (1.7 ms; the rest stay under
-   0.03 ms).
+1. TT to TDB with the largest periodic term (1.7 ms). The other terms stay
+   under 0.03 ms.
 2. The Earth's barycentric position and velocity from the Earth-Moon
    barycentre and the geocentric Moon.
 3. The observer: the WGS84 place turned into the celestial frame with
@@ -18,21 +18,21 @@ and the Astronomical Almanac):
    ground and invisible from the Earth's centre, is left out).
 4. Light time: each body at the moment its light left it. One pass over the
    ephemeris evaluates each body at a first estimate from its typical
-   distance; the light-time equation is then solved to first order about
-   that estimate, which left under 0.002 arcsecond against a solution
-   iterated to convergence at 3,000 random instants in 1800..2200.
+   distance. The light-time equation is then solved to first order about
+   that estimate. Against a solution iterated to convergence, the error
+   stayed under 0.002 arcsecond at 3,000 random instants in 1800..2200.
 5. Gravitational deflection of light by the Sun, then annual and diurnal
    aberration with the relativistic formula (ERFA's ld and ab, reproduced
    in the compiled loop).
-6. Bias, precession and nutation (IAU 2006 precession, IAU 2000A nutation
-   with the IAU 2006 corrections: see nutation(), and ERFA's pn06) to the true
-   equator and equinox of date; the true obliquity of date gives the
-   ecliptic of date.
+6. Bias, precession and nutation to the true equator and equinox of date,
+   with IAU 2006 precession and IAU 2000A nutation with the IAU 2006
+   corrections (see nutation(), and ERFA's pn06). The true obliquity of
+   date gives the ecliptic of date.
 7. Azimuth and altitude from the local apparent sidereal time; refraction
    only when asked, with a standard atmosphere.
 
 Geocentric values (ecliptic longitude and latitude, speed) are seen from the
-Earth's centre; right ascension, declination, azimuth and altitude are seen
+Earth's centre. Right ascension, declination, azimuth and altitude are seen
 from the observer (topocentric), where the Moon's parallax reaches 1 degree.
 """
 
@@ -47,10 +47,10 @@ from defrag import ephemeris, reductions, timescales
 
 BODIES = ("sun", "moon", "mercury", "venus", "mars", "jupiter", "saturn", "uranus", "neptune", "pluto")
 
-# The rows of the single pass over the ephemeris: the Sun, a placeholder for
-# the Moon (which is built from rows 10 and 11), Mercury..Pluto, then the
+# Segments read in the single pass over the ephemeris: the Sun, a placeholder
+# for the Moon (built from rows 10 and 11), and Mercury..Pluto. Then come the
 # Earth-Moon barycentre and the geocentric Moon at the Moon's light-time
-# estimate, then both again at the moment of observation for the Earth.
+# estimate, and both again at the moment of observation for the Earth.
 _PASS_SEGMENTS = np.array(
     [
         ephemeris.SEGMENT_INDEX[name]
@@ -71,13 +71,13 @@ _ESTIMATED_LIGHT_DAYS = np.array(
 # One day before and after the kernel's span, so interpolation never runs off the table.
 _NUTATION_TABLE_START = 2378479.5
 _NUTATION_TABLE_END = 2524625.5
-# TDB - TT = 0.001657 s sin(g), g = 357.53 + 0.98560028 (JD - 2451545) degrees:
-# its largest periodic term (the next is 0.022 ms, 2 cm of lunar motion).
+# TDB - TT = 0.001657 s sin(g), g = 357.53 + 0.98560028 (JD - 2451545) degrees,
+# is its largest periodic term. The next is 0.022 ms, 2 cm of lunar motion.
 _TDB_AMPLITUDE_DAYS = 0.001657 / 86400.0
 _TDB_RATE = math.radians(0.98560028)
 _TDB_PHASE = math.radians(357.53) - _TDB_RATE * 2451545.0
 _EARTH_ROTATION_RAD_PER_SECOND = 7.292115e-5
-_WGS84 = 1
+_WGS84 = 1  # ERFA's identifier of the WGS84 ellipsoid
 # The mean motion of the equinox along the ecliptic (general precession), in
 # degrees per day, added to speeds because longitudes are of date.
 PRECESSION_DEGREES_PER_DAY = 5028.796195 / 3600.0 / 36525.0
@@ -110,7 +110,7 @@ class Place:
 
 @dataclasses.dataclass(frozen=True)
 class Positions:
-    """Arrays of N instants (and 10 bodies, in the order of BODIES, where two-dimensional)."""
+    """Positions as arrays: (N,) per instant, or (N, 10) per body in the order of BODIES."""
 
     jd_tt: np.ndarray
     jd_ut1: np.ndarray
@@ -119,7 +119,7 @@ class Positions:
     dec: np.ndarray
     distance_au: np.ndarray
     azimuth: np.ndarray  # degrees, 0 = north, 90 = east
-    altitude: np.ndarray  # degrees, refracted only when asked
+    altitude: np.ndarray  # degrees, refracted only when the caller requests refraction
     airless_altitude: np.ndarray  # degrees, never refracted
     # Geocentric, apparent, ecliptic and equinox of date.
     longitude: np.ndarray  # degrees [0, 360)
@@ -194,12 +194,12 @@ def compute(jd_tt: np.ndarray, jd_ut1: np.ndarray, place: Place, *, refraction: 
 
 
 def motion_flags(speed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the speed (N, 10) with its retrograde and stationary flags; the Sun and the Moon get neither."""
+    """Return the speed (N, 10) with its retrograde and stationary flags, which are always false for the Sun and the Moon."""
     return speed, _CAN_RETROGRADE & (speed < 0.0), _CAN_RETROGRADE & (np.abs(speed) < _STATIONARY_LIMIT)
 
 
 def nutation(jd_tt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nutation in longitude and obliquity (radians), IAU 2000A with the IAU 2006 corrections.
+    """Compute the nutation in longitude and obliquity (radians), IAU 2000A with the IAU 2006 corrections.
 
     The full series (ERFA's nut06a, 1,365 terms) costs about 40 microseconds
     an instant, more than the rest of a chart's positions. So the 77-term
@@ -214,10 +214,10 @@ def nutation(jd_tt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _nutation_and_tdb(jd_tt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nutation (see nutation()) and the TDB Julian dates, in one compiled pass after ERFA's nut00b."""
+    """Compute the nutation (see nutation()) and the TDB Julian dates, in one compiled pass after ERFA's nut00b."""
     dpsi, deps = erfa.nut00b(jd_tt, 0.0)
     jd_tdb = np.empty(len(jd_tt))
-    # The table holds one row a day (value, change to the next day), so the day number is the index.
+    # The table has one row a day (value, change to the next day), so the day number is the index.
     reductions.tdb_and_nutation(
         jd_tt, dpsi, deps, nutation_correction(), _NUTATION_TABLE_START,
         _TDB_AMPLITUDE_DAYS, _TDB_PHASE, _TDB_RATE, jd_tdb,
@@ -227,7 +227,7 @@ def _nutation_and_tdb(jd_tt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
 
 @functools.cache
 def nutation_correction() -> np.ndarray:
-    """The daily table of nut06a - nut00b in radians, from the cache folder.
+    """Load the daily table of nut06a - nut00b in radians from the cache folder, building it when missing.
 
     Shape (days, 4): the differences in longitude and obliquity, then how
     much each changes by the next day.
@@ -244,7 +244,7 @@ def _nutation_difference() -> np.ndarray:
 
 
 def refraction_degrees(altitude: np.ndarray) -> np.ndarray:
-    """Refraction in degrees for an airless altitude in degrees, at 10 C and 1010 hPa (Saemundsson's formula).
+    """Return the refraction in degrees for an airless altitude in degrees, at 10 C and 1010 hPa (Saemundsson's formula).
 
     Below -1 degree the body is set and no refraction is added.
     """
@@ -255,14 +255,14 @@ def refraction_degrees(altitude: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=1024)
 def _terrestrial(place: Place) -> np.ndarray:
-    """The place's position (km) and its velocity direction z x r (km/day per rad/day... scaled by omega), shape (2, 3)."""
+    """Return the place's terrestrial position r (km) and rotation velocity omega z x r (km/day), shape (2, 3)."""
     x, y, z = np.asarray(erfa.gd2gc(_WGS84, math.radians(place.lon), math.radians(place.lat), place.elevation_meters)) / 1000.0
     omega = _EARTH_ROTATION_RAD_PER_SECOND * timescales.SECONDS_PER_DAY
     return np.array([[x, y, z], [-omega * y, omega * x, 0.0]])
 
 
 def _mean_node(jd_tt: np.ndarray) -> np.ndarray:
-    """Mean longitude of the Moon's ascending node on the mean ecliptic of date (Chapront's lunar theory), degrees."""
+    """Return the mean longitude of the Moon's ascending node in degrees, mean ecliptic of date (Chapront's lunar theory)."""
     t = (jd_tt - 2451545.0) / 36525.0
     return (125.0445479 + t * (-1934.1362891 + t * (0.0020754 + t * (1.0 / 467441.0 - t / 60616000.0)))) % 360.0
 

@@ -3,16 +3,17 @@
 The `de423` package ships JPL's coefficients as one NumPy array per body,
 each with its own interval length and number of coefficients. To evaluate
 every body of a chart in one vectorised pass, they are padded to a common
-number of coefficients and written into one file in the cache folder, which
-every worker process memory-maps: the operating system keeps one copy in its
-page cache for all of them. `python -m defrag.cache` builds the files ahead
-of time; otherwise the first process to need one builds it.
+number of coefficients and written into one file in the cache folder. Every
+worker process memory-maps that file, so the operating system keeps one copy
+in its page cache for all of them. `python -m defrag.cache` builds the files
+ahead of time, and otherwise the first process to need one builds it.
 
 Units: kilometres and kilometres per day, TDB Julian dates. The Moon's
-segment is geocentric; every other segment is relative to the solar system
-barycentre (the planets' segments are their system barycentres, which for
-Jupiter differ from the planet's centre by at most a few hundred kilometres,
-under 0.1 arcsecond as seen from the Earth).
+segment is geocentric, and every other segment is relative to the solar
+system barycentre. The planets' segments are their system barycentres: for
+Jupiter and Saturn a few hundred kilometres from the planet's centre, for
+Pluto about 2,100 km (because of Charon). Each offset is about 0.1
+arcsecond or less as seen from the Earth.
 """
 
 import dataclasses
@@ -44,7 +45,7 @@ class OutsideEphemeris(ValueError):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Kernel:
-    """The combined coefficient table and what is needed to index it."""
+    """The combined coefficient table with the per-segment values that index it."""
 
     coefficients: np.ndarray  # (rows, 3, COEFFICIENTS), memory-mapped
     first_row: np.ndarray  # per segment, its first row in `coefficients`
@@ -69,10 +70,13 @@ class Kernel:
     def check_span(self, jd_tdb: np.ndarray, margin_days: float = 0.0) -> None:
         """Raise OutsideEphemeris unless every date, widened by the margin on both sides, lies inside the kernel."""
         if jd_tdb.min() - margin_days < self.start_jd or jd_tdb.max() + margin_days > self.end_jd:
-            raise OutsideEphemeris(f"the {KERNEL} kernel covers TDB Julian dates {self.start_jd} to {self.end_jd}")
+            raise OutsideEphemeris(
+                f"TDB Julian dates {jd_tdb.min()}..{jd_tdb.max()} (widened by {margin_days} days) fall outside "
+                f"the {KERNEL} kernel, which covers {self.start_jd} to {self.end_jd}: send dates inside that span"
+            )
 
     def evaluate(self, plan: "Plan", jd_tdb: np.ndarray) -> np.ndarray:
-        """Return states (n, 2, 3): row i holds the position (km) and velocity (km/day) of plan row i at date i.
+        """Return states (n, 2, 3): row i contains the position (km) and velocity (km/day) of plan row i at date i.
 
         The caller checks the dates with check_span first.
         """
@@ -83,7 +87,7 @@ class Kernel:
         rows = self.coefficients[plan.first_row + index.astype(np.intp)]
 
         # T_k(x) = cos(k theta) and T_k'(x) = k sin(k theta) / sin(theta), x = cos(theta).
-        # x is kept a hair inside [-1, 1] so that sin(theta) never vanishes; that
+        # x is kept just inside [-1, 1] so that sin(theta) never vanishes, which
         # moves a position by under a millimetre.
         theta = np.arccos(x)
         k_theta = np.multiply.outer(theta, _ORDERS)
@@ -120,7 +124,10 @@ def kernel() -> Kernel:
     name = f"de423-combined-v{_FORMAT_VERSION}"
     coefficients = cached_array(name, _combined_coefficients)
     if coefficients.shape != (int(row_count.sum()), 3, COEFFICIENTS):
-        raise RuntimeError(f"{cache_folder() / name}.npy does not match the de423 package: delete it and it is rebuilt")
+        raise RuntimeError(
+            f"{cache_folder() / name}.npy has shape {coefficients.shape}, which does not match the de423 package: "
+            "delete it so that the next start rebuilds it"
+        )
     return Kernel(
         coefficients=coefficients,
         first_row=first_row,
@@ -135,7 +142,7 @@ def kernel() -> Kernel:
 
 
 def cache_folder() -> pathlib.Path:
-    """Where derived arrays live: DEFRAG_CACHE_DIR, or build/cache in the checkout."""
+    """Return the folder of derived arrays: DEFRAG_CACHE_DIR, or build/cache in the checkout."""
     return pathlib.Path(env_str("DEFRAG_CACHE_DIR", str(ROOT / "build" / "cache")))
 
 
@@ -161,7 +168,7 @@ def cached_array(name: str, builder: Callable[[], np.ndarray]) -> np.ndarray:
 
 
 def _combined_coefficients() -> np.ndarray:
-    """Every segment's coefficients padded to COEFFICIENTS and stacked in the order of SEGMENTS."""
+    """Pad every segment's coefficients to COEFFICIENTS and stack them in the order of SEGMENTS."""
     parts = []
     for name in SEGMENTS:
         segment = np.load(_PACKAGE_DIR / f"jpl-{name}.npy")

@@ -3,8 +3,8 @@
 A chart needs a few hundred small vector operations: fourteen Chebyshev
 series, light time, deflection and aberration for ten bodies seen from two
 places, rotations and angles. As NumPy calls on arrays of three to thirty
-numbers, each costs about a microsecond of call overhead; compiled as one
-loop they take a few microseconds in all. Numba compiles this module on
+numbers, each would cost about a microsecond of call overhead, but compiled
+as one loop they take a few microseconds in all. Numba compiles this module on
 first use and caches the machine code in __pycache__ (or NUMBA_CACHE_DIR),
 so later processes load it in a fraction of a second.
 
@@ -13,9 +13,9 @@ this module with erfa.ld, erfa.ab and erfa.hd2ae). With p the direction
 to the body, q the direction from the Sun to the body, e the direction from
 the Sun to the observer, E the Sun-observer distance in au, r = 2GM/c^2 of
 the Sun in au, and v the observer's barycentric velocity in units of c:
-- light deflection by the Sun: p' = p + (r / E) / (q.(q + e)) p x (e x q);
+- light deflection by the Sun: p' = p + (r / E) / (q.(q + e)) p x (e x q)
 - aberration: p'' = p' sqrt(1 - v^2) + (1 + p'.v / (1 + sqrt(1 - v^2))) v
-  + (r / E) (v - (p'.v) p'), normalised.
+  + (r / E) (v - (p'.v) p'), normalised
 
 This module imports no gRPC and no Redis.
 """
@@ -44,7 +44,7 @@ _TWO_PI = 2.0 * math.pi
 
 @numba.njit(cache=True, fastmath=False)
 def _chebyshev(coefficients, row, x, scale, out, out_row):
-    """Position and velocity from one Chebyshev record at x in [-1, 1]; velocity times scale (2 / interval)."""
+    """Evaluate one Chebyshev record at x in [-1, 1] into out[out_row]: position, and velocity times scale (2 / interval)."""
     count = coefficients.shape[2]
     for axis in range(3):
         c = coefficients[row, axis]
@@ -71,7 +71,7 @@ def reduce_instants(
     ra, dec, distance, azimuth, altitude, longitude, latitude, geocentric_distance, speed,
     true_node, phase_angle, illuminated_fraction, elongation, local_sidereal_time,
 ):
-    """Fill the output arrays (N, 10) and (N,) for N instants; every angle out in degrees.
+    """Fill the output arrays (N, 10) and (N,) for N instants, every angle in degrees.
 
     npb: (N, 3, 3) bias-precession-nutation matrices (celestial frame to true equator of date).
     terrestrial: (2, 3) the observer's position (km) and z x r times the Earth's rotation rate (km/day).
@@ -95,7 +95,7 @@ def reduce_instants(
             to_ecliptic[1, j] = cos_e * matrix[1, j] + sin_e * matrix[2, j]
             to_ecliptic[2, j] = -sin_e * matrix[1, j] + cos_e * matrix[2, j]
 
-        # Every row at now minus its estimated light time.
+        # Evaluate every row at now minus its estimated light time.
         for r in range(ROW_COUNT):
             segment = segments[r]
             length = days_per_row[segment]
@@ -115,7 +115,7 @@ def reduce_instants(
                 origins[1, part, axis] = earth
 
         # The observer: sidereal time turns the terrestrial vectors into the
-        # true equator of date, the transposed matrix into the celestial frame.
+        # true equator of date, and the transposed matrix into the celestial frame.
         cos_g = math.cos(gast[n])
         sin_g = math.sin(gast[n])
         for part in range(2):
@@ -146,7 +146,7 @@ def reduce_instants(
                 lengths[o, b] = math.sqrt(rx * rx + ry * ry + rz * rz)
 
         for o in range(2):
-            # Vectors from the Sun (as seen, light-time corrected) to the observer.
+            # Unit vector and distance from the Sun (as seen, light-time corrected) to the observer.
             sun_distance = lengths[o, _SUN]
             ex = -relative[o, _SUN, 0] / sun_distance
             ey = -relative[o, _SUN, 1] / sun_distance
@@ -257,7 +257,7 @@ def tdb_and_nutation(jd_tt, dpsi, deps, table, table_start, tdb_amplitude_days, 
     """Add the tabulated IAU 2000A - 2000B difference to the nutation angles in place, and fill jd_tdb.
 
     table: (days, 4) rows of (difference in longitude, in obliquity, change of each to the next day).
-    TDB - TT is its largest periodic term, amplitude * sin(phase + rate * jd).
+    TDB - TT is taken as its largest periodic term, amplitude * sin(phase + rate * jd).
     """
     for n in range(jd_tt.shape[0]):
         position = jd_tt[n] - table_start

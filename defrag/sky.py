@@ -1,10 +1,10 @@
 """Charts: the positions of the Sun, the Moon and the planets with everything a chart needs.
 
 This is the position engine's front door. It turns instants (UTC or TT) and
-a place into charts: apparent positions from defrag.chart (JPL DE423 with
-the IAU 2006/2000A reductions), signs and the sidereal zodiac from
+a place into charts. Apparent positions come from defrag.chart (JPL DE423
+with the IAU 2006/2000A reductions), signs and the sidereal zodiac from
 defrag.zodiac, angles and house cusps from defrag.houses, and the time
-scales used from defrag.timescales. One instant and a batch of instants go
+scales from defrag.timescales. One instant and a batch of instants go
 through the same vectorised code.
 
 Frames (every angle in degrees):
@@ -41,11 +41,13 @@ ELEVATION_RANGE_METERS = (-500.0, 10000.0)
 TIME_SCALES = ("utc", "tt")
 DEFAULT_TIME_SCALE = "utc"
 
-# Accuracy classes, defined in docs/accuracy.md and the API reference.
+# Accuracy classes: "arcsecond" where UT1 is measured (or predicted less than
+# PREDICTION_TRUSTED_DAYS ahead), "delta_t_model" where UT1 comes from a model.
+# docs/accuracy.md gives the bounds of each.
 PRECISION_ARCSECOND = "arcsecond"
 PRECISION_DELTA_T = "delta_t_model"
 # Bulletin A's UT1 predictions stay within a few milliseconds for about three
-# months after its last measured day; past that they count as a model.
+# months after its last measured day, so later ones count as a model.
 PREDICTION_TRUSTED_DAYS = 90.0
 
 
@@ -79,7 +81,7 @@ class Observer:
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """What a chart should contain besides the positions."""
+    """Chart options beyond the positions: refraction, zodiac, ayanamsa, house system and whether the time is known."""
 
     refraction: bool = False
     zodiac: str = zodiac.DEFAULT_ZODIAC
@@ -92,12 +94,12 @@ class Options:
 class Charts:
     """N charts as arrays: (N, 10) per body in the order of BODIES, (N,) per chart.
 
-    Longitudes are in the chart's zodiac (tropical or sidereal); signs are
-    indexes into zodiac.SIGNS. Angle and house arrays are None when the time
-    is unknown.
+    Longitudes are in the chart's zodiac (tropical or sidereal), and signs
+    are indexes into zodiac.SIGNS. Angle and house arrays are None when the
+    time is unknown.
     """
 
-    positions: chart.Positions  # ecliptic values there are tropical
+    positions: chart.Positions  # tropical ecliptic values, whatever the zodiac
     instants: timescales.Instants
     options: Options
     time_scale: str
@@ -127,7 +129,7 @@ class Charts:
 # A shared zero shift for tropical single charts, which are the most common.
 _NO_SHIFT = {1: np.zeros(1)}
 
-# Passed when a chart has no houses: signs_and_houses then skips them.
+# Passed when a chart has no houses, so that signs_and_houses skips them.
 _NO_CUSPS = np.empty((0, 12))
 
 ANGLES = ("ascendant", "midheaven", "descendant", "imum_coeli", "vertex")
@@ -153,7 +155,7 @@ def validate_observer(lat: float | None, lon: float | None, elevation_meters: fl
 
 
 def validate_options(time_scale: str, zodiac_name: str, ayanamsa: str, house_system: str) -> list[InvalidField]:
-    """Check the option fields of a request; empty strings mean the defaults."""
+    """Check the option fields of a request, where empty strings mean the defaults."""
     errors = []
     if time_scale and time_scale not in TIME_SCALES:
         errors.append(InvalidField("time_scale", f"{time_scale!r} is not a time scale: use one of {', '.join(TIME_SCALES)} (default utc)"))
@@ -181,13 +183,13 @@ def options_from_fields(zodiac_name: str, ayanamsa: str, house_system: str, refr
 
 
 def julian_date(instant: dt.datetime) -> float:
-    """The Julian date of a naive or UTC-aware datetime read on its own scale (proleptic Gregorian)."""
+    """Return the Julian date of a naive or timezone-aware datetime, read on its own scale (proleptic Gregorian)."""
     naive = instant.astimezone(dt.UTC).replace(tzinfo=None) if instant.tzinfo else instant
     return 2440587.5 + (naive - _UNIX_EPOCH).total_seconds() / timescales.SECONDS_PER_DAY
 
 
 def utc_from_tt(jd_tt: float) -> dt.datetime:
-    """The UTC (UT1 before 1960) instant of a TT Julian date, to the microsecond."""
+    """Convert a TT Julian date to a UTC datetime (UT1 before 1960), to the microsecond."""
     jd = timescales.utc_from_tt(jd_tt)
     return (_UNIX_EPOCH + dt.timedelta(days=jd - 2440587.5)).replace(tzinfo=dt.UTC)
 
@@ -259,7 +261,7 @@ def compute_charts(jd: np.ndarray, time_scale: str, observer: Observer, options:
 
 
 def signs_of(longitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sign indexes (into zodiac.SIGNS) and degrees into the sign, for longitudes (N, B) in [0, 360)."""
+    """Return sign indexes (into zodiac.SIGNS) and degrees into the sign, for longitudes (N, B) in [0, 360)."""
     sign = np.empty(longitude.shape, dtype=np.int64)
     degree_in_sign = np.empty(longitude.shape)
     reductions.signs_and_houses(longitude, _NO_CUSPS, sign, degree_in_sign, np.zeros(longitude.shape, dtype=np.int64))
@@ -267,7 +269,7 @@ def signs_of(longitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def houses_of(longitude: np.ndarray, cusps: np.ndarray) -> np.ndarray:
-    """House numbers 1..12 of longitudes (N, B) for cusps (N, 12), across the 0/360 wrap.
+    """Return house numbers 1..12 of longitudes (N, B) for cusps (N, 12), across the 0/360 wrap.
 
     A longitude belongs to house k when it lies at or after cusp k and
     before cusp k + 1, going forward along the ecliptic.
@@ -290,7 +292,7 @@ _UNIX_EPOCH = dt.datetime(1970, 1, 1)
 
 
 def _houses(positions: chart.Positions, observer: Observer, options: Options, shift: np.ndarray, warnings: list[list[str]]):
-    """Angles (N, 5) and cusps (N, 12) in the chart's zodiac, and the system used for each chart."""
+    """Compute angles (N, 5) and cusps (N, 12) in the chart's zodiac, and the system used for each chart."""
     system = options.house_system
     if len(shift) == 1:
         # One chart: the pure-math path is faster than NumPy on one row.
@@ -320,7 +322,7 @@ def _houses(positions: chart.Positions, observer: Observer, options: Options, sh
 
 
 def _precision(instants: timescales.Instants, time_scale: str, warnings: list[list[str]]) -> tuple[str, ...]:
-    """The accuracy class of each chart, with a warning where UT1 is modelled."""
+    """Return the accuracy class of each chart, appending a warning where UT1 is modelled."""
     if all(source == timescales.UT1_MEASURED for source in instants.ut1_source):
         return (PRECISION_ARCSECOND,) * len(warnings)
     trusted_until = timescales.last_measured_jd() + PREDICTION_TRUSTED_DAYS

@@ -1,13 +1,14 @@
 """Time scales: UTC to TT, and UT1 for the Earth's rotation.
 
-Every function takes and returns Julian dates as NumPy float64 arrays, so one
-instant and a batch of instants take the same path. A float64 Julian date
+The public conversions take and return Julian dates as NumPy float64 arrays
+(utc_from_tt takes and returns one float), so one instant and a batch of
+instants take the same path. A float64 Julian date
 resolves about 40 microseconds, which moves the Moon by 0.00002 arcseconds.
 
 TT from UTC
     TT = UTC + (TAI - UTC) + 32.184 s. TAI - UTC comes from the IERS leap
     second table in the pinned `astropy-iers-data` package from 1972 on, and
-    from ERFA's table of the 1961..1971 offsets and drift rates before that.
+    from ERFA's table of the 1960..1971 offsets and drift rates before that.
     Before 1960 there was no UTC: a time given as UTC is read as UT1 (the
     civil time of the day), and TT = UT1 + Delta T from the model below.
 
@@ -16,18 +17,19 @@ UT1
     its last day, the measured part of IERS Bulletin A (finals2000A.all).
     Predicted: Bulletin A's predictions, about one year past its measured
     part, accurate to milliseconds for weeks and to about 0.1 s after a
-    year. Values are interpolated linearly between the daily points; UT1-UTC
-    is made continuous across each leap second first.
+    year. Values are interpolated linearly between the daily points, after
+    UT1-UTC is made continuous across each leap second.
     Elsewhere, UT1 = TT - Delta T from the model in `delta_t_model`.
 
 Delta T model (used before 1962 and after Bulletin A's predictions)
     1800..1961: the polynomials of Espenak and Meeus (NASA Five Millennium
     Canon of Solar Eclipses, 2006), a fit to the historical values from
-    telescopic observations; they follow those values to within about 1 s
-    before 1900 and 0.1 s after.
+    telescopic observations. They follow those values to within about 1 s
+    before 1900 and 0.1 s after. The 1800 polynomial also serves the last
+    days of 1799 that DE423 covers.
     After the predictions: the last predicted value, then growing as the
     long-term parabola -20 + 32 u^2 s, u = (year - 1820) / 100, of Morrison
-    and Stephenson (2004). Nobody can predict the Earth's rotation decades
+    and Stephenson (2004). The Earth's rotation cannot be predicted decades
     ahead: the model gives about 100 s in 2050 while Delta T has stayed
     near 69 s since 2017, so expect errors of tens of seconds by 2050 and
     minutes by 2200.
@@ -46,13 +48,13 @@ SECONDS_PER_DAY = 86400.0
 TT_MINUS_TAI = 32.184
 MJD_ZERO = 2400000.5
 
-# Where each UT1 value came from; the same codes go into the API response.
+# Source codes of each UT1 value, also sent in the API response.
 UT1_MEASURED = "iers_measured"
 UT1_PREDICTED = "iers_predicted"
 UT1_MODEL = "delta_t_model"
 
-# UTC with its leap seconds starts on 1972-01-01; from 1960 to 1971 it ran
-# at offsets with drift rates that ERFA tabulates; before 1960 there is none.
+# UTC with its leap seconds starts on 1972-01-01. From 1960 to 1971 it ran
+# at offsets with drift rates that ERFA tabulates, and before 1960 there is none.
 UTC_STARTS_JD = 2436934.5  # 1960-01-01
 _LEAP_TABLE_STARTS_JD = 2441317.5  # 1972-01-01
 
@@ -85,14 +87,14 @@ def data_version() -> str:
 
 @functools.cache
 def last_measured_jd() -> float:
-    """The UTC Julian date of the last measured (not predicted) UT1 value."""
+    """Return the UTC Julian date of the last measured (not predicted) UT1 value."""
     table = _earth_rotation()
     return max(jd for jd, predicted in zip(table.jd_utc, table.predicted, strict=True) if not predicted)
 
 
 # Each conversion works on one instant in plain Python, which costs a few
 # microseconds, far less than the NumPy calls a one-element array would
-# need; a batch maps it over its instants.
+# need. A batch maps it over its instants.
 
 
 def from_utc(jd_utc: np.ndarray) -> Instants:
@@ -106,7 +108,7 @@ def from_tt(jd_tt: np.ndarray) -> Instants:
 
 
 def tai_minus_utc_at(jd_utc: np.ndarray) -> np.ndarray:
-    """Return TAI - UTC in seconds at each UTC Julian date; 0 before 1960, where UTC did not exist."""
+    """Return TAI - UTC in seconds at each UTC Julian date, or 0 before 1960, when UTC did not exist."""
     return np.array([_tai_minus_utc(jd) for jd in np.asarray(jd_utc, dtype=float).reshape(-1).tolist()])
 
 
@@ -128,7 +130,7 @@ def _instants(rows: list[tuple[float, float, float, str]]) -> Instants:
 
 
 def _from_utc(jd_utc: float) -> tuple[float, float, float, str]:
-    """(jd_tt, jd_ut1, UT1-UTC in seconds or NaN, UT1 source) for one UTC Julian date."""
+    """Convert one UTC Julian date to (jd_tt, jd_ut1, UT1-UTC in seconds or NaN, UT1 source)."""
     if jd_utc < UTC_STARTS_JD:
         # Before 1960 the civil time is UT1 itself, and TT = UT1 + Delta T.
         return jd_utc + _delta_t_model(jd_utc) / SECONDS_PER_DAY, jd_utc, math.nan, UT1_MODEL
@@ -146,8 +148,9 @@ def _from_utc(jd_utc: float) -> tuple[float, float, float, str]:
 
 
 def utc_from_tt(jd_tt: float) -> float:
-    """The UTC Julian date of a TT Julian date (UT1 before 1960, from the Delta T model)."""
-    # TAI-UTC changes by whole seconds, so two rounds find the UTC reading.
+    """Convert a TT Julian date to UTC (to UT1 before 1960, through the Delta T model)."""
+    # TAI-UTC changes in steps (and before 1972 drifts by under 3 ms a day),
+    # so two rounds from a 37 s first guess find the UTC reading.
     jd_utc = jd_tt - (37.0 + TT_MINUS_TAI) / SECONDS_PER_DAY
     for _ in range(2):
         jd_utc = jd_tt - (_tai_minus_utc(jd_utc) + TT_MINUS_TAI) / SECONDS_PER_DAY
@@ -174,7 +177,7 @@ def _tai_minus_utc(jd_utc: float) -> float:
 
 
 def _ut1_minus_tai(jd_utc: float) -> tuple[float, bool] | None:
-    """UT1-TAI interpolated linearly between the daily values, and whether it is predicted; None outside."""
+    """Interpolate UT1-TAI linearly between the daily values and flag predicted ones. Returns None outside the table."""
     table = _earth_rotation()
     days = table.jd_utc
     if not days[0] <= jd_utc <= days[-1]:
@@ -196,11 +199,11 @@ def _delta_t_model(jd: float) -> float:
         return TT_MINUS_TAI - table.ut1_minus_tai[-1] + _long_term_parabola(year) - _long_term_parabola(end_year)
     found = _ut1_minus_tai(jd)
     if found is not None:
-        # Inside the IERS table (from 1962), Delta T is the measured value.
+        # Inside the IERS table (from 1962), Delta T comes from its measured or predicted UT1.
         return TT_MINUS_TAI - found[0]
-    piece = bisect.bisect_right(_PIECE_STARTS, year) - 1
-    if piece < 0:
-        return _long_term_parabola(year)
+    # Dates before 1800 (DE423 starts on 1799-12-16) extend the first piece,
+    # which avoids a 32 s jump to the long-term parabola.
+    piece = max(bisect.bisect_right(_PIECE_STARTS, year) - 1, 0)
     origin, coefficients = _PIECES[piece]
     t = year - origin
     value = 0.0
@@ -211,7 +214,7 @@ def _delta_t_model(jd: float) -> float:
 
 # Espenak and Meeus (2006): from each start year to the next, the polynomial
 # in (year - origin), with each piece's origin listed beside it. Only the
-# years before the IERS series (1800..1961) use them.
+# years before the IERS series (1800..1961, and the last days of 1799) use them.
 _PIECE_STARTS = [1800.0, 1860.0, 1900.0, 1920.0, 1941.0, 1961.0]
 _PIECES = (
     (1800.0, (13.72, -0.332447, 0.0068612, 0.0041116, -0.00037436, 0.0000121272, -0.0000001699, 0.000000000875)),
@@ -229,14 +232,14 @@ def _long_term_parabola(year: float) -> float:
 
 
 def _drifting_offset(jd_utc: float) -> float:
-    """TAI-UTC from 1960 to 1971, when UTC seconds were scaled to follow UT1 (ERFA's table)."""
+    """Return TAI-UTC from 1960 to 1971, when UTC seconds were scaled to follow UT1 (ERFA's table)."""
     year, month, day, fraction = erfa.jd2cal(jd_utc, 0.0)
     return float(erfa.dat(year, month, day, fraction))
 
 
 @functools.cache
 def _leap_seconds() -> tuple[list[float], list[float]]:
-    """Start dates (UTC Julian dates) and TAI-UTC values from the IERS leap second file."""
+    """Read the start dates (UTC Julian dates) and TAI-UTC values of the IERS leap second file."""
     text = _iers_file("Leap_Second.dat")
     rows = [line.split() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     return [float(row[0]) + MJD_ZERO for row in rows], [float(row[4]) for row in rows]
@@ -244,7 +247,7 @@ def _leap_seconds() -> tuple[list[float], list[float]]:
 
 @functools.cache
 def _earth_rotation() -> _EarthRotation:
-    """Daily UT1-UTC: C04 where it exists, then Bulletin A (measured, then predicted)."""
+    """Load daily UT1-UTC: C04 where it exists, then Bulletin A (measured, then predicted)."""
     c04 = np.array(
         [line.split()[4:8] for line in _iers_file("eopc04.1962-now").splitlines() if line[:1].isdigit()],
         dtype=float,

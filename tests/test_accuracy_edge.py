@@ -1,16 +1,16 @@
 """Calls through Envoy match JPL Horizons to 1 arcsecond.
 
-test_accuracy.py checks the engine in-process against every reference row;
-this file sends a sample of the same rows through the public REST route,
-so the whole path (transcoder, gateway, service, time handling, JSON) is
-held to the bound. Sources and time scales are named in each CSV's header
+test_accuracy.py checks the engine in-process against every reference row.
+This file sends a sample of the same rows through the public REST route, so
+the whole path (transcoder, gateway, service, time handling, JSON) is held
+to the bound. Sources and time scales are named in each CSV's header
 under tests/data/reference/.
 
 The API takes times to the second. Where a reference time has a fraction
-of a second, the call asks for the whole second before it and the
-expected value moves forward by the body's speed from the response times
-the fraction: a linear step of under a second, far below the bound for
-every body (the Moon moves 0.55 arcseconds a second).
+of a second, the call requests the whole second before it, and the
+response's longitude moves forward by its speed times the fraction. That
+linear step covers under a second, and its error is far below the bound
+for every body (the Moon moves 0.55 arcseconds a second).
 """
 
 import csv
@@ -43,7 +43,7 @@ def split_time(text: str) -> tuple[str, str, float]:
 
 
 def separation_arcsec(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Angle between two directions on the sphere, in arcseconds."""
+    """Return the angle between two directions on the sphere, in arcseconds."""
     lon1, lat1, lon2, lat2 = map(math.radians, (lon1, lat1, lon2, lat2))
     # The haversine form keeps its digits for the small angles measured here.
     half = math.sin((lat2 - lat1) / 2.0) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2.0) ** 2
@@ -74,6 +74,7 @@ def test_ecliptic_of_date_in_tt(mesh, key, row):
     query = urllib.parse.urlencode({"date": date, "time": time, "time_scale": "tt", "lat": 0, "lon": 0})
 
     reply = http(mesh, f"/v1/telemetry/vectors?{query}", bearer(key))
+    assert reply.status == 200, reply.body[:500]
     body = body_of(reply, row["body"])
     longitude = body["ecliptic"]["longitude_degrees"] + body["speed_degrees_per_day"] * fraction / 86400.0
 
@@ -95,6 +96,7 @@ def test_topocentric_ra_dec_in_utc(mesh, key, row):
     })
 
     reply = http(mesh, f"/v1/telemetry/vectors?{query}", bearer(key))
+    assert reply.status == 200, reply.body[:500]
     body = body_of(reply, row["body"])
 
     error = separation_arcsec(body["ra_degrees"], body["dec_degrees"], float(row["ra_deg"]), float(row["dec_deg"]))

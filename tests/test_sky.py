@@ -1,7 +1,7 @@
-"""Tests of the chart engine's front door (defrag.sky): shapes, options and bug classes.
+"""Tests of the chart engine's front door (defrag.sky): shapes, options and regression cases.
 
-Accuracy against JPL Horizons is in test_accuracy.py; house cusps against a
-second engine are in test_houses.py.
+Accuracy against JPL Horizons is tested in test_accuracy.py, and house cusps
+against a second engine in test_houses.py.
 """
 
 import datetime as dt
@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from defrag import houses, sky, zodiac
+from defrag import houses, sky, timescales, zodiac
 
 LONDON = sky.Observer(51.5074, -0.1278, 11.0)
 TROPICAL = sky.Options()
@@ -31,19 +31,20 @@ def test_bodies_in_documented_order():
 def test_longitudes_in_range():
     charts = one_chart(dt.datetime(2024, 3, 20, 12))
 
-    assert ((charts.longitude >= 0.0) & (charts.longitude < 360.0)).all()
+    assert (charts.longitude >= 0.0).all()
+    assert (charts.longitude < 360.0).all()
 
 
 def test_sun_at_equinox_near_zero_longitude():
-    # The March 2024 equinox was at 03:06 UTC (a published almanac value);
-    # the Sun moves about 2.5 arcminutes an hour.
+    # The March 2024 equinox was at 03:06 UTC (a published almanac value),
+    # and the Sun moves about 2.5 arcminutes an hour.
     charts = one_chart(dt.datetime(2024, 3, 20, 3, 6))
 
     assert separation_arcseconds(charts.longitude[0, 0], 0.0) < 60.0
 
 
 def test_ecliptic_longitude_is_not_right_ascension():
-    # Near the June solstice the two differ by about 2 degrees for the Sun.
+    # In early May, halfway from equinox to solstice, the Sun's two differ by about 2.5 degrees.
     charts = one_chart(dt.datetime(2024, 5, 5, 12))
 
     assert abs(charts.longitude[0, 0] - charts.positions.ra[0, 0]) > 1.0
@@ -106,7 +107,7 @@ def test_sun_and_moon_never_retrograde():
     assert not charts.positions.retrograde[:, :2].any()
 
 
-def test_moon_parallax_about_one_degree_at_horizon():
+def test_moon_parallax_at_horizon():
     # Near the horizon the line of sight runs almost at right angles to the
     # observer's radius, so the topocentric distance is close to the
     # geocentric one and the parallax is the full horizontal parallax.
@@ -119,7 +120,8 @@ def test_moon_parallax_about_one_degree_at_horizon():
 
     topocentric_distance_km = charts.positions.distance_au[near_horizon, 1] * 149597870.7
     assert (geocentric_distance_km - topocentric_distance_km < 600.0).all()
-    assert ((horizontal_parallax > 0.89) & (horizontal_parallax < 1.02)).all()
+    assert (horizontal_parallax > 0.89).all()
+    assert (horizontal_parallax < 1.02).all()
 
 
 def test_sidereal_longitude_is_tropical_minus_ayanamsa():
@@ -137,7 +139,7 @@ def test_lahiri_about_24_degrees_in_2010():
     assert 23.9 < sidereal.ayanamsa[0] < 24.1
 
 
-def test_sidereal_whole_sign_cusps_on_sign_boundaries():
+def test_sidereal_whole_sign_cusps_on_boundaries():
     options = sky.options_from_fields("sidereal", "lahiri", "whole_sign", False, True)
     charts = one_chart(dt.datetime(1990, 2, 3, 4, 5), options=options)
 
@@ -191,7 +193,8 @@ def test_batch_equals_single_charts():
 
 
 def test_tt_scale_skips_leap_seconds():
-    # 2020-01-01T00:00:00 TT is 69.184 s after the same reading in UTC.
+    # The reading 2020-01-01T00:00:00 in UTC falls 69.184 s (37 s TAI-UTC plus
+    # 32.184 s) after the same reading in TT.
     instant = dt.datetime(2020, 1, 1)
     in_tt = one_chart(instant, time_scale="tt")
     in_utc = one_chart(instant)
@@ -236,10 +239,17 @@ def test_invalid_observer_field(lat, lon, elevation, field):
     assert error.field == field
 
 
-def test_every_zodiac_option_known():
+def test_valid_options_accepted():
     assert sky.validate_options("tt", "sidereal", zodiac.DEFAULT_AYANAMSA, "koch") == []
 
 
 @pytest.mark.parametrize("altitude", [-10.0, 0.0, 30.0, 90.0])
 def test_biological_pressure_score(altitude):
     assert sky.biological_pressure_score(altitude) == pytest.approx(max(0.0, math.sin(math.radians(altitude))))
+
+
+def test_delta_t_continuous_at_1800():
+    # DE423 starts on 1799-12-16, so the last days of 1799 need Delta T too.
+    before, after = timescales.delta_t_model(np.array([2378495.5, 2378496.5]))
+
+    assert before == pytest.approx(after, abs=0.01)

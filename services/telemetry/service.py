@@ -3,13 +3,14 @@
 The charts come from defrag.sky and the time rules from defrag.localtime.
 A single chart takes well under a millisecond of CPU, so GetVectors computes
 it on the event loop. A batch of 366 charts takes tens of milliseconds, so
-BatchGetVectors computes in a worker thread: the event loop keeps answering
+BatchGetVectors computes in a worker thread, so the event loop keeps serving
 health checks and other calls meanwhile.
 """
 
 import asyncio
 import dataclasses
 import datetime as dt
+import math
 
 import grpc
 import numpy as np
@@ -78,7 +79,7 @@ class TelemetryServicer(telemetry_pb2_grpc.TelemetryServiceServicer):
         count = len(request.instants)
         low, high = BATCH_LIMITS
         if not low <= count <= high:
-            raise invalid_argument([FieldViolation("instants", f"has {count} entries; the allowed range is {low}..{high}")])
+            raise invalid_argument([FieldViolation("instants", f"has {count} entries, outside the allowed {low}..{high}: send {low} to {high} instants per request")])
         shared, errors = _read_shared(request, time_known=any(instant.time for instant in request.instants))
         parsed = [
             _collect_reading(errors, f"instants[{index}].", shared, instant.date, instant.time, _fold(instant))
@@ -101,9 +102,9 @@ def _fold(message) -> int:
 
 
 def _read_shared(request, time_known: bool) -> tuple[_Shared, list[localtime.InvalidField]]:
-    """Check the place and option fields; returns the shared settings and the errors found.
+    """Check the place and option fields, and return the shared settings with the errors found.
 
-    time_known tells whether any instant has a time, so that angles and
+    time_known is true when any instant has a time, so that angles and
     houses are computed only when some chart shows them.
     """
     lat = request.lat if request.HasField("lat") else None
@@ -128,7 +129,7 @@ def _collect_reading(errors, prefix: str, shared: _Shared, date: str, time: str,
         return localtime.read_local_time(
             date,
             time,
-            # With time_scale=tt no zone applies; the zone fields were checked in _read_shared.
+            # With time_scale=tt no zone applies, and _read_shared already rejected zone fields.
             tz="" if shared.time_scale == "tt" else shared.tz,
             utc_offset="" if shared.time_scale == "tt" else shared.utc_offset,
             fold=fold,
@@ -151,7 +152,7 @@ def _raise_if_invalid(errors: list[localtime.InvalidField], field_numbers: dict[
 
 
 def _resolve(reading: localtime.LocalReading, shared: _Shared, prefix: str) -> _Reading:
-    """Apply the zone (or the TT scale) to a parsed instant; raises a 400 for a skipped local time."""
+    """Apply the zone (or the TT scale) to a parsed instant. Raises INVALID_ARGUMENT for a skipped local time or another invalid field."""
     if shared.time_scale == "tt":
         return _Reading(
             jd=sky.julian_date(reading.local),
@@ -281,7 +282,7 @@ def _response(request_id_value, charts: sky.Charts, index: int, reading: _Readin
         local_sidereal_time_degrees=float(positions.local_sidereal_time[index]),
     )
     dut1 = float(instants.ut1_minus_utc[index])
-    if dut1 == dut1:  # not NaN: UTC existed
+    if not math.isnan(dut1):  # NaN before 1960, when there was no UTC
         response.time_scales.ut1_minus_utc_seconds = dut1
     if charts.ayanamsa is not None:
         response.zodiac.ayanamsa_degrees = float(charts.ayanamsa[index])
