@@ -2,14 +2,15 @@
 
 Prints per-band precision and recall and the 4x4 confusion matrix for each split
 and for dev and holdout together ("all"). The rules were tuned on dev, holdout
-was written before tuning, and redteam is a blind adversarial set written
+was written before tuning, and redteam and blind2 are blind sets written
 without reading the scorer. The targets are checked on "all":
 
     recall of critical              >= 0.97
     clear texts scored critical      < 2%
 
-The redteam split is left out of "all" and of the exit status, so adding it does
-not move the targets. Its figures and misses are printed and recorded apart.
+The redteam and blind2 splits are left out of "all" and of the exit status, so
+adding them does not move the targets. Their figures and misses are printed and
+recorded apart.
 
 Exits 1 when a target fails on "all". Rewrites the part of BENCHMARKS.md
 between the seda-eval markers unless --no-write is given.
@@ -48,7 +49,7 @@ leetspeak_slang emoji non_english everyday_clear esoteric_clear
 """.split())
 
 # Splits that are scored and reported on their own but left out of "all" and the targets.
-REPORT_ONLY_SPLITS = frozenset({"redteam"})
+REPORT_ONLY_SPLITS = frozenset({"redteam", "blind2"})
 
 MIN_CRITICAL_RECALL = 0.97
 MAX_CLEAR_AS_CRITICAL = 0.02
@@ -207,6 +208,8 @@ def write_benchmarks(results: dict[str, Result], failures: list[str], timing: tu
         "`holdout` was written before any rule existed and is not tuned on.",
         "`redteam` is a blind adversarial set written without reading the scorer or the other splits;",
         "it is reported on its own and left out of `all` and the targets.",
+        "`blind2` is a second blind set, written later under the same rules and never tuned on;",
+        "it is reported the same way.",
         f"Targets, checked on `all` (dev and holdout): recall of critical >= {MIN_CRITICAL_RECALL}, "
         f"clear texts scored critical < {MAX_CLEAR_AS_CRITICAL:.0%}. "
         + ("Both are met." if not failures else "Failed: " + "; ".join(failures) + "."),
