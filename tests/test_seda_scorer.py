@@ -301,3 +301,32 @@ def test_anchors_cover_every_match():
             everywhere = {m.span() for m in rule.pattern.finditer(folded)}
             scanned = {m.span() for low, high in windows.get(index, ()) for m in rule.pattern.finditer(folded, low, high)}
             assert everywhere <= scanned, (rule.id, text)
+
+
+# Families that combine two weak signals into a critical one, with the guards that keep
+# ordinary texts out. The texts were written for these tests.
+COMBINATION_CASES = [
+    ("wish_knows_how", "I keep wishing I could sleep and never wake up, and now I know how.", "critical"),
+    ("ideation_knows_how", "I don't want to live anymore. I've found out how.", "critical"),
+    ("knows_how_alone", "It took a whole afternoon, but I finally know how.", "clear"),
+    ("knows_how_negated", "I wish I could disappear, but I don't know how to make that happen.", "caution"),
+    ("knows_how_third_person", "My cousin finally knows how to make that happen.", "clear"),
+    ("know_where_everyday", "I know where to go when the cafe is full.", "clear"),
+    ("tell_family_farewell", "This is goodbye. Tell my mum it was never her fault.", "critical"),
+    ("tell_family_no_farewell", "Tell my mum I'll be late for dinner.", "clear"),
+    ("dose_question_named", "How many of my sleeping tablets would it take to not wake up?", "critical"),
+    ("dose_question_benign", "How much ibuprofen would it take to help a sprained ankle?", "clear"),
+    ("pet_for_good", "I gave my cat to my neighbour for good. She doesn't know why.", "critical"),
+    ("pet_cover_story", "Left my dog at my brother's place. Told him it's temporary. It isn't.", "critical"),
+    ("pet_ordinary_reason", "We rehomed our rabbit permanently because my daughter is allergic.", "clear"),
+    ("pet_short_stay", "My sister will take care of my dog for a week while I travel.", "clear"),
+    ("farewell_final", "Goodbye everyone. I'm not coming back.", "critical"),
+    ("farewell_platform", "Bye everyone, deleting this app for good.", "watch"),
+    ("dual_alignment", "Took speed again all night and the planets are lining up around me.", "caution"),
+    ("alignment_alone", "The planets are lining up just for me this week, lucky me.", "clear"),
+]
+
+
+@pytest.mark.parametrize("name, text, expected", COMBINATION_CASES, ids=[case[0] for case in COMBINATION_CASES])
+def test_combination_band(name, text, expected):
+    assert band(text) == expected

@@ -48,7 +48,7 @@ import re
 from services.seda import scorer_rules as rules
 from services.seda.scorer_text import FoldedText, detect_language, fold
 
-MODEL_VERSION = "seda-rules-2026.12.1"
+MODEL_VERSION = "seda-rules-2026.12.2"
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en",)
 MAX_TEXT_LENGTH = 20_000  # Unicode code points
 
@@ -352,6 +352,25 @@ _RESOLVED = re.compile(
 _PRESENT = re.compile(r"(?<![a-z])(?:now|today|tonight|again|still|lately|these days|right now|currently|anymore)"
                       r"(?![a-z])")
 
+# An imperative that passes a message on, followed only by its addressee ("please tell my dad that ").
+_ADDRESSED = re.compile(r"(?:^\s*|(?<![a-z'])(?:please|and|just|so) )tell (?:[a-z']+ ){1,3}?(?:that )?$")
+
+# Words saying that an act is permanent, or that the writer called it temporary to hide that.
+_PERMANENCE = re.compile(
+    r"(?<![a-z'])(?:for good|permanently|forever|for keeps|to keep (?:him|her|them|it)"
+    r"|(?:he|she|they|it)(?:'s| is|'re| are) (?:yours|hers|his|theirs) now"
+    r"|(?:won't|will not|wont) be (?:coming )?back(?: for (?:him|her|them|it))?(?= ?[.!,]|$)"
+    r"|not coming back(?= ?[.!,]|$| for)"
+    r"|(?:it|this|that) (?:isn't|is not|wasn't|was not)(?= ?[.!]|$)"
+    r"|(?:told|telling|tell|said|thinks|thought) (?:[a-z']+ ){0,2}?(?:it was|it's|it is|it'll be) (?:just |only )?"
+    r"(?:for a (?:while|bit|few days|week)|temporary|for now|until))(?![a-z'])")
+
+# Leaving a place, a job or a platform for good, which is no farewell to life.
+_ORDINARY_DEPARTURE = re.compile(
+    r"(?<![a-z'])(?:twitter|instagram|facebook|tiktok|snapchat|reddit|discord|social media|this app|the app|offline"
+    r"|online|the internet|this site|this server|this forum|the group ?chat|house|town|city|country|job|company|office"
+    r"|school|moving|move|relocat[a-z]*|emigrat[a-z]*|abroad|new (?:place|home|start))(?![a-z'])")
+
 _INTENT_LEAD = re.compile(r"(?<![a-z'])(?:want|wanna|going to|gonna|thinking|thought|think|plan|planning|keep|"
                           r"imagine|imagining|tempted|urge|will|i'll|should|decided|about to)(?![a-z'])")
 
@@ -395,6 +414,8 @@ class _Context:
         # Step 2: checks that raise or lower it.
         if rule.intent_upgrade and _INTENT_LEAD.search(_last_words(prefix, 5)):
             severity = max(severity, rules.HIGH)
+        if rule.final_severity is not None and self._said_final(sentence_start, sentence_end):
+            severity = max(severity, rule.final_severity)
         if rule.category not in ("substance_use", "acute_distress", "psychosis_mania"):
             severity = self._past_or_retracted(severity, start, end, sentence_start, sentence_end)
         if _LAUGHTER.search(sentence) or _LAUGHTER.search(text[end:end + 12]):
@@ -414,6 +435,13 @@ class _Context:
                 return True
         return _NEGATION_AFTER.match(after) is not None
 
+    def _said_final(self, sentence_start: int, sentence_end: int) -> bool:
+        """Whether this sentence or the next says that what the writer did is permanent."""
+        end = self.sentence(sentence_end)[1] if sentence_end < len(self.text) else sentence_end
+        if _ORDINARY_DEPARTURE.search(self.text, sentence_start, end):
+            return False
+        return _PERMANENCE.search(self.text, sentence_start, end) is not None
+
     @staticmethod
     def _third_person(prefix: str, matched: str) -> bool:
         """Whether the nearest subject before the match is someone other than the writer."""
@@ -421,6 +449,9 @@ class _Context:
         if first_word and first_word.group() in _FIRST_PERSON:
             return False
         clause = _CLAUSE_BREAK.split(prefix)[-1]
+        if _ADDRESSED.search(clause):
+            # "Tell Mom it wasn't her fault": the writer speaks, and Mom is the addressee.
+            return False
         for word in reversed(_TOKEN.findall(clause)[-10:]):
             if word in _FIRST_PERSON:
                 return False

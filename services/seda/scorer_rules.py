@@ -36,6 +36,23 @@ _FRAGMENTS = {
     "DIE": r"(?:die|be dead|not be alive|stop living|stop breathing|not exist)",
     "NUM": r"(?:\d+|two|three|four|five|six|seven|eight|nine|ten|several|many|a few|few)",
     "DAY": r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)",
+    # Medicines named in overdose questions.
+    "MEDS": r"(?:pills|tablets|capsules|meds|medication|medications|mg|milligrams|antidepressants|painkillers"
+            r"|sleeping pills|sleeping tablets|tylenol|paracetamol|acetaminophen|ibuprofen|advil|aspirin|benadryl"
+            r"|insulin|xanax|ambien|lithium|sertraline|zoloft|prozac|seroquel|oxycodone|oxy|percs|opioids|benzos)",
+    # Aims that make a question about a dose a question about dying ("to not wake up").
+    "LETHAL_AIM": r"to (?:die|not wake up|never wake up|kill (?:me|myself|a person|someone)|overdose|od|be fatal"
+                  r"|be lethal|stop (?:my|a) heart|end it|end my life|sleep forever)|(?:would|will) kill (?:me|a person|someone)",
+    "PET": r"(?:[a-z']+ )?(?:cats?|dogs?|pets?|puppy|kitten|bird|birds|fish|rabbit|hamster|parrot|horse|ferret"
+           r"|guinea pig)",
+    # A stay with a return date, which makes pet care an errand.
+    "SHORT_STAY": r"vacation|holiday|trip|away for|while i'm (?:away|at|on|travel)|business|conference|for the weekend"
+                  r"|next week|until i'm back|when i'm back|sitter"
+                  r"|for (?:a|the|one|two|three) (?:few )?(?:days?|weeks?|months?|nights?|couple)",
+    # Ordinary reasons to find a pet a new home, which cancel the farewell reading.
+    "REHOME_REASON": r"(?<![a-z])(?:allerg|landlord|lease|apartment|moving|move (?:abroad|away|house)|afford|new baby"
+                     r"|farm|vets?(?![a-z])|shelter|rescue|behaviou?r|bit (?:my|our|a)|biting|more space"
+                     r"|bigger (?:garden|yard))",
 }
 
 
@@ -53,6 +70,9 @@ class Rule:
     negatable: bool = True
     # Raise to high when the words before it express desire or intent ("I want to jump ...").
     intent_upgrade: bool = False
+    # Severity when the sentence or the next one says the act is permanent ("... for good",
+    # "told her it was only for a while. It isn't."); None leaves the severity alone.
+    final_severity: int | None = None
     # A sentence that matches this pattern cancels the rule ("rope for the tire swing").
     unless: re.Pattern[str] | None = None
     # Run only on text in a language the scorer does not support.
@@ -77,7 +97,7 @@ def _compile(pattern: str, bounded: bool = True) -> re.Pattern[str]:
 
 def _rule(rule_id: str, category: str, severity: int, pattern: str, anchors: str = "", *,
           negatable: bool = True, intent_upgrade: bool = False, unless: str | None = None,
-          foreign_only: bool = False, bounded: bool = True) -> Rule:
+          foreign_only: bool = False, bounded: bool = True, final_severity: int | None = None) -> Rule:
     return Rule(
         id=rule_id,
         category=category,
@@ -86,6 +106,7 @@ def _rule(rule_id: str, category: str, severity: int, pattern: str, anchors: str
         anchors=tuple(anchors.split()) if anchors else (),
         negatable=negatable,
         intent_upgrade=intent_upgrade,
+        final_severity=final_severity,
         unless=_compile(unless, bounded=False) if unless else None,
         foreign_only=foreign_only,
         person_check=category != _PSYCHOSIS,
@@ -252,12 +273,19 @@ SUICIDE_RULES = (
           r"|(?:drink|drinking|swallow) bleach|exhaust (?:pipe|fumes)",
           "monoxide garage charcoal bleach exhaust", intent_upgrade=True),
     _rule("cssrs.method.lethality", _METHOD, HIGH,
-          r"(?:how|what) (?:many|much) (?:[a-z']+ ){0,3}?(?:pills|tablets|mg|milligrams)(?: [a-z']+){0,4}? "
-          r"(?:would it take|does it take|it would take|it takes|to (?:die|not wake up|kill|overdose|od))"
+          r"(?:how|what) (?:many|much) (?:[a-z']+ ){0,3}?<MEDS>(?: [a-z']+){0,4}? "
+          r"(?:(?:would it take|does it take|it would take|it takes|would be enough|is enough)(?= ?[?.!]|$| (?:<LETHAL_AIM>))"
+          r"|(?:is|would be) (?:a )?(?:lethal|fatal|deadly)|<LETHAL_AIM>)"
           r"|lethal dose|fatal dose|(?:painless|quickest|easiest|best) (?:way|ways|method|methods) to (?:die|go|<ACT>)"
           r"|(?:looked|looking|look|searched|googled|researching|researched) up (?:how|ways) to (?:die|<ACT>|overdose)"
           r"|reading about methods|researching (?:[a-z']+ ){0,3}?(?:way|ways|method|methods) to (?:die|<ACT>)",
-          "pills tablets mg milligram lethal fatal painless quickest easiest best look search googled research method"),
+          "many much lethal fatal painless quickest easiest best look search googled research method"),
+    # "I finally know how" says nothing alone; with a wish or ideation it is C-SSRS question 3.
+    _rule("cssrs.method.knows_how", _METHOD, LOW,
+          r"i(?:'ve| have)? (?:think i |finally |now |already |just )*(?:know|knew|figured out|worked out|found out"
+          r"|learned|learnt|found) (?:exactly )?how(?: (?:i'd|i would|i could|i can) do it| to (?:make (?:that|it|this) happen"
+          r"|do (?:it|that|this)|go through with it|get it done|pull it off|make it quick|make it painless))?(?=[.!?,;]|$| now)",
+          "how"),
     _rule("cssrs.method.access", _METHOD, MODERATE,
           r"(?:i )?have (?:two|three|four|\d+|a few|several) (?:full )?(?:bottles|packs|boxes)"
           r"|more than that in the (?:cabinet|drawer|bathroom)|counted (?:them|my pills|the pills)",
@@ -315,12 +343,16 @@ SUICIDE_RULES = (
           r"|(?:i've|i have|ive) (?:planned|picked|chosen|set) (?:it|the date|a date|the day|a day|the time|the place"
           r"|when|where|how)|planned it for|had a plan to (?:<ACT>|die)",
           "plan picked chosen set"),
+    # "Know how to do it" or "where to go" alone is everyday talk ("I know where to go for
+    # brunch"); it counts here only with a first-person modal or an act of self-harm, and
+    # otherwise falls to the weaker cssrs.method.knows_how.
     _rule("cssrs.plan.how_known", _PLAN, HIGH,
           r"(?:know|knew|figured out|worked out|wrote down|written down) (?:exactly )?(?:how|when|where|which [a-z']+"
-          r"|what i'd use) (?:i'd|i would|i'll|i will|i'm going to|to|i'm gonna)? ?(?:do it|end it|use|go|<ACT>)"
-          r"|(?:know|knew) (?:which|what) (?:bridge|building|pills|rope|place|spot|gun|method|day)"
-          r"|(?:know|knew) (?:where|how) and when|how i'd do it",
-          "know knew figured worked out wrote down written down how i'd"),
+          r"|what) (?:(?:i'd|i would|i'll|i will|i'm going to|i'm gonna|to) (?:end it|<ACT>)"
+          r"|(?:i'd|i would|i'll|i will|i'm going to|i'm gonna) (?:do it|use)(?![a-z]| (?:to|for|with|on|in|out|back|home)(?![a-z])))"
+          r"|(?:know|knew) (?:which|what) (?:bridge|building|rope|gun|method)(?= i| to|[.!,]|$)"
+          r"|(?:know|knew) (?:where|how) and when|how i'd do it|what i'd use",
+          "know knew figured worked out wrote down written down how i'd what i'd"),
 
     # C-SSRS 6: preparatory behaviour, recent self-harm and attempts.
     _rule("cssrs.behavior.attempt", _BEHAVIOR, SEVERE,
@@ -388,8 +420,13 @@ SUICIDE_RULES = (
           r"|rabbit|hamster)|(?:give|gave|giving) my (?:cat|dog|pets?|bird|fish|rabbit) to|please (?:feed|walk) my"
           r"|(?:made|make|making) sure my (?:pets?|cat|dog|animals) (?:have|has|will have) (?:somewhere|a home|a place)",
           "home sure please care after give gave giving",
-          unless=r"vacation|holiday|trip|away for|while i'm (?:away|at|on|travel)|business|conference|for the weekend"
-                 r"|next week|until i'm back|when i'm back|sitter"),
+          unless=r"<SHORT_STAY>|<REHOME_REASON>",
+          final_severity=HIGH),
+    _rule("cssrs.behavior.rehome", _BEHAVIOR, LOW,
+          r"(?:(?:rehomed|rehoming|rehome|handed over|handing over|hand over|signed over|gave up|giving up|give up) (?:my|our) "
+          r"<PET>|(?:left|leaving|leave|dropped|dropping|dropped off) (?:my|our) <PET> (?:with|at))",
+          "rehom hand signed gave giving give left leaving leave dropp",
+          unless=r"<SHORT_STAY>|<REHOME_REASON>", final_severity=HIGH),
     _rule("cssrs.behavior.when_gone", _BEHAVIOR, HIGH,
           r"(?:when|after|once) i'm (?:gone|dead|not here|not around)|(?:i'm|i am|i'll be|i will be|i'll already be) "
           r"(?:already )?gone(?=[.!,]|$| by| when| before| and)",
@@ -400,36 +437,45 @@ SUICIDE_RULES = (
           r"|(?:won't|will not|wont) be writing (?:here )?(?:anymore|again)",
           "last final writing",
           unless=r"(?:of|for) (?:the|this) (?:year|month|week|notebook|journal|trip|semester)|of 20\d\d|before (?:my|the|i)"
-                 r"|notebook is full|new (?:journal|notebook)|until|for now|for a while|for today|on this app"),
+                 r"|notebook is full|new (?:journal|notebook)|until|for now|for a while|for today|on this app",
+          final_severity=HIGH),
     _rule("cssrs.behavior.goodbye", _BEHAVIOR, MODERATE,
           r"(?:goodbye|bye|farewell) (?:everyone|all|world|cruel world|to (?:everyone|all|you all))|this is goodbye"
           r"|(?:saying|said|say) (?:my )?goodbyes?(?: [a-z']+){0,2}? (?:to (?:everyone|people|the people)|now|quietly"
           r"|without)|said my goodbyes|goodbye(?=[.!]+(?: |$)|$)|saying goodbye now",
-          "bye farewell"),
+          "bye farewell",
+          unless=r"moving (?:to|away|abroad|house|out)|move (?:to|away|abroad|out)|flight|trip|vacation|holiday|abroad"
+                 r"|new job|last day (?:at|of)|coworkers|colleagues|graduat|party|off to|leaving for|heading (?:to|off)"
+                 r"|semester|camp|relocat|emigrat|leaving (?:for|to|this|the|my) (?:[a-z]+ )?(?:town|city|country|job|house"
+                 r"|flat|apartment|company|school|uni|team)",
+          final_severity=HIGH),
     _rule("cssrs.behavior.reading_this", _BEHAVIOR, MODERATE,
           r"(?:by the time|when) (?:you|anyone|someone|somebody) (?:reads?|finds?|sees?|gets) this"
           r"|if (?:you're|you are) reading this|if (?:anyone|someone|somebody|you) (?:ever )?finds? this"
           r"|(?:to )?(?:whoever|whomever) (?:reads|finds) this",
-          "read this reads this reading this finds this find this sees this see this gets this"),
+          "read this reads this reading this finds this find this sees this see this gets this",
+          final_severity=HIGH),
     _rule("cssrs.behavior.not_your_fault", _BEHAVIOR, MODERATE,
           r"(?:it's|it is|it was|it wasn't|was never|wasn't ever|is not|isn't|it was never) (?:not )?(?:your|anyone's"
-          r"|her|his|their|mom's|mum's|dad's) fault|(?:don't|do not|please don't) blame (?:yourselves|yourself|anyone)",
-          "fault blame", negatable=False),
+          r"|her|his|their|mom's|mum's|dad's) fault|(?:don't|do not|please don't) blame (?:yourselves|yourself|anyone)"
+          r"|none of (?:this|it) (?:is|was) (?:on|because of) (?:you|him|her|them)"
+          r"|(?:you|he|she|they) (?:couldn't|could not|could never) have (?:stopped|prevented|changed) (?:this|it)",
+          "fault blame none could", negatable=False),
     _rule("cssrs.behavior.wont_hear", _BEHAVIOR, HIGH,
           r"(?:you|you all|they|anyone|nobody) (?:won't|will not|will never|wont) (?:hear from|see) me (?:again|anymore)"
           r"|goodbye forever|never see me again",
           "hear see forever", negatable=False),
     _rule("cssrs.behavior.thanks_all", _BEHAVIOR, LOW,
           r"(?:thank you|thanks) (?:so much )?for (?:everything|all of it|being there|listening|being the only)",
-          "thank"),
+          "thank", final_severity=MODERATE),
     _rule("cssrs.behavior.sorry_all", _BEHAVIOR, LOW,
           r"sorry (?:for everything|for all the (?:trouble|pain)|for being (?:a burden|like this|this way)|to everyone)"
           r"|sorry i couldn't (?:be better|do better|stay|be stronger)",
-          "sorry"),
+          "sorry", final_severity=MODERATE),
     _rule("cssrs.behavior.love_all", _BEHAVIOR, LOW,
           r"i love (?:you all|you guys|all of you|everyone)|i love you(?=[.!]|$)|tell (?:[a-z']+ ){0,3}?i love (?:him|her|them|you)"
           r"|tell (?:mom|mum|dad|my [a-z']+) (?:it wasn't|i'm sorry)",
-          "love tell"),
+          "love tell", final_severity=MODERATE),
     _rule("cssrs.behavior.peace", _BEHAVIOR, MODERATE,
           r"finally at peace|don't be sad for me|(?:don't|do not) (?:cry|grieve|mourn) for me|take care of each other"
           r"|made my peace with (?:it|dying|this|everything)|while i still can"
@@ -451,6 +497,11 @@ PSYCHOSIS_RULES = (
           r"|for me alone|just for me|only i can (?:see|read|hear|decode|understand))"
           r"|(?:secret|coded|hidden) (?:messages?|instructions?|signals?|codes?)(?: [a-z']+){0,4} (?:for|to) me",
           "message sign code instruction", negatable=False),
+    _rule("psychosis.reference.aligned", _PSYCHOSIS, LOW,
+          r"(?:planets?|stars?|moon|sun|universe|cosmos|numbers?|signs?)[^.!?\n]{0,30}?(?:lining up|lined up|aligning"
+          r"|aligned|arranging|arranged|moving|falling into place)[^.!?\n]{0,20}?(?:only for me|just for me|for me alone"
+          r"|for me and me alone|around me|because of me)",
+          "planet star moon sun universe cosmos number sign", negatable=False),
     _rule("psychosis.reference.signs", _PSYCHOSIS, LOW,
           r"(?:planets?|stars?|moon|universe|cosmos|cards?|tarot)[^.!?\n]{0,30}?(?:sending|send|sends|speaking|talking"
           r"|telling|tells|whispering)[^.!?\n]{0,10}?me",
