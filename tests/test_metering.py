@@ -10,6 +10,7 @@ from google.rpc import error_details_pb2
 
 from conftest import LOS_ANGELES_1990, bearer, error_reason, http, rich_status, status_detail
 from defrag.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
+from services.gateway.store import FREE_REPLAYS
 
 pytestmark = pytest.mark.integration
 
@@ -118,6 +119,18 @@ def test_idempotency_key_charges_grpc_once(admin, public_channel):
 
     assert len(first.bodies) == len(again.bodies) == 10
     assert admin.used(account_id) == 1
+
+
+def test_replays_past_free_limit_charged(admin, public_channel):
+    account_id, _, key = admin.account_with_key("pro")
+    metadata = [("x-api-key", key), ("idempotency-key", str(uuid.uuid4()))]
+    stub = telemetry_pb2_grpc.TelemetryServiceStub(public_channel)
+
+    # The first call and FREE_REPLAYS replays cost one call; each replay after that costs one more.
+    for _ in range(1 + FREE_REPLAYS + 2):
+        stub.GetVectors(la_request(), metadata=metadata, timeout=30)
+
+    assert admin.used(account_id) == 3
 
 
 def test_idempotency_key_with_another_request_is_409(admin, public_channel):

@@ -750,3 +750,12 @@ def test_health_answers_during_large_batches(mesh, key):
 
     assert health_seconds < HEALTH_BOUND_SECONDS
     assert health_done < batches_done
+
+
+def test_long_query_reaches_service(mesh, key):
+    # A 12 KB query is under the 16 KiB limit; the REST path must not ride
+    # to the service as metadata, where gRPC caps it at 8 KiB.
+    reply = vectors(mesh, key, date="2020-01-01", time="12:00", tz="A" * 12000, **NEW_YORK)
+
+    assert reply.status == 400
+    assert list(violations(reply)) == ["tz"]

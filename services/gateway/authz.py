@@ -103,6 +103,10 @@ def _header(name: str, value: str) -> base_pb2.HeaderValueOption:
     return base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=name, value=value), append_action=OVERWRITE)
 
 
+# What a REST request's message size counts, by the route's HTTP verb.
+_MEASURED_AS = {"get": " (its query parameters)", "post": " (its JSON body as a protobuf message)"}
+
+
 class Denied(Exception):
     """Ends a check with a denial; carries the error and extra response headers."""
 
@@ -239,7 +243,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
                 "the API key is malformed (wrong length, characters or checksum); copy the whole key as it was shown",
             ))
 
-        message = self._parse_body(rule, http.raw_body, headers)
+        message = self._parse_body(rule, http.raw_body, headers, is_rest=bool(original_path))
         idempotency = self._idempotency(rule, headers, message, bool(original_path))
 
         try:
@@ -271,11 +275,11 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         identity = {"key_id": key_id, "account_id": account_id}
         return self._admission(decision, key_id, account_id, from_query, original_path), decision, identity
 
-    def _parse_body(self, rule: MethodRule, raw: bytes, headers):
+    def _parse_body(self, rule: MethodRule, raw: bytes, headers, is_rest: bool):
         if len(raw) > rule.max_body_bytes + 5:
             raise Denied(413, ApiError(
                 grpc.StatusCode.RESOURCE_EXHAUSTED, "BODY_TOO_LARGE",
-                f"the request message is {len(raw) - 5} bytes (for a GET, its query parameters); "
+                f"the request message is {len(raw) - 5} bytes{_MEASURED_AS.get(rule.rest_verb, '') if is_rest else ''}; "
                 f"{rule.path} accepts at most {rule.max_body_bytes} bytes, so send shorter values",
             ))
         try:

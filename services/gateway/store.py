@@ -32,6 +32,8 @@ DEADLINE_MARGIN_SECONDS = 0.1
 # A clock sample whose round trip took longer is kept only until a better one.
 CLOCK_SAMPLE_MAX_RTT_SECONDS = 0.02
 IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
+# Replays of one Idempotency-Key that run free; later ones are charged.
+FREE_REPLAYS = 5
 UNAVAILABLE_ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError, OSError)
 # Error replies that mean "Redis cannot serve now" rather than a bug in a script.
 UNAVAILABLE_REPLIES = ("LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS")
@@ -268,7 +270,7 @@ class Store:
         latest = time.time() + self.timeout_seconds - self.deadline_margin
         deadline = latest if deadline is None else min(deadline, latest)
         redis_deadline_ms = int(deadline * 1000 + offset - self._clock_error_ms)
-        args = [now_ms, cost, tier_table, fingerprint, IDEMPOTENCY_TTL_MS, redis_deadline_ms, "1" if free else ""]
+        args = [now_ms, cost, tier_table, fingerprint, IDEMPOTENCY_TTL_MS, redis_deadline_ms, "1" if free else "", FREE_REPLAYS]
         result = await self._hot(script=self._meter, keys=keys, args=args)
         status, reason, tier, quota, used, start, end, burst, burst_used, retry_ms, replayed = result
         if reason == "DEADLINE_EXCEEDED":

@@ -14,6 +14,9 @@
 --           script that runs later (Redis was frozen or slow, and the
 --           gateway has already returned 503) changes nothing
 --   ARGV[7] "1" when the method is free and open to canceled accounts
+--   ARGV[8] replays of one idempotency key that are free; later replays
+--           are charged like new calls, so a key cannot buy unlimited
+--           compute
 --
 -- Returns {status, reason, tier, quota, used, window_start, window_end,
 --          burst, burst_used, retry_after_ms, replayed}.
@@ -59,13 +62,21 @@ local second = redis.call("HMGET", KEYS[4], "second", "count")
 local burst_used = 0
 if tonumber(second[1]) == now then burst_used = tonumber(second[2]) or 0 end
 
+-- The record is "fingerprint#replays"; a record without the count is an
+-- older one with no replays yet.
 local replayed = 0
+local replays = 0
 if ARGV[4] ~= "" then
   local seen = redis.call("GET", KEYS[5])
-  if seen and seen ~= ARGV[4] then return deny(409, "IDEMPOTENCY_KEY_REUSED", tier) end
   if seen then
-    replayed = 1
-    cost = 0
+    local fingerprint, count = string.match(seen, "^(.*)#(%d+)$")
+    if not fingerprint then fingerprint, count = seen, "0" end
+    if fingerprint ~= ARGV[4] then return deny(409, "IDEMPOTENCY_KEY_REUSED", tier) end
+    replays = tonumber(count)
+    if replays < tonumber(ARGV[8]) then
+      replayed = 1
+      cost = 0
+    end
   end
 end
 
@@ -89,8 +100,13 @@ if cost > 0 or tonumber(usage[1]) ~= window_start then
 end
 redis.call("HSET", KEYS[4], "second", now, "count", burst_used)
 redis.call("PEXPIRE", KEYS[4], 2000)
-if ARGV[4] ~= "" and replayed == 0 then
-  redis.call("SET", KEYS[5], ARGV[4], "PX", tonumber(ARGV[5]))
+if ARGV[4] ~= "" then
+  if replays == 0 and replayed == 0 then
+    redis.call("SET", KEYS[5], ARGV[4] .. "#0", "PX", tonumber(ARGV[5]))
+  elseif replayed == 1 then
+    -- Count the free replay; the record keeps its lifetime from the first call.
+    redis.call("SET", KEYS[5], ARGV[4] .. "#" .. (replays + 1), "KEEPTTL")
+  end
 end
 local last_used = tonumber(key[3] or "")
 if not last_used or now - last_used >= 60 then
