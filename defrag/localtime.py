@@ -113,6 +113,13 @@ class NonexistentLocalTime(InvalidField):
     """A local time that the clocks skipped (spring-forward gap) in that zone."""
 
 
+def shown(value: str, limit: int = 64) -> str:
+    """Quote a rejected value for an error message, cut to `limit` characters so a huge input cannot bloat the reply."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
+
+
 def julian_to_gregorian(year: int, month: int, day: int) -> tuple[int, int, int]:
     """Convert a Julian-calendar date to the proleptic Gregorian date of the same day.
 
@@ -185,7 +192,7 @@ def read_local_time(
     if fold not in (0, 1):
         errors.append(InvalidField("fold", f"{fold} is not 0 or 1: use 0 for the first occurrence of a repeated local time, 1 for the second"))
     if known_calendar is None:
-        errors.append(InvalidField("calendar", f"{calendar!r} is not a supported calendar: use one of {', '.join(CALENDARS)}"))
+        errors.append(InvalidField("calendar", f"{shown(calendar)} is not a supported calendar: use one of {', '.join(CALENDARS)}"))
 
     if errors:
         raise InvalidInput(errors)
@@ -287,7 +294,7 @@ def _read_date(text: str, calendar: str | None, years: tuple[int, int]) -> tuple
         raise InvalidField("date", f"date is missing: {fix}")
     match = _DATE.fullmatch(text)
     if match is None:
-        raise InvalidField("date", f"{text!r} is not a date in the format YYYY-MM-DD: {fix}")
+        raise InvalidField("date", f"{shown(text)} is not a date in the format YYYY-MM-DD: {fix}")
 
     year, month, day = (int(part) for part in match.groups())
     if not FORMAT_YEARS[0] <= year <= FORMAT_YEARS[1] or not 1 <= month <= 12:
@@ -340,7 +347,7 @@ def _read_clock_time(text: str) -> dt.time:
     fix = "send the local time as HH:MM or HH:MM:SS on a 24-hour clock, for example 14:30, or no time for local noon"
     match = _TIME.fullmatch(text)
     if match is None:
-        raise InvalidField("time", f"{text!r} is not a time in the format HH:MM or HH:MM:SS: {fix}")
+        raise InvalidField("time", f"{shown(text)} is not a time in the format HH:MM or HH:MM:SS: {fix}")
 
     hour, minute = int(match.group(1)), int(match.group(2))
     second = int(match.group(3) or 0)
@@ -359,7 +366,7 @@ def _read_utc_offset(text: str) -> dt.timedelta:
     fix = 'send "+HH:MM" or "-HH:MM" between -14:00 and +14:00, for example "-05:00"'
     match = _OFFSET.fullmatch(text)
     if match is None:
-        raise InvalidField("utc_offset", f"{text!r} is not an offset in the format +HH:MM or -HH:MM: {fix}")
+        raise InvalidField("utc_offset", f"{shown(text)} is not an offset in the format +HH:MM or -HH:MM: {fix}")
 
     sign = -1 if match.group(1) == "-" else 1
     hours, minutes = int(match.group(2)), int(match.group(3))
@@ -370,7 +377,7 @@ def _read_utc_offset(text: str) -> dt.timedelta:
 
 
 def _unknown_zone_description(name: str) -> str:
-    description = f"{name!r} is not an IANA time zone name in tzdata {TZDATA_VERSION}"
+    description = f"{shown(name)} is not an IANA time zone name in tzdata {TZDATA_VERSION}"
     by_lowercase = {known.lower(): known for known in _zone_names()}
     suggestion = by_lowercase.get(name.lower())
     if suggestion:

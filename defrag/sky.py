@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from defrag import chart, ephemeris, houses, reductions, timescales, zodiac
-from defrag.localtime import InvalidField
+from defrag.localtime import InvalidField, shown
 
 BODIES = chart.BODIES
 
@@ -158,15 +158,15 @@ def validate_options(time_scale: str, zodiac_name: str, ayanamsa: str, house_sys
     """Check the option fields of a request, where empty strings mean the defaults."""
     errors = []
     if time_scale and time_scale not in TIME_SCALES:
-        errors.append(InvalidField("time_scale", f"{time_scale!r} is not a time scale: use one of {', '.join(TIME_SCALES)} (default utc)"))
+        errors.append(InvalidField("time_scale", f"{shown(time_scale)} is not a time scale: use one of {', '.join(TIME_SCALES)} (default utc)"))
     if zodiac_name and zodiac_name not in zodiac.ZODIACS:
-        errors.append(InvalidField("zodiac", f"{zodiac_name!r} is not a zodiac: use one of {', '.join(zodiac.ZODIACS)} (default tropical)"))
+        errors.append(InvalidField("zodiac", f"{shown(zodiac_name)} is not a zodiac: use one of {', '.join(zodiac.ZODIACS)} (default tropical)"))
     if ayanamsa and ayanamsa not in zodiac.AYANAMSAS:
-        errors.append(InvalidField("ayanamsa", f"{ayanamsa!r} is not a supported ayanamsa: use one of {', '.join(zodiac.AYANAMSAS)}"))
+        errors.append(InvalidField("ayanamsa", f"{shown(ayanamsa)} is not a supported ayanamsa: use one of {', '.join(zodiac.AYANAMSAS)}"))
     elif ayanamsa and (zodiac_name or zodiac.DEFAULT_ZODIAC) != "sidereal":
         errors.append(InvalidField("ayanamsa", "an ayanamsa applies only to the sidereal zodiac: add zodiac=sidereal or leave ayanamsa empty"))
     if house_system and house_system not in houses.HOUSE_SYSTEMS:
-        errors.append(InvalidField("house_system", f"{house_system!r} is not a house system: use one of {', '.join(houses.HOUSE_SYSTEMS)}"))
+        errors.append(InvalidField("house_system", f"{shown(house_system)} is not a house system: use one of {', '.join(houses.HOUSE_SYSTEMS)}"))
     return errors
 
 

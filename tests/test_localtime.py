@@ -566,3 +566,10 @@ def test_format_utc_offset_negative_with_seconds():
     assert localtime.format_utc_offset(offset) == "-04:56:02"
     assert localtime.format_utc_offset(dt.timedelta(hours=5, minutes=30)) == "+05:30"
     assert localtime.format_utc_offset(dt.timedelta(0)) == "+00:00"
+
+
+def test_long_rejected_value_is_cut():
+    with pytest.raises(localtime.InvalidInput) as raised:
+        localtime.read_local_time("2020-01-01", "12:00", tz="A" * 5000)
+
+    assert len(raised.value.errors[0].description) < 400
