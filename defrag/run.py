@@ -88,7 +88,7 @@ def supervise(mesh: Mesh, stop: threading.Event) -> bool:
             while recent and now - recent[0] > RESTART_WINDOW_SECONDS:
                 recent.popleft()
             if len(recent) >= MAX_RESTARTS:
-                print(f"make run: {name} exited {MAX_RESTARTS} times in {RESTART_WINDOW_SECONDS:g} s", file=sys.stderr)
+                print(f"make run: {name} exited {MAX_RESTARTS + 1} times in {RESTART_WINDOW_SECONDS:g} s; stopping", file=sys.stderr)
                 return False
             recent.append(now)
             print(f"make run: {name} exited with code {process.returncode}; restarting it (see var/log/{name}.log)",
