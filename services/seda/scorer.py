@@ -43,12 +43,13 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import re
 
 from services.seda import scorer_rules as rules
 from services.seda.scorer_text import FoldedText, detect_language, fold
 
-MODEL_VERSION = "seda-rules-2026.12.2"
+MODEL_VERSION = "seda-rules-2026.12.3"
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en",)
 MAX_TEXT_LENGTH = 20_000  # Unicode code points
 
@@ -128,8 +129,15 @@ def assess(text: str, locale: str = "") -> Assessment:
     language = detect_language(text, folded.text, locale)
     supported = language in SUPPORTED_LANGUAGES
 
-    hits = _find_hits(folded.text, supported)
+    context = _Context(folded.text)
+    hits = _find_hits(context, supported)
+    net_hits, net_max_score = _safety_net(context, supported)
     score, label = _score(hits, supported)
+    if net_max_score < score:
+        # The net cues become signals only where they set the score, so that they explain it.
+        score = net_max_score
+        label = _net_label(score)
+        hits.extend(net_hits)
     band = _band_for(score)
     signals = tuple(_to_signal(hit, folded) for hit in sorted(hits, key=lambda h: (h.start, h.end, h.rule)))
 
@@ -177,8 +185,8 @@ _MAX_HITS_PER_RULE = 8
 _MAX_EMOJI = 16
 
 
-def _find_hits(text: str, supported: bool) -> list[_Hit]:
-    context = _Context(text)
+def _find_hits(context: "_Context", supported: bool) -> list[_Hit]:
+    text = context.text
     hits: list[_Hit] = []
 
     windows = _ANCHORS.windows(context)
@@ -391,6 +399,23 @@ class _Context:
         end = self.sentence_starts[index + 1] if index + 1 < len(self.sentence_starts) else len(self.text)
         return start, end
 
+    def sentence_index(self, position: int) -> int:
+        return bisect.bisect_right(self.sentence_starts, position) - 1
+
+    def passes_guards(self, start: int, end: int, negatable: bool) -> bool:
+        """Whether a safety-net cue survives the guards of the rules (idiom, negation, person, quote, past)."""
+        text = self.text
+        sentence_start, sentence_end = self.sentence(start)
+        prefix = text[max(sentence_start, start - 80):start]
+
+        if any(s < end and start < e for s, e in self.idioms):
+            return False
+        if negatable and self._negated(prefix, text[end:end + 40]):
+            return False
+        if self._third_person(prefix, text[start:end]) or self._quoted_work(start, end, sentence_start):
+            return False
+        return self._past_or_retracted(rules.HIGH, start, end, sentence_start, sentence_end) == rules.HIGH
+
     def judge(self, rule: rules.Rule, start: int, end: int) -> _Hit | None:
         """Apply the context checks to one match; None drops it."""
         text = self.text
@@ -533,6 +558,161 @@ _EMOJI_FINALITY = re.compile(
     r"nobody (?:cares|will miss me)|no one cares|tired of (?:everything|it all|life)|over it|me soon|ready|"
     r"no puedo|no aguanto|n'en peux plus|aguento|kann nicht mehr)(?![a-z])")
 _EMOJI_FAREWELL = re.compile(r"(?<![a-z])(?:bye|goodbye|farewell|adios|adieu|adeus|addio|tschuss)(?![a-z])")
+
+
+# Safety net -------------------------------------------------------------------
+#
+# The phrase rules above miss much oblique wording ("the bridge is ten minutes from
+# here. tonight."), and a missed crisis text must not come out clear. The net
+# scans the text a second time with the broad lexicon in scorer_rules (NET_*) and
+# sets a maximum score that only ever lowers the rule score:
+#
+#     a death or self-harm cue, or a farewell made final     -> at most watch (70)
+#     a death cue and a wish or intent in the same sentence  -> at most caution (45)
+#     two kinds of {death with wish, means, timing, farewell} -> at most critical (29)
+#
+# Means and timing count only near a death or farewell cue (the same sentence or
+# the next or previous one, or anywhere in a short text), because "the train
+# tomorrow" alone is everyday talk. Every cue goes through the same guards as the
+# rules: idioms, negation, third person, quoted songs and books, retraction and a
+# remote past.
+
+_NET_WATCH_MAX = 70
+_NET_CAUTION_MAX = 45
+_NET_CRITICAL_MAX = 29
+# Text at most this long (folded characters) counts as one thought, so a means or a
+# time anywhere in it is near the death cue.
+_NET_SHORT_TEXT = 240
+# Matches of one net pattern that are examined; more change no floor, and the cap keeps
+# the pairwise checks cheap on repetitive input.
+_NET_MAX_MATCHES = 8
+# Words in a death cue that make it about the writer's own body whatever the topic,
+# so a game or film word in the sentence does not cancel it.
+_NET_SELF_WORDS = re.compile(r"myself|self|suicid|kms|ctb|unaliv|burden|without me|game end|my (?:death|funeral|life)")
+_NET_ACT = re.compile(r"kill|off myself|end myself|kms|ctb|unaliv|sewer|game end|take my|taking my|end my life"
+                      r"|end it all|rope|hang myself|drown myself|suicid")
+# Cues found by the net carry these categories so that callers see what set the floor.
+_NET_CATEGORY = {"death": "wish_to_be_dead", "wish": "intent", "means": "method", "timing": "plan",
+                 "farewell": "preparatory_behavior"}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Cue:
+    kind: str  # a key of _NET_CATEGORY
+    sentence: int  # index into _Context.sentence_starts
+    start: int
+    end: int
+
+
+def _safety_net(context: "_Context", supported: bool) -> tuple[list[_Hit], int]:
+    """Find the broad cues and return their hits and the maximum score they allow (100: no limit)."""
+    if supported:
+        cues = _english_cues(context)
+    else:
+        cues = _foreign_cues(context)
+    return _net_floor(context, cues, supported)
+
+
+def _english_cues(context: "_Context") -> list[_Cue]:
+    text = context.text
+    cues = []
+    for match in itertools.islice(rules.NET_DEATH.finditer(text), _NET_MAX_MATCHES):
+        start, end = match.span()
+        sentence_start, sentence_end = context.sentence(start)
+        if (not _NET_SELF_WORDS.search(match.group())
+                and rules.NET_GAME_CONTEXT.search(text, sentence_start, sentence_end)):
+            continue
+        if context.passes_guards(start, end, negatable=True):
+            cues.append(_Cue("death", context.sentence_index(start), start, end))
+
+    for kind, pattern in (("means", rules.NET_MEANS), ("timing", rules.NET_TIMING),
+                          ("farewell", rules.NET_FAREWELL), ("wish", rules.NET_WISH)):
+        for match in itertools.islice(pattern.finditer(text), _NET_MAX_MATCHES):
+            if kind == "wish" and not _in_death_sentence(cues, context.sentence_index(match.start())):
+                continue
+            if any(c.start < match.end() and match.start() < c.end for c in cues if c.kind == "death"):
+                continue
+            if context.passes_guards(match.start(), match.end(), negatable=kind != "timing"):
+                cues.append(_Cue(kind, context.sentence_index(match.start()), match.start(), match.end()))
+    return cues
+
+
+def _foreign_cues(context: "_Context") -> list[_Cue]:
+    """Cues in Spanish, Portuguese, French, German and Italian; the English guards do not apply."""
+    text = context.text
+    cues = []
+    for kind, pattern in (("death", rules.NET_FOREIGN_DEATH), ("means", rules.NET_FOREIGN_MEANS),
+                          ("timing", rules.NET_FOREIGN_TIMING), ("farewell", rules.NET_FOREIGN_FAREWELL)):
+        for match in itertools.islice(pattern.finditer(text), _NET_MAX_MATCHES):
+            sentence_start = context.sentence(match.start())[0]
+            clause = re.split(r"[,;]| pero | mais | aber | mas | ma ", text[sentence_start:match.start()])[-1]
+            before = " ".join(clause.split()[-2:])
+            # "no quiero vivir" is itself the crisis phrase, so its own "no" does not cancel it.
+            if kind == "death" and "vivir" not in match.group() and "viver" not in match.group() \
+                    and "vivre" not in match.group() and "leben" not in match.group() \
+                    and rules.NET_FOREIGN_NEGATOR.search(before):
+                continue
+            cues.append(_Cue(kind, context.sentence_index(match.start()), match.start(), match.end()))
+    return cues
+
+
+def _in_death_sentence(cues: list[_Cue], sentence: int) -> bool:
+    return any(c.kind == "death" and c.sentence == sentence for c in cues)
+
+
+def _net_floor(context: "_Context", cues: list[_Cue], supported: bool) -> tuple[list[_Hit], int]:
+    death = [c for c in cues if c.kind == "death"]
+    farewells = [c for c in cues if c.kind == "farewell"]
+    final_farewells = [c for c in farewells if _farewell_is_final(context, c, farewells)]
+    gates = death + final_farewells
+    if not gates:
+        return [], 100
+
+    short = len(context.text) <= _NET_SHORT_TEXT
+    gate_sentences = {c.sentence for c in gates}
+
+    def near_gate(cue: _Cue) -> bool:
+        return short or any(abs(cue.sentence - s) <= 1 for s in gate_sentences)
+
+    # An act of killing oneself ("kms", "end my life") carries its own intent.
+    wished = [c for c in cues if c.kind == "wish"] + [c for c in death if _NET_ACT.search(context.text, c.start, c.end)]
+    means = [c for c in cues if c.kind == "means" and near_gate(c)]
+    timing = [c for c in cues if c.kind == "timing" and near_gate(c)]
+    death_sentences = {c.sentence for c in death}
+    farewell_near = [c for c in farewells if c in final_farewells or any(abs(c.sentence - s) <= 1 for s in death_sentences)]
+
+    # A foreign death word counts as a wish, because the lexicon holds only first-person phrases and verbs.
+    wish = bool(wished) or (not supported and bool(death))
+    kinds = sum(map(bool, (wish, means, timing, farewell_near)))
+    if kinds >= 2:
+        max_score = _NET_CRITICAL_MAX
+    elif wish:
+        max_score = _NET_CAUTION_MAX
+    else:
+        max_score = _NET_WATCH_MAX
+
+    counted = death + wished + means + timing + farewell_near
+    hits = [_Hit(f"net.{c.kind}", _NET_CATEGORY[c.kind], rules.LOW, c.start, c.end) for c in counted]
+    return hits, max_score
+
+
+def _farewell_is_final(context: "_Context", cue: _Cue, farewells: list[_Cue]) -> bool:
+    """Whether a farewell or preparation is final: a word of finality near it, or three distinct acts."""
+    sentence_start, sentence_end = context.sentence(cue.start)
+    start = context.sentence(max(0, sentence_start - 1))[0]
+    end = context.sentence(min(len(context.text) - 1, sentence_end))[1]
+    if (_ORDINARY_DEPARTURE.search(context.text, start, end)
+            or rules.NET_ORDINARY_REHOME.search(context.text, start, end)):
+        return False
+    if rules.NET_FINALITY.search(context.text, start, end):
+        return True
+    return len({context.text[c.start:c.end] for c in farewells}) >= 3
+
+
+def _net_label(score: int) -> str:
+    if score <= BANDS[0].high:
+        return "acute self-harm risk"
+    return "passive death wish"
 
 
 # Scoring --------------------------------------------------------------------

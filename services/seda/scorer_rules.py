@@ -696,3 +696,130 @@ METHOD_EMOJI = "\U0001f52b\U0001f52a\U0001f48a\U0001faa2\U0001fa78\U0001fa92"  #
 DEATH_EMOJI = "\U0001faa6\u26b0\u26b1\u2620"  # headstone, coffin, urn, skull and crossbones
 WAVE_EMOJI = "\U0001f44b"
 LAUGH_EMOJI = "\U0001f602\U0001f923\U0001f606\U0001f605\U0001f480"
+
+
+# Safety net lexicon --------------------------------------------------------------
+#
+# Broad cue words that the scorer uses as a floor under the score (see
+# scorer._safety_net). The phrase rules above miss oblique wording, so these
+# patterns are looser: a cue alone only keeps a text out of clear, and the floor
+# reaches critical only when cues of two different kinds meet. Each pattern is
+# bounded like the rules, so it runs in linear time.
+
+# Words after "die" that make it hyperbole or an idiom ("I'd die for a coffee").
+_DIE_IDIOM_TAIL = (r"(?! (?:for|of|from|laughing|happy|inside|on the spot|a little|trying|than|if i (?:don't|have to|miss))"
+                   r"(?![a-z]))")
+
+# Death, dying and self-harm said of the writer: the gate of the net.
+NET_DEATH = _compile(
+    r"(?:i|to|me|i'd|i'll|ill|gonna|wanna|let me|could|should|would|might|will|and|just|rather|soon|finally|can)"
+    r" (?:just |finally |simply |quietly |peacefully |already )?(?:die|be dead|stop existing|cease to exist|not exist"
+    r"|stop breathing|not wake up|never wake up|disappear|vanish|not be here|not be around|no longer be here"
+    r"|be gone|fade away|stop living|end it|end things|end everything|end it all|end my life|end myself|go to sleep forever)"
+    + _DIE_IDIOM_TAIL +
+    r"(?! (?:for|into|to|on|from|in|with|under|behind|at|and (?:come back|reappear))(?![a-z]))"
+    r"|(?:want|wanna|wish|hope|just|to|i'd like to) (?:just )?sleep forever"
+    r"|(?:sleep|bed) and (?:not|never) wake up|(?:don't|dont|do not) (?:want|wanna) to wake up(?! (?:early|at|for))"
+    r"|(?:my|own) (?:death|funeral|suicide|grave|obituary|eulogy|last breath)"
+    r"|(?:death|dying|suicide|the void|nonexistence|not existing|oblivion) (?:is|sounds|seems|feels|looks|would be|'d be)"
+    r"(?: like)? (?:[a-z']+ ){0,2}?(?:peaceful|nice|better|good|easier|appealing|tempting|a relief|relief|the answer"
+    r"|the only|welcome|inviting|like rest|freedom|kind|calling|a gift|merciful)"
+    r"|(?:welcome|welcoming|crave|craving|long for|longing for|ready for|waiting for|thinking about|think about"
+    r"|dream about|dreaming about|dreaming of|fantasi[sz]e about|fantasi[sz]ing about|romanticising|romanticizing)"
+    r" (?:my )?(?:death|dying|the end|the void|nonexistence|not existing|oblivion|eternal sleep|sleeping forever"
+    r"|not being here|not being around|being gone)"
+    r"|(?:kill|killing|off|offing|end|ending|delete|deleting|yeet|hang|hanging) myself|(?<![0-9] )(?<![0-9])kms|ctb|unaliv[a-z]*"
+    r"|sewer ?slide|game end|self ?delet[a-z]*|rope myself|roping|take my (?:own )?life|taking my (?:own )?life"
+    r"|catch the bus|final exit|check out (?:early|for good|permanently)|(?:log|clock) off (?:for good|forever|permanently)"
+    r"|suicid(?:e|al)|(?:cut|cutting|burn|burning|burned|burnt|hurt|hurting|harm|harming|scratch|scratching) myself"
+    r"|self ?harm[a-z]*|(?:cut|cutting|slit|slash) my (?:arms?|wrists?|thighs?|legs?|skin|throat)|fresh (?:cuts|scars)"
+    r"|(?:sh|self harm|cutting|burning) (?:urges|again|relapse|scars)"
+    r"|how (?:quick|quickly|easy|easily|fast|simple|painless) it (?:would|could|'d|will|might) (?:be|all be|end)|relapsed (?:on|into) (?:sh|self ?harm)|(?:urge|urges) to (?:cut|sh|burn)"
+    r"|(?:be|am|i'm|im|being|such) (?:a |the )?burden|burden (?:to|on) (?:everyone|them|you|my [a-z]+)"
+    r"|(?:better|happier|easier|lighter) (?:off )?without me|(?:world|life|lives) (?:is |would be )?(?:better )?without me"
+    r"|(?:nobody|no one|noone) (?:would|will|'d) (?:even )?(?:miss|notice|care)"
+    r"|(?:won't|will not|wont|not going to|not gonna) be (?:here|around|alive|a problem|a burden)"
+    r"(?: [a-z']+){0,2}? (?:much longer|for long|anymore|any more|soon|by|after|next|tomorrow)"
+    r"|(?:not|no longer) (?:be )?(?:here|around|alive) (?:much longer|for long|by|next (?:week|month|year)|tomorrow)"
+    r"|(?:i'll|i will|i'm|i am|im) (?:be )?(?:gone|dead)(?= ?[.!,]|$| (?:soon|by|before|when|after|tonight|tomorrow|forever))"
+    r"|(?:when|after|once) i'm (?:gone|dead|not here|not around)"
+    r"|(?:i'm|im|i am) (?:so |just |finally |completely |really ){0,2}done(?= ?[.!]|$| (?:with (?:life|living|everything|it all"
+    r"|existing|this world|being alive)|for good|forever))"
+    r"|(?:can't|cannot|cant) (?:do|take) (?:this|it|life) (?:any ?more|any longer)|(?:can't|cannot|cant) go on"
+    r"|no (?:reason|point) (?:to|in) (?:stay|staying|live|living|go on|going on|be here|being here)"
+    r"|join (?:grandma|grandpa|mum|mom|dad|my [a-z]+|them|him|her) (?:in heaven|on the other side|soon|up there)"
+    r"|the other side soon|see (?:grandma|grandpa|mum|mom|dad|my [a-z]+) again soon"
+    r"|jump(?:ing)? off|walk(?:ing)? into (?:traffic|the sea|the ocean|the river|the lake)"
+    r"|(?:let|letting) (?:myself|me) (?:drown|fall|go|sink)(?= ?[.!,]|$| for good| forever)|drown myself")
+
+# Words of wish, intent or readiness; with a death cue in the same sentence the floor is caution.
+NET_WISH = _compile(
+    r"want|wants|wanted|wanna|wish|wishing|hope|hoping|pray|praying|ready|going to|gonna|will|i'll|ill|plan|planning"
+    r"|planned|decided|decide|about to|tempted|urge|urges|need to|have to|gotta|longing|long to|crave|craving"
+    r"|can't wait|thinking|keep thinking|think about|imagine|imagining|rather|soon|finally|intend|intending|considering|let me"
+    r"|i'd like to|time to|it's time|going through with|do it")
+
+# Means of dying.
+NET_MEANS = _compile(
+    r"pills?|overdos[a-z]*|od|rope|noose|gun|pistol|rifle|shotgun|firearm|bridge|roof|rooftop|ledge|balcony"
+    r"|(?:the|train|railway|rail) tracks|in front of (?:a|the) (?:train|bus|truck|car)|cliff|razors?|razor ?blades?"
+    r"|blades?|knife|insulin|exhaust|carbon monoxide|charcoal|helium|bleach|jump|jumping|drown|drowning|hang|hanging"
+    r"|slit|wrists?|traffic|sleeping (?:pills|tablets)|painkillers|tylenol|paracetamol|acetaminophen|antifreeze"
+    r"|whole (?:bottle|pack|box)|(?:my|the) meds|medication|tablets|stockpil[a-z]*")
+
+# Times and dates that set when.
+NET_TIMING = _compile(
+    r"tonight|tomorrow|this (?:weekend|week|friday|saturday|sunday|monday|tuesday|wednesday|thursday)"
+    r"|on (?:<DAY>)|by (?:<DAY>|the end of (?:the )?(?:week|month))|next (?:week|<DAY>)"
+    r"|(?:after|once|when) (?:the funeral|the wedding|christmas|new year|my birthday|exams|graduation|the holidays"
+    r"|everyone (?:is|'s) asleep|they're asleep|the kids|they leave|she leaves|he leaves|payday|i finish)"
+    r"|at (?:\d{1,2}(?::\d\d)? ?(?:am|pm)?|midnight|dawn|sunrise|sunset)|on the \d{1,2}(?:st|nd|rd|th)?"
+    r"|in (?:a few|two|three|\d+) (?:days|hours)|soon|today|the date|the day|set a date|picked a date")
+
+# Preparation and farewell acts.
+NET_FAREWELL = _compile(
+    r"my will|(?:wrote|written|writing|updated|made|signed) (?:a |my )?will|passwords?|(?:giving|gave|give|given) away"
+    r"|rehom[a-z]*|new (?:home|owner|family) for|(?:letters?|notes?) (?:to|for) (?:everyone|my [a-z]+|mum|mom|dad|each)"
+    r"|(?:wrote|writing|written|left|leave|leaving) (?:a |the |some |my )?(?:letters|goodbye|last) ?(?:notes?|letters?)?"
+    r"|loose ends|who gets (?:what|my)|(?:saying|said|say) (?:my )?goodbyes?|goodbyes|goodbye|farewell|bye (?:everyone|world|all)"
+    r"|(?:last|final) (?:entry|post|message|words|note|goodbye|letter)|sorry for everything|not your fault"
+    r"|(?:don't|do not) blame (?:yourself|yourselves)|take care of (?:my|mum|mom|dad|the) [a-z]+|life insurance"
+    r"|funeral (?:plans|arrangements|playlist|songs)|affairs in order|paid off|cancel(?:led|ed)? my"
+    r"|deleted (?:all )?(?:my )?accounts|so (?:nobody|no one) has to|who (?:will )?finds? me|find my body"
+    r"|(?:the )?last time i(?:'ll)?|one last (?:time|walk|look|visit|meal)|for the last time")
+
+# Words that make a farewell or preparation final.
+NET_FINALITY = _compile(
+    r"forever|for good|permanently|for the last time|last|final|won't (?:need|see|be back|be coming back)"
+    r"|not coming back|when i'm gone|after i'm gone|never see|is the (?:day|night)|(?:set|picked) (?:a|the) date")
+
+# Sentences about games, sport and fiction, where dying is a game event ("I died to the boss").
+NET_GAME_CONTEXT = _compile(
+    r"boss|level|raid|game|gaming|respawn|match|round|quest|dungeon|speedrun|character|ranked|lobby|checkpoint"
+    r"|hp|lives|minecraft|fortnite|elden|souls|zelda|mario|dnd|d&d|campaign|novel|story|plot|scene|episode|season"
+    r"|movie|film|book|podcast|documentary|true crime|history|historical|century|battle|hike|marathon"
+    r"|workout|tomatoes|plants|garden|cake|dessert|phone|battery|laptop",
+    bounded=True)
+
+# Ordinary reasons for a stay or a new home for a pet, which make rehoming no farewell.
+NET_ORDINARY_REHOME = _compile(r"<SHORT_STAY>|<REHOME_REASON>", bounded=False)
+
+# Crisis words in Spanish, Portuguese, French, German and Italian, for unsupported text.
+NET_FOREIGN_DEATH = _compile(
+    r"matar(?:me|se|te)?|me matar|suicid[a-z]*|suizid[a-z]*|morir(?:me)?|morirme|morrer|mourir|sterben|umbringen"
+    r"|acabar con todo|acabar com tudo|acabar con mi vida|acabar com a minha vida|en finir|quitarme la vida"
+    r"|me tuer|uccidermi|morire|farla finita|no quiero vivir|nao quero (?:mais )?viver|ne veux plus vivre"
+    r"|will nicht mehr leben|desaparecer para siempre|disparaitre pour toujours|verschwinden fur immer"
+    r"|hacerme dano|me cortar|cortarme|me couper|mich ritzen|ritzen")
+NET_FOREIGN_MEANS = _compile(
+    r"pastillas|pastilhas|comprimidos|pilulas|comprimes|cachets|medicaments|tabletten|pillen|puente|ponte|pont"
+    r"|brucke|cuerda|corda|corde|seil|strick|pistola|arma|fusil|waffe|tren|trem|zug|vias|gleise|techo|telhado|toit"
+    r"|dach|cuchilla|lamina|rasoir|klinge|insulina|insuline|veneno|gift|saltar|pular|sauter|springen")
+NET_FOREIGN_TIMING = _compile(
+    r"esta noche|hoy|manana|esta noite|hoje|amanha|ce soir|cette nuit|demain|aujourd'hui|heute nacht|heute|morgen"
+    r"|stasera|domani|este fin de semana|ce week ?end|am wochenende|este fim de semana")
+NET_FOREIGN_FAREWELL = _compile(
+    r"adios|adeus|adieu|addio|tschuss|lebewohl|carta de despedida|cartas|lettres|briefe|despedirme|despedida"
+    r"|me despido|dire au revoir")
+# Negators of those languages; one of the two words before a cue cancels it.
+NET_FOREIGN_NEGATOR = _compile(r"no|nao|ne|pas|nicht|kein|keine|nunca|jamais|nie|non|mai")

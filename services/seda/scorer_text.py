@@ -289,7 +289,26 @@ _OTHER_LANGUAGES = {
     "tl": "ako ang mga hindi sa ng na ko gusto ayoko naman lang talaga".split(),
     "pl": "nie jest sie jak ale juz mnie tak bardzo chce jestem dzis".split(),
 }
+_OTHER_LANGUAGES["es"] += "quiero aguanto morir manana noche todos estoy nadie contigo".split()
+_OTHER_LANGUAGES["pt"] += "quero morrer consigo ninguem amanha noite todos".split()
+_OTHER_LANGUAGES["fr"] += "veux mourir soir demain personne toujours".split()
+_OTHER_LANGUAGES["de"] += "sterben mehr morgen umbringen niemand nacht".split()
+_OTHER_LANGUAGES["it"] += "voglio morire stasera nessuno".split()
 _OTHER_WORDS = {code: frozenset(words) - _ENGLISH for code, words in _OTHER_LANGUAGES.items()}
+
+# English words that are also frequent words of another language listed above ("no" in
+# Spanish, "will" and "die" in German, "me" in Spanish and French), so they count for
+# neither side. Without this, "Ich will sterben" would count one English word.
+_SHARED_WORDS = frozenset("no me a so will die was also man in on son once fin hat bin come pan".split())
+
+# Letters with diacritics that English text rarely contains, and the language they
+# point to. Each one found adds one hit to that language.
+_DIACRITICS = (
+    (re.compile(r"[\u00f1\u00bf\u00a1]"), "es"),  # n with tilde, inverted ? and !
+    (re.compile(r"[\u00e3\u00f5]"), "pt"),  # a and o with tilde
+    (re.compile(r"[\u00e8\u00ea\u00e0\u00e2\u00ee\u00f4\u00fb\u0153\u00e7]"), "fr"),
+    (re.compile(r"[\u00df\u00e4\u00f6\u00fc]"), "de"),
+)
 
 # Scripts whose text is one language in practice; Cyrillic and Arabic script serve many.
 _SCRIPTS = (
@@ -320,14 +339,17 @@ def detect_language(text: str, folded: str, locale: str = "") -> str:
     if not words:
         return "und"
 
-    english = sum(1 for word in words if word in _ENGLISH)
+    english = sum(1 for word in words if word in _ENGLISH and word not in _SHARED_WORDS)
+    lowered = text.lower()
     best_code, best_hits = "und", 0
     for code, vocabulary in _OTHER_WORDS.items():
         hits = sum(1 for word in words if word in vocabulary)
+        hits += sum(1 for pattern, marked in _DIACRITICS if marked == code and pattern.search(lowered))
         if hits > best_hits:
             best_code, best_hits = code, hits
 
-    if best_hits >= 2 and best_hits > english:
+    # One foreign word decides a short text ("quero me matar") when no English word outweighs it.
+    if best_hits >= 1 and best_hits > english:
         return best_code
     if english >= 1 and english >= 0.2 * len(words):
         return "en"
