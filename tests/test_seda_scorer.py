@@ -330,3 +330,67 @@ COMBINATION_CASES = [
 @pytest.mark.parametrize("name, text, expected", COMBINATION_CASES, ids=[case[0] for case in COMBINATION_CASES])
 def test_combination_band(name, text, expected):
     assert band(text) == expected
+
+
+# Safety net: broad first-person cues that set a maximum score. The texts were written
+# for these tests.
+NET_CASES = [
+    ("done_alone", "I'm just so done.", "watch"),
+    ("self_harm_again", "cutting again. nobody knows", "watch"),
+    ("lighter_without_me", "Everyone will be lighter without me.", "caution"),
+    ("tracks_and_thinking", "I stare at the tracks on the way home, thinking how quick it would be.", "critical"),
+    ("slang_with_time", "game end tonight fr", "critical"),
+    ("day_and_letters", "Sunday is the day. I've written the letters.", "critical"),
+    ("sea_after_funeral", "Gonna walk into the sea after the funeral.", "critical"),
+    ("only_lookalikes", "\u0455\u0435\u0445 \u0430nd \u0455u\u0456\u0441\u0456d\u0435", "caution"),
+    ("script_letters", "\U0001d4f2 \U0001d500\U0001d4ea\U0001d4f7\U0001d4fd \U0001d4fd\U0001d4f8 \U0001d4ed\U0001d4f2\U0001d4ee", "critical"),
+    ("soft_hyphen", "i want to d\u00adie", "critical"),
+]
+
+NET_CLEAR_CASES = [
+    ("gaming_boss", "I died like six times to the last boss lol."),
+    ("garden_tomatoes", "My tomatoes are dying, I keep killing my tomatoes."),
+    ("true_crime", "Watched a true crime doc about a man who killed his wife."),
+    ("cake", "This cake is to die for."),
+    ("dead_tired", "Dead tired after the double shift."),
+    ("history", "Napoleon died in exile on Saint Helena."),
+    ("coffee", "I'd die for a coffee right now."),
+    ("coworkers_goodbye", "Saying goodbye to my coworkers tomorrow, last day at the office."),
+    ("pet_grief", "Our old cat passed away this morning. We buried her under the apple tree."),
+    ("rather_die", "Honestly I'd rather die than sing karaoke at the party."),
+    ("train_trip", "Taking the train to the coast tomorrow with my sister."),
+]
+
+
+@pytest.mark.parametrize("name, text, expected", NET_CASES, ids=[case[0] for case in NET_CASES])
+def test_net_band(name, text, expected):
+    assert band(text) == expected
+
+
+@pytest.mark.parametrize("name, text", NET_CLEAR_CASES, ids=[case[0] for case in NET_CLEAR_CASES])
+def test_net_leaves_clear(name, text):
+    assert band(text) == "clear"
+
+
+def test_net_signals_name_rule():
+    rules_found = {s.rule for s in assess("Sunday is the day. I've written the letters.").signals}
+    assert "net.timing" in rules_found
+
+
+FOREIGN_CASES = [
+    ("german_short", "Ich will sterben", "de", "critical"),
+    ("portuguese_short", "quero me matar amanh\u00e3", "pt", "critical"),
+    ("spanish_end_all", "Quiero acabar con todo", "es", "caution"),
+    ("french_negated", "Je ne veux pas mourir", "fr", "watch"),
+    ("spanish_tomorrow", "Ma\u00f1ana me despido de todos", "es", "watch"),
+]
+
+
+@pytest.mark.parametrize("name, text, language, expected", FOREIGN_CASES, ids=[case[0] for case in FOREIGN_CASES])
+def test_foreign_language(name, text, language, expected):
+    assert assess(text).language == language
+
+
+@pytest.mark.parametrize("name, text, language, expected", FOREIGN_CASES, ids=[case[0] for case in FOREIGN_CASES])
+def test_foreign_band(name, text, language, expected):
+    assert band(text) == expected

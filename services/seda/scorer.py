@@ -625,6 +625,10 @@ def _english_cues(context: "_Context") -> list[_Cue]:
         if context.passes_guards(start, end, negatable=True):
             cues.append(_Cue("death", context.sentence_index(start), start, end))
 
+    # Without a death cue or a farewell there is no gate, so the other kinds need no scan.
+    if not cues and rules.NET_FAREWELL.search(text) is None:
+        return cues
+
     for kind, pattern in (("means", rules.NET_MEANS), ("timing", rules.NET_TIMING),
                           ("farewell", rules.NET_FAREWELL), ("wish", rules.NET_WISH)):
         for match in itertools.islice(pattern.finditer(text), _NET_MAX_MATCHES):

@@ -167,9 +167,14 @@ _FOLD_TABLES = {False: _FoldTable(False), True: _FoldTable(True)}
 
 
 def _latin_is_majority(text: str) -> bool:
+    """Whether Latin letters outnumber other letters, or every other letter is a Latin look-alike."""
     latin = len(_NOT_LATIN_LETTER.sub("", text))
-    other = len(_NOT_OTHER_LETTER.sub("", text))
-    return latin >= other
+    other = _NOT_OTHER_LETTER.sub("", text)
+    if latin >= len(other):
+        return True
+    # Text spelled only in look-alikes ("\u0455\u0443\u0456\u0441\u0456\u0434\u0435") is disguised
+    # Latin, while Russian or Greek text almost always has a letter without a Latin twin.
+    return bool(other) and all(ch.lower() in _LOOKALIKES for ch in other)
 
 
 _NOT_LATIN_LETTER = re.compile(r"[^A-Za-z\u00c0-\u024f\uff21-\uff3a\uff41-\uff5a]+")
@@ -351,6 +356,7 @@ def detect_language(text: str, folded: str, locale: str = "") -> str:
     # One foreign word decides a short text ("quero me matar") when no English word outweighs it.
     if best_hits >= 1 and best_hits > english:
         return best_code
+    english += sum(1 for word in words if word in _SHARED_WORDS)
     if english >= 1 and english >= 0.2 * len(words):
         return "en"
     if len(words) < 4 and best_hits == 0:
