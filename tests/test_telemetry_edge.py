@@ -753,8 +753,8 @@ def test_health_answers_during_large_batches(mesh, key):
 
 
 def test_long_query_reaches_service(mesh, key):
-    # A 12 KB query is under the 16 KiB limit; the REST path must not ride
-    # to the service as metadata, where gRPC caps it at 8 KiB.
+    # A 12 KB query is under the gateway's 16 KiB limit, and the REST path
+    # reaches the service as metadata, past gRPC's default 8 KiB cap.
     reply = vectors(mesh, key, date="2020-01-01", time="12:00", tz="A" * 12000, **NEW_YORK)
 
     assert reply.status == 400

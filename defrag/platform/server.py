@@ -42,6 +42,7 @@ QUIET_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.", "/envoy.service
 # Large enough for a year of telemetry instants; the gateway enforces the
 # per-method byte limits before a request reaches a service.
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+MAX_METADATA_BYTES = 64 * 1024
 
 
 def method_paths(services: Iterable[pb_descriptor.ServiceDescriptor]) -> list[str]:
@@ -161,6 +162,11 @@ async def start(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            # A REST call's path and query string reach the service as metadata
+            # (x-envoy-original-path, which Envoy's error pages also read), and the
+            # gateway admits queries up to 16 KiB, past gRPC's 8 KiB default.
+            ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+            ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
             ("grpc.so_reuseport", 0),
         ],
     )
