@@ -759,3 +759,14 @@ def test_long_query_reaches_service(mesh, key):
 
     assert reply.status == 400
     assert list(violations(reply)) == ["tz"]
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_latitude_is_free_400(mesh, admin, value):
+    account_id, _, account_key = admin.account_with_key("pro")
+
+    reply = vectors(mesh, account_key, date="2020-01-01", time="12:00", lat=value, lon=0)
+
+    assert reply.status == 400
+    assert list(violations(reply)) == ["lat"]
+    assert admin.used(account_id) == 0

@@ -14,6 +14,7 @@ Nothing is charged unless the last step admits the call.
 import base64
 import hashlib
 import logging
+import math
 import time
 import urllib.parse
 import zlib
@@ -22,6 +23,7 @@ import grpc
 from envoy.config.core.v3 import base_pb2
 from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
 from envoy.type.v3 import http_status_pb2
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 from prometheus_client import Counter, Histogram
@@ -102,6 +104,26 @@ def count_decision(result: str, reason: str, tier: str) -> None:
 def _header(name: str, value: str) -> base_pb2.HeaderValueOption:
     return base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=name, value=value), append_action=OVERWRITE)
 
+
+def _non_finite_field(message, prefix: str = "") -> str:
+    """Return the path of the first float or double field holding NaN or infinity, or "" when there is none."""
+    for descriptor, value in message.ListFields():
+        name = f"{prefix}{descriptor.name}"
+        if descriptor.type in _FLOATING_TYPES:
+            values = value if descriptor.is_repeated else [value]
+            if any(not math.isfinite(item) for item in values):
+                return name
+        elif descriptor.type == descriptor.TYPE_MESSAGE:
+            items = value if descriptor.is_repeated else [value]
+            for index, item in enumerate(items):
+                label = f"{name}[{index}]." if descriptor.is_repeated else f"{name}."
+                found = _non_finite_field(item, label)
+                if found:
+                    return found
+    return ""
+
+
+_FLOATING_TYPES = (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT)
 
 # What a REST request's message size counts, by the route's HTTP verb.
 _MEASURED_AS = {"get": " (its query parameters)", "post": " (its JSON body as a protobuf message)"}
@@ -304,6 +326,15 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
                     f"{rule.count_field} has {count} entries; send {low} to {high}",
                     violations=[FieldViolation(rule.count_field, f"has {count} entries; the allowed range is {low}..{high}")],
                 ))
+
+        field = _non_finite_field(message)
+        if field:
+            # No field of the public API accepts NaN or infinity, so such a call is refused before any charge.
+            raise Denied(400, ApiError(
+                grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT",
+                f"{field} is not a finite number; send a decimal number such as 40.7128",
+                violations=[FieldViolation(field, "is NaN or infinity; send a finite decimal number")],
+            ))
         return message
 
     def _idempotency(self, rule: MethodRule, headers, message, is_rest: bool) -> tuple[str, str] | None:
