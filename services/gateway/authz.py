@@ -106,7 +106,7 @@ def _header(name: str, value: str) -> base_pb2.HeaderValueOption:
 
 
 def _non_finite_field(message, prefix: str = "") -> str:
-    """Return the path of the first float or double field holding NaN or infinity, or "" when there is none."""
+    """Return the path of the first float or double field that is NaN or infinite, or "" when there is none."""
     for descriptor, value in message.ListFields():
         name = f"{prefix}{descriptor.name}"
         if descriptor.type in _FLOATING_TYPES:
@@ -125,7 +125,7 @@ def _non_finite_field(message, prefix: str = "") -> str:
 
 _FLOATING_TYPES = (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT)
 
-# What a REST request's message size counts, by the route's HTTP verb.
+# The part of a REST request that its message size counts, by the route's HTTP verb.
 _MEASURED_AS = {"get": " (its query parameters)", "post": " (its JSON body as a protobuf message)"}
 
 
