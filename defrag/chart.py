@@ -155,8 +155,10 @@ def compute(jd_tt: np.ndarray, jd_ut1: np.ndarray, place: Place, *, refraction: 
 
     per_body = np.empty((9, count, len(BODIES)))
     ra, dec, distance, azimuth, altitude, longitude, latitude, geocentric_distance, speed = per_body
-    per_instant = np.empty((5, count))
-    true_node, phase_angle, illuminated_fraction, elongation, local_sidereal_time = per_instant
+    per_instant = np.empty((6, count))
+    true_node, phase_angle, illuminated_fraction, elongation, local_sidereal_time, mean_node = per_instant
+    flags = np.empty((2, count, len(BODIES)), dtype=np.bool_)
+    retrograde, stationary = flags
     reductions.reduce_instants(
         jd_tdb, np.ascontiguousarray(npb), gast, true_obliquity, math.radians(place.lon), math.radians(place.lat),
         _terrestrial(place), kernel.coefficients, kernel.first_row, kernel.row_count, kernel.days_per_row,
@@ -164,9 +166,8 @@ def compute(jd_tt: np.ndarray, jd_ut1: np.ndarray, place: Place, *, refraction: 
         kernel.au_km, PRECESSION_DEGREES_PER_DAY,
         ra, dec, distance, azimuth, altitude, longitude, latitude, geocentric_distance, speed,
         true_node, phase_angle, illuminated_fraction, elongation, local_sidereal_time,
+        jd_tt, dpsi, mean_node, _STATIONARY_LIMIT, retrograde, stationary,
     )
-    speed, retrograde, stationary = motion_flags(speed)
-    dpsi_degrees = np.degrees(dpsi)
     return Positions(
         jd_tt=jd_tt,
         jd_ut1=jd_ut1,
@@ -183,9 +184,9 @@ def compute(jd_tt: np.ndarray, jd_ut1: np.ndarray, place: Place, *, refraction: 
         retrograde=retrograde,
         stationary=stationary,
         true_obliquity=np.degrees(true_obliquity),
-        nutation_longitude=dpsi_degrees,
+        nutation_longitude=np.degrees(dpsi),
         local_sidereal_time=local_sidereal_time,
-        mean_node=(_mean_node(jd_tt) + dpsi_degrees) % 360.0,
+        mean_node=mean_node,
         true_node=true_node,
         moon_phase_angle=phase_angle,
         moon_illuminated_fraction=illuminated_fraction,
@@ -259,11 +260,5 @@ def _terrestrial(place: Place) -> np.ndarray:
     x, y, z = np.asarray(erfa.gd2gc(_WGS84, math.radians(place.lon), math.radians(place.lat), place.elevation_meters)) / 1000.0
     omega = _EARTH_ROTATION_RAD_PER_SECOND * timescales.SECONDS_PER_DAY
     return np.array([[x, y, z], [-omega * y, omega * x, 0.0]])
-
-
-def _mean_node(jd_tt: np.ndarray) -> np.ndarray:
-    """Return the mean longitude of the Moon's ascending node in degrees, mean ecliptic of date (Chapront's lunar theory)."""
-    t = (jd_tt - 2451545.0) / 36525.0
-    return (125.0445479 + t * (-1934.1362891 + t * (0.0020754 + t * (1.0 / 467441.0 - t / 60616000.0)))) % 360.0
 
 

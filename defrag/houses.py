@@ -110,6 +110,30 @@ def compute_houses(system: str, armc_degrees: float, latitude_degrees: float, ob
     `system_used` set to "porphyry" and a warning. Raises ValueError for an
     unknown system or an input out of range.
     """
+    values, system_used, warnings = chart_values(system, armc_degrees, latitude_degrees, obliquity_degrees)
+    row = values.tolist()
+    return Houses(
+        system_requested=system,
+        system_used=system_used,
+        ascendant=row[0],
+        midheaven=row[1],
+        descendant=row[2],
+        imum_coeli=row[3],
+        vertex=row[4],
+        cusps=tuple(row[5:]),
+        warnings=warnings,
+    )
+
+
+def chart_values(
+    system: str, armc_degrees: float, latitude_degrees: float, obliquity_degrees: float
+) -> tuple[np.ndarray, str, tuple[str, ...]]:
+    """Compute one chart as an array (17,): the five angles, then cusps 1..12; with the system used and the warnings.
+
+    The angles are the ascendant, midheaven, descendant, imum coeli and
+    vertex. compute_houses() wraps this in a Houses; callers that want
+    arrays use it directly. Raises ValueError as compute_houses() does.
+    """
     check_system(system)
     _check_inputs(armc_degrees, latitude_degrees, obliquity_degrees)
 
@@ -127,18 +151,7 @@ def compute_houses(system: str, armc_degrees: float, latitude_degrees: float, ob
         np.array([math.radians(obliquity_degrees)]),
         values,
     )
-    row = values[0].tolist()
-    return Houses(
-        system_requested=system,
-        system_used=system_used,
-        ascendant=row[0],
-        midheaven=row[1],
-        descendant=row[2],
-        imum_coeli=row[3],
-        vertex=row[4],
-        cusps=tuple(row[5:]),
-        warnings=warnings,
-    )
+    return values[0], system_used, warnings
 
 
 def house_of(longitude_degrees: float, cusps: Sequence[float]) -> int:

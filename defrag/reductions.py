@@ -70,10 +70,13 @@ def reduce_instants(
     earth_share, light_day_km, au_km, precession_degrees_per_day,
     ra, dec, distance, azimuth, altitude, longitude, latitude, geocentric_distance, speed,
     true_node, phase_angle, illuminated_fraction, elongation, local_sidereal_time,
+    jd_tt, nutation_longitude, mean_node, stationary_limit, retrograde, stationary,
 ):
     """Fill the output arrays (N, 10) and (N,) for N instants, every angle in degrees.
 
     npb: (N, 3, 3) bias-precession-nutation matrices (celestial frame to true equator of date).
+    nutation_longitude is in radians; stationary_limit (10,) in degrees per day, 0 for bodies
+    that are never retrograde.
     terrestrial: (2, 3) the observer's position (km) and z x r times the Earth's rotation rate (km/day).
     """
     count = jd_tdb.shape[0]
@@ -238,6 +241,18 @@ def reduce_instants(
         illuminated_fraction[n] = (1.0 + math.cos(angle)) / 2.0
         elongation[n] = (longitude[n, _MOON] - longitude[n, _SUN]) % 360.0
         local_sidereal_time[n] = ((gast[n] + lon_radians) % _TWO_PI) * _DEGREES
+
+        # The mean node on the mean ecliptic of date (Chapront's lunar theory),
+        # plus the nutation in longitude to refer it to the true equinox.
+        t = (jd_tt[n] - 2451545.0) / 36525.0
+        node = 125.0445479 + t * (-1934.1362891 + t * (0.0020754 + t * (1.0 / 467441.0 - t / 60616000.0)))
+        mean_node[n] = (node + nutation_longitude[n] * _DEGREES) % 360.0
+
+        # Retrograde and stationary flags; a zero limit (the Sun, the Moon) means neither.
+        for b in range(BODY_COUNT):
+            limit = stationary_limit[b]
+            retrograde[n, b] = limit > 0.0 and speed[n, b] < 0.0
+            stationary[n, b] = limit > 0.0 and abs(speed[n, b]) < limit
 
         # The true node: the ascending node of the geocentric Moon's osculating
         # orbit, along z x h with h = r x v in the ecliptic of date.

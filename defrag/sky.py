@@ -296,11 +296,13 @@ def _houses(positions: chart.Positions, observer: Observer, options: Options, sh
     system = options.house_system
     if len(shift) == 1:
         # One chart: the pure-math path is faster than NumPy on one row.
-        single = houses.compute_houses(system, float(positions.local_sidereal_time[0]), observer.lat, float(positions.true_obliquity[0]))
-        angles = np.array([[single.ascendant, single.midheaven, single.descendant, single.imum_coeli, single.vertex]])
-        cusps = np.array([single.cusps])
-        used = (single.system_used,)
-        warnings[0].extend(single.warnings)
+        values, system_used, notes = houses.chart_values(
+            system, float(positions.local_sidereal_time[0]), observer.lat, float(positions.true_obliquity[0])
+        )
+        angles = values[None, :5]
+        cusps = values[None, 5:]
+        used = (system_used,)
+        warnings[0].extend(notes)
     else:
         batch = houses.compute_houses_batch(system, positions.local_sidereal_time, observer.lat, positions.true_obliquity)
         angles = np.stack([batch.ascendant, batch.midheaven, batch.descendant, batch.imum_coeli, batch.vertex], axis=1)
