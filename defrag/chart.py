@@ -96,7 +96,6 @@ MEAN_MOTION_DEGREES_PER_DAY = {
 }
 STATIONARY_FRACTION = 0.01
 _STATIONARY_LIMIT = np.array([MEAN_MOTION_DEGREES_PER_DAY.get(body, 0.0) * STATIONARY_FRACTION for body in BODIES])
-_CAN_RETROGRADE = np.array([body in MEAN_MOTION_DEGREES_PER_DAY for body in BODIES])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,9 +145,11 @@ def compute(jd_tt: np.ndarray, jd_ut1: np.ndarray, place: Place, *, refraction: 
     """
     kernel = ephemeris.kernel()
     count = len(jd_tt)
+    # Each row is read up to its light-time estimate (Pluto's is under 0.3 days)
+    # before now, and TDB is within 2 ms of TT. The check comes first because
+    # the compiled loops index the kernel and the nutation table without bounds checks.
+    kernel.check_span(jd_tt, margin_days=1.0)
     dpsi, deps, jd_tdb = _nutation_and_tdb(jd_tt)
-    # Each row is read up to its light-time estimate (Pluto's is under 0.3 days) before now.
-    kernel.check_span(jd_tdb, margin_days=1.0)
     mean_obliquity, _bias, _precession, _bias_precession, _nutation, npb = erfa.pn06(jd_tt, 0.0, dpsi, deps)
     gast = erfa.gst06(jd_ut1, 0.0, jd_tt, 0.0, npb)
     true_obliquity = mean_obliquity + deps
@@ -196,7 +197,9 @@ def compute(jd_tt: np.ndarray, jd_ut1: np.ndarray, place: Place, *, refraction: 
 
 def motion_flags(speed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return the speed (N, 10) with its retrograde and stationary flags, which are always false for the Sun and the Moon."""
-    return speed, _CAN_RETROGRADE & (speed < 0.0), _CAN_RETROGRADE & (np.abs(speed) < _STATIONARY_LIMIT)
+    retrograde, stationary = np.empty((2, *speed.shape), dtype=np.bool_)
+    reductions.motion_flags(np.ascontiguousarray(speed), _STATIONARY_LIMIT, retrograde, stationary)
+    return speed, retrograde, stationary
 
 
 def nutation(jd_tt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -210,6 +213,8 @@ def nutation(jd_tt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     0.0002 arcsecond of the full series (measured at 20,000 random instants
     in 1800..2200).
     """
+    # The compiled lookup does not check bounds, and the table spans the kernel.
+    ephemeris.kernel().check_span(jd_tt)
     dpsi, deps, _jd_tdb = _nutation_and_tdb(jd_tt)
     return dpsi, deps
 

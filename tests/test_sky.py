@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from defrag import houses, sky, timescales, zodiac
+from defrag import chart, ephemeris, houses, sky, timescales, zodiac
 
 LONDON = sky.Observer(51.5074, -0.1278, 11.0)
 TROPICAL = sky.Options()
@@ -253,3 +253,13 @@ def test_delta_t_continuous_at_1800():
     before, after = timescales.delta_t_model(np.array([2378495.5, 2378496.5]))
 
     assert before == pytest.approx(after, abs=0.01)
+
+
+def test_outside_kernel_raises():
+    with pytest.raises(ephemeris.OutsideEphemeris):
+        sky.compute_charts(np.array([2600000.0]), "tt", LONDON, TROPICAL)
+
+
+def test_nutation_outside_kernel_raises():
+    with pytest.raises(ephemeris.OutsideEphemeris):
+        chart.nutation(np.array([2300000.0]))
