@@ -1,8 +1,9 @@
-"""The JPL DE423 ephemeris: Chebyshev coefficients, memory-mapped, evaluated for many bodies at once.
+"""The JPL DE423 ephemeris: Chebyshev coefficients, memory-mapped and shared between worker processes.
 
 The `de423` package ships JPL's coefficients as one NumPy array per body,
-each with its own interval length and number of coefficients. To evaluate
-every body of a chart in one vectorised pass, they are padded to a common
+each with its own interval length and number of coefficients. So that
+defrag.reductions can evaluate every body of a chart in one compiled loop,
+they are padded to a common
 number of coefficients and written into one file in the cache folder. Every
 worker process memory-maps that file, so the operating system keeps one copy
 in its page cache for all of them. `python -m defrag.cache` builds the files
@@ -62,11 +63,6 @@ class Kernel:
         """The Earth's distance from the Earth-Moon barycentre, as a fraction of the Earth-Moon distance."""
         return 1.0 / (1.0 + self.earth_moon_mass_ratio)
 
-    def plan(self, segments: np.ndarray) -> "Plan":
-        """Precompute the per-row constants for evaluating these segments, for reuse across calls."""
-        length = self.days_per_row[segments]
-        return Plan(length, self.row_count[segments] - 1, self.first_row[segments], (2.0 / length)[:, None])
-
     def check_span(self, jd_tdb: np.ndarray, margin_days: float = 0.0) -> None:
         """Raise OutsideEphemeris unless every date, widened by the margin on both sides, lies inside the kernel."""
         if jd_tdb.min() - margin_days < self.start_jd or jd_tdb.max() + margin_days > self.end_jd:
@@ -75,41 +71,8 @@ class Kernel:
                 f"the {KERNEL} kernel, which covers {self.start_jd} to {self.end_jd}: send dates inside that span"
             )
 
-    def evaluate(self, plan: "Plan", jd_tdb: np.ndarray) -> np.ndarray:
-        """Return states (n, 2, 3): row i contains the position (km) and velocity (km/day) of plan row i at date i.
-
-        The caller checks the dates with check_span first.
-        """
-        offset = jd_tdb - self.start_jd
-        index = np.minimum(offset // plan.length, plan.last_index)
-        # x runs from -1 to 1 across the row's interval.
-        x = np.minimum(np.maximum(2.0 * (offset - index * plan.length) / plan.length - 1.0, -_X_LIMIT), _X_LIMIT)
-        rows = self.coefficients[plan.first_row + index.astype(np.intp)]
-
-        # T_k(x) = cos(k theta) and T_k'(x) = k sin(k theta) / sin(theta), x = cos(theta).
-        # x is kept just inside [-1, 1] so that sin(theta) never vanishes, which
-        # moves a position by under a millimetre.
-        theta = np.arccos(x)
-        k_theta = np.multiply.outer(theta, _ORDERS)
-        basis = np.empty((len(x), 2, COEFFICIENTS))
-        np.cos(k_theta, out=basis[:, 0])
-        np.multiply(np.sin(k_theta), _ORDERS * (plan.velocity_scale / np.sin(theta)[:, None]), out=basis[:, 1])
-        return np.matmul(basis, rows.transpose(0, 2, 1))
-
-
-@dataclasses.dataclass(frozen=True)
-class Plan:
-    """Per-row constants of an evaluation: see Kernel.plan."""
-
-    length: np.ndarray
-    last_index: np.ndarray
-    first_row: np.ndarray
-    velocity_scale: np.ndarray
-
 
 COEFFICIENTS = 14
-_ORDERS = np.arange(COEFFICIENTS, dtype=float)
-_X_LIMIT = 1.0 - 5e-15
 
 
 @functools.cache

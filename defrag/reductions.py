@@ -248,11 +248,6 @@ def reduce_instants(
         node = 125.0445479 + t * (-1934.1362891 + t * (0.0020754 + t * (1.0 / 467441.0 - t / 60616000.0)))
         mean_node[n] = (node + nutation_longitude[n] * _DEGREES) % 360.0
 
-        # Retrograde and stationary flags; a zero limit (the Sun, the Moon) means neither.
-        for b in range(BODY_COUNT):
-            limit = stationary_limit[b]
-            retrograde[n, b] = limit > 0.0 and speed[n, b] < 0.0
-            stationary[n, b] = limit > 0.0 and abs(speed[n, b]) < limit
 
         # The true node: the ascending node of the geocentric Moon's osculating
         # orbit, along z x h with h = r x v in the ecliptic of date.
@@ -265,6 +260,22 @@ def reduce_instants(
         normal_x = r1 * v2 - r2 * v1
         normal_y = r2 * v0 - r0 * v2
         true_node[n] = (math.atan2(normal_x, -normal_y) % _TWO_PI) * _DEGREES
+
+    motion_flags(speed, stationary_limit, retrograde, stationary)
+
+
+@numba.njit(cache=True)
+def motion_flags(speed, stationary_limit, retrograde, stationary):
+    """Fill the retrograde and stationary flags (N, B) from speeds (N, B) in degrees per day.
+
+    A body is stationary below its limit (B,); a zero limit, as for the Sun
+    and the Moon, means the body is never retrograde or stationary.
+    """
+    for n in range(speed.shape[0]):
+        for b in range(speed.shape[1]):
+            limit = stationary_limit[b]
+            retrograde[n, b] = limit > 0.0 and speed[n, b] < 0.0
+            stationary[n, b] = limit > 0.0 and abs(speed[n, b]) < limit
 
 
 @numba.njit(cache=True)
