@@ -208,3 +208,16 @@ def test_all_bad_fields_in_one_error(loop, stub):
 
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert list(violations_of(status)) == ["date", "time", "lat", "lon", "fold"]
+
+
+def test_batch_outside_ephemeris_names_instant(loop, stub):
+    # The date checks keep requests inside DE423, so the helper gets the instant directly.
+    from services.telemetry import service
+
+    shared = service._Shared(
+        observer=service.sky.Observer(0.0, 0.0, 0.0), tz="", utc_offset="", calendar="", time_scale="tt",
+        options=service.sky.Options(),
+    )
+    index = service._first_outside(service.np.array([2451545.0, 2600000.0]), shared)
+
+    assert index == 1

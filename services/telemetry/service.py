@@ -87,7 +87,7 @@ class TelemetryServicer(telemetry_pb2_grpc.TelemetryServiceServicer):
         ]
         _raise_if_invalid(errors, _BATCH_FIELD_NUMBERS)
         readings = [_resolve(reading, shared, f"instants[{index}].") for index, reading in enumerate(parsed)]
-        charts = await asyncio.to_thread(_responses, request_id(context), shared, readings)
+        charts = await asyncio.to_thread(_responses, request_id(context), shared, readings, True)
         return telemetry_pb2.BatchGetVectorsResponse(request_id=request_id(context), charts=charts)
 
 
@@ -183,13 +183,17 @@ def _resolve(reading: localtime.LocalReading, shared: _Shared, prefix: str) -> _
     )
 
 
-def _responses(request_id_value: str, shared: _Shared, readings: list[_Reading]) -> list[telemetry_pb2.GetVectorsResponse]:
+def _responses(
+    request_id_value: str, shared: _Shared, readings: list[_Reading], batch: bool = False
+) -> list[telemetry_pb2.GetVectorsResponse]:
     """Compute every chart in one vectorised call and build one response per reading."""
+    jd = np.array([reading.jd for reading in readings])
     try:
-        charts = sky.compute_charts(np.array([reading.jd for reading in readings]), shared.time_scale, shared.observer, shared.options)
+        charts = sky.compute_charts(jd, shared.time_scale, shared.observer, shared.options)
     except ephemeris.OutsideEphemeris:
+        field = f"instants[{_first_outside(jd, shared)}].date" if batch else "date"
         raise invalid_argument(
-            [FieldViolation("date", f"the instant falls outside the {ephemeris.KERNEL} ephemeris: send a date from "
+            [FieldViolation(field, f"the instant falls outside the {ephemeris.KERNEL} ephemeris: send a date from "
                             f"{sky.FIRST_YEAR:04d}-01-01 to {sky.LAST_YEAR:04d}-12-31")]
         ) from None
     location = common_pb2.Location(lat=shared.observer.lat, lon=shared.observer.lon, elevation_meters=shared.observer.elevation_meters)
@@ -199,6 +203,16 @@ def _responses(request_id_value: str, shared: _Shared, readings: list[_Reading])
         _response(request_id_value, charts, index, reading, location, source, zodiac_name)
         for index, reading in enumerate(readings)
     ]
+
+
+def _first_outside(jd: np.ndarray, shared: _Shared) -> int:
+    """Return the index of the first instant that the ephemeris does not cover (only called on that error path)."""
+    for index, value in enumerate(jd.tolist()):
+        try:
+            sky.compute_charts(np.array([value]), shared.time_scale, shared.observer, shared.options)
+        except ephemeris.OutsideEphemeris:
+            return index
+    return 0
 
 
 def _response(request_id_value, charts: sky.Charts, index: int, reading: _Reading, location, source, zodiac_name) -> telemetry_pb2.GetVectorsResponse:
