@@ -25,9 +25,9 @@ the median round of each and the ratios.
 
 Batch: compute_charts for 366 daily instants, in charts per second.
 
-Memory: two telemetry worker processes started as `make run` starts them;
-after a batch request each, the proportional set size (PSS) of each from
-/proc/PID/smaps_rollup, split into file-backed pages (the memory-mapped
+Memory: two telemetry worker processes start as `make run` starts them, and
+each gets a batch request. Then the proportional set size (PSS) of each comes
+from /proc/PID/smaps_rollup, split into file-backed pages (the memory-mapped
 ephemeris and libraries, shared) and anonymous pages (private).
 """
 
@@ -218,8 +218,9 @@ def measure_memory(var: pathlib.Path) -> list[MemoryResult]:
     try:
         for index in range(2):
             environment = dict(os.environ, TELEMETRY_PORT=str(ports[2 * index]), TELEMETRY_METRICS_PORT=str(ports[2 * index + 1]), DEFRAG_LOG_LEVEL="WARNING")
-            log = open(var / f"telemetry-{index}.log", "wb")
-            processes.append(subprocess.Popen([sys.executable, "-m", "services.telemetry"], cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT))
+            # The child keeps its own copy of the log's file descriptor, so this one closes at once.
+            with open(var / f"telemetry-{index}.log", "wb") as log:
+                processes.append(subprocess.Popen([sys.executable, "-m", "services.telemetry"], cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT))
         request = telemetry_pb2.BatchGetVectorsRequest(
             instants=[telemetry_pb2.Instant(date=(dt.date(2020, 1, 1) + dt.timedelta(days=day)).isoformat(), time="12:00") for day in range(366)],
             lat=PLACE.lat,

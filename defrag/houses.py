@@ -10,9 +10,9 @@ Outputs are ecliptic longitudes of date in [0, 360). The formulas are exact
 spherical trigonometry, so the only error is floating-point rounding
 (below 1e-9 arcsecond, measured). docs/houses.md states each definition.
 
-The formulas are scalar `math` functions compiled by Numba; one chart and
-a batch of charts run the same compiled loop (_charts), so a chart costs a
-few microseconds instead of the tens that interpreted Python needs.
+The formulas are scalar `math` functions compiled by Numba. One chart and a
+batch of charts run the same compiled loop (_charts), so a chart costs a few
+microseconds instead of the tens that interpreted Python needs.
 
 This module imports no gRPC and no Redis.
 """
@@ -451,7 +451,7 @@ def _equal_cusps(first):
 
 @numba.njit(cache=True)
 def _cusps(code, theta, phi, eps, ascendant, midheaven):
-    """The 12 cusps in radians of the system with this index in HOUSE_SYSTEMS."""
+    """Return the 12 cusps in radians of the system with this index in HOUSE_SYSTEMS."""
     if code == 0:
         return _placidus_cusps(theta, phi, eps, ascendant, midheaven)
     if code == 1:

@@ -40,7 +40,7 @@ class MethodRule:
 
 
 def INSTANT_COUNT(message: Message) -> int:
-    """A telemetry batch costs one call per instant."""
+    """Return the cost of a telemetry batch: one call per instant."""
     return len(message.instants)
 
 

@@ -70,7 +70,7 @@ class Rule:
     negatable: bool = True
     # Raise to high when the words before it express desire or intent ("I want to jump ...").
     intent_upgrade: bool = False
-    # Severity when the sentence or the next one says the act is permanent ("... for good",
+    # Severity when the sentence or the next one states that the act is permanent ("... for good",
     # "told her it was only for a while. It isn't."); None leaves the severity alone.
     final_severity: int | None = None
     # A sentence that matches this pattern cancels the rule ("rope for the tire swing").
@@ -280,7 +280,7 @@ SUICIDE_RULES = (
           r"|(?:looked|looking|look|searched|googled|researching|researched) up (?:how|ways) to (?:die|<ACT>|overdose)"
           r"|reading about methods|researching (?:[a-z']+ ){0,3}?(?:way|ways|method|methods) to (?:die|<ACT>)",
           "many much lethal fatal painless quickest easiest best look search googled research method"),
-    # "I finally know how" says nothing alone; with a wish or ideation it is C-SSRS question 3.
+    # "I finally know how" means nothing alone. With a wish or ideation it is C-SSRS question 3.
     _rule("cssrs.method.knows_how", _METHOD, LOW,
           r"i(?:'ve| have)? (?:think i |finally |now |already |just )*(?:know|knew|figured out|worked out|found out"
           r"|learned|learnt|found) (?:exactly )?how(?: (?:i'd|i would|i could|i can) do it| to (?:make (?:that|it|this) happen"
@@ -710,7 +710,7 @@ LAUGH_EMOJI = "\U0001f602\U0001f923\U0001f606\U0001f605\U0001f480"
 _DIE_IDIOM_TAIL = (r"(?! (?:for|of|from|laughing|happy|inside|on the spot|a little|trying|than|if i (?:don't|have to|miss))"
                    r"(?![a-z]))")
 
-# Death, dying and self-harm said of the writer: the gate of the net.
+# Death, dying and self-harm about the writer: the gate of the net.
 NET_DEATH = _compile(
     r"(?:i|to|me|i'd|i'll|ill|gonna|wanna|let me|could|should|would|might|will|and|just|rather|soon|finally|can)"
     r" (?:just |finally |simply |quietly |peacefully |already )?(?:die|be dead|stop existing|cease to exist|not exist"
