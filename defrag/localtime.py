@@ -54,6 +54,7 @@ _BUNDLE_PATH = ("data", "tzdata-backzone.zip")
 
 # Without a time of day, a reading is taken at local noon.
 NOON = dt.time(12, 0)
+NOON_WARNING = "time is missing, so local noon (12:00:00) was used: send time for the exact moment"
 
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _TIME = re.compile(r"([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?")
@@ -201,7 +202,7 @@ def read_local_time(
     if applied_calendar == "julian":
         warnings.append(_julian_warning(date, local_date, known_calendar))
     if not time:
-        warnings.append("time is missing, so local noon (12:00:00) was used: send time for the exact moment")
+        warnings.append(NOON_WARNING)
     if zone_name and offset is not None:
         warnings.append(f"tz {zone_name} was ignored because utc_offset {utc_offset} is set")
 

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from defrag import chart, ephemeris, houses, reductions, timescales, zodiac
+from defrag import chart, ephemeris, houses, localtime, reductions, timescales, zodiac
 from defrag.localtime import InvalidField, shown
 
 BODIES = chart.BODIES
@@ -258,6 +258,13 @@ def compute_charts(jd: np.ndarray, time_scale: str, observer: Observer, options:
         warnings=tuple(tuple(notes) for notes in warnings),
         house_warnings=tuple(tuple(notes) for notes in house_warnings),
     )
+
+
+def warm_up() -> None:
+    """Load the zone boundaries and the ephemeris and compute a chart, so that a service's first request does not pay for them."""
+    localtime.zone_at(0.0, 0.0)
+    now = np.array([julian_date(dt.datetime.now(dt.UTC))])
+    compute_charts(now, "utc", Observer(0.0, 0.0), Options())
 
 
 def signs_of(longitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ import grpc
 from google.protobuf import descriptor as pb_descriptor
 from prometheus_client import Counter, Histogram
 
-from defrag import localtime, sky
+from defrag import birthdata
 from defrag.common.v1 import common_pb2
 from defrag.platform.calls import format_timestamp, metadata_value, request_id
 from defrag.platform.errors import FieldViolation, invalid_argument
@@ -159,23 +159,7 @@ def check_text(text: str) -> list[FieldViolation]:
 
 def check_birth_data(birth: common_pb2.BirthData) -> list[FieldViolation]:
     """Check birth data with telemetry's rules. The place is optional, but once given it needs both lat and lon."""
-    errors: list[localtime.InvalidField] = []
-    try:
-        # An unknown birth time is sent as an empty string. Midnight
-        # replaces it here, so the other fields are still checked.
-        localtime.read_message_time(birth, years=(sky.FIRST_YEAR, sky.LAST_YEAR), unknown_time="00:00")
-    except localtime.InvalidInput as error:
-        errors.extend(error.errors)
-
-    if birth.HasField("lat") or birth.HasField("lon") or birth.HasField("elevation_meters"):
-        errors += sky.validate_observer(
-            birth.lat if birth.HasField("lat") else None,
-            birth.lon if birth.HasField("lon") else None,
-            birth.elevation_meters if birth.HasField("elevation_meters") else None,
-        )
-
-    numbers = {field.name: field.number for field in common_pb2.BirthData.DESCRIPTOR.fields}
-    errors.sort(key=lambda error: numbers.get(error.field, 0))
+    _, errors = birthdata.read_birth_data(birth, place_required=False)
     return [FieldViolation(f"birth_data.{error.field}", error.description) for error in errors]
 
 

@@ -7,21 +7,10 @@ Settings (environment):
   DEFRAG_LOG_LEVEL        log level, default INFO (one line per call)
 """
 
-import datetime as dt
-
-import numpy as np
-
-from defrag import localtime, sky
+from defrag import sky
 from defrag.platform.config import env_int, env_str
 from defrag.platform.server import run_service, run_until_signal, start
 from services.telemetry.service import register
-
-
-def warm_up() -> None:
-    """Load the zone boundaries and the ephemeris and compute a chart, so the first request does not pay for it."""
-    localtime.zone_at(0.0, 0.0)
-    now = np.array([sky.julian_date(dt.datetime.now(dt.UTC))])
-    sky.compute_charts(now, "utc", sky.Observer(0.0, 0.0), sky.Options())
 
 
 async def serve() -> None:
@@ -29,7 +18,7 @@ async def serve() -> None:
     metrics_port = env_int("TELEMETRY_METRICS_PORT", 9102, minimum=1, maximum=65535)
     host = env_str("DEFRAG_BIND_HOST", "127.0.0.1")
 
-    warm_up()
+    sky.warm_up()
     service = await start("telemetry", port, register, host=host, metrics_port=metrics_port)
     await run_until_signal(service)
 
