@@ -64,4 +64,4 @@ lock:
 
 clean:
 	rm -rf $(VENV) build var
-	find defrag/common defrag/telemetry defrag/keys defrag/seda -name '*_pb2*' -delete 2>/dev/null || true
+	find defrag/common defrag/telemetry defrag/keys defrag/seda defrag/orbit -name '*_pb2*' -delete 2>/dev/null || true
