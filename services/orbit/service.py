@@ -1,0 +1,301 @@
+"""The gRPC shell of the orbit service: validate, compute natal points, map, build the response.
+
+Positions come from the position engine (defrag.sky) in this process, one
+chart per person; the geometry comes from services.orbit.geometry. Names
+and birth data are echoed in the response only: they never reach a log
+line, a metric label or an error message.
+"""
+
+import asyncio
+import dataclasses
+import datetime as dt
+import time
+import unicodedata
+
+import grpc
+import numpy as np
+from google.protobuf import descriptor as pb_descriptor
+from prometheus_client import Counter, Histogram
+
+from defrag import birthdata, ephemeris, localtime, sky
+from defrag.platform.calls import format_timestamp, request_id
+from defrag.platform.errors import FieldViolation, invalid_argument
+from defrag.orbit.v1 import orbit_pb2, orbit_pb2_grpc
+from services.orbit import advice, geometry
+
+SERVICE_DESCRIPTOR = orbit_pb2.DESCRIPTOR.services_by_name["OrbitService"]
+
+ROLES = ("parent", "child", "partner", "sibling", "friend", "colleague", "other")
+# The gateway checks this range before any charge; the service checks it again.
+PEOPLE_LIMITS = (2, 12)
+MAX_NAME_LENGTH = 64  # Unicode code points, after trimming
+# Joins two names in a pair key, so no name may contain it.
+KEY_SEPARATOR = "<>"
+
+# Without a birth time, a body counts only if its sign is the same from this
+# many hours before local noon to this many after: that covers the whole
+# local date even on a day when the clocks moved by up to two hours.
+UNKNOWN_TIME_SPAN_HOURS = 14.0
+
+MAPS_PEOPLE = Histogram(
+    "defrag_orbit_map_people", "People per orbit map answered.", buckets=tuple(range(2, 13)),
+)
+MAP_SECONDS = Histogram(
+    "defrag_orbit_compute_duration_seconds",
+    "Time to compute one map (charts, geometry and response), measured in the worker thread.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25),
+)
+TRIANGULATIONS = Counter("defrag_orbit_triangulations_total", "Triangulations found in answered maps.")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Person:
+    """One validated person: the name as given, the role, the resolved time and the place."""
+
+    name: str
+    role: str
+    resolved: localtime.ResolvedTime
+    observer: sky.Observer
+    index: int
+
+
+class OrbitServicer(orbit_pb2_grpc.OrbitServiceServicer):
+    """Serves defrag.orbit.v1.OrbitService."""
+
+    async def Map(self, request: orbit_pb2.MapRequest, context: grpc.aio.ServicerContext) -> orbit_pb2.MapResponse:
+        people = read_request(request)
+        # A 12-person map takes milliseconds of CPU; a worker thread keeps
+        # the event loop free for health checks meanwhile.
+        return await asyncio.to_thread(compute_response, request_id(context), people)
+
+
+def register(server: grpc.aio.Server) -> list[pb_descriptor.ServiceDescriptor]:
+    """Add the orbit servicer to a server and return its descriptor for health and metrics."""
+    orbit_pb2_grpc.add_OrbitServiceServicer_to_server(OrbitServicer(), server)
+    return [SERVICE_DESCRIPTOR]
+
+
+# --- validation -------------------------------------------------------------
+
+
+def read_request(request: orbit_pb2.MapRequest) -> list[_Person]:
+    """Check every person and raise one 400 listing every bad field, in request order."""
+    count = len(request.people)
+    low, high = PEOPLE_LIMITS
+    if not low <= count <= high:
+        raise invalid_argument([FieldViolation("people", f"has {count} entries, outside the allowed {low}..{high}: send {low} to {high} people per map")])
+
+    violations: list[FieldViolation] = []
+    readings = []
+    first_index_of: dict[str, int] = {}
+    for index, person in enumerate(request.people):
+        prefix = f"people[{index}]."
+        violations += check_name(person.name, prefix)
+        folded = person.name.strip().casefold()
+        if folded and folded in first_index_of:
+            violations.append(FieldViolation(
+                f"{prefix}name",
+                f"is the same as people[{first_index_of[folded]}].name once trimmed and case-folded: give each person a distinct name",
+            ))
+        first_index_of.setdefault(folded, index)
+        violations += check_role(person.role, prefix)
+        if not person.HasField("birth_data"):
+            violations.append(FieldViolation(f"{prefix}birth_data", "is missing: send {date, time (optional), lat, lon} for each person"))
+            readings.append(None)
+            continue
+        reading, errors = birthdata.read_birth_data(person.birth_data, place_required=True)
+        violations += [FieldViolation(f"{prefix}birth_data.{error.field}", error.description) for error in errors]
+        readings.append(reading if not errors else None)
+    if violations:
+        raise invalid_argument(violations)
+    return _resolve_all(request, readings)
+
+
+def check_name(name: str, prefix: str) -> list[FieldViolation]:
+    field = f"{prefix}name"
+    trimmed = name.strip()
+    if not trimmed:
+        return [FieldViolation(field, f"is empty: give each person a name of 1 to {MAX_NAME_LENGTH} characters")]
+    if len(trimmed) > MAX_NAME_LENGTH:
+        return [FieldViolation(field, f"is {len(trimmed)} code points long, over the limit of {MAX_NAME_LENGTH}: send a shorter name or initials")]
+    if any(unicodedata.category(character) == "Cc" for character in name):
+        return [FieldViolation(field, "contains a control character (such as a newline or tab): send the name on one line")]
+    if KEY_SEPARATOR in name:
+        return [FieldViolation(field, f'contains "{KEY_SEPARATOR}", which separates the two names of a pair key: remove it from the name')]
+    return []
+
+
+def check_role(role: str, prefix: str) -> list[FieldViolation]:
+    if role in ROLES:
+        return []
+    shown = localtime.shown(role, 32)
+    problem = "is missing" if not role else f'"{shown}" is not a known role'
+    return [FieldViolation(f"{prefix}role", f"{problem}: use one of {', '.join(ROLES)}")]
+
+
+def _resolve_all(request: orbit_pb2.MapRequest, readings: list[localtime.LocalReading]) -> list[_Person]:
+    """Apply each person's zone, collecting every skipped local time or unknown zone into one 400."""
+    people = []
+    violations = []
+    reason = "INVALID_ARGUMENT"
+    for index, (person, reading) in enumerate(zip(request.people, readings)):
+        birth = person.birth_data
+        observer = sky.Observer(birth.lat, birth.lon, birth.elevation_meters if birth.HasField("elevation_meters") else 0.0)
+        try:
+            resolved = localtime.resolve(reading, observer.lat, observer.lon)
+        except localtime.InvalidField as error:
+            if isinstance(error, localtime.NonexistentLocalTime):
+                reason = "NONEXISTENT_LOCAL_TIME"
+            violations.append(FieldViolation(f"people[{index}].birth_data.{error.field}", error.description))
+            continue
+        people.append(_Person(person.name, person.role, resolved, observer, index))
+    if violations:
+        raise invalid_argument(violations, reason=reason)
+    return people
+
+
+# --- computation ------------------------------------------------------------
+
+
+def natal_points(person: _Person) -> geometry.Natal:
+    """Compute the points of one person's chart: every body and both angles, or without a time the day-fixed bodies.
+
+    Raises INVALID_ARGUMENT when the birth falls outside the ephemeris.
+    """
+    noon_or_birth = sky.julian_date(person.resolved.utc)
+    time_known = person.resolved.time_known
+    span = UNKNOWN_TIME_SPAN_HOURS / 24.0
+    jd = np.array([noon_or_birth]) if time_known else np.array([noon_or_birth - span, noon_or_birth, noon_or_birth + span])
+    try:
+        charts = sky.compute_charts(jd, "utc", person.observer, sky.Options(time_known=time_known))
+    except ephemeris.OutsideEphemeris:
+        raise invalid_argument([FieldViolation(
+            f"people[{person.index}].birth_data.date",
+            f"falls outside the {ephemeris.KERNEL} ephemeris: send a date from {sky.FIRST_YEAR:04d}-01-01 to {sky.LAST_YEAR:04d}-12-31",
+        )]) from None
+
+    if time_known:
+        ascendant, midheaven = float(charts.angles[0, 0]), float(charts.angles[0, 1])
+        return geometry.Natal(
+            name=person.name,
+            role=person.role,
+            time_known=True,
+            points=geometry.POINTS,
+            longitude=np.concatenate([charts.longitude[0], [ascendant, midheaven]]),
+            # The angles count as fixed points: see geometry.motion.
+            speed=np.concatenate([charts.speed[0], [0.0, 0.0]]),
+            uncertainty=np.zeros(len(geometry.POINTS)),
+        )
+
+    # A body keeps its sign all day when its sign at both ends of the span is
+    # its sign at noon. NOTE: a body at a station within minutes of arc of a
+    # sign's edge could leave and re-enter the sign within the span; no body
+    # moves fast enough near a station for that to matter at a day's scale.
+    steady = (charts.sign[0] == charts.sign[1]) & (charts.sign[2] == charts.sign[1])
+    noon = charts.longitude[1]
+    drift = np.maximum(_arc(noon, charts.longitude[0]), _arc(noon, charts.longitude[2]))
+    columns = np.nonzero(steady)[0]
+    return geometry.Natal(
+        name=person.name,
+        role=person.role,
+        time_known=False,
+        points=tuple(geometry.BODIES[column] for column in columns),
+        longitude=noon[columns],
+        speed=charts.speed[1][columns],
+        uncertainty=drift[columns],
+    )
+
+
+def _arc(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    difference = np.abs(first - second) % 360.0
+    return np.where(difference > 180.0, 360.0 - difference, difference)
+
+
+def compute_response(request_id_value: str, people: list[_Person]) -> orbit_pb2.MapResponse:
+    started = time.perf_counter()
+    natals = [natal_points(person) for person in people]
+    orbit_map = geometry.map_people(natals)
+    response = build_response(request_id_value, people, natals, orbit_map)
+    MAP_SECONDS.observe(time.perf_counter() - started)
+    MAPS_PEOPLE.observe(len(people))
+    TRIANGULATIONS.inc(len(orbit_map.triangulations))
+    return response
+
+
+def geometry_name(count: int) -> str:
+    return {2: "dyad", 3: "triad"}.get(count, "system")
+
+
+def build_response(
+    request_id_value: str, people: list[_Person], natals: list[geometry.Natal], orbit_map: geometry.OrbitMap
+) -> orbit_pb2.MapResponse:
+    natal_by_name = {natal.name: natal for natal in natals}
+    roles = {person.name: person.role for person in people}
+    without_time = sorted(natal.name for natal in natals if not natal.time_known)
+
+    response = orbit_pb2.MapResponse(
+        request_id=request_id_value,
+        timestamp=format_timestamp(dt.datetime.now(dt.UTC), "milliseconds"),
+        geometry=geometry_name(len(people)),
+        people_count=len(people),
+        people_without_time=without_time,
+        high_friction_threshold=geometry.HIGH_FRICTION,
+        model_version=geometry.MODEL_VERSION,
+        disclaimer=advice.DISCLAIMER,
+        recommendations=advice.recommendations(orbit_map, roles, without_time),
+    )
+    for pair in orbit_map.pairs:
+        response.friction_matrix[pair.key] = pair.friction
+        response.pairs.append(orbit_pb2.Pair(
+            key=pair.key,
+            person_a=pair.person_a,
+            person_b=pair.person_b,
+            friction=pair.friction,
+            tension=pair.tension,
+            ease=pair.ease,
+            aspects=[_aspect_message(aspect) for aspect in pair.aspects],
+        ))
+    for point in orbit_map.pressure:
+        natal = natal_by_name[point.name]
+        response.pressure_points.append(orbit_pb2.PressurePoint(
+            name=point.name,
+            role=point.role,
+            average_friction=point.average_friction,
+            level=point.level,
+            interpretation=advice.interpretation(point),
+            tensest_with=point.tensest_with,
+            time_known=natal.time_known,
+            points=natal.points,
+        ))
+    for item in orbit_map.triangulations:
+        response.triangulation.append(orbit_pb2.Triangulation(
+            person=item.person,
+            people=item.people,
+            edges=item.edges,
+            edge_friction=item.edge_friction,
+            third_edge=item.third_edge,
+            third_edge_friction=item.third_edge_friction,
+            all_edges_high=item.all_edges_high,
+        ))
+    # people_without_time already names who had no time, and noon is not
+    # the moment a map without a time uses, so that warning is left out.
+    for person in sorted(people, key=lambda person: person.index):
+        response.warnings.extend(f"people[{person.index}]: {warning}" for warning in person.resolved.warnings
+                                 if warning != localtime.NOON_WARNING)
+    return response
+
+
+def _aspect_message(aspect: geometry.Aspect) -> orbit_pb2.Aspect:
+    return orbit_pb2.Aspect(
+        point_a=aspect.point_a,
+        point_b=aspect.point_b,
+        aspect=aspect.kind.name,
+        angle_degrees=aspect.kind.angle,
+        separation_degrees=aspect.separation,
+        orb_degrees=aspect.orb,
+        max_orb_degrees=aspect.max_orb,
+        motion=aspect.motion,
+        effect=aspect.effect,
+        contribution=aspect.contribution,
+        orb_uncertainty_degrees=aspect.orb_uncertainty,
+    )
