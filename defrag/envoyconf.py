@@ -27,6 +27,7 @@ class EdgeConfig:
     gateway: list[tuple[str, int]]
     telemetry: list[tuple[str, int]]
     seda: list[tuple[str, int]]
+    orbit: list[tuple[str, int]]
     listen_host: str = "127.0.0.1"
     admin_host: str = "127.0.0.1"
     stats_host: str = "127.0.0.1"
@@ -64,8 +65,10 @@ def render(config: EdgeConfig, template: pathlib.Path = TEMPLATE) -> str:
         "gateway_discovery": "STATIC",
         "telemetry_discovery": "STATIC",
         "seda_discovery": "STATIC",
+        "orbit_discovery": "STATIC",
         "gateway_endpoints": endpoints_yaml(config.gateway),
         "telemetry_endpoints": endpoints_yaml(config.telemetry),
         "seda_endpoints": endpoints_yaml(config.seda),
+        "orbit_endpoints": endpoints_yaml(config.orbit),
     }
     return string.Template(template.read_text()).substitute(values)

@@ -1,4 +1,4 @@
-"""Starts and stops the whole mesh on one machine: Redis, gateway, telemetry, SEDA, Envoy.
+"""Starts and stops the whole mesh on one machine: Redis, gateway, telemetry, SEDA, orbit, Envoy.
 
 `make run` uses it with the documented ports; the tests and the bench use
 it with free ports. Every process writes JSON lines to var/log/<name>.log.
@@ -86,9 +86,11 @@ class Ports:
     telemetry_metrics: list[int] = dataclasses.field(default_factory=lambda: [9121])
     seda: list[int] = dataclasses.field(default_factory=lambda: [50081])
     seda_metrics: list[int] = dataclasses.field(default_factory=lambda: [9131])
+    orbit: list[int] = dataclasses.field(default_factory=lambda: [50091])
+    orbit_metrics: list[int] = dataclasses.field(default_factory=lambda: [9141])
 
     @classmethod
-    def defaults(cls, gateway_workers: int = 2, telemetry_workers: int = 1, seda_workers: int = 1) -> "Ports":
+    def defaults(cls, gateway_workers: int = 2, telemetry_workers: int = 1, seda_workers: int = 1, orbit_workers: int = 1) -> "Ports":
         return cls(
             gateway=[50061 + i for i in range(gateway_workers)],
             gateway_metrics=[9111 + i for i in range(gateway_workers)],
@@ -96,11 +98,13 @@ class Ports:
             telemetry_metrics=[9121 + i for i in range(telemetry_workers)],
             seda=[50081 + i for i in range(seda_workers)],
             seda_metrics=[9131 + i for i in range(seda_workers)],
+            orbit=[50091 + i for i in range(orbit_workers)],
+            orbit_metrics=[9141 + i for i in range(orbit_workers)],
         )
 
     @classmethod
-    def free(cls, gateway_workers: int = 2, telemetry_workers: int = 1, seda_workers: int = 1) -> "Ports":
-        ports = iter(free_ports(5 + 2 * gateway_workers + 2 * telemetry_workers + 2 * seda_workers))
+    def free(cls, gateway_workers: int = 2, telemetry_workers: int = 1, seda_workers: int = 1, orbit_workers: int = 1) -> "Ports":
+        ports = iter(free_ports(5 + 2 * (gateway_workers + telemetry_workers + seda_workers + orbit_workers)))
         return cls(
             public=next(ports),
             envoy_admin=next(ports),
@@ -113,6 +117,8 @@ class Ports:
             telemetry_metrics=[next(ports) for _ in range(telemetry_workers)],
             seda=[next(ports) for _ in range(seda_workers)],
             seda_metrics=[next(ports) for _ in range(seda_workers)],
+            orbit=[next(ports) for _ in range(orbit_workers)],
+            orbit_metrics=[next(ports) for _ in range(orbit_workers)],
         )
 
 
@@ -191,7 +197,7 @@ class Mesh:
         """Returns the ports of this mesh that something already listens on."""
         ports = [self.ports.public, self.ports.envoy_admin, self.ports.envoy_stats, self.ports.admin_api,
                  *self.ports.gateway, *self.ports.gateway_metrics, *self.ports.telemetry, *self.ports.telemetry_metrics,
-                 *self.ports.seda, *self.ports.seda_metrics]
+                 *self.ports.seda, *self.ports.seda_metrics, *self.ports.orbit, *self.ports.orbit_metrics]
         if not self.external_redis:
             ports.append(self.ports.redis)
         busy = []
@@ -216,6 +222,8 @@ class Mesh:
                 self.start_telemetry(index)
             for index in range(len(self.ports.seda)):
                 self.start_seda(index)
+            for index in range(len(self.ports.orbit)):
+                self.start_orbit(index)
             self.wait_ready(envoy=False)
             # Envoy last, so its first health checks find every service up.
             self.start_envoy()
@@ -289,6 +297,10 @@ class Mesh:
         )
         self.spawn(f"seda-{index}", [sys.executable, "-m", "services.seda"], env)
 
+    def start_orbit(self, index: int) -> None:
+        env = self._env(ORBIT_PORT=self.ports.orbit[index], ORBIT_METRICS_PORT=self.ports.orbit_metrics[index])
+        self.spawn(f"orbit-{index}", [sys.executable, "-m", "services.orbit"], env)
+
     def envoy_config(self) -> envoyconf.EdgeConfig:
         return envoyconf.EdgeConfig(
             listen_port=self.ports.public,
@@ -297,6 +309,7 @@ class Mesh:
             gateway=[("127.0.0.1", p) for p in self.ports.gateway],
             telemetry=[("127.0.0.1", p) for p in self.ports.telemetry],
             seda=[("127.0.0.1", p) for p in self.ports.seda],
+            orbit=[("127.0.0.1", p) for p in self.ports.orbit],
         )
 
     def start_envoy(self) -> None:
@@ -320,7 +333,7 @@ class Mesh:
         for index, port in enumerate(self.ports.gateway):
             if f"gateway-{index}" in self.processes:
                 self.wait_for(f"gateway-{index}", deadline, lambda p=port: self._grpc_serving(p))
-        for kind in ("telemetry", "seda"):
+        for kind in ("telemetry", "seda", "orbit"):
             for index, port in enumerate(getattr(self.ports, kind)):
                 if f"{kind}-{index}" in self.processes:
                     self.wait_for(f"{kind}-{index}", deadline, lambda p=port: self._grpc_serving(p))
@@ -346,7 +359,7 @@ class Mesh:
         """Starts one stopped process of the mesh again and waits until it is ready."""
         kind, _, index = name.partition("-")
         starters = {"redis": self.start_redis, "envoy": self.start_envoy}
-        if kind in ("gateway", "telemetry", "seda"):
+        if kind in ("gateway", "telemetry", "seda", "orbit"):
             getattr(self, f"start_{kind}")(int(index))
         elif kind in starters:
             starters[kind]()
@@ -401,7 +414,7 @@ class Mesh:
     def stop(self) -> None:
         """Stops Envoy first (no new calls), then every service at once, then Redis."""
         self.stop_process("envoy")
-        services = [n for n in self.processes if n.startswith(("telemetry", "seda", "gateway"))]
+        services = [n for n in self.processes if n.startswith(("telemetry", "seda", "orbit", "gateway"))]
         for name in services:
             process = self.processes[name]
             if process.poll() is None:

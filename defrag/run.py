@@ -2,7 +2,7 @@
 
 Environment: REDIS_URL (use your own Redis instead of the embedded one),
 DEFRAG_GATEWAY_WORKERS (default 2), DEFRAG_TELEMETRY_WORKERS (default 1),
-DEFRAG_SEDA_WORKERS (default 1), DEFRAG_TIERS (tiers file),
+DEFRAG_SEDA_WORKERS (default 1), DEFRAG_ORBIT_WORKERS (default 1), DEFRAG_TIERS (tiers file),
 SEDA_AUDIT_HMAC_SECRET (secret of the audit hashes; without it a random one
 is made once and kept in var/seda.env).
 """
@@ -29,6 +29,7 @@ def main() -> int:
         gateways = env_int("DEFRAG_GATEWAY_WORKERS", 2, 1, 10)
         telemetry = env_int("DEFRAG_TELEMETRY_WORKERS", 1, 1, 10)
         seda = env_int("DEFRAG_SEDA_WORKERS", 1, 1, 10)
+        orbit = env_int("DEFRAG_ORBIT_WORKERS", 1, 1, 10)
     except ConfigError as error:
         print(f"make run: {error}", file=sys.stderr)
         return 2
@@ -37,14 +38,14 @@ def main() -> int:
     os.umask(0o077)
     var = ROOT / "var"
     tiers = os.environ.get("DEFRAG_TIERS")
-    mesh = Mesh(var, Ports.defaults(gateways, telemetry, seda), redis_url=os.environ.get("REDIS_URL") or None,
+    mesh = Mesh(var, Ports.defaults(gateways, telemetry, seda, orbit), redis_url=os.environ.get("REDIS_URL") or None,
                 tiers=pathlib.Path(tiers) if tiers else None)
     busy = mesh.ports_in_use()
     if busy:
         print(f"make run: ports {', '.join(map(str, busy))} on 127.0.0.1 are already in use; "
               "stop the process that uses them (perhaps another make run) and try again", file=sys.stderr)
         return 1
-    print("starting Redis, gateway, telemetry, SEDA and Envoy (logs in var/log/) ...", flush=True)
+    print("starting Redis, gateway, telemetry, SEDA, orbit and Envoy (logs in var/log/) ...", flush=True)
     try:
         mesh.start()
     except MeshError as error:
@@ -60,6 +61,7 @@ Create a key (it is printed once, on the last line):
 Then call the API:
   curl -H "Authorization: Bearer $KEY" "{mesh.public_url}/v1/telemetry/vectors?date=1990-01-15&time=14:30&lat=34.05&lon=-118.24"
   curl -H "Authorization: Bearer $KEY" -d '{{"journal_text": "A calm week; I slept well.", "locale": "en-US"}}' {mesh.public_url}/v1/seda/audit
+  curl -H "Authorization: Bearer $KEY" -d '{{"people": [{{"name": "Ana", "role": "parent", "birth_data": {{"date": "1980-03-02", "time": "08:15", "lat": 51.5, "lon": -0.12}}}}, {{"name": "Ben", "role": "child", "birth_data": {{"date": "2012-07-19", "lat": 51.5, "lon": -0.12}}}}]}}' {mesh.public_url}/v1/orbit/map
 
 Admin API {mesh.admin_address} (token in var/admin.env), Envoy stats http://127.0.0.1:{mesh.ports.envoy_stats}/stats/prometheus
 Press Ctrl-C to stop.""", flush=True)

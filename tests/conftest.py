@@ -1,4 +1,4 @@
-"""Fixtures: one real mesh (Envoy, Redis, two gateways, telemetry) on free ports for the session."""
+"""Fixtures: one real mesh (Envoy, Redis, two gateways, telemetry, SEDA, orbit) on free ports for the session."""
 
 import base64
 import itertools
@@ -27,6 +27,8 @@ _account_numbers = itertools.count(1)
 ISSUED_KEYS: list[str] = []
 # Every journal text the tests send to SEDA, for the same check.
 AUDITED_TEXTS: list[str] = []
+# Every person's name the tests send to the orbit map, for the same check.
+MAPPED_PEOPLE: list[str] = []
 
 
 def start_mesh(var: pathlib.Path, gateways: int = 2) -> Mesh:

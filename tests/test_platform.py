@@ -66,7 +66,7 @@ def test_envoy_accepts_the_rendered_config(tmp_path):
     import defrag.mesh
 
     config = tmp_path / "envoy.yaml"
-    config.write_text(envoyconf.render(envoyconf.EdgeConfig(18080, 19901, 19902, [("127.0.0.1", 50061)], [("127.0.0.1", 50071)], [("127.0.0.1", 50081)])))
+    config.write_text(envoyconf.render(envoyconf.EdgeConfig(18080, 19901, 19902, [("127.0.0.1", 50061)], [("127.0.0.1", 50071)], [("127.0.0.1", 50081)], [("127.0.0.1", 50091)])))
 
     result = subprocess.run([defrag.mesh.envoy_binary(), "--mode", "validate", "-c", str(config)], capture_output=True, text=True, timeout=120)
 

@@ -1,11 +1,11 @@
-"""Runs last: no plaintext key, journal text or birth data in Redis, its append-only file, any log or any metric."""
+"""Runs last: no plaintext key, journal text, name or birth data in Redis, its append-only file, any log or any metric."""
 
 import re
 
 import pytest
 import redis
 
-from conftest import AUDITED_TEXTS, ISSUED_KEYS, LOS_ANGELES_1990, bearer, http
+from conftest import AUDITED_TEXTS, ISSUED_KEYS, LOS_ANGELES_1990, MAPPED_PEOPLE, bearer, http
 from test_observability import scrape
 
 pytestmark = pytest.mark.integration
@@ -98,3 +98,20 @@ def test_no_journal_text_in_metrics(mesh):
 
     assert "defrag_seda_band_total" in metrics
     assert not [f for f in text_fragments() if f in metrics]
+
+
+def test_no_name_or_birth_date_of_an_orbit_map_in_logs_redis_or_metrics(mesh):
+    names = sorted({name for name in MAPPED_PEOPLE if len(name.strip()) >= 8})
+    assert names, "the suite mapped people before this test"
+    logs = "\n".join(p.read_text() for p in mesh.logs.glob("*.log"))
+    ports = [*mesh.ports.orbit_metrics, *mesh.ports.gateway_metrics]
+    metrics = "\n".join(scrape(port) for port in ports)
+    stored = redis_contents(mesh.redis_url)
+
+    assert "/defrag.orbit.v1.OrbitService/Map" in logs
+    assert "defrag_orbit_compute_duration_seconds" in metrics
+    for where in (logs, metrics, stored):
+        assert not [name for name in names if name in where]
+        # Birth dates that only the orbit tests send.
+        assert "2001-12-10" not in where
+        assert "1994-01-08" not in where

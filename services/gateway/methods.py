@@ -9,6 +9,7 @@ from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
 
 from defrag.keys.v1 import usage_pb2
+from defrag.orbit.v1 import orbit_pb2
 from defrag.seda.v1 import seda_pb2
 from defrag.telemetry.v1 import telemetry_pb2
 
@@ -44,6 +45,12 @@ def INSTANT_COUNT(message: Message) -> int:
     return len(message.instants)
 
 
+def PAIR_COUNT(message: Message) -> int:
+    """Return the cost of an orbit map of N people: one call per pair, N(N-1)/2."""
+    count = len(message.people)
+    return count * (count - 1) // 2
+
+
 def FREE(_message: Message) -> int:
     return 0
 
@@ -77,6 +84,16 @@ PUBLIC_METHODS: dict[str, MethodRule] = {
             cost=INSTANT_COUNT,
             count_field="instants",
             count_range=(1, 366),
+        ),
+        MethodRule(
+            "/defrag.orbit.v1.OrbitService/Map",
+            orbit_pb2.MapRequest,
+            # 12 people with 64-code-point names (256 bytes of UTF-8) and
+            # every birth-data field come to about 6 KiB.
+            max_body_bytes=16 * 1024,
+            cost=PAIR_COUNT,
+            count_field="people",
+            count_range=(2, 12),
         ),
         MethodRule(
             "/defrag.keys.v1.UsageService/GetUsage",

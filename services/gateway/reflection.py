@@ -5,7 +5,7 @@ from grpc_reflection.v1alpha import reflection
 
 from defrag.platform.config import descriptor_path
 
-PUBLIC_SERVICES = ("defrag.telemetry.v1.TelemetryService", "defrag.seda.v1.SedaService", "defrag.keys.v1.UsageService")
+PUBLIC_SERVICES = ("defrag.telemetry.v1.TelemetryService", "defrag.seda.v1.SedaService", "defrag.orbit.v1.OrbitService", "defrag.keys.v1.UsageService")
 PRIVATE_FILES = ("defrag/keys/v1/admin.proto",)
 
 

@@ -1,0 +1,310 @@
+"""Orbit maps through the real Envoy over REST and native gRPC: contract, metering, validation and untimed births."""
+
+import json
+
+import grpc
+import pytest
+import swisseph
+from google.rpc import error_details_pb2
+
+from conftest import MAPPED_PEOPLE, bearer, error_reason, http, rich_status, status_detail
+from defrag.common.v1 import common_pb2
+from defrag.orbit.v1 import orbit_pb2, orbit_pb2_grpc
+
+pytestmark = pytest.mark.integration
+
+MAP = "/v1/orbit/map"
+METHOD = "/defrag.orbit.v1.OrbitService/Map"
+
+# Chosen on purpose from random births: Mira's chart is hard to both others'
+# (friction above 0.7 each), while Dev's and Lena's are easy to each other.
+MIRA = {"name": "Mira Vasquez-Orbit", "role": "child", "birth_data": {"date": "2001-12-10", "time": "05:00", "lat": -33.87, "lon": 151.21}}
+DEV = {"name": "Dev Orbitson", "role": "parent", "birth_data": {"date": "1965-03-10", "time": "06:15", "lat": 19.08, "lon": 72.88}}
+LENA = {"name": "Lena Orbitova", "role": "sibling", "birth_data": {"date": "1994-01-08", "time": "13:15", "lat": 48.86, "lon": 2.35}}
+TRIAD = [MIRA, DEV, LENA]
+
+
+def person(name: str, date: str = "1990-05-17", time: str = "09:30", role: str = "friend", **place) -> dict:
+    birth = {"date": date, "lat": place.get("lat", 51.5), "lon": place.get("lon", -0.12)}
+    if time:
+        birth["time"] = time
+    return {"name": name, "role": role, "birth_data": birth}
+
+
+def orbit_map(mesh, key: str | None, people: list[dict], headers: dict | None = None, path: str = MAP):
+    """POSTs a map over REST, recording the names and birth dates for the privacy checks."""
+    MAPPED_PEOPLE.extend(entry["name"] for entry in people if entry.get("name", "").strip())
+    sent = {"content-type": "application/json", **(bearer(key) if key else {}), **(headers or {})}
+    return http(mesh, path, sent, "POST", json.dumps({"people": people}).encode())
+
+
+def violations(reply) -> dict[str, str]:
+    return {item["field"]: item["description"] for item in reply.detail("BadRequest")["field_violations"]}
+
+
+def grpc_request(people: list[dict]) -> orbit_pb2.MapRequest:
+    request = orbit_pb2.MapRequest()
+    for entry in people:
+        request.people.add(name=entry["name"], role=entry["role"], birth_data=common_pb2.BirthData(**entry["birth_data"]))
+    MAPPED_PEOPLE.extend(entry["name"] for entry in people)
+    return request
+
+
+# --- the contract -----------------------------------------------------------------
+
+
+def test_a_three_person_map_returns_the_contract_costs_three_calls_and_finds_the_triangulation(mesh, admin):
+    account, _, key = admin.account_with_key("pro")
+
+    reply = orbit_map(mesh, key, TRIAD, headers={"x-request-id": "orbit-contract-1"})
+
+    assert reply.status == 200, reply.body
+    body = reply.json()
+    assert body["request_id"] == "orbit-contract-1"
+    assert body["timestamp"].endswith("Z")
+    assert (body["geometry"], body["people_count"]) == ("triad", 3)
+    assert body["model_version"].startswith("orbit-geometry-")
+    assert "not a psychological assessment" in body["disclaimer"]
+    keys = ["Dev Orbitson <> Lena Orbitova", "Dev Orbitson <> Mira Vasquez-Orbit", "Lena Orbitova <> Mira Vasquez-Orbit"]
+    assert sorted(body["friction_matrix"]) == keys
+    assert all(0.0 <= value <= 1.0 for value in body["friction_matrix"].values())
+    assert [pair["key"] for pair in body["pairs"]] == keys
+    for pair in body["pairs"]:
+        assert pair["aspects"], pair["key"]
+        for aspect in pair["aspects"]:
+            assert aspect["aspect"] in ("conjunction", "sextile", "square", "trine", "opposition")
+            assert aspect["motion"] in ("applying", "separating", "fixed")
+            assert 0.0 <= aspect.get("orb_degrees", 0.0) <= aspect["max_orb_degrees"]
+    (found,) = body["triangulation"]
+    assert found["person"] == "Mira Vasquez-Orbit"
+    assert found["edges"] == ["Dev Orbitson <> Mira Vasquez-Orbit", "Lena Orbitova <> Mira Vasquez-Orbit"]
+    assert min(found["edge_friction"]) >= body["high_friction_threshold"]
+    assert body["pressure_points"][0]["name"] == "Mira Vasquez-Orbit"
+    assert body["pressure_points"][0]["role"] == "child"
+    assert body["pressure_points"][0]["level"] == "high"
+    assert any("Mira Vasquez-Orbit (child) sits where two high-friction pairs meet" in note for note in body["recommendations"])
+    assert admin.used(account) == 3
+
+
+def test_the_map_does_not_depend_on_the_order_of_the_people(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+
+    forward = orbit_map(mesh, key, TRIAD).json()
+    backward = orbit_map(mesh, key, TRIAD[::-1]).json()
+
+    for body in (forward, backward):
+        del body["request_id"], body["timestamp"]
+    assert forward == backward
+
+
+def test_a_pair_has_the_same_friction_alone_and_in_a_group(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+
+    alone = orbit_map(mesh, key, [DEV, LENA]).json()
+    group = orbit_map(mesh, key, TRIAD).json()
+
+    pair = "Dev Orbitson <> Lena Orbitova"
+    assert alone["geometry"] == "dyad"
+    assert alone["friction_matrix"][pair] == group["friction_matrix"][pair]
+
+
+def test_twelve_people_cost_66_calls_over_native_grpc(mesh, admin, public_channel):
+    account, _, key = admin.account_with_key("pro")
+    people = [person(f"Orbit Twelve {index:02d}", date=f"19{60 + 3 * index}-0{1 + index % 9}-1{index % 10}") for index in range(12)]
+
+    response = orbit_pb2_grpc.OrbitServiceStub(public_channel).Map(
+        grpc_request(people), metadata=[("authorization", f"Bearer {key}")], timeout=30)
+
+    assert (response.geometry, response.people_count) == ("system", 12)
+    assert len(response.friction_matrix) == 66
+    assert len(response.pressure_points) == 12
+    assert admin.used(account) == 66
+
+
+# --- metering and access ------------------------------------------------------------
+
+
+def test_a_free_key_gets_403_before_any_charge(mesh, admin):
+    account, _, key = admin.account_with_key("free")
+
+    reply = orbit_map(mesh, key, TRIAD)
+
+    assert reply.status == 403
+    assert admin.used(account) == 0
+
+
+@pytest.mark.parametrize("count", [0, 1, 13])
+def test_a_count_outside_2_to_12_gets_400_from_the_gateway_before_any_charge(mesh, admin, count):
+    account, _, key = admin.account_with_key("pro")
+    people = [person(f"Count {index}") for index in range(count)]
+
+    reply = orbit_map(mesh, key, people)
+
+    assert reply.status == 400
+    assert "people" in violations(reply)
+    assert f"has {count} entries" in violations(reply)["people"]
+    assert admin.used(account) == 0
+
+
+def test_a_map_that_would_pass_the_quota_is_refused_whole(mesh, admin):
+    # The tiny tier allows 3 calls a month: a 3-person map fits, a 4-person map (6 calls) does not.
+    account, _, key = admin.account_with_key("tiny")
+
+    refused = orbit_map(mesh, key, [*TRIAD, person("Fourth Orbit")])
+    assert refused.status == 429
+    assert admin.used(account) == 0
+
+    assert orbit_map(mesh, key, TRIAD).status == 200
+    assert admin.used(account) == 3
+
+
+def test_the_same_map_over_grpc_costs_the_same(mesh, admin, public_channel):
+    account, _, key = admin.account_with_key("pro")
+
+    orbit_pb2_grpc.OrbitServiceStub(public_channel).Map(
+        grpc_request([*TRIAD, person("Fourth Orbit")]), metadata=[("authorization", f"Bearer {key}")], timeout=30)
+
+    assert admin.used(account) == 6
+
+
+# --- validation ----------------------------------------------------------------------
+
+
+def test_duplicate_names_get_400_from_the_service_naming_the_entry(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+
+    reply = orbit_map(mesh, key, [person("Sam Orbit"), person("  sam ORBIT "), person("Kai Orbit")])
+
+    assert reply.status == 400
+    assert reply.reason() == "INVALID_ARGUMENT"
+    found = violations(reply)
+    assert list(found) == ["people[1].name"]
+    assert "people[0].name" in found["people[1].name"]
+    assert "case-folded" in found["people[1].name"]
+    # The message names the rule, never the name itself.
+    assert "sam" not in reply.body.decode().lower().replace("same", "")
+
+
+def test_bad_birth_data_gets_400_naming_the_entry_and_the_rule(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+    bad_place = person("Bad Place Orbit", lat=95.0)
+    no_lon = {"name": "No Lon Orbit", "role": "friend", "birth_data": {"date": "1990-01-01", "lat": 10.0}}
+    bad_date = person("Bad Date Orbit", date="1990-02-30")
+
+    reply = orbit_map(mesh, key, [bad_place, no_lon, bad_date])
+
+    assert reply.status == 400
+    found = violations(reply)
+    assert set(found) == {"people[0].birth_data.lat", "people[1].birth_data.lon", "people[2].birth_data.date"}
+    assert "-90..90" in found["people[0].birth_data.lat"]
+    assert "missing" in found["people[1].birth_data.lon"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "words"),
+    [
+        ({"name": "", "role": "friend"}, "people[0].name", "is empty"),
+        ({"name": "   ", "role": "friend"}, "people[0].name", "is empty"),
+        ({"name": "x" * 65, "role": "friend"}, "people[0].name", "over the limit of 64"),
+        ({"name": "Tab\tOrbit", "role": "friend"}, "people[0].name", "control character"),
+        ({"name": "A <> B", "role": "friend"}, "people[0].name", '"<>"'),
+        ({"name": "No Role Orbit", "role": ""}, "people[0].role", "is missing"),
+        ({"name": "Odd Role Orbit", "role": "boss"}, "people[0].role", "parent, child, partner"),
+    ],
+)
+def test_a_bad_name_or_role_gets_400_naming_the_rule(mesh, admin, entry, field, words):
+    _, _, key = admin.account_with_key("pro")
+    bad = {**entry, "birth_data": {"date": "1990-01-01", "lat": 10.0, "lon": 10.0}}
+
+    reply = orbit_map(mesh, key, [bad, person("Other Orbit")])
+
+    assert reply.status == 400
+    assert words in violations(reply)[field]
+
+
+def test_a_missing_birth_data_gets_400(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+
+    reply = orbit_map(mesh, key, [{"name": "Nobody Orbit", "role": "friend"}, person("Other Orbit")])
+
+    assert reply.status == 400
+    assert "is missing" in violations(reply)["people[0].birth_data"]
+
+
+def test_a_skipped_local_time_gets_400_with_its_reason(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+    # London's clocks went from 01:00 to 02:00 on 2021-03-28.
+    gap = person("Gap Orbit", date="2021-03-28", time="01:30")
+
+    reply = orbit_map(mesh, key, [person("Other Orbit"), gap])
+
+    assert reply.status == 400
+    assert reply.reason() == "NONEXISTENT_LOCAL_TIME"
+    assert "people[1].birth_data.time" in violations(reply)
+
+
+def test_a_bad_person_over_grpc_gets_invalid_argument_with_the_field(mesh, admin, public_channel):
+    _, _, key = admin.account_with_key("pro")
+    request = grpc_request([person("Grpc Orbit"), person("grpc orbit")])
+
+    with pytest.raises(grpc.RpcError) as error:
+        orbit_pb2_grpc.OrbitServiceStub(public_channel).Map(request, metadata=[("authorization", f"Bearer {key}")], timeout=30)
+
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(error.value) == "INVALID_ARGUMENT"
+    bad_request = status_detail(rich_status(error.value), error_details_pb2.BadRequest)
+    assert [item.field for item in bad_request.field_violations] == ["people[1].name"]
+
+
+# --- births without a time ------------------------------------------------------------
+
+
+def moon_sign_changes(date: tuple[int, int, int], utc_offset_hours: float) -> bool:
+    """Whether the Moon changes sign within 14 hours of local noon, from the Swiss Ephemeris (independent of our engine).
+
+    14 hours either side of noon is the span the service checks (UNKNOWN_TIME_SPAN_HOURS).
+    """
+    noon = swisseph.julday(*date, 12.0) - utc_offset_hours / 24.0
+    signs = {int(swisseph.calc_ut(noon + minutes / 1440.0, swisseph.MOON)[0][0] // 30) for minutes in range(-840, 841, 10)}
+    return len(signs) > 1
+
+
+def test_a_person_without_a_time_gets_no_angles_and_is_named(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+    # The Sun entered Aries at 07:35 UT on 2000-03-20 (the March equinox), so
+    # it changed sign during that date in London.
+    untimed = person("Equinox Orbit", date="2000-03-20", time="")
+
+    body = orbit_map(mesh, key, [untimed, person("Timed Orbit")]).json()
+
+    assert body["people_without_time"] == ["Equinox Orbit"]
+    entry = next(point for point in body["pressure_points"] if point["name"] == "Equinox Orbit")
+    assert entry.get("time_known", False) is False
+    assert "ascendant" not in entry["points"] and "midheaven" not in entry["points"]
+    assert "sun" not in entry["points"]
+    assert "mercury" in entry["points"]
+    timed = next(point for point in body["pressure_points"] if point["name"] == "Timed Orbit")
+    assert timed["time_known"] is True and "ascendant" in timed["points"]
+    (pair,) = body["pairs"]
+    untimed_side = "point_a" if pair["person_a"] == "Equinox Orbit" else "point_b"
+    assert pair["aspects"]
+    assert all(aspect[untimed_side] not in ("sun", "ascendant", "midheaven") for aspect in pair["aspects"])
+    assert any("Birth times for Equinox Orbit" in note for note in body["recommendations"])
+
+
+def test_without_a_time_the_moon_counts_only_on_a_day_it_keeps_its_sign(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+    dates = ["1987-04-11", "1987-04-12", "1987-04-13", "1987-04-14", "1987-04-15"]
+    expected = {}
+    found = {}
+    for date in dates:
+        # Greenwich; British Summer Time (UTC+1) began on 1987-03-29.
+        untimed = person(f"Moon Orbit {date}", date=date, time="", lat=51.48, lon=0.0)
+        body = orbit_map(mesh, key, [untimed, person("Timed Moon Orbit")]).json()
+        entry = next(point for point in body["pressure_points"] if point["name"] == untimed["name"])
+        found[date] = "moon" in entry["points"]
+        expected[date] = not moon_sign_changes(tuple(map(int, date.split("-"))), 1.0)
+
+    assert found == expected
+    # The dates cover both cases, so the check can fail either way.
+    assert set(expected.values()) == {True, False}
