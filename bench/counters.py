@@ -43,6 +43,18 @@ def samples(port: int, sample_name: str):
                 yield sample.labels, int(sample.value)
 
 
+def bucket_bound_ms(buckets: dict[float, int], share: float) -> float:
+    """Return the upper bound, in ms, of the first cumulative histogram bucket that `share` of the observations had reached.
+
+    buckets maps each bucket's upper bound in seconds to its cumulative count, +Inf included.
+    """
+    total = buckets[float("inf")]
+    for bound in sorted(buckets):
+        if buckets[bound] >= share * total:
+            return bound * 1000
+    return float("inf")
+
+
 def ext_authz_counts(envoy_admin_port: int) -> dict[str, int]:
     """Returns the public listener's ext_authz counters (ok, denied, error, ...) from an Envoy's admin port."""
     url = f"http://127.0.0.1:{envoy_admin_port}/stats?format=json&filter=^http\\.public\\.ext_authz\\."

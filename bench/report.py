@@ -185,9 +185,9 @@ def render(
     best: Config,
     shape: LoadShape,
     elapsed_seconds: float,
-    seda_lines: list[str] | None = None,
+    service_lines: list[str] | None = None,
 ) -> str:
-    """Returns the generated part of BENCHMARKS.md; seda_lines, when given, become a section after the reference rows."""
+    """Returns the generated part of BENCHMARKS.md; service_lines (the SEDA and orbit sections), when given, come after the reference rows."""
     compute_rate = statistics.mean(c.calls_per_second for c in compute)
     compute_ms = statistics.mean(c.milliseconds_per_call for c in compute)
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -260,8 +260,8 @@ def render(
             *reference_lines,
             "",
         ]
-    if seda_lines:
-        lines += [*seda_lines, ""]
+    if service_lines:
+        lines += [*service_lines, ""]
     lines += [
         "## How the responses were checked",
         "",

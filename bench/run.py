@@ -13,7 +13,8 @@ authorizers (see bench/edge.py). The telemetry handler is also called in a
 loop in this process, before and after the loads, for the compute rate of
 one core. The position engine is compared with pyswisseph and
 astronomy-engine in one process first (bench/engine.py). Last,
-bench/seda.py loads one SEDA process on its own.
+bench/seda.py loads one SEDA process on its own, and bench/orbit.py one
+orbit process with 12-person maps.
 """
 
 import argparse
@@ -22,7 +23,7 @@ import shutil
 import sys
 import time
 
-from bench import engine, inprocess, load, report, seda
+from bench import engine, inprocess, load, orbit, report, seda
 from bench.session import GRPC_REQUEST, PROTOCOLS, REFERENCE_TARGETS, TARGETS, Config, LoadShape, Measurement, Session
 from defrag.platform.config import ROOT
 
@@ -58,6 +59,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--compute-seconds", type=float, default=5.0, help="length of each in-process compute run, in seconds (default 5)")
     parser.add_argument("--engine-seconds", type=float, default=30.0, help="length of the position engine's comparison with its peers, in seconds (default 30)")
     parser.add_argument("--seda-seconds", type=float, default=10.0, help="length of each SEDA load, in seconds; 0 skips SEDA (default 10)")
+    parser.add_argument("--orbit-seconds", type=float, default=10.0, help="length of the orbit load and its in-process timing, in seconds; 0 skips orbit (default 10)")
 
     parser.add_argument(
         "--configs",
@@ -86,8 +88,8 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         parser.error(str(error))
     if min(arguments.seconds, arguments.compute_seconds, arguments.connections, arguments.threads) <= 0 or arguments.warm_up < 0:
         parser.error("--seconds, --compute-seconds, --connections and --threads must be positive and --warm-up not negative")
-    if arguments.seda_seconds < 0:
-        parser.error("--seda-seconds must not be negative")
+    if arguments.seda_seconds < 0 or arguments.orbit_seconds < 0:
+        parser.error("--seda-seconds and --orbit-seconds must not be negative")
     if arguments.connections < arguments.threads:
         parser.error("--connections must be at least --threads, because wrk and h2load give each thread a connection")
     return arguments
@@ -140,9 +142,15 @@ def main(argv: list[str] | None = None) -> int:
         seda_results = seda.measure(arguments.var / "seda", arguments.seda_seconds)
         for result in seda_results:
             print(seda.result_line(result), flush=True)
+    service_lines = seda.markdown(seda_results) if seda_results else []
+    if arguments.orbit_seconds > 0:
+        print("--- orbit service alone", flush=True)
+        orbit_result = orbit.measure(arguments.var / "orbit", arguments.orbit_seconds)
+        print(orbit.result_line(orbit_result), flush=True)
+        service_lines += ["", *orbit.markdown(orbit_result)] if service_lines else orbit.markdown(orbit_result)
     elapsed = time.monotonic() - started
 
-    text = report.render(measurements, compute, best, shape, elapsed, seda.markdown(seda_results) if seda_results else []) + "\n" + engine_text
+    text = report.render(measurements, compute, best, shape, elapsed, service_lines) + "\n" + engine_text
     if arguments.no_write:
         print(text)
     else:

@@ -23,7 +23,7 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench.counters import samples
+from bench.counters import bucket_bound_ms, samples
 from bench.session import BENCH_TIERS
 from defrag.mesh import Mesh, Ports
 from defrag.platform.config import ROOT
@@ -93,11 +93,7 @@ class SedaResult:
 
     def service_bound_ms(self, share: float) -> float:
         """Return the upper bound, in ms, of the first bucket by which `share` of the calls had finished."""
-        total = self.service_buckets[float("inf")]
-        for bound in sorted(self.service_buckets):
-            if self.service_buckets[bound] >= share * total:
-                return bound * 1000
-        return float("inf")
+        return bucket_bound_ms(self.service_buckets, share)
 
 
 def audit_buckets(metrics_port: int) -> dict[float, int]:

@@ -7,9 +7,11 @@ Settings (environment):
   DEFRAG_LOG_LEVEL    log level, default INFO (one line per call)
 """
 
+import gc
+
+from defrag import sky
 from defrag.platform.config import env_int, env_str
 from defrag.platform.server import run_service, run_until_signal, start
-from defrag import sky
 from services.orbit import service
 
 
@@ -19,6 +21,12 @@ async def serve() -> None:
     host = env_str("DEFRAG_BIND_HOST", "127.0.0.1")
 
     sky.warm_up()
+    # A map allocates thousands of small objects, which sets off the
+    # collector; freezing what start-up made (Numba, the ephemeris, the zone
+    # tables) keeps full collections from scanning it, which cut the 99th
+    # percentile of a 12-person map from about 40 ms to 18 ms (bench/orbit.py).
+    gc.collect()
+    gc.freeze()
     server = await start("orbit", port, service.register, host=host, metrics_port=metrics_port)
     await run_until_signal(server)
 
