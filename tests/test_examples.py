@@ -47,7 +47,7 @@ def exhausted_key(mesh, admin) -> str:
 # --- curl.sh --------------------------------------------------------------
 
 
-def test_curl_sh_prints_vectors_usage_and_401(mesh, pro_key):
+def test_curl_sh_prints_vectors_audit_map_usage_and_401(mesh, pro_key):
     if not shutil.which("curl"):
         pytest.skip("curl.sh needs curl on PATH, and this machine has none")
     AUDITED_TEXTS.append("A quiet week: long walks, early nights and lunch with an old friend.")
@@ -61,6 +61,10 @@ def test_curl_sh_prints_vectors_usage_and_401(mesh, pro_key):
         assert f'"body":"{body}"' in result.stdout
     assert "ratelimit-policy: " in result.stdout.lower()
     assert '"band":"clear"' in result.stdout
+    assert '"geometry":"dyad"' in result.stdout
+    # The transcoder's JSON printer escapes "<" and ">" in strings.
+    assert '"friction_matrix":{"Ana \\u003c\\u003e Ben":' in result.stdout
+    assert '"people_without_time":["Ben"]' in result.stdout
     assert '"audit_logged":true' in result.stdout
     assert '"tier":"pro"' in result.stdout
     assert '"reason":"API_KEY_MISSING"' in result.stdout

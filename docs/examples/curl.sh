@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Calls the defrag REST API with curl: telemetry, a SEDA audit, usage, and a call without a key.
+# Calls the defrag REST API with curl: telemetry, a SEDA audit, an orbit map, usage, and a call without a key.
 #
 #   DEFRAG_API_KEY=sk_live_... bash docs/examples/curl.sh
 #
@@ -24,6 +24,16 @@ curl --silent --show-error --fail-with-body \
   -H "Content-Type: application/json" \
   --data '{"journal_text": "A quiet week: long walks, early nights and lunch with an old friend.", "locale": "en-US", "context": "horoscope"}' \
   "$url/v1/seda/audit"
+echo
+
+echo "== POST /v1/orbit/map (a parent and a child, the child's birth time unknown; costs 1 call)"
+curl --silent --show-error --fail-with-body \
+  -H "Authorization: Bearer $key" \
+  -H "Content-Type: application/json" \
+  --data '{"people": [
+    {"name": "Ana", "role": "parent", "birth_data": {"date": "1980-03-02", "time": "08:15", "lat": 51.5, "lon": -0.12}},
+    {"name": "Ben", "role": "child", "birth_data": {"date": "2012-07-19", "lat": 51.5, "lon": -0.12}}]}' \
+  "$url/v1/orbit/map"
 echo
 
 echo "== GET /v1/usage"
