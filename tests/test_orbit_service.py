@@ -141,8 +141,9 @@ def test_a_count_outside_2_to_12_gets_400_from_the_gateway_before_any_charge(mes
     reply = orbit_map(mesh, key, people)
 
     assert reply.status == 400
-    assert "people" in violations(reply)
-    assert f"has {count} entries" in violations(reply)["people"]
+    assert reply.reason() == "COUNT_OUT_OF_RANGE"
+    assert list(violations(reply)) == ["people"]
+    assert f"has {count} {'entry' if count == 1 else 'entries'};" in violations(reply)["people"]
     assert admin.used(account) == 0
 
 
@@ -180,7 +181,7 @@ def test_duplicate_names_get_400_from_the_service_naming_the_entry(mesh, admin):
     found = violations(reply)
     assert list(found) == ["people[1].name"]
     assert "people[0].name" in found["people[1].name"]
-    assert "case-folded" in found["people[1].name"]
+    assert "NFKC-normalised and case-folded" in found["people[1].name"]
     # The message names the rule, never the name itself.
     assert "sam" not in reply.body.decode().lower().replace("same", "")
 
@@ -208,8 +209,12 @@ def test_bad_birth_data_gets_400_naming_the_entry_and_the_rule(mesh, admin):
         ({"name": "x" * 65, "role": "friend"}, "people[0].name", "over the limit of 64"),
         ({"name": "Tab\tOrbit", "role": "friend"}, "people[0].name", "control character"),
         ({"name": "A <> B", "role": "friend"}, "people[0].name", '"<>"'),
+        ({"name": "\u200b", "role": "friend"}, "people[0].name", "U+200B"),
+        ({"name": "\ufeffBom Orbit", "role": "friend"}, "people[0].name", "U+FEFF"),
+        ({"name": "ab\u202ecd", "role": "friend"}, "people[0].name", "U+202E"),
+        ({"name": "\u200d\u0301", "role": "friend"}, "people[0].name", "no visible character"),
         ({"name": "No Role Orbit", "role": ""}, "people[0].role", "is missing"),
-        ({"name": "Odd Role Orbit", "role": "boss"}, "people[0].role", "parent, child, partner"),
+        ({"name": "Odd Role Orbit", "role": "boss"}, "people[0].role", "'boss' is not a known role: use one of parent, child, partner"),
     ],
 )
 def test_a_bad_name_or_role_gets_400_naming_the_rule(mesh, admin, entry, field, words):
@@ -220,6 +225,29 @@ def test_a_bad_name_or_role_gets_400_naming_the_rule(mesh, admin, entry, field, 
 
     assert reply.status == 400
     assert words in violations(reply)[field]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("Zo\u00eb Orbit", "Zoe\u0308 Orbit"), ("Anchor Orbit", "\uff21nchor Orbit"), ("Stra\u00dfe Orbit", "STRASSE orbit")],
+)
+def test_names_that_look_alike_count_as_duplicates(mesh, admin, first, second):
+    _, _, key = admin.account_with_key("pro")
+
+    reply = orbit_map(mesh, key, [person(first), person(second)])
+
+    assert reply.status == 400
+    assert list(violations(reply)) == ["people[1].name"]
+
+
+def test_joiners_inside_a_name_are_accepted(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+    # A Persian name needs the zero-width non-joiner; an emoji sequence the zero-width joiner.
+    names = ["\u0645\u06cc\u200c\u0631\u0648\u062f Orbit", "Family \U0001F468\u200d\U0001F467 Orbit"]
+
+    reply = orbit_map(mesh, key, [person(name) for name in names])
+
+    assert reply.status == 200, reply.body
 
 
 def test_a_missing_birth_data_gets_400(mesh, admin):
@@ -241,6 +269,36 @@ def test_a_skipped_local_time_gets_400_with_its_reason(mesh, admin):
     assert reply.status == 400
     assert reply.reason() == "NONEXISTENT_LOCAL_TIME"
     assert "people[1].birth_data.time" in violations(reply)
+
+
+def test_a_400_lists_every_bad_field_including_skipped_times(mesh, admin):
+    account, _, key = admin.account_with_key("pro")
+    # 02:30 did not exist in New York on 2021-03-14; latitude 95 does not exist anywhere.
+    gap = person("Gap Orbit", date="2021-03-14", time="02:30", lat=40.71, lon=-74.0)
+    bad_place = person("Bad Place Orbit", lat=95.0)
+
+    reply = orbit_map(mesh, key, [gap, bad_place, person("", role="friend")])
+
+    assert reply.status == 400
+    assert reply.reason() == "INVALID_ARGUMENT"
+    assert list(violations(reply)) == ["people[0].birth_data.time", "people[1].birth_data.lat", "people[2].name"]
+    # Admitted calls are charged even when the service rejects them, so one
+    # complete list saves the caller a charged round per mistake.
+    assert admin.used(account) == 3
+
+
+def test_a_date_without_noon_is_blamed_on_the_date(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+    # Samoa skipped 2011-12-30 when it moved west of the date line.
+    skipped_day = person("Samoa Orbit", date="2011-12-30", time="", lat=-13.83, lon=-171.76)
+
+    reply = orbit_map(mesh, key, [person("Other Orbit"), skipped_day])
+
+    assert reply.status == 400
+    assert reply.reason() == "NONEXISTENT_LOCAL_TIME"
+    found = violations(reply)
+    assert list(found) == ["people[1].birth_data.date"]
+    assert "has no local noon" in found["people[1].birth_data.date"]
 
 
 def test_a_bad_person_over_grpc_gets_invalid_argument_with_the_field(mesh, admin, public_channel):

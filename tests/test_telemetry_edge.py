@@ -586,7 +586,7 @@ def test_rest_batch_count_out_of_range(mesh, admin, count):
     assert reply.status == 400
     assert reply.reason() == "COUNT_OUT_OF_RANGE"
     assert list(violations(reply)) == ["instants"]
-    assert f"has {count} entries" in violations(reply)["instants"]
+    assert f"has {count} entries;" in violations(reply)["instants"]
     assert admin.used(account_id) == 0
 
 

@@ -321,10 +321,11 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             count = len(getattr(message, rule.count_field))
             low, high = rule.count_range
             if not low <= count <= high:
+                noun = "entry" if count == 1 else "entries"
                 raise Denied(400, ApiError(
                     grpc.StatusCode.INVALID_ARGUMENT, "COUNT_OUT_OF_RANGE",
-                    f"{rule.count_field} has {count} entries; send {low} to {high}",
-                    violations=[FieldViolation(rule.count_field, f"has {count} entries; the allowed range is {low}..{high}")],
+                    f"{rule.count_field} has {count} {noun}; send {low} to {high}",
+                    violations=[FieldViolation(rule.count_field, f"has {count} {noun}; the allowed range is {low}..{high}")],
                 ))
 
         field = _non_finite_field(message)

@@ -31,6 +31,11 @@ PEOPLE_LIMITS = (2, 12)
 MAX_NAME_LENGTH = 64  # Unicode code points, after trimming
 # Joins two names in a pair key, so no name may contain it.
 KEY_SEPARATOR = "<>"
+# Format characters (Unicode category Cf) allowed in names: the zero-width
+# non-joiner and joiner, which Persian, Indic scripts and emoji sequences need.
+JOINERS = frozenset({"\u200c", "\u200d"})
+# A name made only of these and spaces shows nothing.
+INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
 
 # Without a birth time, a body counts only if its sign is the same from this
 # many hours before local noon to this many after: that covers the whole
@@ -79,36 +84,57 @@ def register(server: grpc.aio.Server) -> list[pb_descriptor.ServiceDescriptor]:
 
 
 def read_request(request: orbit_pb2.MapRequest) -> list[_Person]:
-    """Check every person and raise one 400 listing every bad field, in request order."""
+    """Check every person and resolve each birth time, raising one 400 that lists every bad field in request order."""
     count = len(request.people)
     low, high = PEOPLE_LIMITS
     if not low <= count <= high:
-        raise invalid_argument([FieldViolation("people", f"has {count} entries, outside the allowed {low}..{high}: send {low} to {high} people per map")])
+        raise invalid_argument([FieldViolation("people", f"has {count} {_entries(count)}, outside the allowed {low}..{high}: send {low} to {high} people per map")])
 
     violations: list[FieldViolation] = []
-    readings = []
+    skipped_times = 0
+    people = []
     first_index_of: dict[str, int] = {}
     for index, person in enumerate(request.people):
         prefix = f"people[{index}]."
-        violations += check_name(person.name, prefix)
-        folded = person.name.strip().casefold()
-        if folded and folded in first_index_of:
-            violations.append(FieldViolation(
-                f"{prefix}name",
-                f"is the same as people[{first_index_of[folded]}].name once trimmed and case-folded: give each person a distinct name",
-            ))
-        first_index_of.setdefault(folded, index)
+        name_violations = check_name(person.name, prefix)
+        violations += name_violations
+        if not name_violations:
+            folded = comparable_name(person.name)
+            if folded in first_index_of:
+                violations.append(FieldViolation(
+                    f"{prefix}name",
+                    f"is the same as people[{first_index_of[folded]}].name once trimmed, NFKC-normalised and case-folded: "
+                    "give each person a distinct name",
+                ))
+            first_index_of.setdefault(folded, index)
         violations += check_role(person.role, prefix)
         if not person.HasField("birth_data"):
             violations.append(FieldViolation(f"{prefix}birth_data", "is missing: send {date, time (optional), lat, lon} for each person"))
-            readings.append(None)
             continue
+
         reading, errors = birthdata.read_birth_data(person.birth_data, place_required=True)
         violations += [FieldViolation(f"{prefix}birth_data.{error.field}", error.description) for error in errors]
-        readings.append(reading if not errors else None)
+        if errors:
+            continue
+        try:
+            people.append(_resolve(person, reading, index))
+        except localtime.InvalidField as error:
+            skipped_times += isinstance(error, localtime.NonexistentLocalTime)
+            violations.append(_time_violation(error, reading, prefix))
     if violations:
-        raise invalid_argument(violations)
-    return _resolve_all(request, readings)
+        # The reason is the specific one only when every violation is a skipped local time.
+        reason = "NONEXISTENT_LOCAL_TIME" if skipped_times == len(violations) else "INVALID_ARGUMENT"
+        raise invalid_argument(violations, reason=reason)
+    return people
+
+
+def comparable_name(name: str) -> str:
+    """Return the form in which two names count as the same: trimmed, NFKC-normalised and case-folded.
+
+    NFKC makes look-alikes such as a fullwidth "Ａ" or a decomposed "ë" equal
+    to their plain forms, so two entries cannot look identical in a pair key.
+    """
+    return unicodedata.normalize("NFKC", name.strip()).casefold()
 
 
 def check_name(name: str, prefix: str) -> list[FieldViolation]:
@@ -118,8 +144,19 @@ def check_name(name: str, prefix: str) -> list[FieldViolation]:
         return [FieldViolation(field, f"is empty: give each person a name of 1 to {MAX_NAME_LENGTH} characters")]
     if len(trimmed) > MAX_NAME_LENGTH:
         return [FieldViolation(field, f"is {len(trimmed)} code points long, over the limit of {MAX_NAME_LENGTH}: send a shorter name or initials")]
-    if any(unicodedata.category(character) == "Cc" for character in name):
+    categories = [unicodedata.category(character) for character in name]
+    if "Cc" in categories:
         return [FieldViolation(field, "contains a control character (such as a newline or tab): send the name on one line")]
+    hidden = next((character for character, category in zip(name, categories)
+                   if category == "Cf" and character not in JOINERS), None)
+    if hidden is not None:
+        return [FieldViolation(
+            field,
+            f"contains the invisible format character U+{ord(hidden):04X} (such as a zero-width space, a byte-order mark "
+            "or a direction override): remove it",
+        )]
+    if all(character.isspace() or unicodedata.category(character) in INVISIBLE_CATEGORIES for character in trimmed):
+        return [FieldViolation(field, "has no visible character: give each person a readable name")]
     if KEY_SEPARATOR in name:
         return [FieldViolation(field, f'contains "{KEY_SEPARATOR}", which separates the two names of a pair key: remove it from the name')]
     return []
@@ -128,30 +165,31 @@ def check_name(name: str, prefix: str) -> list[FieldViolation]:
 def check_role(role: str, prefix: str) -> list[FieldViolation]:
     if role in ROLES:
         return []
-    shown = localtime.shown(role, 32)
-    problem = "is missing" if not role else f'"{shown}" is not a known role'
+    problem = "is missing" if not role else f"{localtime.shown(role, 32)} is not a known role"
     return [FieldViolation(f"{prefix}role", f"{problem}: use one of {', '.join(ROLES)}")]
 
 
-def _resolve_all(request: orbit_pb2.MapRequest, readings: list[localtime.LocalReading]) -> list[_Person]:
-    """Apply each person's zone, collecting every skipped local time or unknown zone into one 400."""
-    people = []
-    violations = []
-    reason = "INVALID_ARGUMENT"
-    for index, (person, reading) in enumerate(zip(request.people, readings)):
-        birth = person.birth_data
-        observer = sky.Observer(birth.lat, birth.lon, birth.elevation_meters if birth.HasField("elevation_meters") else 0.0)
-        try:
-            resolved = localtime.resolve(reading, observer.lat, observer.lon)
-        except localtime.InvalidField as error:
-            if isinstance(error, localtime.NonexistentLocalTime):
-                reason = "NONEXISTENT_LOCAL_TIME"
-            violations.append(FieldViolation(f"people[{index}].birth_data.{error.field}", error.description))
-            continue
-        people.append(_Person(person.name, person.role, resolved, observer, index))
-    if violations:
-        raise invalid_argument(violations, reason=reason)
-    return people
+def _entries(count: int) -> str:
+    return "entry" if count == 1 else "entries"
+
+
+def _resolve(person: orbit_pb2.Person, reading: localtime.LocalReading, index: int) -> _Person:
+    """Apply the person's zone to the birth time. Raises localtime.InvalidField for a skipped time or an unknown zone."""
+    birth = person.birth_data
+    observer = sky.Observer(birth.lat, birth.lon, birth.elevation_meters if birth.HasField("elevation_meters") else 0.0)
+    resolved = localtime.resolve(reading, observer.lat, observer.lon)
+    return _Person(person.name, person.role, resolved, observer, index)
+
+
+def _time_violation(error: localtime.InvalidField, reading: localtime.LocalReading, prefix: str) -> FieldViolation:
+    """Name the field of a birth time that cannot be applied; without a time, a skipped noon is the date's fault."""
+    if isinstance(error, localtime.NonexistentLocalTime) and not reading.time_known:
+        return FieldViolation(
+            f"{prefix}birth_data.date",
+            f"{reading.local.date().isoformat()} has no local noon in this place's zone, because the clocks skipped that "
+            "part of the day (or the whole day): check the date, or send the birth time or a utc_offset",
+        )
+    return FieldViolation(f"{prefix}birth_data.{error.field}", error.description)
 
 
 # --- computation ------------------------------------------------------------
