@@ -269,6 +269,31 @@ def resolve(reading: LocalReading, lat: float, lon: float) -> ResolvedTime:
     )
 
 
+def local_day_bounds(reading: LocalReading, lat: float, lon: float) -> tuple[dt.datetime, dt.datetime]:
+    """Return the UTC instants at which the reading's local date begins and the next local date begins.
+
+    Each is local midnight in the zone that resolve() applies. Where the clocks
+    skipped midnight, the day begins at the end of the gap: the first quarter
+    hour after midnight that exists, which is exact for every gap that is a
+    whole number of quarter hours (all in the tz database). Raises
+    NonexistentLocalTime when no such time exists within six hours.
+    """
+    bounds = []
+    for day in (0, 1):
+        midnight = dt.datetime.combine(reading.local.date() + dt.timedelta(days=day), dt.time())
+        for quarter in range(0, 6 * 4 + 1):
+            candidate = dataclasses.replace(
+                reading, local=midnight + dt.timedelta(minutes=15 * quarter), fold=0, warnings=(), time_known=True)
+            try:
+                bounds.append(resolve(candidate, lat, lon).utc)
+                break
+            except NonexistentLocalTime:
+                continue
+        else:
+            raise NonexistentLocalTime("date", f"{midnight.date().isoformat()} has no local time from 00:00 to 06:00 in this zone: check the date")
+    return bounds[0], bounds[1]
+
+
 def mean_time_offset(lon: float) -> dt.timedelta:
     """Return local mean time's offset from UTC at a longitude: 4 minutes per degree east, to the nearest second."""
     return dt.timedelta(seconds=round(lon * 240))

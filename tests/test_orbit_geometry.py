@@ -1,12 +1,13 @@
 """Orbit geometry on hand-built charts: every expected value below is worked out by hand from the published weights."""
 
+import dataclasses
 import itertools
 import random
 
 import numpy as np
 import pytest
 
-from services.orbit import geometry
+from services.orbit import advice, geometry
 from services.orbit.geometry import AspectKind, Natal
 
 # Degrees per day, typical values; only their order matters to applying and separating.
@@ -150,6 +151,16 @@ def test_a_retrograde_point_moving_away_is_separating():
     assert only_aspect(opening).motion == "separating"
 
 
+def test_an_orb_within_the_uncertainty_has_no_known_motion():
+    # Mars at 0 and the Sun at 90.3: an orb of 0.3 inside an uncertainty of 0.5.
+    untimed = dataclasses.replace(natal("B", sun=90.3), time_known=False, uncertainty=np.array([0.5]))
+    near = geometry.pair_geometry(natal("A", mars=0.0), untimed)
+    far = geometry.pair_geometry(natal("A", mars=0.0), dataclasses.replace(untimed, longitude=np.array([95.0])))
+
+    assert (only_aspect(near).orb_uncertainty, only_aspect(near).motion) == (0.5, "uncertain")
+    assert only_aspect(far).motion == "separating"
+
+
 def test_two_angles_are_fixed():
     pair = geometry.pair_geometry(natal("A", ascendant=10.0), natal("B", midheaven=100.0))
 
@@ -163,20 +174,37 @@ def random_natal(rng: random.Random, name: str) -> Natal:
     return natal(name, **{point: rng.uniform(0.0, 360.0) for point in geometry.POINTS})
 
 
-def test_a_pair_is_the_same_in_either_argument_order():
-    rng = random.Random(7)
-    a, b = random_natal(rng, "Zoë"), random_natal(rng, "Adam")
-
-    assert geometry.pair_geometry(a, b) == geometry.pair_geometry(b, a)
-    assert geometry.pair_geometry(a, b).key == "Adam <> Zoë"
+def renamed(person: Natal, name: str) -> Natal:
+    return dataclasses.replace(person, name=name)
 
 
-def test_each_two_points_appear_at_most_once_in_a_pair():
-    rng = random.Random(11)
-    pair = geometry.pair_geometry(random_natal(rng, "A"), random_natal(rng, "B"))
+def test_a_pair_does_not_depend_on_which_name_sorts_first():
+    for seed in range(200):
+        rng = random.Random(seed)
+        first, second = random_natal(rng, "A"), random_natal(rng, "B")
+        straight = geometry.pair_geometry(first, second)
+        swapped = geometry.pair_geometry(renamed(first, "B"), renamed(second, "A"))
+
+        assert (straight.friction, straight.tension, straight.ease) == (swapped.friction, swapped.tension, swapped.ease)
+        mirrored = {(aspect.point_b, aspect.point_a, aspect.kind.name, aspect.orb, aspect.contribution) for aspect in swapped.aspects}
+        assert {(aspect.point_a, aspect.point_b, aspect.kind.name, aspect.orb, aspect.contribution) for aspect in straight.aspects} == mirrored
+
+
+def test_a_sun_square_at_the_edge_of_its_orb_is_found_from_either_side():
+    # 92.38645452224964 - 0 measured either way is the same float, so both namings see the same orb.
+    straight = geometry.pair_geometry(natal("A", sun=0.0), natal("B", sun=92.38645452224964))
+    swapped = geometry.pair_geometry(natal("B", sun=0.0), natal("A", sun=92.38645452224964))
+
+    assert straight.friction == swapped.friction
+
+
+def test_two_points_within_two_overlapping_orbs_give_one_aspect():
+    # 52 degrees is inside both wide orbs of OVERLAPPING; only the closer is listed.
+    pair = geometry.pair_geometry(natal("A", sun=0.0, moon=10.0), natal("B", venus=52.0, mars=61.0), OVERLAPPING)
 
     couples = [(aspect.point_a, aspect.point_b) for aspect in pair.aspects]
-    assert len(couples) == len(set(couples)) > 0
+    assert len(couples) == len(set(couples))
+    assert [aspect.kind.name for aspect in pair.aspects if (aspect.point_a, aspect.point_b) == ("sun", "venus")] == ["wide_60"]
 
 
 def test_aspects_are_listed_strongest_first():
@@ -200,13 +228,14 @@ def test_the_map_does_not_change_with_the_order_of_the_people():
 
 def test_a_pair_has_the_same_value_in_any_group():
     rng = random.Random(19)
-    a, b = random_natal(rng, "A"), random_natal(rng, "B")
-    others = [random_natal(rng, f"P{index}") for index in range(6)]
+    a, b = random_natal(rng, "B"), random_natal(rng, "D")
+    # Names that sort before, between and after the pair's two.
+    others = [random_natal(rng, name) for name in ("A", "C", "E", "Ba", "Ca", "Z")]
     alone = geometry.pair_geometry(a, b)
 
     for size in range(0, 7):
         group = geometry.map_people([a, *others[:size], b])
-        assert next(pair for pair in group.pairs if pair.key == "A <> B") == alone
+        assert next(pair for pair in group.pairs if pair.key == "B <> D") == alone
 
 
 def test_pairs_come_in_code_point_order_of_their_keys():
@@ -317,3 +346,67 @@ def test_missing_points_take_part_in_no_aspect():
 
     pair = geometry.pair_geometry(with_angles, untimed)
     assert [(aspect.point_a, aspect.point_b, aspect.kind.name) for aspect in pair.aspects] == [("sun", "sun", "opposition")]
+
+
+# --- words ------------------------------------------------------------------------
+
+
+def pressure(average: float, tensest: float = 0.7) -> geometry.Pressure:
+    return geometry.Pressure("Ana", "parent", average, geometry.level_of(average), "Ben", tensest)
+
+
+@pytest.mark.parametrize(
+    ("average", "level", "words"),
+    [
+        (0.4799, "low", "average 0.4799 friction, below 0.48."),
+        (0.48, "moderate", "average 0.48 friction, from 0.48 up to the high mark of 0.58"),
+        (0.5799, "moderate", "average 0.5799 friction, from 0.48"),
+        (0.58, "high", "average 0.58 friction, at or above the high mark of 0.58"),
+    ],
+)
+def test_levels_and_sentences_agree_at_the_thresholds(average, level, words):
+    point = pressure(average)
+
+    assert point.level == level
+    assert words in advice.interpretation(point)
+
+
+def test_a_triad_of_high_edges_is_not_told_to_settle_things_directly():
+    orbit_map = geometry.map_people([
+        natal("Ana", mars=0.0, saturn=180.0),
+        natal("Ben", mars=90.0, saturn=270.0),
+        natal("Cleo", sun=0.0, moon=180.0),
+    ])
+
+    notes = advice.recommendations(orbit_map, {"Ana": "parent", "Ben": "parent", "Cleo": "child"}, [])
+
+    assert notes[0].startswith("All three pairs among Ana, Ben and Cleo are high-friction; Cleo (child) carries the most")
+    assert not any("settle matters" in note for note in notes)
+    # Every pair is high, so none is praised as steadying the others.
+    assert not any("steady the others" in note for note in notes)
+    assert notes[-1].startswith("Even the least tense pair, Ana <> Ben (0.6622)")
+
+
+def test_the_tensest_pair_names_its_strongest_hard_aspect_and_the_easiest_pair_is_praised():
+    orbit_map = geometry.map_people(triangle())
+
+    notes = advice.recommendations(orbit_map, {"Ana": "parent", "Ben": "child", "Cleo": "child"}, ["Ben"])
+
+    assert notes[1] == (
+        "Ana <> Ben is the tensest pair (0.7368); its strongest hard aspect is Ana's Mars square Ben's Sun (orb 0.0°). "
+        "Give this pair extra time and calm conditions when decisions are shared."
+    )
+    assert notes[2] == "Ben <> Cleo has the easiest geometry (0); this pair can steady the others."
+    assert notes[3].startswith("Birth times for Ben would add")
+
+
+def test_more_than_three_triangulations_are_counted_not_spelled_out():
+    # Five people whose Mars and Saturn all square each other's: every triad is all-high.
+    people = [natal(name, mars=90.0 * (index % 2), saturn=90.0 * (index % 2) + 180.0, sun=90.0 * (index % 2) + 90.0)
+              for index, name in enumerate("ABCDE")]
+    orbit_map = geometry.map_people(people)
+
+    notes = advice.recommendations(orbit_map, {name: "friend" for name in "ABCDE"}, [])
+
+    assert len(orbit_map.triangulations) > 3
+    assert notes[3] == f"{len(orbit_map.triangulations) - 3} more triangulations are listed in the map."

@@ -317,14 +317,18 @@ def test_a_bad_person_over_grpc_gets_invalid_argument_with_the_field(mesh, admin
 # --- births without a time ------------------------------------------------------------
 
 
-def moon_sign_changes(date: tuple[int, int, int], utc_offset_hours: float) -> bool:
-    """Whether the Moon changes sign within 14 hours of local noon, from the Swiss Ephemeris (independent of our engine).
-
-    14 hours either side of noon is the span the service checks (UNKNOWN_TIME_SPAN_HOURS).
-    """
-    noon = swisseph.julday(*date, 12.0) - utc_offset_hours / 24.0
-    signs = {int(swisseph.calc_ut(noon + minutes / 1440.0, swisseph.MOON)[0][0] // 30) for minutes in range(-840, 841, 10)}
+def sign_changes(body: int, date: tuple[int, int, int], utc_offset_hours: float) -> bool:
+    """Whether a body changes sign during the local date, from the Swiss Ephemeris (independent of our engine)."""
+    midnight = swisseph.julday(*date, 0.0) - utc_offset_hours / 24.0
+    signs = {int(swisseph.calc_ut(midnight + minutes / 1440.0, body)[0][0] // 30) for minutes in range(0, 1441, 5)}
     return len(signs) > 1
+
+
+def drift_from_noon(body: int, date: tuple[int, int, int], utc_offset_hours: float) -> float:
+    """The farthest a body gets from its local-noon longitude during the local date, in degrees, from the Swiss Ephemeris."""
+    midnight = swisseph.julday(*date, 0.0) - utc_offset_hours / 24.0
+    noon, start, end = (swisseph.calc_ut(midnight + hours / 24.0, body)[0][0] for hours in (12, 0, 24))
+    return max(abs((noon - start + 180.0) % 360.0 - 180.0), abs((end - noon + 180.0) % 360.0 - 180.0))
 
 
 def test_a_person_without_a_time_gets_no_angles_and_is_named(mesh, admin):
@@ -361,8 +365,69 @@ def test_without_a_time_the_moon_counts_only_on_a_day_it_keeps_its_sign(mesh, ad
         body = orbit_map(mesh, key, [untimed, person("Timed Moon Orbit")]).json()
         entry = next(point for point in body["pressure_points"] if point["name"] == untimed["name"])
         found[date] = "moon" in entry["points"]
-        expected[date] = not moon_sign_changes(tuple(map(int, date.split("-"))), 1.0)
+        expected[date] = not sign_changes(swisseph.MOON, tuple(map(int, date.split("-"))), 1.0)
 
     assert found == expected
     # The dates cover both cases, so the check can fail either way.
     assert set(expected.values()) == {True, False}
+
+
+def test_without_a_time_a_body_that_changes_sign_just_after_midnight_is_kept(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+    # The Sun entered Virgo at about 23:40 UT on 1980-08-22, which is 00:40
+    # British Summer Time on 08-23: it stayed in Leo all of 08-22 in London.
+    untimed = person("Leo Orbit", date="1980-08-22", time="")
+
+    body = orbit_map(mesh, key, [untimed, person("Timed Leo Orbit")]).json()
+
+    entry = next(point for point in body["pressure_points"] if point["name"] == "Leo Orbit")
+    assert not sign_changes(swisseph.SUN, (1980, 8, 22), 1.0)
+    assert sign_changes(swisseph.SUN, (1980, 8, 23), 1.0)
+    assert "sun" in entry["points"]
+
+
+def test_without_a_time_the_orb_uncertainty_is_the_day_motion_from_noon(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+    untimed = person("Drift Orbit", date="1993-11-04", time="")
+
+    body = orbit_map(mesh, key, [untimed, person("Timed Drift Orbit", date="1975-06-30", time="17:45")]).json()
+
+    (pair,) = body["pairs"]
+    untimed_side = "point_a" if pair["person_a"] == "Drift Orbit" else "point_b"
+    bodies = {"sun": swisseph.SUN, "mercury": swisseph.MERCURY, "venus": swisseph.VENUS, "mars": swisseph.MARS,
+              "jupiter": swisseph.JUPITER, "saturn": swisseph.SATURN}
+    checked = 0
+    for aspect in pair["aspects"]:
+        point = aspect[untimed_side]
+        if point in bodies:
+            # London is on GMT in November; the partner has a birth time, so adds nothing.
+            assert aspect["orb_uncertainty_degrees"] == pytest.approx(drift_from_noon(bodies[point], (1993, 11, 4), 0.0), abs=2e-3)
+            if aspect["orb_uncertainty_degrees"] >= aspect["orb_degrees"]:
+                assert aspect["motion"] == "uncertain"
+            checked += 1
+    assert checked >= 3
+
+
+def test_warnings_do_not_depend_on_the_order_of_the_people(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+    # Before 1847 London kept local mean time, which the response warns about.
+    early = person("Early Orbit", date="1840-05-01", time="10:00")
+
+    forward = orbit_map(mesh, key, [early, person("Later Orbit")]).json()
+    backward = orbit_map(mesh, key, [person("Later Orbit"), early]).json()
+
+    assert forward["warnings"], "the 1840 birth should carry a warning"
+    assert all(warning.startswith("Early Orbit: ") for warning in forward["warnings"])
+    for reply in (forward, backward):
+        del reply["request_id"], reply["timestamp"]
+    assert forward == backward
+
+
+def test_an_enterprise_key_maps_and_the_version_is_published(mesh, admin):
+    account, _, key = admin.account_with_key("enterprise")
+
+    reply = orbit_map(mesh, key, TRIAD)
+
+    assert reply.status == 200
+    assert reply.json()["model_version"] == "orbit-geometry-2026.12.1"
+    assert admin.used(account) == 3

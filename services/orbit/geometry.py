@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import math
 import typing
 
 import numpy as np
@@ -95,6 +96,7 @@ DECIMALS = 4
 APPLYING = "applying"
 SEPARATING = "separating"
 FIXED = "fixed"  # neither point moves relative to the other (two angles)
+UNCERTAIN = "uncertain"  # without a birth time, the aspect may have been exact during the day
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,19 +254,22 @@ def _slots(people: list[Natal]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 def _pairs(ordered: list[Natal], aspects: tuple[AspectKind, ...]) -> tuple[Pair, ...]:
     """Compute every pair of a group sorted by name, all pairs in one pass of array arithmetic.
 
-    Each pair's values come from its own two rows alone, and its sums run in
-    the order of (A's point, B's point), so a pair gets the same bits in any
-    group and in any request order. For each two points the aspect nearest
-    to exact is taken; when two aspects' orbs overlap, the smaller orb wins,
-    and on a tie the aspect listed first.
+    Each pair's values come from its own two rows alone, every step is
+    symmetric in the two points, and the sums are exactly rounded (math.fsum),
+    so a pair gets the same bits in any group, in any request order, and
+    whichever of its two names sorts first. For each two points the aspect
+    nearest to exact is taken; when two aspects' orbs overlap, the smaller orb
+    wins, and on a tie the aspect listed first.
     """
     tables = _tables(aspects)
     longitude, speed, uncertainty, present = _slots(ordered)
     first, second = np.triu_indices(len(ordered), 1)  # person_a sorts before person_b
 
     # 1. Separations 0..180 across the 0/360 wrap: (pair, A's point, B's point).
-    forward = (longitude[second][:, None, :] - longitude[first][:, :, None]) % 360.0
-    distance = np.where(forward > 180.0, 360.0 - forward, forward)
+    # |a - b| is the same float as |b - a|, so the separation does not depend
+    # on which person is A.
+    difference = np.abs(longitude[second][:, None, :] - longitude[first][:, :, None]) % 360.0
+    distance = np.where(difference > 180.0, 360.0 - difference, difference)
 
     # 2. The nearest aspect within its orb, for each two points that both people have.
     orbs = np.abs(distance[..., None] - tables.angle)
@@ -277,16 +282,14 @@ def _pairs(ordered: list[Natal], aspects: tuple[AspectKind, ...]) -> tuple[Pair,
     orb = nearest_orb[pair, rows, columns]
     limit = tables.limit[rows, columns, kinds]
 
-    # 3. Contributions, summed per pair in (row, column) order.
+    # 3. Contributions; every factor is symmetric in the two points.
     effect = tables.effect[rows, columns, kinds]
     contribution = tables.weight[rows, columns] * (1.0 - orb / limit) * tables.strength[rows, columns, kinds]
     count = len(first)
-    tension = np.bincount(pair[effect == 1], weights=contribution[effect == 1], minlength=count)
-    ease = np.bincount(pair[effect == -1], weights=contribution[effect == -1], minlength=count)
 
     # 4. Applying or separating, each point moving at its natal speed.
     relative = speed[second[pair], columns] - speed[first[pair], rows]
-    arc = forward[pair, rows, columns]
+    arc = (longitude[second[pair], columns] - longitude[first[pair], rows]) % 360.0
     # The separation grows with the forward arc while the arc is under 180
     # degrees and shrinks with it beyond; at exactly 0 it can only grow, at
     # exactly 180 only shrink.
@@ -294,6 +297,11 @@ def _pairs(ordered: list[Natal], aspects: tuple[AspectKind, ...]) -> tuple[Pair,
     rate = np.where(arc == 0.0, np.abs(relative), np.where(arc == 180.0, -np.abs(relative), rate))
     offset = distance[pair, rows, columns] - tables.angle[kinds]
     motions = np.where(relative == 0.0, FIXED, np.where((offset != 0.0) & (offset * rate < 0.0), APPLYING, SEPARATING))
+    # Without a birth time a point may lie as far as its uncertainty from the
+    # longitude used; when that covers the orb, the aspect may have been exact
+    # during the day, so the direction is unknown.
+    orb_uncertainty = uncertainty[first[pair], rows] + uncertainty[second[pair], columns]
+    motions = np.where((orb_uncertainty > 0.0) & (orb_uncertainty >= orb), UNCERTAIN, motions)
 
     # 5. Aspects grouped by pair, the strongest (as rounded) first, then in POINTS order.
     shown = np.round(contribution, DECIMALS)
@@ -303,8 +311,10 @@ def _pairs(ordered: list[Natal], aspects: tuple[AspectKind, ...]) -> tuple[Pair,
         "pair": pair, "rows": rows, "columns": columns, "kinds": kinds,
         "separation": np.round(distance[pair, rows, columns], DECIMALS), "orb": np.round(orb, DECIMALS),
         "limit": limit, "motion": motions, "effect": effect, "contribution": shown,
-        "uncertainty": np.round(uncertainty[first[pair], rows] + uncertainty[second[pair], columns], DECIMALS),
+        "uncertainty": np.round(orb_uncertainty, DECIMALS),
     }
+    exact_contributions = contribution[order].tolist()
+    effects = effect[order].tolist()
     values = {name: array[order].tolist() for name, array in columns_of.items()}
     aspects_of = [
         Aspect(POINTS[row], POINTS[column], aspects[kind], separation_value, orb_value, limit_value, motion_value,
@@ -316,7 +326,10 @@ def _pairs(ordered: list[Natal], aspects: tuple[AspectKind, ...]) -> tuple[Pair,
 
     pairs = []
     for index, (a, b) in enumerate(zip(first.tolist(), second.tolist())):
-        pair_tension, pair_ease = float(tension[index]), float(ease[index])
+        span = range(starts[index], starts[index + 1])
+        # fsum is exactly rounded, so the sums do not depend on the order of the terms.
+        pair_tension = math.fsum(exact_contributions[i] for i in span if effects[i] == 1)
+        pair_ease = math.fsum(exact_contributions[i] for i in span if effects[i] == -1)
         friction = pair_tension / (pair_tension + pair_ease + FRICTION_PRIOR)
         pairs.append(Pair(
             ordered[a].name, ordered[b].name, round(friction, DECIMALS), round(pair_tension, DECIMALS),

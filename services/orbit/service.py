@@ -9,6 +9,7 @@ line, a metric label or an error message.
 import asyncio
 import dataclasses
 import datetime as dt
+import re
 import time
 import unicodedata
 
@@ -36,11 +37,12 @@ KEY_SEPARATOR = "<>"
 JOINERS = frozenset({"\u200c", "\u200d"})
 # A name made only of these and spaces shows nothing.
 INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
-
-# Without a birth time, a body counts only if its sign is the same from this
-# many hours before local noon to this many after: that covers the whole
-# local date even on a day when the clocks moved by up to two hours.
-UNKNOWN_TIME_SPAN_HOURS = 14.0
+# Unicode's Default_Ignorable_Code_Point characters (DerivedCoreProperties.txt,
+# Unicode 15), which render as nothing: the duplicate check ignores them.
+DEFAULT_IGNORABLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+    "\u3164\ufe00-\ufe0f\ufeff\uffa0\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 
 MAPS_PEOPLE = Histogram(
     "defrag_orbit_map_people", "People per orbit map answered.", buckets=tuple(range(2, 13)),
@@ -59,6 +61,7 @@ class _Person:
 
     name: str
     role: str
+    reading: localtime.LocalReading
     resolved: localtime.ResolvedTime
     observer: sky.Observer
     index: int
@@ -129,12 +132,16 @@ def read_request(request: orbit_pb2.MapRequest) -> list[_Person]:
 
 
 def comparable_name(name: str) -> str:
-    """Return the form in which two names count as the same: trimmed, NFKC-normalised and case-folded.
+    """Return the form in which two names count as the same: without invisible characters, NFKC-normalised, case-folded and trimmed.
 
-    NFKC makes look-alikes such as a fullwidth "Ａ" or a decomposed "ë" equal
-    to their plain forms, so two entries cannot look identical in a pair key.
+    NFKC makes compatibility forms such as a fullwidth "Ａ" or a decomposed
+    "ë" equal to their plain forms. Case folding can undo NFKC (Greek letters
+    with two accents), so the result is normalised again.
+    NOTE: letters of other scripts that look alike (Latin "a", Cyrillic "а")
+    still count as different, as Unicode's confusable tables are not applied.
     """
-    return unicodedata.normalize("NFKC", name.strip()).casefold()
+    visible = DEFAULT_IGNORABLE.sub("", name)
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", visible).casefold()).strip()
 
 
 def check_name(name: str, prefix: str) -> list[FieldViolation]:
@@ -178,7 +185,7 @@ def _resolve(person: orbit_pb2.Person, reading: localtime.LocalReading, index: i
     birth = person.birth_data
     observer = sky.Observer(birth.lat, birth.lon, birth.elevation_meters if birth.HasField("elevation_meters") else 0.0)
     resolved = localtime.resolve(reading, observer.lat, observer.lon)
-    return _Person(person.name, person.role, resolved, observer, index)
+    return _Person(person.name, person.role, reading, resolved, observer, index)
 
 
 def _time_violation(error: localtime.InvalidField, reading: localtime.LocalReading, prefix: str) -> FieldViolation:
@@ -202,8 +209,11 @@ def natal_points(person: _Person) -> geometry.Natal:
     """
     noon_or_birth = sky.julian_date(person.resolved.utc)
     time_known = person.resolved.time_known
-    span = UNKNOWN_TIME_SPAN_HOURS / 24.0
-    jd = np.array([noon_or_birth]) if time_known else np.array([noon_or_birth - span, noon_or_birth, noon_or_birth + span])
+    if time_known:
+        jd = np.array([noon_or_birth])
+    else:
+        day_start, next_day_start = localtime.local_day_bounds(person.reading, person.observer.lat, person.observer.lon)
+        jd = np.array([sky.julian_date(day_start), noon_or_birth, sky.julian_date(next_day_start)])
     try:
         charts = sky.compute_charts(jd, "utc", person.observer, sky.Options(time_known=time_known))
     except ephemeris.OutsideEphemeris:
@@ -225,10 +235,11 @@ def natal_points(person: _Person) -> geometry.Natal:
             uncertainty=np.zeros(len(geometry.POINTS)),
         )
 
-    # A body keeps its sign all day when its sign at both ends of the span is
-    # its sign at noon. NOTE: a body at a station within minutes of arc of a
-    # sign's edge could leave and re-enter the sign within the span; no body
-    # moves fast enough near a station for that to matter at a day's scale.
+    # A body keeps its sign all day when its sign at local midnight at both
+    # ends of the birth date is its sign at noon.
+    # NOTE: a body at a station within minutes of arc of a sign's edge could
+    # leave and re-enter the sign within the day; near a station no body moves
+    # far enough in a day for that to matter.
     steady = (charts.sign[0] == charts.sign[1]) & (charts.sign[2] == charts.sign[1])
     noon = charts.longitude[1]
     drift = np.maximum(_arc(noon, charts.longitude[0]), _arc(noon, charts.longitude[2]))
@@ -329,8 +340,9 @@ def build_response(
         ))
     # people_without_time already names who had no time, and noon is not
     # the moment a map without a time uses, so that warning is left out.
-    for person in sorted(people, key=lambda person: person.index):
-        response.warnings.extend(f"people[{person.index}]: {warning}" for warning in person.resolved.warnings
+    # Warnings name the person, not the index, so they do not depend on the request's order.
+    for person in sorted(people, key=lambda person: person.name):
+        response.warnings.extend(f"{person.name}: {warning}" for warning in person.resolved.warnings
                                  if warning != localtime.NOON_WARNING)
     return response
 
