@@ -423,6 +423,24 @@ def test_warnings_do_not_depend_on_the_order_of_the_people(mesh, admin):
     assert forward == backward
 
 
+def test_omit_aspects_leaves_only_the_aspect_lists_out(mesh, admin):
+    account, _, key = admin.account_with_key("pro")
+    sent = {"content-type": "application/json", **bearer(key)}
+    MAPPED_PEOPLE.extend(entry["name"] for entry in TRIAD)
+
+    full = orbit_map(mesh, key, TRIAD).json()
+    short = http(mesh, MAP, sent, "POST", json.dumps({"people": TRIAD, "omit_aspects": True}).encode()).json()
+
+    assert all(pair["aspects"] for pair in full["pairs"])
+    assert all(pair["aspects"] == [] for pair in short["pairs"])
+    for reply in (full, short):
+        del reply["request_id"], reply["timestamp"]
+        for pair in reply["pairs"]:
+            del pair["aspects"]
+    assert full == short
+    assert admin.used(account) == 6
+
+
 def test_an_enterprise_key_maps_and_the_version_is_published(mesh, admin):
     account, _, key = admin.account_with_key("enterprise")
 

@@ -74,7 +74,7 @@ class OrbitServicer(orbit_pb2_grpc.OrbitServiceServicer):
         people = read_request(request)
         # A 12-person map takes milliseconds of CPU; a worker thread keeps
         # the event loop free for health checks meanwhile.
-        return await asyncio.to_thread(compute_response, request_id(context), people)
+        return await asyncio.to_thread(compute_response, request_id(context), people, not request.omit_aspects)
 
 
 def register(server: grpc.aio.Server) -> list[pb_descriptor.ServiceDescriptor]:
@@ -260,11 +260,11 @@ def _arc(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return np.where(difference > 180.0, 360.0 - difference, difference)
 
 
-def compute_response(request_id_value: str, people: list[_Person]) -> orbit_pb2.MapResponse:
+def compute_response(request_id_value: str, people: list[_Person], with_aspects: bool = True) -> orbit_pb2.MapResponse:
     started = time.perf_counter()
     natals = [natal_points(person) for person in people]
     orbit_map = geometry.map_people(natals)
-    response = build_response(request_id_value, people, natals, orbit_map)
+    response = build_response(request_id_value, people, natals, orbit_map, with_aspects)
     MAP_SECONDS.observe(time.perf_counter() - started)
     MAPS_PEOPLE.observe(len(people))
     TRIANGULATIONS.inc(len(orbit_map.triangulations))
@@ -276,7 +276,8 @@ def geometry_name(count: int) -> str:
 
 
 def build_response(
-    request_id_value: str, people: list[_Person], natals: list[geometry.Natal], orbit_map: geometry.OrbitMap
+    request_id_value: str, people: list[_Person], natals: list[geometry.Natal], orbit_map: geometry.OrbitMap,
+    with_aspects: bool = True,
 ) -> orbit_pb2.MapResponse:
     natal_by_name = {natal.name: natal for natal in natals}
     roles = {person.name: person.role for person in people}
@@ -302,7 +303,7 @@ def build_response(
         # Adding each aspect in place is about twice as fast as building the
         # messages first, which the container would then copy (bench/orbit.py).
         add_aspect = message.aspects.add
-        for aspect in pair.aspects:
+        for aspect in pair.aspects if with_aspects else ():
             add_aspect(
                 point_a=aspect.point_a,
                 point_b=aspect.point_b,
