@@ -6,7 +6,7 @@ eval/seda/train/*.jsonl. blind3 is the final blind measurement and is never read
 Steps:
 1. Fold each text (scorer_text.fold) and hash its features (services/seda/model.py).
    The sentences of wholly ordinary texts (SPLIT_FAMILIES) are added as extra clear
-   rows, so the model sees short clear texts too.
+   rows, so the model is trained on short clear texts too.
 2. Group near-duplicate texts (word-set Jaccard similarity >= GROUP_SIMILARITY), so
    paraphrases of one text stay in one fold. A sentence row joins its text's fold.
 3. Fit the band head in 5 grouped folds and keep the out-of-fold probabilities of
@@ -437,6 +437,14 @@ def main(argv: list[str] | None = None) -> int:
         "meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), dtype=np.uint8),
     })
 
+    # Recall of critical against clear texts scored critical for other critical
+    # thresholds, to show what the chosen budget gives up.
+    tradeoff = []
+    for value in (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2):
+        bands = hybrid_bands(probabilities, rule_bands, seda_model.Thresholds(value, 1.0, 1.0), long_enough)
+        tradeoff.append({"critical_threshold": value, "recall_critical": float(np.mean(bands[labels == 0] == 0)),
+                         "clear_as_critical": float(np.mean(bands[labels == 3] == 0))})
+
     rules_blind = np.array([item.source not in ("dev", "holdout") for item in texts])
     report = {
         "version": MODEL_VERSION,
@@ -451,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
             "rules_only_all": band_figures(labels, rule_bands),
             "hybrid_without_word_gate_all": band_figures(labels, ungated),
         },
+        "critical_threshold_tradeoff": tradeoff,
         "predictions": {item.id: {"hybrid": BANDS[hybrid[i]], "model": BANDS[model_only[i]],
                                   "rules": BANDS[rule_bands[i]]} for i, item in enumerate(texts)},
     }
@@ -458,6 +467,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, figures in report["figures"].items():
         recall = ", ".join(f"{band} {value:.3f}" for band, value in figures["recall"].items() if value is not None)
         print(f"{name}: recall {recall}; clear scored critical {figures['clear_as_critical']:.1%}")
+    for row in tradeoff:
+        print(f"critical threshold {row['critical_threshold']:.2f} alone: recall of critical "
+              f"{row['recall_critical']:.3f}, clear scored critical {row['clear_as_critical']:.1%}")
     print(f"Wrote {seda_model.WEIGHTS_PATH.relative_to(ROOT)} and {CV_REPORT.relative_to(ROOT)}")
     return 0
 
