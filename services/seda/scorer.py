@@ -37,8 +37,9 @@ and a score of at most 60 (watch), never clear. Emoji, crisis line numbers and a
 small lexicon of first-person crisis phrases in other languages still count.
 
 Pure apart from one read: importing the module loads the model weights from
-services/seda/data/, and assess() raises FileNotFoundError when they are missing. No logging and no
-state between calls apart from compiled patterns, the loaded model and caches.
+services/seda/data/, and assess() raises FileNotFoundError when they are missing.
+No logging and no state between calls apart from compiled patterns, the loaded
+model and caches.
 """
 
 from __future__ import annotations
@@ -754,7 +755,7 @@ def _net_label(score: int) -> str:
 
 
 def _load_model() -> seda_model.Model | None:
-    """Load the weights at import, so the first request does not pay for it (about 0.1 s)."""
+    """Load the weights at import, so that the first request does not pay for reading them."""
     try:
         return seda_model.default_model()
     except FileNotFoundError:
