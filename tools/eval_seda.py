@@ -1,19 +1,27 @@
-"""Evaluate the SEDA scorer on eval/seda/*.jsonl and record the figures in BENCHMARKS.md.
+"""Evaluate the SEDA scorer on eval/seda/ and record the figures in BENCHMARKS.md.
 
-Prints per-band precision and recall and the 4x4 confusion matrix for each split
-and for dev and holdout together ("all"). The rules were tuned on dev, holdout
-was written before tuning, and redteam and blind2 are blind sets written
-without reading the scorer. The targets are checked on "all":
+Prints per-band precision and recall and the 4x4 confusion matrix for each split.
+The splits fall into three groups:
+
+    training   every eval/seda/*.jsonl file but blind3, and eval/seda/train/*.jsonl.
+               The model was fitted on these texts and the rules were tuned on dev,
+               so their figures are in-sample and measure nothing about new text.
+    cross-validated
+               the out-of-fold predictions that tools/train_seda.py wrote to
+               eval/seda/model_cv.json: each training text scored by a model fitted
+               without its fold. Not blind, because the thresholds were chosen on
+               them and the rules were tuned on dev and holdout.
+    blind3     eval/seda/blind3.jsonl when it exists: texts never used to build or
+               tune the scorer. It is the only gate.
+
+Targets:
 
     recall of critical              >= 0.97
     clear texts scored critical      < 2%
 
-The redteam and blind2 splits are left out of "all" and of the exit status, so
-adding them does not move the targets. Their figures and misses are printed and
-recorded apart.
-
-Exits 1 when a target fails on "all". Rewrites the part of BENCHMARKS.md
-between the seda-eval markers unless --no-write is given.
+Exits 1 when a target fails on blind3, or, without blind3, when model_cv.json does
+not match the current training files (retrain with `make train-seda`). Rewrites the
+part of BENCHMARKS.md between the seda-eval markers unless --no-write is given.
 
 Usage: python tools/eval_seda.py [--no-write]
 """
@@ -23,6 +31,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import hashlib
 import json
 import pathlib
 import platform
@@ -37,6 +46,12 @@ sys.path.insert(0, str(ROOT))
 from services.seda import scorer  # noqa: E402
 
 EVAL_DIR = ROOT / "eval" / "seda"
+TRAIN_DIR = EVAL_DIR / "train"
+CV_REPORT = EVAL_DIR / "model_cv.json"
+# The blind split that gates the scorer; the trainer never reads it.
+GATE_SPLIT = "blind3"
+# Splits the rules were tuned on (dev) or read for failure families (holdout).
+RULES_TUNED_SPLITS = frozenset({"dev", "holdout"})
 BENCHMARKS = ROOT / "BENCHMARKS.md"
 START_MARKER = "<!-- seda-eval:start -->"
 END_MARKER = "<!-- seda-eval:end -->"
@@ -47,9 +62,6 @@ crisis_direct crisis_oblique farewell plan_method preparatory passive_wish psych
 dual_diagnosis distress negation idiom_hyperbole third_person past_resolved lyrics_quotes unicode_lookalike
 leetspeak_slang emoji non_english everyday_clear esoteric_clear
 """.split())
-
-# Splits that are scored and reported on their own but left out of "all" and the targets.
-REPORT_ONLY_SPLITS = frozenset({"redteam", "blind2"})
 
 MIN_CRITICAL_RECALL = 0.97
 MAX_CLEAR_AS_CRITICAL = 0.02
@@ -95,11 +107,16 @@ class Result:
         return [(example, got) for example, got in self.pairs if example.band != got]
 
 
+def data_files() -> list[pathlib.Path]:
+    """List eval/seda/*.jsonl (blind3 included when present) and eval/seda/train/*.jsonl."""
+    return sorted(EVAL_DIR.glob("*.jsonl")) + sorted(TRAIN_DIR.glob("*.jsonl"))
+
+
 def load_examples() -> list[Example]:
-    """Read every eval/seda/*.jsonl file; the file name is the split."""
+    """Read every data file; the file name is the split."""
     examples = []
     seen_ids = set()
-    for path in sorted(EVAL_DIR.glob("*.jsonl")):
+    for path in data_files():
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
@@ -117,12 +134,43 @@ def load_examples() -> list[Example]:
 
 
 def evaluate(examples: list[Example]) -> dict[str, Result]:
-    """Score every example and group the results by split, plus "all" for the splits the targets cover."""
+    """Score every example with the shipped scorer; group the results by split, plus "training" for all but blind3."""
     pairs = [(example, scorer.assess(example.text).band) for example in examples]
-    results = {"all": Result("all", [(e, got) for e, got in pairs if e.split not in REPORT_ONLY_SPLITS])}
+    results = {"training": Result("training", [(e, got) for e, got in pairs if e.split != GATE_SPLIT])}
     for split in sorted({example.split for example in examples}):
         results[split] = Result(split, [(e, got) for e, got in pairs if e.split == split])
     return results
+
+
+def training_digests() -> dict[str, str]:
+    """Hash each training file with SHA-256, keyed by path as tools/train_seda.py keys them in model_cv.json."""
+    return {path.relative_to(ROOT).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in data_files() if path.stem != GATE_SPLIT}
+
+
+def cross_validated(examples: list[Example]) -> tuple[dict[str, Result], list[str]]:
+    """Read the out-of-fold predictions of model_cv.json; also return why the report is stale, if it is."""
+    if not CV_REPORT.exists():
+        return {}, [f"{CV_REPORT.relative_to(ROOT)} is missing; run `make train-seda`"]
+    report = json.loads(CV_REPORT.read_text(encoding="utf-8"))
+    problems = []
+    if report["files"] != training_digests():
+        problems.append(f"{CV_REPORT.relative_to(ROOT)} was written for other training files; run `make train-seda`")
+    if report["version"] != scorer.MODEL_VERSION:
+        problems.append(f"{CV_REPORT.relative_to(ROOT)} is for {report['version']}, the scorer is "
+                        f"{scorer.MODEL_VERSION}; run `make train-seda`")
+
+    predictions = report["predictions"]
+    training = [e for e in examples if e.split != GATE_SPLIT and e.id in predictions]
+    rules_blind = [e for e in training if e.split not in RULES_TUNED_SPLITS]
+    results = {
+        "cv hybrid": Result("cv hybrid", [(e, predictions[e.id]["hybrid"]) for e in training]),
+        "cv hybrid, rules-blind texts": Result("cv hybrid, rules-blind texts",
+                                               [(e, predictions[e.id]["hybrid"]) for e in rules_blind]),
+        "cv model alone": Result("cv model alone", [(e, predictions[e.id]["model"]) for e in training]),
+        "rules alone, no model": Result("rules alone, no model", [(e, predictions[e.id]["rules"]) for e in training]),
+    }
+    return results, problems
 
 
 def failed_targets(result: Result) -> list[str]:
@@ -179,23 +227,37 @@ def print_misses(title: str, result: Result) -> None:
         print(f"  {example.id:12} {example.family:18} {example.band} -> {got}")
 
 
-def print_report(results: dict[str, Result], failures: list[str], timing: tuple[float, float]) -> None:
-    for name in [n for n in results if n != "all"] + ["all"]:
+def target_line(result: Result) -> str:
+    failures = failed_targets(result)
+    return "met" if not failures else "missed: " + "; ".join(failures)
+
+
+def print_report(results: dict[str, Result], cv_results: dict[str, Result], problems: list[str],
+                 timing: tuple[float, float]) -> None:
+    print("== Training data, in-sample (the model was fitted on these texts; not a measurement) ==\n")
+    for name in [n for n in results if n not in ("training", GATE_SPLIT)] + ["training"]:
         print("\n".join(format_tables(results[name])))
-    print_misses("Misses in all", results["all"])
-    for name in sorted(REPORT_ONLY_SPLITS & results.keys()):
-        print()
-        print_misses(f"Misses in {name}", results[name])
+    print("== Cross-validated (out-of-fold, from model_cv.json; not blind) ==\n")
+    for result in cv_results.values():
+        print("\n".join(format_tables(result)))
+    if "cv hybrid" in cv_results:
+        print_misses("Cross-validated misses", cv_results["cv hybrid"])
     print(f"\nTiming, {TIMING_TEXT_LENGTH}-character text, {TIMING_RUNS} runs: "
           f"p50 {timing[0]:.2f} ms, p99 {timing[1]:.2f} ms")
-    for name in sorted(REPORT_ONLY_SPLITS & results.keys()):
-        report_only_failures = failed_targets(results[name])
-        print(f"\nTargets on {name} (reported, not enforced): "
-              + ("met" if not report_only_failures else "missed: " + "; ".join(report_only_failures)))
-    print("\nTargets on all (dev and holdout): " + ("met" if not failures else "FAILED: " + "; ".join(failures)))
+    for name, result in cv_results.items():
+        print(f"Targets on {name} (reported, not enforced): {target_line(result)}")
+    for problem in problems:
+        print(f"Problem: {problem}")
+    if GATE_SPLIT in results:
+        print(f"\n== {GATE_SPLIT} (blind) ==\n")
+        print("\n".join(format_tables(results[GATE_SPLIT])))
+        print_misses(f"Misses in {GATE_SPLIT}", results[GATE_SPLIT])
+        print(f"\nTargets on {GATE_SPLIT} (the gate): " + target_line(results[GATE_SPLIT]).replace("missed", "FAILED"))
+    else:
+        print(f"\nNo eval/seda/{GATE_SPLIT}.jsonl, so no blind gate was run.")
 
 
-def write_benchmarks(results: dict[str, Result], failures: list[str], timing: tuple[float, float]) -> None:
+def write_benchmarks(results: dict[str, Result], cv_results: dict[str, Result], timing: tuple[float, float]) -> None:
     """Replace the seda-eval section of BENCHMARKS.md, appending it when the markers are missing."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -204,18 +266,32 @@ def write_benchmarks(results: dict[str, Result], failures: list[str], timing: tu
         "",
         f"Written by `make eval-seda` (`python tools/eval_seda.py`) on {now}, "
         f"model version `{scorer.MODEL_VERSION}`, Python {platform.python_version()}.",
-        "The texts in `eval/seda/` were written for this purpose; `dev` is the split the rules were tuned on,",
-        "`holdout` was written before any rule existed and is not tuned on.",
-        "`redteam` is a blind adversarial set written without reading the scorer or the other splits;",
-        "it is reported on its own and left out of `all` and the targets.",
-        "`blind2` is a second blind set, written later under the same rules and never tuned on;",
-        "it is reported the same way.",
-        f"Targets, checked on `all` (dev and holdout): recall of critical >= {MIN_CRITICAL_RECALL}, "
-        f"clear texts scored critical < {MAX_CLEAR_AS_CRITICAL:.0%}. "
-        + ("Both are met." if not failures else "Failed: " + "; ".join(failures) + "."),
+        f"Targets: recall of critical >= {MIN_CRITICAL_RECALL}, clear texts scored critical "
+        f"< {MAX_CLEAR_AS_CRITICAL:.0%}, on text the scorer was never built or tuned with.",
+        "",
+        "Which figures are blind:",
+        "",
+        f"- `{GATE_SPLIT}` (below, when present) is the only blind measurement and the only gate.",
+        "- The cross-validated figures are not blind. Each text was scored by a model fitted without",
+        "  its fold (5 folds, near-duplicates kept together), but the thresholds were chosen on these",
+        "  same predictions, and the rules inside the hybrid were tuned on `dev` and read `holdout`.",
+        "  The rules-blind row leaves out `dev` and `holdout`, so only the thresholds saw its texts.",
+        "- The per-split figures are in-sample: the model was fitted on every one of these texts.",
+        "",
+        "### Cross-validated (not blind)",
         "",
     ]
-    for name in [n for n in results if n != "all"] + ["all"]:
+    if not cv_results:
+        lines += ["No cross-validation report; run `make train-seda`.", ""]
+    for result in cv_results.values():
+        lines += format_tables(result)
+    if GATE_SPLIT in results:
+        lines += [f"### {GATE_SPLIT} (blind, the gate)", ""] + format_tables(results[GATE_SPLIT])
+        lines += [f"Targets on {GATE_SPLIT}: {target_line(results[GATE_SPLIT])}.", ""]
+    else:
+        lines += [f"### {GATE_SPLIT} (blind, the gate)", "", f"Not run: `eval/seda/{GATE_SPLIT}.jsonl` is absent.", ""]
+    lines += ["### Training data, in-sample (not a measurement)", ""]
+    for name in [n for n in results if n not in ("training", GATE_SPLIT)] + ["training"]:
         lines += format_tables(results[name])
     lines += [
         f"Timing: `assess()` in process on one {TIMING_TEXT_LENGTH}-character text mixed from the dev split, "
@@ -242,14 +318,16 @@ def main(argv: list[str] | None = None) -> int:
 
     examples = load_examples()
     results = evaluate(examples)
-    failures = failed_targets(results["all"])
+    cv_results, problems = cross_validated(examples)
     timing = measure_timing(examples)
 
-    print_report(results, failures, timing)
+    print_report(results, cv_results, problems, timing)
     if not args.no_write:
-        write_benchmarks(results, failures, timing)
+        write_benchmarks(results, cv_results, timing)
         print(f"Updated {BENCHMARKS.relative_to(ROOT)}")
-    return 1 if failures else 0
+    if GATE_SPLIT in results:
+        return 1 if failed_targets(results[GATE_SPLIT]) else 0
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """SEDA safety scorer: a 0..100 screening score for a journal text (higher is safer).
 
 The scorer screens and does not diagnose. It reads the text alone, with rules
-written by hand, and returns the band that decides what a platform may show:
+written by hand and a learned model (services/seda/model.py) that can only lower
+the rule score, and returns the band that decides what a platform may show:
 
     score   band      mode       action
     0-29    critical  halted     no esoteric content, crisis resources, escalate to a human
@@ -35,8 +36,10 @@ Text in a language the scorer does not support gets ``language_supported=False``
 and a score of at most 60 (watch), never clear. Emoji, crisis line numbers and a
 small lexicon of first-person crisis phrases in other languages still count.
 
-Pure: no I/O, no logging, no state between calls apart from compiled patterns and
-a per-character cache.
+Pure apart from one read: importing the module loads the model weights from
+services/seda/data/, and assess() raises FileNotFoundError when they are missing.
+No logging and no state between calls apart from compiled patterns, the loaded
+model and caches.
 """
 
 from __future__ import annotations
@@ -46,10 +49,11 @@ import dataclasses
 import itertools
 import re
 
+from services.seda import model as seda_model
 from services.seda import scorer_rules as rules
 from services.seda.scorer_text import FoldedText, detect_language, fold
 
-MODEL_VERSION = "seda-rules-2026.12.3"
+MODEL_VERSION = "seda-hybrid-2026.12.5"
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en",)
 MAX_TEXT_LENGTH = 20_000  # Unicode code points
 
@@ -129,15 +133,14 @@ def assess(text: str, locale: str = "") -> Assessment:
     language = detect_language(text, folded.text, locale)
     supported = language in SUPPORTED_LANGUAGES
 
-    context = _Context(folded.text)
-    hits = _find_hits(context, supported)
-    net_hits, net_max_score = _safety_net(context, supported)
-    score, label = _score(hits, supported)
-    if net_max_score < score:
-        # The net cues become signals only where they set the score, so that they explain it.
-        score = net_max_score
-        label = _net_label(score)
-        hits.extend(net_hits)
+    score, label, hits = _rule_score(folded, supported)
+    prediction = (_MODEL or seda_model.default_model()).predict(folded.text)
+    model_max_score = _MODEL_MAX_SCORE[prediction.band]
+    if model_max_score < score:
+        # The model signal is added only where the model sets the score, so that it explains it.
+        score = model_max_score
+        label = _model_label(prediction)
+        hits.append(_model_hit(prediction, folded.text))
     band = _band_for(score)
     signals = tuple(_to_signal(hit, folded) for hit in sorted(hits, key=lambda h: (h.start, h.end, h.rule)))
 
@@ -152,6 +155,31 @@ def assess(text: str, locale: str = "") -> Assessment:
         language=language,
         language_supported=supported,
     )
+
+
+def rule_band(text: str, locale: str = "") -> str:
+    """Return the band that the rules and the safety net alone give ``text``, without the model.
+
+    tools/train_seda.py combines this with cross-validated model predictions to choose
+    the model's thresholds.
+    """
+    folded = fold(text)
+    supported = detect_language(text, folded.text, locale) in SUPPORTED_LANGUAGES
+    return _band_for(_rule_score(folded, supported)[0]).name
+
+
+def _rule_score(folded: FoldedText, supported: bool) -> tuple[int, str, list["_Hit"]]:
+    """Score the folded text with the rules and the safety net; return the score, label and hits."""
+    context = _Context(folded.text)
+    hits = _find_hits(context, supported)
+    net_hits, net_max_score = _safety_net(context, supported)
+    score, label = _score(hits, supported)
+    if net_max_score < score:
+        # The net cues become signals only where they set the score, so that they explain it.
+        score = net_max_score
+        label = _net_label(score)
+        hits.extend(net_hits)
+    return score, label, hits
 
 
 def _band_for(score: int) -> Band:
@@ -717,6 +745,45 @@ def _net_label(score: int) -> str:
     if score <= BANDS[0].high:
         return "acute self-harm risk"
     return "passive death wish"
+
+
+# Learned model ----------------------------------------------------------------
+#
+# The model (services/seda/model.py) reads the whole text and reaches wordings that
+# no rule lists. Its band sets a maximum score, so it can raise risk but never lower
+# the risk the rules found. Its signal points at the sentence that drove the band.
+
+
+def _load_model() -> seda_model.Model | None:
+    """Load the weights at import, so that the first request does not pay for reading them."""
+    try:
+        return seda_model.default_model()
+    except FileNotFoundError:
+        # tools/train_seda.py imports this module before any weights exist; assess() raises then.
+        return None
+
+
+_MODEL = _load_model()
+_MODEL_MAX_SCORE = {"critical": 29, "caution": 45, "watch": 70, "clear": 100}
+_MODEL_SEVERITY = {"critical": rules.HIGH, "caution": rules.MODERATE, "watch": rules.LOW}
+_SPAN_TRIM = " \n.!?;,"
+
+
+def _model_hit(prediction: seda_model.ModelResult, folded: str) -> _Hit:
+    start, end = prediction.start, prediction.end
+    while start < end and folded[start] in _SPAN_TRIM:
+        start += 1
+    while end > start and folded[end - 1] in _SPAN_TRIM:
+        end -= 1
+    if start == end:
+        start, end = prediction.start, prediction.end
+    return _Hit(f"model.{prediction.category}", prediction.category, _MODEL_SEVERITY[prediction.band], start, end)
+
+
+def _model_label(prediction: seda_model.ModelResult) -> str:
+    if prediction.band == "critical":
+        return "acute self-harm risk"
+    return _LABELS[prediction.category]
 
 
 # Scoring --------------------------------------------------------------------
