@@ -53,7 +53,7 @@ from services.seda import model as seda_model
 from services.seda import scorer_rules as rules
 from services.seda.scorer_text import FoldedText, detect_language, fold
 
-MODEL_VERSION = "seda-hybrid-2026.12.5"
+MODEL_VERSION = "seda-hybrid-2026.12.6"
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en",)
 MAX_TEXT_LENGTH = 20_000  # Unicode code points
 
@@ -332,7 +332,9 @@ _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 _NEGATOR = re.compile(r"(?<![a-z'])(?:never|not|no longer|won't|wont|wouldn't|wouldnt|don't|dont|didn't|didnt|"
                       r"doesn't|isn't|wasn't|ain't|haven't|hasn't|nor|would not|will not|do not|did not|"
-                      r"have not|has not)(?![a-z'])")
+                      r"have not|has not|no|zero|"
+                      # Acting out is not doing: "pretending to die on stage", "mime stabbing myself".
+                      r"pretend|pretends|pretending|pretended|mime|mimed|miming|fake|faked|faking)(?![a-z'])")
 # Phrases that contain a negator but affirm what follows ("not gonna lie, ...").
 _NEGATION_BLOCKER = re.compile(r"(?:can't|cannot|couldn't) promise|not sure|(?:don't|do not|didn't) know|"
                                r"won't lie|not (?:gonna|going to) lie|not (?:kidding|joking)|never thought|"
@@ -343,16 +345,18 @@ i i'm im i'd i'll i've am is are was be been being ever even really actually hon
 going gonna to want wanna wanted try trying plan planning planned intend intending think thinking thought
 about of do did does would will could should have has had feel feeling felt wish just myself my own
 a an the that it this any anything kind sort like ever again want consider considering anymore
-thoughts plans plan intention intentions urge urges desire
+thoughts plans plan intention intentions urge urges desire having saying sort
 """.split())
-_NEGATION_AFTER = re.compile(r"[ ?!.,:;\"')-]{0,4}(?:never|no way|(?:is|was|has been|has never been|is never|"
+_NEGATION_AFTER = re.compile(r"[ ?!.,:;\"')-]{0,4}(?:never|no way|i (?:said|answered) no|(?:is|was|has been|has never been|is never|"
                              r"isn't|wasn't)? ?(?:not|never) (?:an option|the answer|something|on the table|"
                              r"been on the table|going to happen)|isn't (?:an option|the answer|something)|"
                              r"is off the table|has never been|was never)")
 
 _RETRACTION = re.compile(r"(?:didn't|did not|don't|do not) (?:really |actually )?mean (?:it|that)|"
                          r"(?:only|just|was|i'm|im) (?:kidding|joking)|(?<![a-z])(?:jk|j/k|/j|/s)(?![a-z])|"
-                         r"wasn't (?:being )?serious|as a joke")
+                         r"wasn't (?:being )?serious|as a joke|"
+                         r"(?:obviously|of course) i (?:don't|didn't|do not|did not)(?= ?[.!]|$)")
+_CAUSATIVE = re.compile(r"(?:make|makes|making|made) me$")
 _LAUGHTER = re.compile(r"(?<![a-z])(?:lol+|lmao+|lmfao|rofl|ha(?:ha)+h?|he(?:he)+|xd)(?![a-z])|[" +
                        rules.LAUGH_EMOJI + "]")
 
@@ -370,6 +374,9 @@ _WORK_CUE = re.compile(r"(?<![a-z])(?:songs?|lyrics?|chorus|verse|sing|sings|san
                        r"film|show|episode|series|book|novel|play|scene|character|villain|speech|says|said|shouts|"
                        r"requiem|choir|hymn|cartoon|meme|stuck in my head)(?![a-z])")
 _LYRIC_LEAD = re.compile(r"(?:lyrics?|line|chorus|song|verse) (?:goes|go|says|is|was)[ :]*$")
+# A work named just before the match and what it is about: "sang a ballad about wanting to die".
+_WORK_ABOUT = re.compile(r"(?<![a-z])(?:songs?|ballad|track|album|poem|play|film|movie|show|book|novel|scene|episode|"
+                         r"lyrics?) (?:[a-z']+ ){0,2}(?:about|called|titled|named) (?:[a-z']+ ){0,2}$")
 
 # Remote past ("two years ago", "in high school") and signs that it is resolved.
 _REMOTE_PAST = re.compile(
@@ -377,14 +384,17 @@ _REMOTE_PAST = re.compile(
     r"years ago|a (?:long time|decade|year) ago|decades? ago|months ago|back (?:then|in)|in (?:high school|college|"
     r"university|school|my teens|my twenties|my thirties|(?:19|20)\d\d)|when i was (?:a kid|a teen(?:ager)?|younger|"
     r"little|in (?:high )?school|in college|\d+|[a-z]+teen|twenty)|as a (?:kid|teen(?:ager)?)|there (?:was|were) "
-    r"(?:a time|days|times)|used to|i remember (?:when|wanting|feeling)|at my lowest|last year|once thought)(?![a-z])")
+    r"(?:a time|days|times)|used to|i remember (?:when|wanting|feeling)|at my lowest|last year|once thought|"
+    r"last (?:winter|spring|summer|autumn|fall)|(?:my|the|an?) (?:old|(?:19|20)\d\d) (?:journal|diary|notebook|entries)|"
+    r"(?:journal|diary|notebook|entries) from (?:19|20)\d\d|in the first year)(?![a-z])")
 _RESOLVED = re.compile(
     r"(?<![a-z])(?:therapy (?:has )?(?:helped|saved)|pulled me through|got me through|helped me|saved my life|got help|"
     r"glad i (?:stayed|got help|'m still here|am still here|survived|didn't|reached out)|grateful|so glad|"
     r"(?:much |so much |a lot )?better (?:now|place)|doing (?:much |so much |a lot )?better|proud of|how far i've come|"
     r"chapter is closed|behind me|(?:feelings|thoughts) (?:are|were) gone|life is (?:good|full|great)|"
     r"(?:years?|months?) (?:clean|sober|free)|free of it|haven't (?:in|since|had)|recovered|recovery|now i |"
-    r"today i (?:ran|feel|am|'m|have)|i'm sober|i'm \d+ now|now i'm|haven't felt that way)(?![a-z])")
+    r"today i (?:ran|feel|am|'m|have)|i'm sober|i'm \d+ now|now i'm|haven't felt that way|"
+    r"(?:not|no longer) that person|(?:have been|are|were) absent|really okay|i'm not in that place)(?![a-z])")
 _PRESENT = re.compile(r"(?<![a-z])(?:now|today|tonight|again|still|lately|these days|right now|currently|anymore)"
                       r"(?![a-z])")
 
@@ -405,7 +415,8 @@ _PERMANENCE = re.compile(
 _ORDINARY_DEPARTURE = re.compile(
     r"(?<![a-z'])(?:twitter|instagram|facebook|tiktok|snapchat|reddit|discord|social media|this app|the app|offline"
     r"|online|the internet|this site|this server|this forum|the group ?chat|house|town|city|country|job|company|office"
-    r"|school|moving|move|relocat[a-z]*|emigrat[a-z]*|abroad|new (?:place|home|start))(?![a-z'])")
+    r"|school|moving|move|relocat[a-z]*|emigrat[a-z]*|abroad|new (?:place|home|start)|work|last day|sabbatical"
+    r"|retire|retiring|retirement|colleagues|backpack[a-z]*|gap year|travel[a-z]*)(?![a-z'])")
 
 _INTENT_LEAD = re.compile(r"(?<![a-z'])(?:want|wanna|going to|gonna|thinking|thought|think|plan|planning|keep|"
                           r"imagine|imagining|tempted|urge|will|i'll|should|decided|about to)(?![a-z'])")
@@ -472,7 +483,9 @@ class _Context:
         if rule.category not in ("substance_use", "acute_distress", "psychosis_mania"):
             severity = self._past_or_retracted(severity, start, end, sentence_start, sentence_end)
         if _LAUGHTER.search(sentence) or _LAUGHTER.search(text[end:end + 12]):
-            severity = max(rules.LOW, severity - 1)
+            # Laughing about something that "will make me kms" is hyperbole about its cause.
+            causative = _CAUSATIVE.search(_last_words(prefix, 3)) is not None
+            severity = rules.LOW if causative else max(rules.LOW, severity - 1)
 
         return _Hit(rule.id, rule.category, severity, start, end)
 
@@ -521,7 +534,7 @@ class _Context:
                 if _WORK_CUE.search(around) or self._third_person(lead, ""):
                     return True
         lead = self.text[max(sentence_start, start - 40):start]
-        return _LYRIC_LEAD.search(lead) is not None
+        return _LYRIC_LEAD.search(lead) is not None or _WORK_ABOUT.search(lead) is not None
 
     def _past_or_retracted(self, severity: int, start: int, end: int, sentence_start: int, sentence_end: int) -> int:
         text = self.text

@@ -464,7 +464,9 @@ SUICIDE_RULES = (
     _rule("cssrs.behavior.wont_hear", _BEHAVIOR, HIGH,
           r"(?:you|you all|they|anyone|nobody) (?:won't|will not|will never|wont) (?:hear from|see) me (?:again|anymore)"
           r"|goodbye forever|never see me again",
-          "hear see forever", negatable=False),
+          "hear see forever", negatable=False,
+          # "I'm not saying goodbye forever, just for a year": the negation is outside the match.
+          unless=r"(?:not|n't) (?:saying |a |an |be )?goodbye forever"),
     _rule("cssrs.behavior.thanks_all", _BEHAVIOR, LOW,
           r"(?:thank you|thanks) (?:so much )?for (?:everything|all of it|being there|listening|being the only)",
           "thank", final_severity=MODERATE),
