@@ -31,8 +31,6 @@ import zlib
 import numpy as np
 
 DATA_DIR = pathlib.Path(__file__).resolve().parent / "data"
-# NOTE: pyproject.toml lists no package data for services/, so a non-editable install
-# (a wheel) would leave this file out. The editable install of `make venv` reads it in place.
 WEIGHTS_PATH = DATA_DIR / "seda_model.npz"
 BANDS = ("critical", "caution", "watch", "clear")
 
