@@ -2,13 +2,15 @@
 
 import asyncio
 import concurrent.futures
+import http.client as http_client
+import json
 import uuid
 
 import grpc
 import pytest
 from google.rpc import error_details_pb2
 
-from conftest import LOS_ANGELES_1990, bearer, error_reason, http, rich_status, status_detail
+from conftest import AUDITED_TEXTS, LOS_ANGELES_1990, bearer, error_reason, http, rich_status, status_detail
 from defrag.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
 from services.gateway.store import FREE_REPLAYS
 
@@ -167,6 +169,28 @@ def test_invalid_idempotency_key_is_400_and_free(admin, public_channel):
 
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_reason(raised.value) == "INVALID_IDEMPOTENCY_KEY"
+    assert admin.used(account_id) == 0
+
+
+def test_an_idempotency_key_with_a_latin1_byte_is_400_and_free(mesh, admin):
+    account_id, _, key = admin.account_with_key("pro")
+    body = json.dumps({"journal_text": "A quiet Sunday with soup and a long walk."}).encode()
+    AUDITED_TEXTS.append("A quiet Sunday with soup and a long walk.")
+    connection = http_client.HTTPConnection("127.0.0.1", mesh.ports.public, timeout=30)
+    try:
+        connection.putrequest("POST", "/v1/seda/audit")
+        # http.client sends header values as Latin-1, so 0xE9 reaches Envoy as one byte that is not UTF-8.
+        for name, value in (("Authorization", f"Bearer {key}"), ("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body))), ("Idempotency-Key", "k-\xe9-1")):
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        reply = connection.getresponse()
+        error = json.loads(reply.read())
+    finally:
+        connection.close()
+
+    assert reply.status == 400
+    assert error["details"][0]["reason"] == "INVALID_IDEMPOTENCY_KEY"
     assert admin.used(account_id) == 0
 
 

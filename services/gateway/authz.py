@@ -140,6 +140,22 @@ class Denied(Exception):
         self.tier = tier
 
 
+def request_headers(http) -> dict[str, str]:
+    """Return the checked request's headers by lowercase name, repeated ones joined with ",".
+
+    With Envoy's encode_raw_headers they arrive as raw bytes in header_map;
+    bytes that are not UTF-8 become U+FFFD, which every ASCII-only check then
+    rejects. Without it (an older Envoy configuration) the headers map is used.
+    """
+    if not http.header_map.headers:
+        return dict(http.headers)
+    merged: dict[str, str] = {}
+    for header in http.header_map.headers:
+        value = header.raw_value.decode("utf-8", "replace") if header.raw_value else header.value
+        merged[header.key] = f"{merged[header.key]},{value}" if header.key in merged else value
+    return merged
+
+
 def extract_key(headers, original_path: str) -> tuple[str | None, bool]:
     """Returns the key and whether it came from the deprecated api_key query parameter."""
     authorization = headers.get("authorization", "")
@@ -223,7 +239,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
 
     async def Check(self, request: external_auth_pb2.CheckRequest, context) -> external_auth_pb2.CheckResponse:
         http = request.attributes.request.http
-        headers = http.headers
+        headers = request_headers(http)
         original_path = headers.get("x-envoy-original-path", "")
         is_rest = bool(original_path)
         request_id = headers.get("x-request-id", "")[:MAX_ID_LENGTH]
