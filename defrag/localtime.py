@@ -273,9 +273,9 @@ def local_day_bounds(reading: LocalReading, lat: float, lon: float) -> tuple[dt.
     """Return the UTC instants at which the reading's local date begins and the next local date begins.
 
     Each is local midnight in the zone that resolve() applies. Where the clocks
-    skipped midnight, the day begins at the end of the gap: the first quarter
-    hour after midnight that exists, which is exact for every gap that is a
-    whole number of quarter hours (all in the tz database). Raises
+    skipped midnight, the day begins at the end of the gap, found as the first
+    quarter hour after midnight that exists. That is exact for every gap that
+    is a whole number of quarter hours, as all in the tz database are. Raises
     NonexistentLocalTime when no such time exists within six hours.
     """
     bounds = []

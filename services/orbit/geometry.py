@@ -13,9 +13,10 @@ Friction of a pair of people A and B:
     ease     = sum of the contributions of soft aspects
     friction = tension / (tension + ease + FRICTION_PRIOR)
 
-The sums run over the points in a fixed order (A's points, then B's), and A
-is the name that sorts first, so the value does not depend on the order of
-the request or on anyone else in the group.
+Every factor is symmetric in the two points and the sums are exactly
+rounded, so the value depends on the two charts alone. It does not change
+with the order of the request, with anyone else in the group, or with which
+of the two names sorts first.
 
 The numbers are astrological geometry, not a psychological assessment.
 """
@@ -304,13 +305,13 @@ def _pairs(ordered: list[Natal], aspects: tuple[AspectKind, ...]) -> tuple[Pair,
     motions = np.where((orb_uncertainty > 0.0) & (orb_uncertainty >= orb), UNCERTAIN, motions)
 
     # 5. Aspects grouped by pair, the strongest (as rounded) first, then in POINTS order.
-    shown = np.round(contribution, DECIMALS)
-    order = np.lexsort((columns, rows, -shown, pair))
+    rounded_contribution = np.round(contribution, DECIMALS)
+    order = np.lexsort((columns, rows, -rounded_contribution, pair))
     starts = np.searchsorted(pair[order], np.arange(count + 1))
     columns_of = {
         "pair": pair, "rows": rows, "columns": columns, "kinds": kinds,
         "separation": np.round(distance[pair, rows, columns], DECIMALS), "orb": np.round(orb, DECIMALS),
-        "limit": limit, "motion": motions, "effect": effect, "contribution": shown,
+        "limit": limit, "motion": motions, "effect": effect, "contribution": rounded_contribution,
         "uncertainty": np.round(orb_uncertainty, DECIMALS),
     }
     exact_contributions = contribution[order].tolist()
