@@ -305,6 +305,21 @@ def test_too_long_text_is_not_repeated(mesh, admin):
     assert "Harrowgate" not in reply.body.decode()
 
 
+@pytest.mark.parametrize("raw", [
+    '{"journal_text": "Quenmira left and tonight I end it all \\ud800"}',  # a lone surrogate
+    '{"journal_text": "Quenmira left and tonight I end it all",, }',  # a syntax error
+])
+def test_malformed_json_is_not_quoted_back(mesh, admin, raw):
+    account_id, _, key = admin.account_with_key("pro")
+
+    reply = http(mesh, AUDIT, {"content-type": "application/json", **bearer(key)}, "POST", raw.encode())
+
+    assert reply.status == 400
+    assert reply.reason() == "INVALID_REQUEST"
+    assert "Quenmira" not in reply.body.decode() and "end it all" not in reply.body.decode()
+    assert admin.used(account_id) == 0
+
+
 def test_grpc_validation_error_names_field(admin, public_channel):
     _, _, key = admin.account_with_key("pro")
 
