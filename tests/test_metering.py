@@ -194,6 +194,25 @@ def test_an_idempotency_key_with_a_latin1_byte_is_400_and_free(mesh, admin):
     assert admin.used(account_id) == 0
 
 
+def test_a_request_id_that_is_not_ascii_is_400_and_free(mesh, admin):
+    account_id, _, key = admin.account_with_key("pro")
+    connection = http_client.HTTPConnection("127.0.0.1", mesh.ports.public, timeout=30)
+    try:
+        connection.putrequest("GET", VECTORS)
+        connection.putheader("Authorization", f"Bearer {key}")
+        # Sent as the Latin-1 byte 0xE9, which is not UTF-8.
+        connection.putheader("x-request-id", "r\xe9q")
+        connection.endheaders()
+        reply = connection.getresponse()
+        error = json.loads(reply.read())
+    finally:
+        connection.close()
+
+    assert reply.status == 400
+    assert error["details"][0]["reason"] == "INVALID_REQUEST_ID"
+    assert admin.used(account_id) == 0
+
+
 @pytest.mark.parametrize("tier", ["free", "pro", "enterprise", "tiny", "usage_only"])
 def test_usage_is_free_for_every_tier(mesh, admin, tier):
     account_id, _, key = admin.account_with_key(tier)

@@ -213,6 +213,8 @@ def test_bad_birth_data_gets_400_naming_the_entry_and_the_rule(mesh, admin):
         ({"name": "\ufeffBom Orbit", "role": "friend"}, "people[0].name", "U+FEFF"),
         ({"name": "ab\u202ecd", "role": "friend"}, "people[0].name", "U+202E"),
         ({"name": "\u200d\u0301", "role": "friend"}, "people[0].name", "no visible character"),
+        ({"name": "\u3164", "role": "friend"}, "people[0].name", "no visible character"),
+        ({"name": "\u2800", "role": "friend"}, "people[0].name", "no visible character"),
         ({"name": "No Role Orbit", "role": ""}, "people[0].role", "is missing"),
         ({"name": "Odd Role Orbit", "role": "boss"}, "people[0].role", "'boss' is not a known role: use one of parent, child, partner"),
     ],

@@ -54,6 +54,7 @@ DENIAL_REASONS = (
     "API_KEY_EXPIRED", "ACCOUNT_NOT_FOUND", "ACCOUNT_CANCELED", "TIER_UNKNOWN", "METHOD_NOT_IN_TIER",
     "BODY_TOO_LARGE", "MALFORMED_BODY", "COUNT_OUT_OF_RANGE", "INVALID_IDEMPOTENCY_KEY",
     "IDEMPOTENCY_KEY_REUSED", "BURST_LIMIT_EXCEEDED", "MONTHLY_QUOTA_EXCEEDED", "REDIS_UNAVAILABLE",
+    "INVALID_REQUEST_ID",
 )
 
 OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
@@ -243,6 +244,9 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         original_path = headers.get("x-envoy-original-path", "")
         is_rest = bool(original_path)
         request_id = headers.get("x-request-id", "")[:MAX_ID_LENGTH]
+        if not (request_id.isascii() and request_id.isprintable()):
+            # Kept out of the error and the log line; _decide denies the call with INVALID_REQUEST_ID.
+            request_id = ""
         started = time.perf_counter()
         try:
             response, decision, identity = await self._decide(http, headers, original_path, request_id, context)
@@ -267,6 +271,15 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             raise Denied(404, ApiError(
                 grpc.StatusCode.UNIMPLEMENTED, "METHOD_NOT_FOUND",
                 f"no such method: {http.path[:200]}; list the public methods with gRPC server reflection",
+            ))
+        raw_request_id = headers.get("x-request-id", "")
+        if not (raw_request_id.isascii() and raw_request_id.isprintable()):
+            # Every service logs the id and passes it on; gRPC libraries log
+            # an error line for each metadata value that is not valid UTF-8.
+            raise Denied(400, ApiError(
+                grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST_ID",
+                "x-request-id must be printable ASCII; send a UUID, or leave it out and the edge makes one",
+                violations=[FieldViolation("x-request-id", "printable ASCII characters only")],
             ))
 
         key, from_query = extract_key(headers, original_path)

@@ -35,8 +35,10 @@ KEY_SEPARATOR = "<>"
 # Format characters (Unicode category Cf) allowed in names: the zero-width
 # non-joiner and joiner, which Persian, Indic scripts and emoji sequences need.
 JOINERS = frozenset({"\u200c", "\u200d"})
-# A name made only of these and spaces shows nothing.
+# A name made only of these, default-ignorable characters, the blank braille
+# pattern and spaces shows nothing.
 INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
+BRAILLE_BLANK = "\u2800"
 # Unicode's Default_Ignorable_Code_Point characters (DerivedCoreProperties.txt,
 # Unicode 15), which render as nothing: the duplicate check ignores them.
 DEFAULT_IGNORABLE = re.compile(
@@ -162,7 +164,8 @@ def check_name(name: str, prefix: str) -> list[FieldViolation]:
             f"contains the invisible format character U+{ord(hidden):04X} (such as a zero-width space, a byte-order mark "
             "or a direction override): remove it",
         )]
-    if all(character.isspace() or unicodedata.category(character) in INVISIBLE_CATEGORIES for character in trimmed):
+    if all(character.isspace() or character == BRAILLE_BLANK or DEFAULT_IGNORABLE.match(character)
+           or unicodedata.category(character) in INVISIBLE_CATEGORIES for character in trimmed):
         return [FieldViolation(field, "has no visible character: give each person a readable name")]
     if KEY_SEPARATOR in name:
         return [FieldViolation(field, f'contains "{KEY_SEPARATOR}", which separates the two names of a pair key: remove it from the name')]
