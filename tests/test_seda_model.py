@@ -149,3 +149,24 @@ def test_training_fit_deterministic(tmp_path):
 def test_training_skips_blind3():
     train = _load_tool("train_seda")
     assert all(path.stem != "blind3" for path in train.training_files())
+
+
+DILUTING_BEFORE = ("Work was long today and the bus was late again. "
+                   "I made pasta for dinner and called my brother about his new flat. ") * 5
+DILUTING_AFTER = (" The cat knocked a mug off the shelf. "
+                  "Tomorrow I should buy groceries and finish the laundry.") * 5
+
+
+@pytest.mark.parametrize("core", [
+    "I looked up how tall the parking garage is. I don't think I'll need my alarm for Monday.",
+    "I'm tired of being a weight on everyone. Soon nobody will have to carry me.",
+])
+def test_ordinary_sentences_around_a_crisis_do_not_hide_it(core):
+    alone = scorer.assess(core)
+    diluted = scorer.assess(DILUTING_BEFORE + core + DILUTING_AFTER)
+
+    assert alone.band == "critical"
+    assert diluted.band == "critical"
+    # The model's signal points at a sentence of the crisis, not at the filler.
+    spans = [signal for signal in diluted.signals if signal.rule.startswith("model.")]
+    assert spans and all(len(DILUTING_BEFORE) <= signal.start < len(DILUTING_BEFORE) + len(core) for signal in spans)

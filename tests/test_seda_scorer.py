@@ -9,6 +9,7 @@ import pytest
 
 from services.seda import scorer
 from services.seda.scorer import assess
+from services.seda.scorer_text import fold
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -395,3 +396,27 @@ def test_foreign_language(name, text, language, expected):
 @pytest.mark.parametrize("name, text, language, expected", FOREIGN_CASES, ids=[case[0] for case in FOREIGN_CASES])
 def test_foreign_band(name, text, language, expected):
     assert band(text) == expected
+
+
+@pytest.mark.parametrize(("text", "folded_words"), [
+    ("I am going to k i l l m y s e l f tonight", "i am going to kill myself tonight"),
+    ("i want to k i l l myself", "i want to kill myself"),
+    ("I want to d i e", "i want to die"),
+    ("s u i c i d e", "suicide"),
+    # Letters that do not split into the crisis words are joined into one word.
+    ("J R R Tolkien wrote it", "jrr tolkien wrote it"),
+])
+def test_spaced_letters_are_read_as_words(text, folded_words):
+    assert fold(text).text == folded_words
+
+
+@pytest.mark.parametrize("text", ["I am going to k i l l m y s e l f tonight", "i want to k i l l myself", "I want to d i e"])
+def test_spaced_out_crisis_is_critical(text):
+    assert scorer.assess(text).band == "critical"
+
+
+def test_spaced_letters_keep_their_span():
+    text = "I want to k i l l myself"
+    signal = next(s for s in scorer.assess(text).signals if s.category == "active_ideation")
+
+    assert text[signal.start:signal.end].endswith("k i l l myself")

@@ -158,6 +158,22 @@ class SparseRows:
         return SparseRows(indptr, np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces]))
 
 
+def featurize_windows(texts: list[Text]) -> tuple[SparseRows, np.ndarray]:
+    """Return the feature rows of every window of every text (seda_model.windows) and the text each belongs to."""
+    indices, values, lengths, owners = [], [], [], []
+    for number, item in enumerate(texts):
+        folded = fold(item.text).text
+        features = seda_model.text_features(folded)
+        for row_indices, row_values in seda_model.window_vectors(features, seda_model.windows(folded, features)):
+            indices.append(row_indices)
+            values.append(row_values)
+            lengths.append(len(row_indices))
+            owners.append(number)
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    rows = SparseRows(indptr, np.concatenate(indices).astype(np.int64), np.concatenate(values))
+    return rows, np.array(owners, dtype=np.int64)
+
+
 def featurize(texts: list[Text]) -> SparseRows:
     indices, values, lengths = [], [], []
     for item in texts:
@@ -294,16 +310,19 @@ def assign_folds(groups: np.ndarray, labels: np.ndarray, folds: int) -> np.ndarr
 
 
 def cross_validate(features: SparseRows, labels: np.ndarray, assignment: np.ndarray, folds: int,
-                   scored: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return out-of-fold band probabilities of the first ``scored`` rows, and the mean weights and bias of the folds.
+                   scored: int, windows: SparseRows, window_owner: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return out-of-fold band probabilities of the first ``scored`` rows and of the windows, and the mean weights and bias of the folds.
 
-    Rows after ``scored`` (sentence rows) are trained on but never scored.
+    Rows after ``scored`` (sentence rows) are trained on but never scored. Each
+    window is scored by the model of its text's fold.
 
     The shipped band head is that mean. A model fitted on all texts would be more
     confident than the fold models whose predictions set the thresholds, and so would
     cross them more often on new text than cross-validation shows.
     """
     probabilities = np.zeros((scored, len(BANDS)))
+    window_probabilities = np.zeros((windows.count, len(BANDS)))
     weight_sum = np.zeros((seda_model.BUCKETS, len(BANDS)))
     bias_sum = np.zeros(len(BANDS))
     for fold_index in range(folds):
@@ -311,30 +330,50 @@ def cross_validate(features: SparseRows, labels: np.ndarray, assignment: np.ndar
         test = np.flatnonzero(assignment[:scored] == fold_index)
         weights, bias = fit_softmax(features.subset(train), labels[train], len(BANDS), seda_model.BUCKETS)
         probabilities[test] = predict(features.subset(test), weights, bias)
+        test_windows = np.flatnonzero(assignment[window_owner] == fold_index)
+        if len(test_windows):
+            window_probabilities[test_windows] = predict(windows.subset(test_windows), weights, bias)
         weight_sum += weights
         bias_sum += bias
         print(f"  fold {fold_index + 1}/{folds}: {len(train)} training texts, {len(test)} scored", flush=True)
-    return probabilities, weight_sum / folds, bias_sum / folds
+    return probabilities, window_probabilities, weight_sum / folds, bias_sum / folds
 
 
 # Thresholds ---------------------------------------------------------------------
 
-def hybrid_bands(probabilities: np.ndarray, rule_bands: np.ndarray, thresholds: seda_model.Thresholds,
-                 long_enough: np.ndarray) -> np.ndarray:
-    """Combine model and rule bands (indices into BANDS) as services/seda/scorer.py does: the riskier wins.
+@dataclasses.dataclass(frozen=True)
+class WindowScores:
+    """Out-of-fold band probabilities of every window, and the text each window belongs to."""
 
-    ``long_enough`` marks the texts of at least MIN_WORDS words, the only ones the model caps.
+    probabilities: np.ndarray
+    owner: np.ndarray
+
+
+def model_band_indices(probabilities: np.ndarray, thresholds: seda_model.Thresholds) -> np.ndarray:
+    """Map rows of band probabilities to band indices, as seda_model.Model.band_for does."""
+    bands = np.full(len(probabilities), 3)
+    bands[1.0 - probabilities[:, 3] >= thresholds.watch] = 2
+    bands[probabilities[:, 0] + probabilities[:, 1] >= thresholds.caution] = 1
+    bands[probabilities[:, 0] >= thresholds.critical] = 0
+    return bands
+
+
+def hybrid_bands(probabilities: np.ndarray, rule_bands: np.ndarray, thresholds: seda_model.Thresholds,
+                 long_enough: np.ndarray, windows: WindowScores | None = None) -> np.ndarray:
+    """Combine model and rule bands (indices into BANDS) as services/seda/scorer.py does: the riskiest wins.
+
+    ``long_enough`` marks the texts of at least MIN_WORDS words, the only ones whose
+    whole-text band counts. With ``windows``, the riskiest window of a text counts too.
     """
-    model_bands = np.full(len(probabilities), 3)
-    model_bands[1.0 - probabilities[:, 3] >= thresholds.watch] = 2
-    model_bands[probabilities[:, 0] + probabilities[:, 1] >= thresholds.caution] = 1
-    model_bands[probabilities[:, 0] >= thresholds.critical] = 0
+    model_bands = model_band_indices(probabilities, thresholds)
     model_bands[~long_enough] = 3
+    if windows is not None and len(windows.owner):
+        np.minimum.at(model_bands, windows.owner, model_band_indices(windows.probabilities, thresholds))
     return np.minimum(model_bands, rule_bands)
 
 
 def choose_thresholds(probabilities: np.ndarray, labels: np.ndarray, rule_bands: np.ndarray,
-                      long_enough: np.ndarray) -> seda_model.Thresholds:
+                      long_enough: np.ndarray, windows: WindowScores) -> seda_model.Thresholds:
     """Choose the lowest thresholds that stay within the budgets on the out-of-fold predictions.
 
     The model can only raise risk, so every threshold costs clear texts. The critical
@@ -349,10 +388,10 @@ def choose_thresholds(probabilities: np.ndarray, labels: np.ndarray, rule_bands:
     grid = np.round(np.arange(0.02, 1.0, 0.01), 2)
 
     def lowest(make, worst_band: int, extra: float | None = None, total: float | None = None) -> float:
-        before = np.mean(hybrid_bands(probabilities, rule_bands, make(1.0), long_enough)[clear] <= worst_band)
+        before = np.mean(hybrid_bands(probabilities, rule_bands, make(1.0), long_enough, windows)[clear] <= worst_band)
         allowed = before + extra if total is None else max(before, total)
         for value in grid:
-            bands = hybrid_bands(probabilities, rule_bands, make(value), long_enough)
+            bands = hybrid_bands(probabilities, rule_bands, make(value), long_enough, windows)
             if np.mean(bands[clear] <= worst_band) <= allowed:
                 return float(value)
         return 1.0
@@ -417,14 +456,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(np.unique(groups))} groups of near-duplicates, {len(sentences)} sentence rows; cross-validating",
           flush=True)
 
-    probabilities, band_weights, band_bias = cross_validate(features, row_labels, row_assignment, args.folds,
-                                                            len(texts))
+    window_rows, window_owner = featurize_windows(texts)
+    probabilities, window_probabilities, band_weights, band_bias = cross_validate(
+        features, row_labels, row_assignment, args.folds, len(texts), window_rows, window_owner)
+    windows = WindowScores(window_probabilities, window_owner)
     rule_bands = np.array([BANDS.index(scorer.rule_band(item.text)) for item in texts])
     long_enough = np.array([seda_model.word_count(fold(item.text).text) >= seda_model.MIN_WORDS for item in texts])
-    thresholds = choose_thresholds(probabilities, labels, rule_bands, long_enough)
-    hybrid = hybrid_bands(probabilities, rule_bands, thresholds, long_enough)
-    model_only = hybrid_bands(probabilities, np.full(len(texts), 3), thresholds, long_enough)
-    ungated = hybrid_bands(probabilities, rule_bands, thresholds, np.ones(len(texts), dtype=bool))
+    thresholds = choose_thresholds(probabilities, labels, rule_bands, long_enough, windows)
+    hybrid = hybrid_bands(probabilities, rule_bands, thresholds, long_enough, windows)
+    model_only = hybrid_bands(probabilities, np.full(len(texts), 3), thresholds, long_enough, windows)
+    ungated = hybrid_bands(probabilities, rule_bands, thresholds, np.ones(len(texts), dtype=bool), windows)
     print(f"thresholds: {thresholds}", flush=True)
 
     print("fitting the category head on all texts of a risky family", flush=True)
@@ -446,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     # thresholds, to show what the chosen budget gives up.
     tradeoff = []
     for value in (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2):
-        bands = hybrid_bands(probabilities, rule_bands, seda_model.Thresholds(value, 1.0, 1.0), long_enough)
+        bands = hybrid_bands(probabilities, rule_bands, seda_model.Thresholds(value, 1.0, 1.0), long_enough, windows)
         tradeoff.append({"critical_threshold": value, "recall_critical": float(np.mean(bands[labels == 0] == 0)),
                          "clear_as_critical": float(np.mean(bands[labels == 3] == 0))})
 

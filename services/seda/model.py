@@ -44,6 +44,8 @@ CHAR_NGRAM_SIZES = (3, 4, 5)
 # written for the rule tests ("Tell my mum I'll be late for dinner.") the model raises
 # false alarms that those tests forbid. See docs/seda-method.md for what it costs.
 MIN_WORDS = 13
+# A window of the text scored on its own spans at most this many sentences.
+WINDOW_SENTENCES = 3
 
 # Categories the category head chooses from, and the ones each band may carry.
 CATEGORIES = ("active_ideation", "plan", "preparatory_behavior", "wish_to_be_dead", "psychosis_mania",
@@ -174,6 +176,31 @@ def document_vector(buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return indices, values / norm if norm else values
 
 
+def windows(folded: str, features: Features) -> list[tuple[int, int]]:
+    """Return runs of consecutive sentences [first, last) that the model also scores on their own.
+
+    From each sentence, the shortest run of at most WINDOW_SENTENCES sentences that
+    has MIN_WORDS words or more, so that ordinary sentences around a crisis cannot
+    dilute it. Runs that never reach MIN_WORDS words are left out, as short texts are.
+    """
+    words = [len(folded[start:end].split()) for start, end in features.spans]
+    runs = []
+    for first in range(len(words)):
+        total = 0
+        for last in range(first, min(first + WINDOW_SENTENCES, len(words))):
+            total += words[last]
+            if total >= MIN_WORDS:
+                runs.append((first, last + 1))
+                break
+    return runs
+
+
+def window_vectors(features: Features, runs: list[tuple[int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return the unit-norm feature vector of each run of sentences, as document_vector gives a whole text."""
+    return [document_vector(features.buckets[(features.sentence_ids >= first) & (features.sentence_ids < last)])
+            for first, last in runs]
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
@@ -248,18 +275,30 @@ class Model:
         return "clear"
 
     def predict(self, folded: str) -> ModelResult:
-        """Score the folded text and find the sentence that drove the band."""
+        """Score the folded text and each window of it, and find the sentence that drove the riskiest band.
+
+        The whole text and every window (see windows()) are scored alike; the
+        riskiest band wins, so ordinary sentences around a crisis do not hide it.
+        The probabilities reported are those of the whole text.
+        """
         features = text_features(folded)
         if not len(features.buckets):
             return ModelResult(dict.fromkeys(BANDS, 0.0) | {"clear": 1.0}, "clear", CATEGORIES[0], 0, 0)
 
         probabilities = self.band_probabilities(*document_vector(features.buckets))
-        band = self.band_for(probabilities) if word_count(folded) >= MIN_WORDS else "clear"
         result = dict(zip(BANDS, (float(p) for p in probabilities)))
-        if band == "clear":
-            return ModelResult(result, band, CATEGORIES[0], 0, 0)
+        candidates = []  # (band index, sentences first..last)
+        if word_count(folded) >= MIN_WORDS:
+            candidates.append((BANDS.index(self.band_for(probabilities)), 0, len(features.spans)))
+        runs = windows(folded, features)
+        for (first, last), vector in zip(runs, window_vectors(features, runs)):
+            candidates.append((BANDS.index(self.band_for(self.band_probabilities(*vector))), first, last))
+        if not candidates or min(candidates)[0] == BANDS.index("clear"):
+            return ModelResult(result, "clear", CATEGORIES[0], 0, 0)
 
-        driver = self._driving_sentence(features, band)
+        band_index, first, last = min(candidates)
+        band = BANDS[band_index]
+        driver = self._driving_sentence(features, band, first, last)
         category = self._category(features.buckets[features.sentence_ids == driver], band)
         start, end = features.spans[driver]
         while folded[start].isspace():
@@ -268,15 +307,15 @@ class Model:
             end -= 1
         return ModelResult(result, band, category, start, end)
 
-    def _driving_sentence(self, features: Features, band: str) -> int:
-        """Return the index of the sentence that, scored alone, gives most probability to ``band`` or a riskier one.
+    def _driving_sentence(self, features: Features, band: str, first: int, last: int) -> int:
+        """Return the index of the sentence in [first, last) that, scored alone, gives most probability to ``band`` or a riskier one.
 
         Every sentence is scored at once: the logits of sentence s are the weights of
         its buckets summed with their counts, divided by the L2 norm of those counts.
         """
         count = len(features.spans)
-        if count == 1:
-            return 0
+        if last - first == 1:
+            return first
         keys, multiplicity = np.unique(features.sentence_ids * BUCKETS + features.buckets, return_counts=True)
         owners = keys // BUCKETS
         weights = self.band_weights[keys % BUCKETS] * multiplicity[:, None]
@@ -286,6 +325,8 @@ class Model:
         logits = logits / np.where(norms > 0, norms, 1.0)[:, None] + self.band_bias
         risk = softmax(logits)[:, :BANDS.index(band) + 1].sum(axis=1)
         risk[norms == 0] = -1.0
+        risk[:first] = -2.0
+        risk[last:] = -2.0
         return int(np.argmax(risk))
 
     def _category(self, buckets: np.ndarray, band: str) -> str:

@@ -70,8 +70,15 @@ _WHITESPACE_RUN = re.compile(r"[ \n]{2,}")
 _LETTER_RUN = re.compile(r"([a-z])\1\1+")
 # Separators inside a word that only hide it: "self-harm", "sewer_slide", "s.u.i.c.i.d.e".
 _INWORD_SEPARATOR = re.compile(r"(?<=[a-z])[-_*](?=[a-z])|(?<=\b[a-z])\.(?=[a-z]\b)")
-# Five or more single letters separated by single spaces: "k i l l m e".
-_SPACED_LETTERS = re.compile(r"(?<![a-z'])[a-z](?: [a-z](?![a-z'])){4,}")
+# Three or more single letters separated by single spaces: "k i l l m e", "d i e".
+_SPACED_LETTERS = re.compile(r"(?<![a-z'])[a-z](?: [a-z](?![a-z'])){2,}")
+# Words that spaced-out letters are split back into, so that "k i l l m y s e l f"
+# reads "kill myself" and not "killmyself". Letters that do not split wholly into
+# these words are joined into one word.
+_SPACED_WORDS = frozenset("""
+i im me my myself self kill die dead death suicide suicidal end it all life want to going gonna cut
+hang jump overdose harm unalive kms hate tonight goodbye bye rope pills not live anymore wish
+""".split())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,8 +210,24 @@ def _drop_positions(folded: str) -> list[int]:
 def _separator_positions(folded: str) -> list[int]:
     positions = [m.start() for m in _INWORD_SEPARATOR.finditer(folded)]
     for match in _SPACED_LETTERS.finditer(folded):
-        positions.extend(i for i in range(match.start(), match.end()) if folded[i] == " ")
+        spaces = [i for i in range(match.start(), match.end()) if folded[i] == " "]
+        kept = _word_breaks(folded[match.start():match.end()].replace(" ", ""))
+        # Space number k stands after letter k + 1; a break after that letter keeps it.
+        positions.extend(space for number, space in enumerate(spaces) if number + 1 not in kept)
     return positions
+
+
+def _word_breaks(letters: str) -> frozenset[int]:
+    """Return the letter counts after which _SPACED_WORDS split ``letters`` wholly, or none when they do not."""
+    # best[i]: the word breaks of letters[:i] with the fewest words, or None.
+    best: list[tuple[int, ...] | None] = [()] + [None] * len(letters)
+    for end in range(1, len(letters) + 1):
+        for start in range(max(0, end - 9), end):
+            if best[start] is not None and letters[start:end] in _SPACED_WORDS:
+                candidate = best[start] + (end,)
+                if best[end] is None or len(candidate) < len(best[end]):
+                    best[end] = candidate
+    return frozenset(best[-1][:-1]) if best[-1] else frozenset()
 
 
 def _delete(folded: str, origin: list[int] | None, positions: list[int]) -> tuple[str, list[int] | None]:
