@@ -1,6 +1,8 @@
 """Calls through the real Envoy: key locations, REST and gRPC alike, denials in the shared shape."""
 
 import datetime as dt
+import http.client as http_client
+import json
 
 import grpc
 import pytest
@@ -368,3 +370,26 @@ def test_compressed_message_is_limited_after_inflation(admin, public_channel):
     assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert error_reason(raised.value) == "BODY_TOO_LARGE"
     assert admin.used(account_id) == 0
+
+
+@pytest.mark.parametrize("headers", [
+    [("x-padding", "a" * 70_000)],
+    [(f"x-extra-{index}", "1") for index in range(200)],
+])
+def test_headers_over_the_limit_get_the_json_error_shape(mesh, headers):
+    connection = http_client.HTTPConnection("127.0.0.1", mesh.ports.public, timeout=30)
+    try:
+        connection.putrequest("GET", "/v1/usage")
+        for name, value in headers:
+            connection.putheader(name, value)
+        connection.endheaders()
+        reply = connection.getresponse()
+        body = reply.read()
+    finally:
+        connection.close()
+
+    assert reply.status == 431
+    assert reply.getheader("content-type") == "application/json"
+    error = json.loads(body)
+    assert error["code"] == 3
+    assert error["details"][0]["reason"] == "HEADERS_TOO_LARGE"

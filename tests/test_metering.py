@@ -213,6 +213,29 @@ def test_a_request_id_that_is_not_ascii_is_400_and_free(mesh, admin):
     assert admin.used(account_id) == 0
 
 
+@pytest.mark.parametrize("name", ["Authorization", "Idempotency-Key"])
+def test_a_repeated_credential_or_idempotency_header_is_400_and_free(mesh, admin, name):
+    account_id, _, key = admin.account_with_key("pro")
+    values = {"Authorization": [f"Bearer {key}", f"Bearer {key}"], "Idempotency-Key": ["k1", "k2"]}[name]
+    connection = http_client.HTTPConnection("127.0.0.1", mesh.ports.public, timeout=30)
+    try:
+        connection.putrequest("GET", VECTORS)
+        if name != "Authorization":
+            connection.putheader("Authorization", f"Bearer {key}")
+        for value in values:
+            connection.putheader(name, value)
+        connection.endheaders()
+        reply = connection.getresponse()
+        error = json.loads(reply.read())
+    finally:
+        connection.close()
+
+    assert reply.status == 400
+    assert error["details"][0]["reason"] == "REPEATED_HEADER"
+    assert name.lower() in error["message"]
+    assert admin.used(account_id) == 0
+
+
 @pytest.mark.parametrize("tier", ["free", "pro", "enterprise", "tiny", "usage_only"])
 def test_usage_is_free_for_every_tier(mesh, admin, tier):
     account_id, _, key = admin.account_with_key(tier)

@@ -54,8 +54,11 @@ DENIAL_REASONS = (
     "API_KEY_EXPIRED", "ACCOUNT_NOT_FOUND", "ACCOUNT_CANCELED", "TIER_UNKNOWN", "METHOD_NOT_IN_TIER",
     "BODY_TOO_LARGE", "MALFORMED_BODY", "COUNT_OUT_OF_RANGE", "INVALID_IDEMPOTENCY_KEY",
     "IDEMPOTENCY_KEY_REUSED", "BURST_LIMIT_EXCEEDED", "MONTHLY_QUOTA_EXCEEDED", "REDIS_UNAVAILABLE",
-    "INVALID_REQUEST_ID",
+    "INVALID_REQUEST_ID", "REPEATED_HEADER",
 )
+# Headers whose repeats would be joined into one value that means something else.
+SINGLE_HEADERS = ("authorization", "x-api-key", "idempotency-key", "x-request-id")
+COMMA_FREE_HEADERS = frozenset({"authorization", "x-api-key"})
 
 OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 IDENTITY_HEADERS = ("x-defrag-key-id", "x-defrag-account-id", "x-defrag-tier")
@@ -155,6 +158,20 @@ def request_headers(http) -> dict[str, str]:
         value = header.raw_value.decode("utf-8", "replace") if header.raw_value else header.value
         merged[header.key] = f"{merged[header.key]},{value}" if header.key in merged else value
     return merged
+
+
+def repeated_header(http, headers: dict[str, str]) -> str | None:
+    """Return the first of SINGLE_HEADERS that the request sends more than once, or None.
+
+    Envoy passes most repeats as separate entries, but joins repeats of the
+    headers it handles itself (such as authorization) with ","; no key and no
+    generated request id contains a comma, so one there means a repeat.
+    """
+    names = [header.key for header in http.header_map.headers]
+    for name in SINGLE_HEADERS:
+        if names.count(name) > 1 or (name in COMMA_FREE_HEADERS and "," in headers.get(name, "")):
+            return name
+    return None
 
 
 def extract_key(headers, original_path: str) -> tuple[str | None, bool]:
@@ -271,6 +288,13 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             raise Denied(404, ApiError(
                 grpc.StatusCode.UNIMPLEMENTED, "METHOD_NOT_FOUND",
                 f"no such method: {http.path[:200]}; list the public methods with gRPC server reflection",
+            ))
+        repeated = repeated_header(http, headers)
+        if repeated:
+            raise Denied(400, ApiError(
+                grpc.StatusCode.INVALID_ARGUMENT, "REPEATED_HEADER",
+                f"the {repeated} header was sent more than once; send it once",
+                violations=[FieldViolation(repeated, "may appear once per request")],
             ))
         raw_request_id = headers.get("x-request-id", "")
         if not (raw_request_id.isascii() and raw_request_id.isprintable()):
