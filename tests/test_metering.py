@@ -172,43 +172,41 @@ def test_invalid_idempotency_key_is_400_and_free(admin, public_channel):
     assert admin.used(account_id) == 0
 
 
+def raw_request(mesh, method: str, path: str, headers: list[tuple[str, str]], body: bytes | None = None) -> tuple[int, dict]:
+    """Send one request with http.client, which sends header values as Latin-1 bytes and repeats as given."""
+    connection = http_client.HTTPConnection("127.0.0.1", mesh.ports.public, timeout=30)
+    try:
+        connection.putrequest(method, path)
+        for name, value in headers:
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        reply = connection.getresponse()
+        return reply.status, json.loads(reply.read())
+    finally:
+        connection.close()
+
+
 def test_an_idempotency_key_with_a_latin1_byte_is_400_and_free(mesh, admin):
     account_id, _, key = admin.account_with_key("pro")
     body = json.dumps({"journal_text": "A quiet Sunday with soup and a long walk."}).encode()
     AUDITED_TEXTS.append("A quiet Sunday with soup and a long walk.")
-    connection = http_client.HTTPConnection("127.0.0.1", mesh.ports.public, timeout=30)
-    try:
-        connection.putrequest("POST", "/v1/seda/audit")
-        # http.client sends header values as Latin-1, so 0xE9 reaches Envoy as one byte that is not UTF-8.
-        for name, value in (("Authorization", f"Bearer {key}"), ("Content-Type", "application/json"),
-                            ("Content-Length", str(len(body))), ("Idempotency-Key", "k-\xe9-1")):
-            connection.putheader(name, value)
-        connection.endheaders(body)
-        reply = connection.getresponse()
-        error = json.loads(reply.read())
-    finally:
-        connection.close()
+    # 0xE9 reaches Envoy as one byte that is not UTF-8.
+    status, error = raw_request(mesh, "POST", "/v1/seda/audit", [
+        ("Authorization", f"Bearer {key}"), ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))), ("Idempotency-Key", "k-\xe9-1"),
+    ], body)
 
-    assert reply.status == 400
+    assert status == 400
     assert error["details"][0]["reason"] == "INVALID_IDEMPOTENCY_KEY"
     assert admin.used(account_id) == 0
 
 
 def test_a_request_id_that_is_not_ascii_is_400_and_free(mesh, admin):
     account_id, _, key = admin.account_with_key("pro")
-    connection = http_client.HTTPConnection("127.0.0.1", mesh.ports.public, timeout=30)
-    try:
-        connection.putrequest("GET", VECTORS)
-        connection.putheader("Authorization", f"Bearer {key}")
-        # Sent as the Latin-1 byte 0xE9, which is not UTF-8.
-        connection.putheader("x-request-id", "r\xe9q")
-        connection.endheaders()
-        reply = connection.getresponse()
-        error = json.loads(reply.read())
-    finally:
-        connection.close()
+    # Sent as the Latin-1 byte 0xE9, which is not UTF-8.
+    status, error = raw_request(mesh, "GET", VECTORS, [("Authorization", f"Bearer {key}"), ("x-request-id", "r\xe9q")])
 
-    assert reply.status == 400
+    assert status == 400
     assert error["details"][0]["reason"] == "INVALID_REQUEST_ID"
     assert admin.used(account_id) == 0
 
@@ -217,20 +215,10 @@ def test_a_request_id_that_is_not_ascii_is_400_and_free(mesh, admin):
 def test_a_repeated_credential_or_idempotency_header_is_400_and_free(mesh, admin, name):
     account_id, _, key = admin.account_with_key("pro")
     values = {"Authorization": [f"Bearer {key}", f"Bearer {key}"], "Idempotency-Key": ["k1", "k2"]}[name]
-    connection = http_client.HTTPConnection("127.0.0.1", mesh.ports.public, timeout=30)
-    try:
-        connection.putrequest("GET", VECTORS)
-        if name != "Authorization":
-            connection.putheader("Authorization", f"Bearer {key}")
-        for value in values:
-            connection.putheader(name, value)
-        connection.endheaders()
-        reply = connection.getresponse()
-        error = json.loads(reply.read())
-    finally:
-        connection.close()
+    credentials = [] if name == "Authorization" else [("Authorization", f"Bearer {key}")]
+    status, error = raw_request(mesh, "GET", VECTORS, credentials + [(name, value) for value in values])
 
-    assert reply.status == 400
+    assert status == 400
     assert error["details"][0]["reason"] == "REPEATED_HEADER"
     assert name.lower() in error["message"]
     assert admin.used(account_id) == 0
