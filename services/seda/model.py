@@ -259,6 +259,27 @@ class Model:
     def band_probabilities(self, indices: np.ndarray, values: np.ndarray) -> np.ndarray:
         return softmax(values @ self.band_weights[indices] + self.band_bias)
 
+    def window_probabilities(self, features: Features, runs: list[tuple[int, int]]) -> np.ndarray:
+        """Return the band probabilities of every run of sentences at once, (len(runs), 4).
+
+        Each row equals band_probabilities(*vector) for the run's window_vectors entry:
+        bucket counts over the run, scaled to unit L2 norm, times the weights.
+        """
+        if not runs:
+            return np.zeros((0, len(BANDS)))
+        order = np.argsort(features.sentence_ids, kind="stable")
+        sorted_buckets = features.buckets[order]
+        bounds = np.searchsorted(features.sentence_ids[order], np.arange(len(features.spans) + 1))
+        pieces = [sorted_buckets[bounds[first]:bounds[last]] for first, last in runs]
+        owners = np.repeat(np.arange(len(runs)), [len(piece) for piece in pieces])
+        keys, counts = np.unique(owners * BUCKETS + np.concatenate(pieces), return_counts=True)
+        runs_of, buckets = keys // BUCKETS, keys % BUCKETS
+        norms = np.sqrt(np.bincount(runs_of, weights=counts.astype(np.float64) ** 2, minlength=len(runs)))
+        weighted = self.band_weights[buckets] * counts[:, None]
+        logits = np.stack([np.bincount(runs_of, weights=weighted[:, k], minlength=len(runs)) for k in range(len(BANDS))],
+                          axis=1)
+        return softmax(logits / np.where(norms > 0, norms, 1.0)[:, None] + self.band_bias)
+
     def category_probabilities(self, indices: np.ndarray, values: np.ndarray) -> np.ndarray:
         folded = indices & ((1 << CATEGORY_BUCKET_BITS) - 1)
         return softmax(values @ self.category_weights[folded] + self.category_bias)
@@ -291,8 +312,8 @@ class Model:
         if word_count(folded) >= MIN_WORDS:
             candidates.append((BANDS.index(self.band_for(probabilities)), 0, len(features.spans)))
         runs = windows(folded, features)
-        for (first, last), vector in zip(runs, window_vectors(features, runs)):
-            candidates.append((BANDS.index(self.band_for(self.band_probabilities(*vector))), first, last))
+        for (first, last), window_probabilities in zip(runs, self.window_probabilities(features, runs)):
+            candidates.append((BANDS.index(self.band_for(window_probabilities)), first, last))
         if not candidates or min(candidates)[0] == BANDS.index("clear"):
             return ModelResult(result, "clear", CATEGORIES[0], 0, 0)
 
