@@ -12,6 +12,11 @@ CACHE := build/cache/.ready
 PROTOS := $(shell find protos -name '*.proto')
 GOOGLEAPIS_PIN := $(shell grep -i '^googleapis-common-protos==' requirements.lock)
 PYTEST_ARGS ?=
+# gRPC's fork handlers restart its poller in a child that subprocess is about
+# to exec; with close_fds the poller's epoll fd is gone, and the child aborts
+# (SIGABRT) before exec now and then. The mesh runner, the tests and the bench
+# start processes while gRPC channels are open, so the handlers are turned off.
+export GRPC_ENABLE_FORK_SUPPORT = 0
 
 .PHONY: run test protos openapi bench lock venv clean
 

@@ -17,7 +17,11 @@ import sys
 import time
 import urllib.request
 
-import grpc
+# Before gRPC loads: its fork handlers can abort a child between fork and exec
+# (see the Makefile), and this module starts children while channels are open.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
+
+import grpc  # noqa: E402
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from defrag import envoyconf

@@ -9,8 +9,11 @@ import secrets
 import urllib.error
 import urllib.request
 
-import grpc
-import pytest
+# Before gRPC loads, as defrag/mesh.py explains: the tests start meshes while channels are open.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
+
+import grpc  # noqa: E402
+import pytest  # noqa: E402
 from google.rpc import error_details_pb2, status_pb2
 
 from defrag.keys.v1 import admin_pb2, admin_pb2_grpc
