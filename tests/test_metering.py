@@ -211,6 +211,21 @@ def test_a_request_id_that_is_not_ascii_is_400_and_free(mesh, admin):
     assert admin.used(account_id) == 0
 
 
+def test_a_header_that_is_not_utf8_never_reaches_the_service(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+    log = mesh.logs / "telemetry-0.log"
+    before = log.stat().st_size
+
+    status, body = raw_request(mesh, "GET", VECTORS, [("Authorization", f"Bearer {key}"), ("x-client-note", "caf\xe9")])
+
+    assert status == 200
+    assert body["bodies"]
+    # The service's gRPC library would log 'Invalid encoding' with the value.
+    with log.open("rb") as handle:
+        handle.seek(before)
+        assert b"caf" not in handle.read()
+
+
 @pytest.mark.parametrize("name", ["Authorization", "Idempotency-Key"])
 def test_a_repeated_credential_or_idempotency_header_is_400_and_free(mesh, admin, name):
     account_id, _, key = admin.account_with_key("pro")

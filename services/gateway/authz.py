@@ -160,6 +160,17 @@ def request_headers(http) -> dict[str, str]:
     return merged
 
 
+def undecodable_headers(http) -> list[str]:
+    """Return the names of the request's headers whose raw value is not valid UTF-8."""
+    names = []
+    for header in http.header_map.headers:
+        try:
+            header.raw_value.decode("utf-8")
+        except UnicodeDecodeError:
+            names.append(header.key)
+    return names
+
+
 def repeated_header(http, headers: dict[str, str]) -> str | None:
     """Return the first of SINGLE_HEADERS that the request sends more than once, or None.
 
@@ -348,7 +359,11 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         if decision.tier and not decision.replayed:
             CHARGED.labels(decision.tier).inc(cost)
         identity = {"key_id": key_id, "account_id": account_id}
-        return self._admission(decision, key_id, account_id, from_query, original_path), decision, identity
+        admission = self._admission(decision, key_id, account_id, from_query, original_path)
+        # The services' gRPC library logs an error line, with the value, for each
+        # header that is not valid UTF-8; such headers carry nothing the API reads.
+        admission.ok_response.headers_to_remove.extend(undecodable_headers(http))
+        return admission, decision, identity
 
     def _parse_body(self, rule: MethodRule, raw: bytes, headers, is_rest: bool):
         if len(raw) > rule.max_body_bytes + 5:
