@@ -12,6 +12,7 @@ Nothing is charged unless the last step admits the call.
 """
 
 import base64
+import collections
 import hashlib
 import logging
 import math
@@ -144,45 +145,42 @@ class Denied(Exception):
         self.tier = tier
 
 
-def request_headers(http) -> dict[str, str]:
-    """Return the checked request's headers by lowercase name, repeated ones joined with ",".
+class RequestHeaders(dict):
+    """The checked request's headers by lowercase name, repeats joined with ",", read in one pass.
 
-    With Envoy's encode_raw_headers they arrive as raw bytes in header_map;
-    bytes that are not UTF-8 become U+FFFD, which every ASCII-only check then
-    rejects. Without it (an older Envoy configuration) the headers map is used.
+    With Envoy's encode_raw_headers they arrive as raw bytes in header_map.
+    Bytes that are not UTF-8 become U+FFFD, which every ASCII-only check then
+    rejects, and the names of such headers are kept in ``undecodable``.
+    Without raw headers (an older Envoy configuration) the headers map is used.
     """
-    if not http.header_map.headers:
-        return dict(http.headers)
-    merged: dict[str, str] = {}
-    for header in http.header_map.headers:
-        value = header.raw_value.decode("utf-8", "replace") if header.raw_value else header.value
-        merged[header.key] = f"{merged[header.key]},{value}" if header.key in merged else value
-    return merged
 
+    def __init__(self, http) -> None:
+        super().__init__()
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.undecodable: list[str] = []
+        if not http.header_map.headers:
+            self.update(http.headers)
+            return
+        for header in http.header_map.headers:
+            try:
+                value = header.raw_value.decode("utf-8") if header.raw_value else header.value
+            except UnicodeDecodeError:
+                value = header.raw_value.decode("utf-8", "replace")
+                self.undecodable.append(header.key)
+            self.counts[header.key] += 1
+            self[header.key] = f"{self[header.key]},{value}" if header.key in self else value
 
-def undecodable_headers(http) -> list[str]:
-    """Return the names of the request's headers whose raw value is not valid UTF-8."""
-    names = []
-    for header in http.header_map.headers:
-        try:
-            header.raw_value.decode("utf-8")
-        except UnicodeDecodeError:
-            names.append(header.key)
-    return names
+    def repeated(self) -> str | None:
+        """Return the first of SINGLE_HEADERS that the request sends more than once, or None.
 
-
-def repeated_header(http, headers: dict[str, str]) -> str | None:
-    """Return the first of SINGLE_HEADERS that the request sends more than once, or None.
-
-    Envoy passes most repeats as separate entries, but joins repeats of the
-    headers it handles itself (such as authorization) with ","; no key and no
-    generated request id contains a comma, so one there means a repeat.
-    """
-    names = [header.key for header in http.header_map.headers]
-    for name in SINGLE_HEADERS:
-        if names.count(name) > 1 or (name in COMMA_FREE_HEADERS and "," in headers.get(name, "")):
-            return name
-    return None
+        Envoy passes most repeats as separate entries. It joins repeats of the
+        headers it handles itself (such as authorization) with ",", and no key
+        contains a comma, so a comma there means a repeat.
+        """
+        for name in SINGLE_HEADERS:
+            if self.counts[name] > 1 or (name in COMMA_FREE_HEADERS and "," in self.get(name, "")):
+                return name
+        return None
 
 
 def extract_key(headers, original_path: str) -> tuple[str | None, bool]:
@@ -268,7 +266,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
 
     async def Check(self, request: external_auth_pb2.CheckRequest, context) -> external_auth_pb2.CheckResponse:
         http = request.attributes.request.http
-        headers = request_headers(http)
+        headers = RequestHeaders(http)
         original_path = headers.get("x-envoy-original-path", "")
         is_rest = bool(original_path)
         request_id = headers.get("x-request-id", "")[:MAX_ID_LENGTH]
@@ -300,7 +298,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
                 grpc.StatusCode.UNIMPLEMENTED, "METHOD_NOT_FOUND",
                 f"no such method: {http.path[:200]}; list the public methods with gRPC server reflection",
             ))
-        repeated = repeated_header(http, headers)
+        repeated = headers.repeated()
         if repeated:
             raise Denied(400, ApiError(
                 grpc.StatusCode.INVALID_ARGUMENT, "REPEATED_HEADER",
@@ -362,7 +360,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         admission = self._admission(decision, key_id, account_id, from_query, original_path)
         # The services' gRPC library logs an error line, with the value, for each
         # header that is not valid UTF-8; such headers carry nothing the API reads.
-        admission.ok_response.headers_to_remove.extend(undecodable_headers(http))
+        admission.ok_response.headers_to_remove.extend(headers.undecodable)
         return admission, decision, identity
 
     def _parse_body(self, rule: MethodRule, raw: bytes, headers, is_rest: bool):

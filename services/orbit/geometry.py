@@ -185,13 +185,22 @@ def pair_key(first: str, second: str) -> str:
     return f"{low} <> {high}"
 
 
+def separation(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Return the angles between longitudes in degrees, 0..180, the short way across the 0/360 wrap.
+
+    |a - b| is the same float as |b - a|, so the result does not depend on the argument order.
+    """
+    difference = np.abs(first - second) % 360.0
+    return np.where(difference > 180.0, 360.0 - difference, difference)
+
+
 def conjunction_effect(point_a: str, point_b: str) -> tuple[str, float]:
     """Return the effect and strength of a conjunction between two points.
 
     It adds tension when a malefic of one person falls on a personal point of
-    the other; it eases when Venus or Jupiter takes part and no malefic does;
-    otherwise it is neutral (for example Saturn on Saturn, which everyone
-    born within a year or so shares).
+    the other. It eases when Venus or Jupiter takes part and no malefic does.
+    Otherwise it is neutral, for example Saturn on Saturn, which everyone
+    born within a year or so shares.
     """
     if (point_a in MALEFICS and point_b in PERSONAL_POINTS) or (point_b in MALEFICS and point_a in PERSONAL_POINTS):
         return TENSION, 1.0
@@ -206,7 +215,7 @@ _EFFECT_NAMES = {code: name for name, code in _EFFECT_CODES.items()}
 
 @dataclasses.dataclass(frozen=True)
 class _Tables:
-    """What the aspect search needs, indexed by POINTS: (12, 12) and (12, 12, K) arrays."""
+    """Lookup arrays of the aspect search, indexed by POINTS: (12, 12) and (12, 12, K)."""
 
     weight: np.ndarray  # product of the two point weights
     limit: np.ndarray  # max orb of each aspect kind
@@ -255,11 +264,11 @@ def _slots(people: list[Natal]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 def _pairs(ordered: list[Natal], aspects: tuple[AspectKind, ...]) -> tuple[Pair, ...]:
     """Compute every pair of a group sorted by name, all pairs in one pass of array arithmetic.
 
-    Each pair's values come from its own two rows alone, every step is
-    symmetric in the two points, and the sums are exactly rounded (math.fsum),
-    so a pair gets the same bits in any group, in any request order, and
+    Each pair's values come from its own two rows alone. Every step is
+    symmetric in the two points and the sums are exactly rounded (math.fsum).
+    So a pair gets the same bits in any group, in any request order, and
     whichever of its two names sorts first. For each two points the aspect
-    nearest to exact is taken; when two aspects' orbs overlap, the smaller orb
+    nearest to exact is taken. When two aspects' orbs overlap, the smaller orb
     wins, and on a tie the aspect listed first.
     """
     tables = _tables(aspects)
@@ -267,10 +276,7 @@ def _pairs(ordered: list[Natal], aspects: tuple[AspectKind, ...]) -> tuple[Pair,
     first, second = np.triu_indices(len(ordered), 1)  # person_a sorts before person_b
 
     # 1. Separations 0..180 across the 0/360 wrap: (pair, A's point, B's point).
-    # |a - b| is the same float as |b - a|, so the separation does not depend
-    # on which person is A.
-    difference = np.abs(longitude[second][:, None, :] - longitude[first][:, :, None]) % 360.0
-    distance = np.where(difference > 180.0, 360.0 - difference, difference)
+    distance = separation(longitude[second][:, None, :], longitude[first][:, :, None])
 
     # 2. The nearest aspect within its orb, for each two points that both people have.
     orbs = np.abs(distance[..., None] - tables.angle)
@@ -292,14 +298,14 @@ def _pairs(ordered: list[Natal], aspects: tuple[AspectKind, ...]) -> tuple[Pair,
     relative = speed[second[pair], columns] - speed[first[pair], rows]
     arc = (longitude[second[pair], columns] - longitude[first[pair], rows]) % 360.0
     # The separation grows with the forward arc while the arc is under 180
-    # degrees and shrinks with it beyond; at exactly 0 it can only grow, at
-    # exactly 180 only shrink.
+    # degrees and shrinks with it beyond. At exactly 0 it can only grow, and
+    # at exactly 180 it can only shrink.
     rate = np.where(arc <= 180.0, relative, -relative)
     rate = np.where(arc == 0.0, np.abs(relative), np.where(arc == 180.0, -np.abs(relative), rate))
     offset = distance[pair, rows, columns] - tables.angle[kinds]
     motions = np.where(relative == 0.0, FIXED, np.where((offset != 0.0) & (offset * rate < 0.0), APPLYING, SEPARATING))
     # Without a birth time a point may lie as far as its uncertainty from the
-    # longitude used; when that covers the orb, the aspect may have been exact
+    # longitude used. When that covers the orb, the aspect may have been exact
     # during the day, so the direction is unknown.
     orb_uncertainty = uncertainty[first[pair], rows] + uncertainty[second[pair], columns]
     motions = np.where((orb_uncertainty > 0.0) & (orb_uncertainty >= orb), UNCERTAIN, motions)

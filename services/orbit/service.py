@@ -241,11 +241,11 @@ def natal_points(person: _Person) -> geometry.Natal:
     # A body keeps its sign all day when its sign at local midnight at both
     # ends of the birth date is its sign at noon.
     # NOTE: a body at a station within minutes of arc of a sign's edge could
-    # leave and re-enter the sign within the day; near a station no body moves
-    # far enough in a day for that to matter.
+    # leave and re-enter the sign within the day. That is not checked, because
+    # near a station no body moves far enough in a day for it to matter.
     steady = (charts.sign[0] == charts.sign[1]) & (charts.sign[2] == charts.sign[1])
     noon = charts.longitude[1]
-    drift = np.maximum(_arc(noon, charts.longitude[0]), _arc(noon, charts.longitude[2]))
+    drift = np.maximum(geometry.separation(noon, charts.longitude[0]), geometry.separation(noon, charts.longitude[2]))
     columns = np.nonzero(steady)[0]
     return geometry.Natal(
         name=person.name,
@@ -256,11 +256,6 @@ def natal_points(person: _Person) -> geometry.Natal:
         speed=charts.speed[1][columns],
         uncertainty=drift[columns],
     )
-
-
-def _arc(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    difference = np.abs(first - second) % 360.0
-    return np.where(difference > 180.0, 360.0 - difference, difference)
 
 
 def compute_response(request_id_value: str, people: list[_Person], with_aspects: bool = True) -> orbit_pb2.MapResponse:

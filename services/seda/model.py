@@ -331,24 +331,15 @@ class Model:
     def _driving_sentence(self, features: Features, band: str, first: int, last: int) -> int:
         """Return the index of the sentence in [first, last) that, scored alone, gives most probability to ``band`` or a riskier one.
 
-        Every sentence is scored at once: the logits of sentence s are the weights of
-        its buckets summed with their counts, divided by the L2 norm of those counts.
+        Each sentence is scored as a run of one sentence (window_probabilities).
         """
-        count = len(features.spans)
         if last - first == 1:
             return first
-        keys, multiplicity = np.unique(features.sentence_ids * BUCKETS + features.buckets, return_counts=True)
-        owners = keys // BUCKETS
-        weights = self.band_weights[keys % BUCKETS] * multiplicity[:, None]
-        logits = np.stack([np.bincount(owners, weights=weights[:, k], minlength=count) for k in range(len(BANDS))],
-                          axis=1)
-        norms = np.sqrt(np.bincount(owners, weights=multiplicity.astype(np.float64) ** 2, minlength=count))
-        logits = logits / np.where(norms > 0, norms, 1.0)[:, None] + self.band_bias
-        risk = softmax(logits)[:, :BANDS.index(band) + 1].sum(axis=1)
-        risk[norms == 0] = -1.0
-        risk[:first] = -2.0
-        risk[last:] = -2.0
-        return int(np.argmax(risk))
+        runs = [(sentence, sentence + 1) for sentence in range(first, last)]
+        risk = self.window_probabilities(features, runs)[:, :BANDS.index(band) + 1].sum(axis=1)
+        has_features = np.bincount(features.sentence_ids, minlength=len(features.spans))[first:last] > 0
+        risk[~has_features] = -1.0
+        return first + int(np.argmax(risk))
 
     def _category(self, buckets: np.ndarray, band: str) -> str:
         probabilities = self.category_probabilities(*document_vector(buckets))
