@@ -316,7 +316,8 @@ def test_malformed_json_is_not_quoted_back(mesh, admin, raw):
 
     assert reply.status == 400
     assert reply.reason() == "INVALID_REQUEST"
-    assert "Quenmira" not in reply.body.decode() and "end it all" not in reply.body.decode()
+    assert "Quenmira" not in reply.body.decode()
+    assert "end it all" not in reply.body.decode()
     assert admin.used(account_id) == 0
 
 

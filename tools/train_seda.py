@@ -378,9 +378,9 @@ def choose_thresholds(probabilities: np.ndarray, labels: np.ndarray, rule_bands:
 
     The model can only raise risk, so every threshold costs clear texts. The critical
     one is the lowest value that keeps at most MAX_CLEAR_AS_CRITICAL of the clear texts
-    critical; each other is the lowest value that moves at most its budget
+    critical. Each other one is the lowest value that moves at most its budget
     (MAX_EXTRA_CLEAR_AS_*) more of the clear texts into its band or a riskier one than
-    the thresholds before it did.
+    the rules and the stricter thresholds already put there.
     They are chosen in the order critical, caution, watch, and a lower threshold
     always raises more texts, so the lowest one within budget gives the most recall.
     """

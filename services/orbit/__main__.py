@@ -21,10 +21,10 @@ async def serve() -> None:
     host = env_str("DEFRAG_BIND_HOST", "127.0.0.1")
 
     sky.warm_up()
-    # A map allocates thousands of small objects, which sets off the
-    # collector; freezing what start-up made (Numba, the ephemeris, the zone
-    # tables) keeps full collections from scanning it, which cut the 99th
-    # percentile of a 12-person map from about 40 ms to 18 ms (bench/orbit.py).
+    # A map allocates thousands of small objects, which sets off the collector.
+    # Freezing what start-up made (Numba, the ephemeris, the zone tables) keeps
+    # full collections from scanning it. In bench/orbit.py that cut the 99th
+    # percentile of a 12-person map from about 40 ms to 18 ms.
     gc.collect()
     gc.freeze()
     server = await start("orbit", port, service.register, host=host, metrics_port=metrics_port)

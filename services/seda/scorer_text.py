@@ -211,9 +211,9 @@ def _separator_positions(folded: str) -> list[int]:
     positions = [m.start() for m in _INWORD_SEPARATOR.finditer(folded)]
     for match in _SPACED_LETTERS.finditer(folded):
         spaces = [i for i in range(match.start(), match.end()) if folded[i] == " "]
-        kept = _word_breaks(folded[match.start():match.end()].replace(" ", ""))
-        # Space number k stands after letter k + 1; a break after that letter keeps it.
-        positions.extend(space for number, space in enumerate(spaces) if number + 1 not in kept)
+        breaks = _word_breaks(folded[match.start():match.end()].replace(" ", ""))
+        # Space number k follows letter k + 1, and a word break after that letter keeps the space.
+        positions.extend(space for number, space in enumerate(spaces) if number + 1 not in breaks)
     return positions
 
 
