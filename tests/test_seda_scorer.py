@@ -420,3 +420,44 @@ def test_spaced_letters_keep_their_span():
     signal = next(s for s in scorer.assess(text).signals if s.category == "active_ideation")
 
     assert text[signal.start:signal.end].endswith("k i l l myself")
+
+
+# Ordinary errands that share words with preparatory acts or ideation; each was a false
+# alarm in an attack on the service.
+ERRANDS = [
+    ("dye", "I want to die my hair blue before the concert next week, it will look amazing with my outfit."),
+    ("landlord_note", "Wrote a note to my landlord about the boiler and left it under his door."),
+    ("pharmacy", "Dropped my old pills off at the pharmacy for safe disposal today."),
+]
+
+
+@pytest.mark.parametrize("name,text", ERRANDS, ids=[name for name, _ in ERRANDS])
+def test_errand_not_critical(name, text):
+    assert band(text) == "clear"
+
+
+def test_dye_guard_keeps_wish():
+    assert band("I want to die. My hair is falling out and I can't cope.") == "critical"
+
+
+def test_note_guard_keeps_farewell():
+    assert band("I wrote a note to my mum and left it on the table. Tonight it ends.") == "critical"
+
+
+# Crisis slang aimed at something trivial: hyperbole, not ideation.
+SLANG_HYPERBOLE = [
+    ("homework", "kms this chem homework is 40 questions"),
+    ("pizza", "we are about to unalive this pizza, 2 larges between 3 people, pray for us"),
+    ("conditional", "honestly gonna kms if this essay extension gets rejected, the module leader is a menace"),
+    ("game_deaths", "bro i unalived myself 6 times on the same jump. this game is unaliving me at this point."),
+    ("chocolate", "Overdosed on Christmas chocolate again. Three selection boxes, zero regrets."),
+]
+
+
+@pytest.mark.parametrize("name,text", SLANG_HYPERBOLE, ids=[name for name, _ in SLANG_HYPERBOLE])
+def test_slang_hyperbole_not_critical(name, text):
+    assert band(text) != "critical"
+
+
+def test_slang_with_time_stays_critical():
+    assert band("kms. tonight.") == "critical"

@@ -49,6 +49,7 @@ import dataclasses
 import itertools
 import re
 
+from services.seda import crisis_lexicon
 from services.seda import model as seda_model
 from services.seda import scorer_rules as rules
 from services.seda.scorer_text import FoldedText, detect_language, fold
@@ -468,6 +469,9 @@ class _Context:
             return None
         if rule.unless is not None and rule.unless.search(sentence):
             return None
+        if rule.foreign_only and (crisis_lexicon.is_figurative(text, start, end)
+                                  or crisis_lexicon.LEXICON.is_negated(text, start)):
+            return None
         if rule.negatable and self._negated(prefix, text[end:end + 40]):
             return None
         if rule.person_check and self._third_person(prefix, text[start:end]):
@@ -631,7 +635,7 @@ _NET_MAX_MATCHES = 8
 # so a game or film word in the sentence does not cancel it.
 _NET_SELF_WORDS = re.compile(r"myself|self|suicid|kms|ctb|unaliv|burden|without me|game end|my (?:death|funeral|life)")
 _NET_ACT = re.compile(r"kill|off myself|end myself|kms|ctb|unaliv|sewer|game end|take my|taking my|end my life"
-                      r"|end it all|rope|hang myself|drown myself|suicid")
+                      r"|end it|rope|hang myself|drown myself|suicid")
 # Cues found by the net carry these categories so that callers see what set the floor.
 _NET_CATEGORY = {"death": "wish_to_be_dead", "wish": "intent", "means": "method", "timing": "plan",
                  "farewell": "preparatory_behavior"}
@@ -651,7 +655,9 @@ def _safety_net(context: "_Context", supported: bool) -> tuple[list[_Hit], int]:
         cues = _english_cues(context)
     else:
         cues = _foreign_cues(context)
-    return _net_floor(context, cues, supported)
+    hits, max_score = _net_floor(context, cues, supported)
+    lexicon_hits, lexicon_max_score = _lexicon_floor(context, supported)
+    return hits + lexicon_hits, min(max_score, lexicon_max_score)
 
 
 def _english_cues(context: "_Context") -> list[_Cue]:
@@ -691,7 +697,9 @@ def _foreign_cues(context: "_Context") -> list[_Cue]:
         for match in itertools.islice(pattern.finditer(text), _NET_MAX_MATCHES):
             sentence_start = context.sentence(match.start())[0]
             clause = re.split(r"[,;]| pero | mais | aber | mas | ma ", text[sentence_start:match.start()])[-1]
-            before = " ".join(clause.split()[-2:])
+            before = " ".join(clause.split()[-4:])
+            if kind == "death" and crisis_lexicon.is_figurative(text, match.start(), match.end()):
+                continue
             # "no quiero vivir" is itself the crisis phrase, so its own "no" does not cancel it.
             if kind == "death" and "vivir" not in match.group() and "viver" not in match.group() \
                     and "vivre" not in match.group() and "leben" not in match.group() \
@@ -699,6 +707,80 @@ def _foreign_cues(context: "_Context") -> list[_Cue]:
                 continue
             cues.append(_Cue(kind, context.sentence_index(match.start()), match.start(), match.end()))
     return cues
+
+
+# The signal category of each kind of crisis_lexicon phrase.
+_LEXICON_CATEGORY = {"active": "active_ideation", "passive": "wish_to_be_dead", "gone": "intent",
+                     "topic": "active_ideation", "farewell": "preparatory_behavior", "final": "plan",
+                     "means": "method", "timing": "plan", "retract": "wish_to_be_dead", "intent": "intent"}
+# Kinds whose phrase a negator before it cancels ("no quiero morir").
+_LEXICON_NEGATABLE = frozenset({"active", "passive", "gone", "topic"})
+
+
+def _lexicon_floor(context: "_Context", supported: bool) -> tuple[list[_Hit], int]:
+    """Find crisis phrases of other languages (crisis_lexicon) and return their hits and the maximum score.
+
+    An active phrase ("quiero matarme") is critical alone, as its English twin is. A
+    wish to be dead or a "soon I won't be here" is caution alone and critical with a
+    means, a time, a farewell or a word of finality near it. A farewell act (farewell
+    letters, a pet given away) is critical with finality, a means or a "won't be here",
+    and caution with a time. "I'm going to do it" is critical with a means, finality or a farewell near it.
+    The bare word suicide is critical with a means, a farewell or finality near it and
+    caution with a time. A phrase that is literal or a joke does not count
+    (crisis_lexicon.is_figurative). A retraction ("no voy a hacer nada") keeps a wish at caution.
+    English text skips the bare word suicide, which the English rules judge.
+    "Near" means in the same or a neighbouring sentence, or anywhere in a short text.
+    """
+    text = context.text
+    cues: dict[str, list[_Cue]] = {kind: [] for kind in crisis_lexicon.KINDS}
+    for match in crisis_lexicon.LEXICON.find(text, _NET_MAX_MATCHES):
+        if supported and match.kind == "topic":
+            continue
+        if match.kind in _LEXICON_NEGATABLE and crisis_lexicon.LEXICON.is_negated(text, match.start):
+            continue
+        if match.kind in _LEXICON_NEGATABLE and crisis_lexicon.is_figurative(text, match.start, match.end):
+            continue
+        cues[match.kind].append(_Cue(match.kind, context.sentence_index(match.start), match.start, match.end))
+    if not (cues["active"] or cues["passive"] or cues["gone"] or cues["topic"] or cues["farewell"]
+            or cues["intent"]):
+        return [], 100
+
+    short = len(text) <= _NET_SHORT_TEXT
+
+    def near(found: list[_Cue], anchors: list[_Cue]) -> list[_Cue]:
+        if not anchors:
+            return []
+        return [c for c in found if short or any(abs(c.sentence - a.sentence) <= 1 for a in anchors)]
+
+    wish = cues["passive"] + cues["gone"]
+    with_wish = near(cues["means"] + cues["timing"] + cues["farewell"] + cues["final"], wish)
+    with_topic = near(cues["means"] + cues["farewell"] + cues["final"] + cues["gone"], cues["topic"])
+    with_farewell = near(cues["final"] + cues["gone"] + cues["means"], cues["farewell"])
+    farewell_timing = near(cues["timing"], cues["farewell"])
+    with_intent = near(cues["means"] + cues["final"] + cues["farewell"], cues["intent"])
+    topic_timing = near(cues["timing"], cues["topic"])
+
+    if cues["active"]:
+        counted, max_score = cues["active"] + with_wish, _NET_CRITICAL_MAX
+    elif with_wish and not cues["retract"]:
+        counted, max_score = wish + with_wish, _NET_CRITICAL_MAX
+    elif with_topic:
+        counted, max_score = cues["topic"] + with_topic, _NET_CRITICAL_MAX
+    elif with_farewell:
+        counted, max_score = cues["farewell"] + with_farewell, _NET_CRITICAL_MAX
+    elif with_intent:
+        counted, max_score = cues["intent"] + with_intent, _NET_CRITICAL_MAX
+    elif farewell_timing:
+        counted, max_score = cues["farewell"] + farewell_timing, _NET_CAUTION_MAX
+    elif topic_timing:
+        counted, max_score = cues["topic"] + topic_timing, _NET_CAUTION_MAX
+    elif wish:
+        counted, max_score = wish, _NET_CAUTION_MAX
+    else:
+        return [], 100
+    hits = [_Hit(f"net.lexicon.{c.kind}", _LEXICON_CATEGORY[c.kind], rules.LOW, c.start, c.end)
+            for c in sorted(set(counted), key=lambda c: (c.start, c.end))]
+    return hits, max_score
 
 
 def _in_death_sentence(cues: list[_Cue], sentence: int) -> bool:

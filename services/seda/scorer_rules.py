@@ -113,6 +113,11 @@ def _rule(rule_id: str, category: str, severity: int, pattern: str, anchors: str
     )
 
 
+# "Die my hair blue": "die" misspelt for "dye", followed by what is coloured.
+_DYE_OBJECT = (r"(?:die|dying|died) (?:my|her|his|their|the|your|our|it|them)? ?(?:hair|beard|fringe|bangs|roots"
+               r"|eyebrows|tips|ends|shirt|jeans|clothes|fabric|wool|yarn|eggs|pink|blue|red|green|purple|black"
+               r"|blonde|brown|silver|ginger|back)(?![a-z])")
+
 _WISH = "wish_to_be_dead"
 _IDEATION = "active_ideation"
 _METHOD = "method"
@@ -200,7 +205,8 @@ SUICIDE_RULES = (
           _ACT_ANCHORS + " harm cut hurt burn dying being existing die think end"),
     _rule("cssrs.ideation.want_die", _IDEATION, HIGH,
           r"(?:want|wants|wanna|wanted|wanting|ready|deserve|deserves|need|needs) <F2>to <DIE>|wanna <F2><DIE>",
-          "die dead alive living breathing exist"),
+          "die dead alive living breathing exist",
+          unless=_DYE_OBJECT),
     _rule("cssrs.ideation.act", _IDEATION, HIGH, r"<ACT>", _ACT_ANCHORS),
     _rule("cssrs.ideation.self_harm", _IDEATION, MODERATE, r"<SH>", "self"),
     _rule("cssrs.ideation.suicide_word", _IDEATION, MODERATE, r"suicid(?:e|al)", "suicid"),
@@ -403,7 +409,9 @@ SUICIDE_RULES = (
           r"|(?:wrote|written|writing|finished|drafted|sealed) (?:my|a|the) (?:suicide |goodbye |last )?note"
           r"|suicide note|goodbye letters?|left letters|letters (?:to|for) everyone",
           "note notes letter letters",
-          unless=r"thank you note|sticky note|grocery|shopping|class|lecture|meeting|cover letter|recommendation"),
+          unless=r"thank you note|sticky note|grocery|shopping|class|lecture|meeting|cover letter|recommendation"
+                 r"|landlord|letting agent|council|boss|manager|teacher|school|neighbou?r about|complain[a-z]*"
+                 r"|about the (?:boiler|rent|noise|parking|heating|bins|leak|repairs?)"),
     _rule("cssrs.behavior.affairs", _BEHAVIOR, MODERATE,
           r"(?:updated|made|wrote|writing|finished|redid|sorted) (?:out )?my will|(?:paid off|paying off) (?:all )?(?:of )?"
           r"my debts|(?:put|putting|got|getting) my (?:affairs|things|finances|life) in order"
@@ -580,7 +588,8 @@ SUBSTANCE_RULES = (
           r"|using (?:again|to (?:cope|numb|stop|forget|feel|get))|been using|started using|keep using",
           "coke cocaine meth crystal heroin fentanyl fent oxy percs xanax xans bars benzo pills molly mdma ecstasy "
           "ketamine acid lsd shrooms weed pot edibles opioids painkillers adderall speed crack dope lines high stoned "
-          "tweaking faded using"),
+          "tweaking faded using",
+          unless=r"pharmacy|pharmacist|chemist|disposal|dispose|take ?back|drop ?off point|returned (?:them|the)"),
     _rule("substance.relapse", _SUBSTANCE, HIGH,
           r"relapsed|relapse|(?:months?|years?|days?|weeks?) (?:clean|sober)(?! and)",
           "relapse clean sober",
@@ -691,6 +700,14 @@ IDIOMS = re.compile(_expand(
     r"|end it (?:with|between) (?:him|her|them|my|us)|cut myself (?:some slack|a break|a slice|a piece|shaving|while|on"
     r"|by accident|accidentally|chopping)|hurt myself (?:at|lifting|running|playing|skiing|while|on|in|during|working)"
     r"|(?:i'm|im) dead(?= tired| serious|[ .!]*(?:lol|lmao|haha|\U0001f480|\U0001f602))"
+    r"|unaliv[a-z]* (?:this|that|these|those|the|a|an|his|her|their|your|our)(?= [a-z])"
+    r"|(?:unalived|killed|kms'?d) (?:myself|me) (?:[a-z0-9]+ )?(?:times|x)"
+    r"|(?:is|are|was|were|keeps|keep) unaliving me"
+    r"|(?:kms|kys) (?:this|these|the|over (?:this|these|the))(?= [a-z]+ (?:homework|exam|essay|deadline|assignment"
+    r"|quiz|test|class|lecture|shift|meeting|game|level|match|traffic|queue|commute|song|episode|questions|pages))"
+    r"|(?:gonna|going to|will|i'll|ill|might|about to) kms if"
+    r"|overdos(?:e|ed|ing) on (?:christmas |easter |birthday )?(?:chocolate|sugar|caffeine|coffee|carbs|cheese|cake"
+    r"|sweets|candy|netflix|tv|telly|sun|vitamin [a-z]|kindness|nostalgia|memes)"
     r")(?![a-z])"))
 
 # Emoji. Variation selectors are removed by folding, so single code points suffice.
@@ -709,7 +726,9 @@ LAUGH_EMOJI = "\U0001f602\U0001f923\U0001f606\U0001f605\U0001f480"
 # bounded like the rules, so it runs in linear time.
 
 # Words after "die" that make it hyperbole or an idiom ("I'd die for a coffee").
-_DIE_IDIOM_TAIL = (r"(?! (?:for|of|from|laughing|happy|inside|on the spot|a little|trying|than|if i (?:don't|have to|miss))"
+_DIE_IDIOM_TAIL = (r"(?! (?:for|of|from|laughing|happy|inside|on the spot|a little|trying|than|if i (?:don't|have to|miss)"
+                   r"|(?:my|her|his|the|it) (?:hair|beard|fringe|roots|eyebrows|shirt|jeans|clothes)|it (?:pink|blue|red"
+                   r"|green|purple|black|blonde|back))"
                    r"(?![a-z]))")
 
 # Death, dying and self-harm about the writer: the gate of the net.

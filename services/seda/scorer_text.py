@@ -50,7 +50,7 @@ _LOOKALIKES = {
     "\u0262": "g", "\u029c": "h", "\u026a": "i", "\u1d0a": "j", "\u1d0b": "k", "\u029f": "l",
     "\u1d0d": "m", "\u0274": "n", "\u1d0f": "o", "\u1d18": "p", "\u0280": "r", "\ua731": "s",
     "\u1d1b": "t", "\u1d1c": "u", "\u1d20": "v", "\u1d21": "w", "\u028f": "y", "\u1d22": "z",
-    "\u0251": "a", "\u0261": "g", "\u0269": "i",
+    "\u0251": "a", "\u0261": "g", "\u0269": "i", "\u0138": "k",
 }
 
 # Letters and digits typed in place of letters inside a word ("k1ll", "mys3lf", "my$elf").
@@ -95,9 +95,14 @@ class FoldedText:
         return self.origin[start], self.origin[end - 1] + 1
 
 
-def fold(text: str) -> FoldedText:
-    """Fold ``text`` for matching and keep the map back to the original code points."""
-    map_lookalikes = _latin_is_majority(text)
+def fold(text: str, map_lookalikes: bool | None = None) -> FoldedText:
+    """Fold ``text`` for matching and keep the map back to the original code points.
+
+    Cyrillic and Greek look-alikes become Latin letters when ``map_lookalikes`` is
+    true, or, when it is None, when Latin letters are the majority of ``text``.
+    """
+    if map_lookalikes is None:
+        map_lookalikes = _latin_is_majority(text)
 
     # Step 1: one folded string per original character (usually one character).
     if text.isascii():
