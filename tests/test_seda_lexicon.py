@@ -86,10 +86,12 @@ def test_figurative_phrase_not_critical(name, text):
 
 COMBINATIONS = [
     ("wish_and_means", "Ojalá pudiera dormirme y no despertar. Tengo las pastillas guardadas.", "critical"),
-    ("gone_and_timing", "Скоро меня не будет. Сегодня ночью.", "critical"),
+    ("gone_and_means", "Скоро меня не будет. Таблетки уже собраны.", "critical"),
+    ("gone_and_timing", "Скоро меня не будет. Сегодня ночью.", "caution"),
     ("farewell_and_final", "Ik heb afscheidsbrieven geschreven. Alles is klaar.", "critical"),
     ("farewell_and_means", "Ich habe den Abschiedsbrief geschrieben und die Tabletten gesammelt.", "critical"),
-    ("intent_and_means", "Já separei os comprimidos. Vou fazer isso quando todos dormirem.", "critical"),
+    ("intent_and_means", "Já separei os comprimidos. Vou fazer isso quando todos dormirem.", "caution"),
+    ("deferral", "Hoy no me voy a suicidar, lo haré el domingo.", "critical"),
     ("topic_and_final", "Ciągle myślę o samobójstwie. Zdecydowałam.", "critical"),
     ("farewell_and_timing", "Escribí una carta de despedida para mi madre. Mañana se la doy.", "caution"),
     ("topic_and_timing", "Ein Film über Selbstmord läuft heute Abend.", "caution"),
@@ -103,6 +105,38 @@ COMBINATIONS = [
 @pytest.mark.parametrize("name,text,expected", COMBINATIONS, ids=[c[0] for c in COMBINATIONS])
 def test_combination_band(name, text, expected):
     assert band(text) == expected
+
+
+NOT_THE_WRITER = [
+    ("reported_friend", "Мой друг говорит, что хочет покончить с собой, я очень волнуюсь за него."),
+    ("friend_zh", "我朋友说他想自杀，我很担心他。"),
+    ("mother_idiom", "Mi madre va a matarme cuando vea las notas del colegio."),
+    ("years_ago", "Vor zehn Jahren wollte ich mich umbringen. Heute bin ich glücklich verheiratet."),
+    ("moving_forever", "Sabko alvida, hamesha ke liye Dubai shift ho raha hoon!"),
+    ("leaving_party", "Прощальная вечеринка для коллеги завтра, всё готово!"),
+    ("haircut", "Mañana voy a cortarme el pelo, ¡por fin!"),
+    ("ja_negated_after", "死にたいとは思わない。ただ今日は疲れただけ。"),
+    ("ko_negated_after", "자살하고 싶지 않아. 그냥 좀 지쳤을 뿐이야."),
+]
+
+
+@pytest.mark.parametrize("name,text", NOT_THE_WRITER, ids=[name for name, _ in NOT_THE_WRITER])
+def test_ordinary_text_not_critical(name, text):
+    assert band(text) != "critical"
+
+
+STILL_CRITICAL = [
+    ("not_joking_tr", "Şaka değil ölmek istiyorum."),
+    ("italian_yes", "Ora sì voglio morire, ho già le pillole."),
+    ("serious_after_laugh", "Ik wil dood hahaha nee serieus, vanavond neem ik alle pillen."),
+    ("time_after_all", "Voy a acabar con todo esta noche."),
+    ("in_this_world", "Не хочу жить в этом мире, сегодня ночью выпью все таблетки."),
+]
+
+
+@pytest.mark.parametrize("name,text", STILL_CRITICAL, ids=[name for name, _ in STILL_CRITICAL])
+def test_guard_keeps_crisis(name, text):
+    assert band(text) == "critical"
 
 
 def test_foreign_phrase_inside_english():

@@ -54,7 +54,7 @@ from services.seda import model as seda_model
 from services.seda import scorer_rules as rules
 from services.seda.scorer_text import FoldedText, detect_language, fold
 
-MODEL_VERSION = "seda-hybrid-2026.12.7"
+MODEL_VERSION = "seda-hybrid-2026.12.8"
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en",)
 MAX_TEXT_LENGTH = 20_000  # Unicode code points
 
@@ -469,8 +469,7 @@ class _Context:
             return None
         if rule.unless is not None and rule.unless.search(sentence):
             return None
-        if rule.foreign_only and (crisis_lexicon.is_figurative(text, start, end)
-                                  or crisis_lexicon.LEXICON.is_negated(text, start)):
+        if rule.foreign_only and crisis_lexicon.is_figurative(text, start, end):
             return None
         if rule.negatable and self._negated(prefix, text[end:end + 40]):
             return None
@@ -651,12 +650,10 @@ class _Cue:
 
 def _safety_net(context: "_Context", supported: bool) -> tuple[list[_Hit], int]:
     """Find the broad cues and return their hits and the maximum score they allow (100: no limit)."""
-    if supported:
-        cues = _english_cues(context)
-    else:
-        cues = _foreign_cues(context)
-    hits, max_score = _net_floor(context, cues, supported)
     lexicon_hits, lexicon_max_score = _lexicon_floor(context, supported)
+    if not supported:
+        return lexicon_hits, lexicon_max_score
+    hits, max_score = _net_floor(context, _english_cues(context), supported)
     return hits + lexicon_hits, min(max_score, lexicon_max_score)
 
 
@@ -688,27 +685,6 @@ def _english_cues(context: "_Context") -> list[_Cue]:
     return cues
 
 
-def _foreign_cues(context: "_Context") -> list[_Cue]:
-    """Cues in Spanish, Portuguese, French, German and Italian; the English guards do not apply."""
-    text = context.text
-    cues = []
-    for kind, pattern in (("death", rules.NET_FOREIGN_DEATH), ("means", rules.NET_FOREIGN_MEANS),
-                          ("timing", rules.NET_FOREIGN_TIMING), ("farewell", rules.NET_FOREIGN_FAREWELL)):
-        for match in itertools.islice(pattern.finditer(text), _NET_MAX_MATCHES):
-            sentence_start = context.sentence(match.start())[0]
-            clause = re.split(r"[,;]| pero | mais | aber | mas | ma ", text[sentence_start:match.start()])[-1]
-            before = " ".join(clause.split()[-4:])
-            if kind == "death" and crisis_lexicon.is_figurative(text, match.start(), match.end()):
-                continue
-            # "no quiero vivir" is itself the crisis phrase, so its own "no" does not cancel it.
-            if kind == "death" and "vivir" not in match.group() and "viver" not in match.group() \
-                    and "vivre" not in match.group() and "leben" not in match.group() \
-                    and rules.NET_FOREIGN_NEGATOR.search(before):
-                continue
-            cues.append(_Cue(kind, context.sentence_index(match.start()), match.start(), match.end()))
-    return cues
-
-
 # The signal category of each kind of crisis_lexicon phrase.
 _LEXICON_CATEGORY = {"active": "active_ideation", "passive": "wish_to_be_dead", "gone": "intent",
                      "topic": "active_ideation", "farewell": "preparatory_behavior", "final": "plan",
@@ -720,29 +696,42 @@ _LEXICON_NEGATABLE = frozenset({"active", "passive", "gone", "topic"})
 def _lexicon_floor(context: "_Context", supported: bool) -> tuple[list[_Hit], int]:
     """Find crisis phrases of other languages (crisis_lexicon) and return their hits and the maximum score.
 
-    An active phrase ("quiero matarme") is critical alone, as its English twin is. A
-    wish to be dead or a "soon I won't be here" is caution alone and critical with a
-    means, a time, a farewell or a word of finality near it. A farewell act (farewell
-    letters, a pet given away) is critical with finality, a means or a "won't be here",
-    and caution with a time. "I'm going to do it" is critical with a means, finality or a farewell near it.
-    The bare word suicide is critical with a means, a farewell or finality near it and
-    caution with a time. A phrase that is literal or a joke does not count
-    (crisis_lexicon.is_figurative). A retraction ("no voy a hacer nada") keeps a wish at caution.
-    English text skips the bare word suicide, which the English rules judge.
-    "Near" means in the same or a neighbouring sentence, or anywhere in a short text.
+    The rules are tried in order, and the first whose cues are all found sets the score:
+
+        critical  an active phrase ("quiero matarme"), as its English twin is
+        critical  a wish to be dead with a means, a farewell act or finality near it
+        critical  "soon I won't be here" with a means or a farewell act near it
+        critical  a farewell act with finality, a means or "I won't be here" near it
+        critical  a negated active phrase with "I'll do it" and a time near it (a deferral)
+        critical  the word suicide with a farewell act, finality, "I won't be here" or intent near it
+        caution   a wish to be dead alone, or with a time, or retracted ("no voy a hacer nada")
+        caution   "I won't be here" with a time or finality, or a farewell act with a time
+        caution   the word suicide with a means or a time, or "I'll do it" with a means
+
+    Phrases that are literal, past or a joke (crisis_lexicon.is_figurative) or about
+    someone else do not count, and neither do farewells and finality next to a move,
+    a trip or a new job. English text skips the bare word suicide, which the English
+    rules judge. "Near" means in the same or a neighbouring sentence, or anywhere in a
+    short text.
     """
     text = context.text
     cues: dict[str, list[_Cue]] = {kind: [] for kind in crisis_lexicon.KINDS}
+    deferred: list[_Cue] = []  # negated active phrases: "not tonight" may go on "but tomorrow"
     for match in crisis_lexicon.LEXICON.find(text, _NET_MAX_MATCHES):
         if supported and match.kind == "topic":
             continue
-        if match.kind in _LEXICON_NEGATABLE and crisis_lexicon.LEXICON.is_negated(text, match.start):
+        if match.kind in _LEXICON_NEGATABLE and crisis_lexicon.LEXICON.is_negated(text, match):
+            if match.kind == "active":
+                deferred.append(_Cue("active", context.sentence_index(match.start), match.start, match.end))
             continue
-        if match.kind in _LEXICON_NEGATABLE and crisis_lexicon.is_figurative(text, match.start, match.end):
+        if match.kind in _LEXICON_NEGATABLE and (crisis_lexicon.is_figurative(text, match.start, match.end)
+                                                 or crisis_lexicon.is_about_someone_else(text, match)):
+            continue
+        if match.kind in ("farewell", "gone", "final") and crisis_lexicon.is_ordinary_departure(text, match):
             continue
         cues[match.kind].append(_Cue(match.kind, context.sentence_index(match.start), match.start, match.end))
     if not (cues["active"] or cues["passive"] or cues["gone"] or cues["topic"] or cues["farewell"]
-            or cues["intent"]):
+            or cues["intent"] or deferred):
         return [], 100
 
     short = len(text) <= _NET_SHORT_TEXT
@@ -752,30 +741,27 @@ def _lexicon_floor(context: "_Context", supported: bool) -> tuple[list[_Hit], in
             return []
         return [c for c in found if short or any(abs(c.sentence - a.sentence) <= 1 for a in anchors)]
 
-    wish = cues["passive"] + cues["gone"]
-    with_wish = near(cues["means"] + cues["timing"] + cues["farewell"] + cues["final"], wish)
-    with_topic = near(cues["means"] + cues["farewell"] + cues["final"] + cues["gone"], cues["topic"])
-    with_farewell = near(cues["final"] + cues["gone"] + cues["means"], cues["farewell"])
-    farewell_timing = near(cues["timing"], cues["farewell"])
-    with_intent = near(cues["means"] + cues["final"] + cues["farewell"], cues["intent"])
-    topic_timing = near(cues["timing"], cues["topic"])
-
-    if cues["active"]:
-        counted, max_score = cues["active"] + with_wish, _NET_CRITICAL_MAX
-    elif with_wish and not cues["retract"]:
-        counted, max_score = wish + with_wish, _NET_CRITICAL_MAX
-    elif with_topic:
-        counted, max_score = cues["topic"] + with_topic, _NET_CRITICAL_MAX
-    elif with_farewell:
-        counted, max_score = cues["farewell"] + with_farewell, _NET_CRITICAL_MAX
-    elif with_intent:
-        counted, max_score = cues["intent"] + with_intent, _NET_CRITICAL_MAX
-    elif farewell_timing:
-        counted, max_score = cues["farewell"] + farewell_timing, _NET_CAUTION_MAX
-    elif topic_timing:
-        counted, max_score = cues["topic"] + topic_timing, _NET_CAUTION_MAX
-    elif wish:
-        counted, max_score = wish, _NET_CAUTION_MAX
+    passive, gone, topic = cues["passive"], cues["gone"], cues["topic"]
+    acts = cues["means"] + cues["farewell"] + cues["final"]
+    rules_in_order = (
+        # (cues that must be present, cues near them, maximum score)
+        (cues["active"], cues["active"], _NET_CRITICAL_MAX),
+        # "Hoy no me voy a suicidar, lo haré el domingo": a negation that only defers.
+        (deferred, near(cues["intent"], deferred) and near(cues["timing"], deferred), _NET_CRITICAL_MAX),
+        (passive, [] if cues["retract"] else near(acts, passive), _NET_CRITICAL_MAX),
+        (gone, near(cues["means"] + cues["farewell"], gone), _NET_CRITICAL_MAX),
+        (cues["farewell"], near(cues["final"] + cues["means"] + gone, cues["farewell"]), _NET_CRITICAL_MAX),
+        (topic, near(cues["farewell"] + cues["final"] + gone + cues["intent"], topic), _NET_CRITICAL_MAX),
+        (passive, passive, _NET_CAUTION_MAX),
+        (gone, near(cues["timing"] + cues["final"], gone), _NET_CAUTION_MAX),
+        (cues["farewell"], near(cues["timing"], cues["farewell"]), _NET_CAUTION_MAX),
+        (topic, near(cues["means"] + cues["timing"], topic), _NET_CAUTION_MAX),
+        (cues["intent"], near(cues["means"], cues["intent"]), _NET_CAUTION_MAX),
+    )
+    for anchors, supporting, max_score in rules_in_order:
+        if anchors and supporting:
+            counted = anchors + supporting
+            break
     else:
         return [], 100
     hits = [_Hit(f"net.lexicon.{c.kind}", _LEXICON_CATEGORY[c.kind], rules.LOW, c.start, c.end)

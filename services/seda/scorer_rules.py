@@ -669,14 +669,9 @@ DISTRESS_RULES = (
           "overwhelmed exhausted anxious can't sleep too much barely"),
 )
 
-# A small crisis lexicon for languages the scorer does not support. It does not make
-# such text supported, but keeps obvious first-person cues from being lost.
+# Cues for languages the scorer does not support. They do not make such text supported.
+# First-person crisis phrases of 22 languages are in crisis_lexicon.py.
 FOREIGN_RULES = (
-    _rule("crosslang.ideation.self", _IDEATION, HIGH,
-          r"suicidarme|suicidarse|me suicidar|me suicider|me tuer|matarme|me matar|quitarme la vida|mich umbringen"
-          r"|mich toten|uccidermi|(?:quiero|quero) (?:morir|morrer)|voglio morire|(?:envie de|veux) mourir"
-          r"|will sterben|no quiero vivir|nao quero (?:mais )?viver|je ne veux plus vivre",
-          foreign_only=True, negatable=False),
     _rule("crosslang.ideation.word", _IDEATION, MODERATE, r"suicid[a-z]*|suizid[a-z]*", "suicid suizid",
           foreign_only=True, negatable=False),
     _rule("crosslang.farewell", _BEHAVIOR, LOW, r"adios|adieu|adeus|addio|tschuss|vaarwel",
@@ -825,22 +820,3 @@ NET_GAME_CONTEXT = _compile(
 # Ordinary reasons for a stay or a new home for a pet, which make rehoming no farewell.
 NET_ORDINARY_REHOME = _compile(r"<SHORT_STAY>|<REHOME_REASON>", bounded=False)
 
-# Crisis words in Spanish, Portuguese, French, German and Italian, for unsupported text.
-NET_FOREIGN_DEATH = _compile(
-    r"matar(?:me|se|te)?|me matar|suicid[a-z]*|suizid[a-z]*|morir(?:me)?|morirme|morrer|mourir|sterben|umbringen"
-    r"|acabar con todo|acabar com tudo|acabar con mi vida|acabar com a minha vida|en finir|quitarme la vida"
-    r"|me tuer|uccidermi|morire|farla finita|no quiero vivir|nao quero (?:mais )?viver|ne veux plus vivre"
-    r"|will nicht mehr leben|desaparecer para siempre|disparaitre pour toujours|verschwinden fur immer"
-    r"|hacerme dano|me cortar|cortarme|me couper|mich ritzen|ritzen")
-NET_FOREIGN_MEANS = _compile(
-    r"pastillas|pastilhas|comprimidos|pilulas|comprimes|cachets|medicaments|tabletten|pillen|puente|ponte|pont"
-    r"|brucke|cuerda|corda|corde|seil|strick|pistola|arma|fusil|waffe|tren|trem|zug|vias|gleise|techo|telhado|toit"
-    r"|dach|cuchilla|lamina|rasoir|klinge|insulina|insuline|veneno|gift|saltar|pular|sauter|springen")
-NET_FOREIGN_TIMING = _compile(
-    r"esta noche|hoy|manana|esta noite|hoje|amanha|ce soir|cette nuit|demain|aujourd'hui|heute nacht|heute|morgen"
-    r"|stasera|domani|este fin de semana|ce week ?end|am wochenende|este fim de semana")
-NET_FOREIGN_FAREWELL = _compile(
-    r"adios|adeus|adieu|addio|tschuss|lebewohl|carta de despedida|cartas|lettres|briefe|despedirme|despedida"
-    r"|me despido|dire au revoir")
-# Negators of those languages; one of the two words before a cue cancels it.
-NET_FOREIGN_NEGATOR = _compile(r"no|nao|ne|pas|nicht|kein|keine|nunca|jamais|nie|non|mai")
