@@ -493,7 +493,8 @@ class Lexicon:
 
     def __init__(self) -> None:
         self.by_first_word: dict[str, list[_Phrase]] = {}
-        self.stem_first: list[_Phrase] = []
+        # Phrases whose first word is a stem, by the stem's first two characters.
+        self.stem_first: dict[str, list[_Phrase]] = {}
         self.unspaced: list[tuple[str, str, str]] = []  # (kind, language, folded phrase)
         self.negators: dict[str, frozenset[str]] = {}
         for language, kinds in _LEXICON.items():
@@ -515,7 +516,7 @@ class Lexicon:
             stems += [False] * (len(parts) - 1) + [word.endswith("*")]
         entry = _Phrase(kind, language, tuple(words), tuple(stems))
         if stems[0]:
-            self.stem_first.append(entry)
+            self.stem_first.setdefault(words[0][:2], []).append(entry)
         else:
             self.by_first_word.setdefault(words[0], []).append(entry)
 
@@ -523,18 +524,24 @@ class Lexicon:
         """Return the phrases in folded ``text``, at most ``limit`` of each kind, in text order per kind."""
         found: list[Match] = []
         counts = dict.fromkeys(KINDS, 0)
-        words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
-        for index, (word, start, _) in enumerate(words):
-            candidates = self.by_first_word.get(word, [])
-            if self.stem_first:
-                candidates = candidates + [p for p in self.stem_first if word.startswith(p.words[0])]
+        matches = list(_WORD.finditer(text))
+        words = [m.group() for m in matches]
+        by_first_word, stem_first = self.by_first_word, self.stem_first
+        for index, word in enumerate(words):
+            candidates = by_first_word.get(word)
+            stemmed = stem_first.get(word[:2])
+            if candidates is None and stemmed is None:
+                continue
+            if stemmed is not None:
+                candidates = (candidates or []) + [p for p in stemmed if word.startswith(p.words[0])]
+            start = matches[index].start()
             for phrase in candidates:
                 last = index + len(phrase.words) - 1
                 if last >= len(words) or counts[phrase.kind] >= limit:
                     continue
-                if all(_word_matches(words[index + k][0], phrase.words[k], phrase.stems[k])
+                if all(_word_matches(words[index + k], phrase.words[k], phrase.stems[k])
                        for k in range(1, len(phrase.words))):
-                    found.append(Match(phrase.kind, phrase.language, start, words[last][2]))
+                    found.append(Match(phrase.kind, phrase.language, start, matches[last].end()))
                     counts[phrase.kind] += 1
 
         if _UNSPACED_SCRIPT.search(text):
