@@ -173,3 +173,8 @@ def test_every_language_has_every_kind_list():
     for language, kinds in crisis_lexicon._LEXICON.items():
         for kind in ("active", "passive", "gone", "farewell", "final", "means", "timing", "negators"):
             assert kind in kinds, f"{language} lacks {kind}"
+
+
+def test_overlapping_phrases_give_one_signal():
+    # "quiero matarme" (Spanish) contains "matarme", which Portuguese "matar-me" folds to.
+    assert lexicon_rules("Quiero matarme. Ya no aguanto.") == ["net.lexicon.active"]

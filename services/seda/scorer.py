@@ -766,7 +766,8 @@ def _lexicon_floor(context: "_Context", supported: bool) -> tuple[list[_Hit], in
         return [], 100
     hits = [_Hit(f"net.lexicon.{c.kind}", _LEXICON_CATEGORY[c.kind], rules.LOW, c.start, c.end)
             for c in sorted(set(counted), key=lambda c: (c.start, c.end))]
-    return hits, max_score
+    # Phrases of two languages can overlap ("quiero matarme" and Portuguese "matar-me").
+    return _drop_contained(hits), max_score
 
 
 def _in_death_sentence(cues: list[_Cue], sentence: int) -> bool:
