@@ -449,3 +449,7 @@ def test_slang_hyperbole_not_critical(name, text):
 
 def test_slang_with_time_stays_critical():
     assert band("kms. tonight.") == "critical"
+
+
+def test_conditional_slang_about_a_person_stays_critical():
+    assert band("i'll kms if she leaves me tonight") == "critical"

@@ -116,7 +116,7 @@ def _rule(rule_id: str, category: str, severity: int, pattern: str, anchors: str
 # "Die my hair blue": "die" misspelt for "dye", followed by what is coloured.
 _DYE_OBJECT = (r"(?:die|dying|died) (?:my|her|his|their|the|your|our|it|them)? ?(?:hair|beard|fringe|bangs|roots"
                r"|eyebrows|tips|ends|shirt|jeans|clothes|fabric|wool|yarn|eggs|pink|blue|red|green|purple|black"
-               r"|blonde|brown|silver|ginger|back)(?![a-z])")
+               r"|blonde|brown|silver|ginger)(?![a-z])")
 
 _WISH = "wish_to_be_dead"
 _IDEATION = "active_ideation"
@@ -700,7 +700,8 @@ IDIOMS = re.compile(_expand(
     r"|(?:is|are|was|were|keeps|keep) unaliving me"
     r"|(?:kms|kys) (?:this|these|the|over (?:this|these|the))(?= [a-z]+ (?:homework|exam|essay|deadline|assignment"
     r"|quiz|test|class|lecture|shift|meeting|game|level|match|traffic|queue|commute|song|episode|questions|pages))"
-    r"|(?:gonna|going to|will|i'll|ill|might|about to) kms if"
+    r"|(?:gonna|going to|will|i'll|ill|might|about to) kms if (?:[a-z']+ ){0,5}?(?:essay|exam|homework|assignment"
+    r"|deadline|extension|game|match|teacher|lecture|class|quiz|test|boss|meeting|shift|wifi|traffic|printer|queue)"
     r"|overdos(?:e|ed|ing) on (?:christmas |easter |birthday )?(?:chocolate|sugar|caffeine|coffee|carbs|cheese|cake"
     r"|sweets|candy|netflix|tv|telly|sun|vitamin [a-z]|kindness|nostalgia|memes)"
     r")(?![a-z])"))
