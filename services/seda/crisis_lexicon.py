@@ -2,7 +2,7 @@
 
 The rules read English only. For text in another language (and for foreign phrases
 inside English text) the safety net looks for a short list of first-person phrases
-per language, grouped by what they say:
+per language, grouped by meaning:
 
     active    I want to die, kill myself, end my life, think of suicide (critical alone)
     passive   a wish not to wake up or to disappear, a life not worth living
@@ -476,8 +476,8 @@ _JOKE_WORDS = (
     "צוחקת", "mazaak", "mazak", "bercanda", "biro", "nagbibiro", "utani", "đùa")
 # Japanese and Korean negate after the verb ("死にたいとは思わない", "자살하고 싶지 않아",
 # "목숨을 끊을 생각은 전혀 없어"): a negating ending in the rest of the clause.
-_NEGATED_AFTER = {"ja": re.compile(r"^[^。、,.!?]{0,12}?(?:ない|ません|なかった)"),
-                  "ko": re.compile(r"^[^,.!?]{0,30}?(?:" + "|".join(
+_NEGATED_AFTER = {"ja": re.compile(r"[^。、,.!?]{0,12}?(?:ない|ません|なかった)"),
+                  "ko": re.compile(r"[^,.!?]{0,30}?(?:" + "|".join(
                       re.escape(fold(ending, map_lookalikes=False).text) for ending in ("않", "없어", "없다", "없음", "아니"))
                       + ")")}
 
@@ -554,7 +554,7 @@ class Lexicon:
         return found
 
     def is_negated(self, text: str, match: Match) -> bool:
-        """Whether a negator of the phrase's language negates it.
+        """Check whether a negator of the phrase's language negates it.
 
         For spaced scripts, the word right before the phrase, unless a word for a joke
         comes before that negator ("şaka değil ölmek istiyorum"). For Chinese and
@@ -563,7 +563,7 @@ class Lexicon:
         """
         negators = self.negators[match.language]
         if match.language in _NEGATED_AFTER:
-            return _NEGATED_AFTER[match.language].match(text[match.end:]) is not None
+            return _NEGATED_AFTER[match.language].match(text, match.end) is not None
         if match.language in _UNSPACED:
             return any(text.endswith(negator, 0, match.start) for negator in negators)
         clause = re.split(r"[,;:.!?]", text[max(0, match.start - 60):match.start])[-1]
@@ -622,7 +622,15 @@ _WHERE = re.compile(r"\s+(?:aqui|ici|hier|qui|здесь|тут|hapa|solo|sola|s
 _YEARS_AGO = re.compile(r"(?<!\w)(?:hace \w+ anos|ha \w+ anos|\w+ anos atras|il y a \w+ ans|vor \w+ jahren"
                         r"|\w+ anni fa|\w+ jaar geleden|\w+ lat temu|\w+ (?:лет|года) назад|\w+ yil once"
                         r"|\w+ tahun (?:lalu|yang lalu)|\w+ years ago)(?!\w)|年前|년 전")
-_SENTENCE_END = re.compile(r"[.!?\n\u3002]")
+_SENTENCE_MARKS = ".!?\n\u3002"
+_SENTENCE_END = re.compile(f"[{_SENTENCE_MARKS}]")
+
+
+def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """Return the bounds of the sentence around text[start:end], its closing mark included."""
+    sentence_start = max(text.rfind(mark, 0, start) for mark in _SENTENCE_MARKS) + 1
+    closing = _SENTENCE_END.search(text, end)
+    return sentence_start, closing.end() if closing else len(text)
 
 
 def is_figurative(text: str, start: int, end: int) -> bool:
@@ -642,9 +650,7 @@ def is_figurative(text: str, start: int, end: int) -> bool:
         return True
     if text[start:end].endswith(_LIVE_VERBS) and _WHERE.match(text, end):
         return True
-    sentence_start = max(text.rfind(mark, 0, start) for mark in ".!?\n\u3002") + 1
-    sentence_end_match = _SENTENCE_END.search(text, end)
-    sentence_end = sentence_end_match.end() if sentence_end_match else len(text)
+    sentence_start, sentence_end = _sentence_bounds(text, start, end)
     if _YEARS_AGO.search(text, sentence_start, sentence_end):
         return True
     laughter = _LAUGHTER.search(text, end, sentence_end)
@@ -707,7 +713,4 @@ _DEPARTURE = re.compile(
 
 def is_ordinary_departure(text: str, match: Match) -> bool:
     """Check whether a farewell, "I won't be here" or "forever" is in a sentence about a move, a trip, a job or a party."""
-    start = max(text.rfind(mark, 0, match.start) for mark in ".!?\n\u3002") + 1
-    end_match = _SENTENCE_END.search(text, match.end)
-    end = end_match.end() if end_match else len(text)
-    return _DEPARTURE.search(text, start, end) is not None
+    return _DEPARTURE.search(text, *_sentence_bounds(text, match.start, match.end)) is not None

@@ -720,16 +720,18 @@ def _lexicon_floor(context: "_Context", supported: bool) -> tuple[list[_Hit], in
     for match in crisis_lexicon.LEXICON.find(text, _NET_MAX_MATCHES):
         if supported and match.kind == "topic":
             continue
-        if match.kind in _LEXICON_NEGATABLE and crisis_lexicon.LEXICON.is_negated(text, match):
-            if match.kind == "active":
-                deferred.append(_Cue("active", context.sentence_index(match.start), match.start, match.end))
-            continue
-        if match.kind in _LEXICON_NEGATABLE and (crisis_lexicon.is_figurative(text, match.start, match.end)
-                                                 or crisis_lexicon.is_about_someone_else(text, match)):
-            continue
+        cue = _Cue(match.kind, context.sentence_index(match.start), match.start, match.end)
+        if match.kind in _LEXICON_NEGATABLE:
+            if crisis_lexicon.LEXICON.is_negated(text, match):
+                if match.kind == "active":
+                    deferred.append(cue)
+                continue
+            if crisis_lexicon.is_figurative(text, match.start, match.end) \
+                    or crisis_lexicon.is_about_someone_else(text, match):
+                continue
         if match.kind in ("farewell", "gone", "final") and crisis_lexicon.is_ordinary_departure(text, match):
             continue
-        cues[match.kind].append(_Cue(match.kind, context.sentence_index(match.start), match.start, match.end))
+        cues[match.kind].append(cue)
     if not (cues["active"] or cues["passive"] or cues["gone"] or cues["topic"] or cues["farewell"]
             or cues["intent"] or deferred):
         return [], 100
