@@ -228,10 +228,29 @@ def test_a_header_that_is_not_utf8_never_reaches_the_service(mesh, admin):
         assert b"note-marker" not in handle.read()
 
 
-@pytest.mark.parametrize("name", ["Authorization", "Idempotency-Key"])
-def test_a_repeated_credential_or_idempotency_header_is_400_and_free(mesh, admin, name):
+def test_request_id_over_limit_is_400_and_free(mesh, admin):
     account_id, _, key = admin.account_with_key("pro")
-    values = {"Authorization": [f"Bearer {key}", f"Bearer {key}"], "Idempotency-Key": ["k1", "k2"]}[name]
+    status, error = raw_request(mesh, "GET", VECTORS, [("Authorization", f"Bearer {key}"), ("x-request-id", "r" * 129)])
+
+    assert status == 400
+    assert error["details"][0]["reason"] == "INVALID_REQUEST_ID"
+    assert "over the limit of 128" in error["message"]
+    assert admin.used(account_id) == 0
+
+
+def test_request_id_at_limit_is_echoed(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+    status, body = raw_request(mesh, "GET", VECTORS, [("Authorization", f"Bearer {key}"), ("x-request-id", "r" * 128)])
+
+    assert status == 200
+    assert body["request_id"] == "r" * 128
+
+
+@pytest.mark.parametrize("name", ["Authorization", "Idempotency-Key", "x-request-id"])
+def test_repeated_single_header_is_400_and_free(mesh, admin, name):
+    account_id, _, key = admin.account_with_key("pro")
+    values = {"Authorization": [f"Bearer {key}", f"Bearer {key}"], "Idempotency-Key": ["k1", "k2"],
+              "x-request-id": ["aaa", "bbb"]}[name]
     credentials = [] if name == "Authorization" else [("Authorization", f"Bearer {key}")]
     status, error = raw_request(mesh, "GET", VECTORS, credentials + [(name, value) for value in values])
 

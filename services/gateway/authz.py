@@ -59,7 +59,8 @@ DENIAL_REASONS = (
 )
 # Headers whose repeats would be joined into one value that means something else.
 SINGLE_HEADERS = ("authorization", "x-api-key", "idempotency-key", "x-request-id")
-COMMA_FREE_HEADERS = frozenset({"authorization", "x-api-key"})
+# Keys and request ids never contain a comma, so a comma in one means Envoy joined two values.
+COMMA_FREE_HEADERS = frozenset({"authorization", "x-api-key", "x-request-id"})
 
 OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 IDENTITY_HEADERS = ("x-defrag-key-id", "x-defrag-account-id", "x-defrag-tier")
@@ -313,6 +314,15 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
                 grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST_ID",
                 "x-request-id must be printable ASCII; send a UUID, or leave it out and the edge makes one",
                 violations=[FieldViolation("x-request-id", "printable ASCII characters only")],
+            ))
+        if len(raw_request_id) > MAX_ID_LENGTH:
+            # Services echo and log at most MAX_ID_LENGTH characters, so a longer
+            # id would not match the one in the response and the logs.
+            raise Denied(400, ApiError(
+                grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST_ID",
+                f"x-request-id is {len(raw_request_id)} characters long, over the limit of {MAX_ID_LENGTH}; "
+                "send a UUID, or leave it out and the edge makes one",
+                violations=[FieldViolation("x-request-id", f"at most {MAX_ID_LENGTH} characters")],
             ))
 
         key, from_query = extract_key(headers, original_path)
