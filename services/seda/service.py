@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import re
 import time
+import unicodedata
 from concurrent.futures import Executor
 
 import grpc
@@ -139,15 +140,23 @@ def read_request(request: seda_pb2.AuditRequest) -> CheckedRequest:
     return CheckedRequest(request.journal_text, request.locale, region, request.context)
 
 
+# Control and format characters (U+200B, U+FEFF, bidi marks) and separators.
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+
+
 def check_text(text: str) -> list[FieldViolation]:
     """Check journal_text's length in code points, never repeating the text."""
     limit = scorer.MAX_TEXT_LENGTH
     if not text:
         return [FieldViolation("journal_text", f"journal_text is missing: send the person's text, 1 to {limit} Unicode code points")]
-    # Whitespace alone gives the scorer nothing to read, and a "clear" band
-    # for it would look like a real result.
-    if text.isspace():
-        return [FieldViolation("journal_text", f"journal_text contains only whitespace: send the person's text, 1 to {limit} code points")]
+    # Whitespace and invisible characters alone give the scorer nothing to
+    # read, and a band for them would look like a real result.
+    if not any(not char.isspace() and unicodedata.category(char) not in INVISIBLE_CATEGORIES for char in text):
+        return [FieldViolation(
+            "journal_text",
+            "journal_text contains only whitespace or invisible characters (such as U+200B or control characters): "
+            f"send the person's text, 1 to {limit} code points",
+        )]
     if len(text) > limit:
         return [FieldViolation(
             "journal_text",
