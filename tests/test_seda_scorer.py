@@ -453,3 +453,11 @@ def test_slang_with_time_stays_critical():
 
 def test_conditional_slang_about_a_person_stays_critical():
     assert band("i'll kms if she leaves me tonight") == "critical"
+
+
+@pytest.mark.parametrize(("text", "folded_words"), [
+    ("\u026a \u1d21\u026a\u029f\u029f \u1d0b\u026a\u029f\u029f \u1d0d\u028f\ua731\u1d07\u029f\ua730", "i will kill myself"),
+    ("\ua7af\u1d1c\u026a\u1d1b", "quit"),
+])
+def test_small_capitals_fold_to_latin(text, folded_words):
+    assert fold(text).text == folded_words
