@@ -11,6 +11,8 @@ import string
 from defrag.platform.config import ROOT, descriptor_path
 
 TEMPLATE = ROOT / "deploy" / "envoy" / "envoy.yaml.tmpl"
+# The Lua script that checks REST bodies as strict JSON before the transcoder.
+STRICT_JSON_LUA = ROOT / "deploy" / "envoy" / "strict_json.lua"
 
 # The largest body a public method accepts, plus the gRPC frame header; the
 # gateway applies the per-method limits (413) below this.
@@ -36,6 +38,7 @@ class EdgeConfig:
     node_id: str = "edge-0"
     max_connections: int = 10_000
     descriptor: pathlib.Path = dataclasses.field(default_factory=descriptor_path)
+    strict_json_lua: pathlib.Path = STRICT_JSON_LUA
 
 
 def endpoints_yaml(endpoints: list[tuple[str, int]], indent: int = 8) -> str:
@@ -62,6 +65,7 @@ def render(config: EdgeConfig, template: pathlib.Path = TEMPLATE) -> str:
         "upstream_timeout": config.upstream_timeout,
         "max_request_bytes": MAX_REQUEST_BYTES,
         "descriptor_path": str(config.descriptor),
+        "strict_json_lua": str(config.strict_json_lua),
         "gateway_discovery": "STATIC",
         "telemetry_discovery": "STATIC",
         "seda_discovery": "STATIC",
