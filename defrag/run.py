@@ -60,8 +60,8 @@ Create a key (it is printed once, on the last line):
 
 Then call the API:
   curl -H "Authorization: Bearer $KEY" "{mesh.public_url}/v1/telemetry/vectors?date=1990-01-15&time=14:30&lat=34.05&lon=-118.24"
-  curl -H "Authorization: Bearer $KEY" -d '{{"journal_text": "A calm week; I slept well.", "locale": "en-US"}}' {mesh.public_url}/v1/seda/audit
-  curl -H "Authorization: Bearer $KEY" -d '{{"people": [{{"name": "Ana", "role": "parent", "birth_data": {{"date": "1980-03-02", "time": "08:15", "lat": 51.5, "lon": -0.12}}}}, {{"name": "Ben", "role": "child", "birth_data": {{"date": "2012-07-19", "lat": 51.5, "lon": -0.12}}}}]}}' {mesh.public_url}/v1/orbit/map
+  curl -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" -d '{{"journal_text": "A calm week; I slept well.", "locale": "en-US"}}' {mesh.public_url}/v1/seda/audit
+  curl -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" -d '{{"people": [{{"name": "Ana", "role": "parent", "birth_data": {{"date": "1980-03-02", "time": "08:15", "lat": 51.5, "lon": -0.12}}}}, {{"name": "Ben", "role": "child", "birth_data": {{"date": "2012-07-19", "lat": 51.5, "lon": -0.12}}}}]}}' {mesh.public_url}/v1/orbit/map
 
 Admin API {mesh.admin_address} (token in var/admin.env), Envoy stats http://127.0.0.1:{mesh.ports.envoy_stats}/stats/prometheus
 Press Ctrl-C to stop.""", flush=True)
