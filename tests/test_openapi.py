@@ -177,6 +177,12 @@ def test_operations_list_error_responses(spec):
             assert schema == {"$ref": "#/components/schemas/Error"}
 
 
+def test_body_operations_list_415(spec):
+    for path, method, operation in operations(spec):
+        expected = "requestBody" in operation
+        assert ("415" in operation["responses"]) == expected, f"{method.upper()} {path}"
+
+
 def test_operations_accept_shared_headers(spec):
     shared = {"#/components/parameters/RequestId", "#/components/parameters/Traceparent"}
     idempotency = "#/components/parameters/IdempotencyKey"

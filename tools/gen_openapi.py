@@ -567,6 +567,8 @@ ERROR_RESPONSES = {
     "429": "TooManyRequests",
     "503": "ServiceUnavailable",
 }
+# Listed only by operations with a request body.
+BODY_ERROR_RESPONSES = {"415": "UnsupportedMediaType"}
 
 SHARED_PARAMETERS = ["IdempotencyKey", "RequestId", "Traceparent"]
 
@@ -709,7 +711,9 @@ def error_responses() -> dict[str, dict]:
     return {
         "BadRequest": error_response(
             "INVALID_ARGUMENT (gRPC code 3): a field is invalid, a query parameter is unknown, "
-            "or a count is outside its documented range. A `google.rpc.BadRequest` detail lists each invalid field."
+            "or a count is outside its documented range. A `google.rpc.BadRequest` detail lists each invalid field. "
+            "A REST body that is not strict JSON (a repeated key, single quotes, a comment, a trailing comma, "
+            "NaN or invalid UTF-8) gets reason `INVALID_JSON`, with the JSON path, line and column in the message."
         ),
         "Unauthorized": error_response(
             "UNAUTHENTICATED (16): the API key is missing, malformed, unknown, revoked or expired.",
@@ -722,6 +726,10 @@ def error_responses() -> dict[str, dict]:
         ),
         "ContentTooLarge": error_response(
             "RESOURCE_EXHAUSTED (8) without `RetryInfo`: the request body is over the byte limit."
+        ),
+        "UnsupportedMediaType": error_response(
+            "INVALID_ARGUMENT (3), reason `UNSUPPORTED_MEDIA_TYPE`: the request has a body but its `Content-Type` "
+            "is missing or not `application/json` (a `charset` parameter must be `utf-8`)."
         ),
         "TooManyRequests": error_response(
             "RESOURCE_EXHAUSTED (8): the monthly quota or the per-second burst limit is used up. "
@@ -878,8 +886,9 @@ def build_operation(builder: SchemaBuilder, route: Route) -> dict:
         operation["requestBody"] = request_body(builder, route, request)
 
     operation["responses"] = {"200": success_response(builder, response, route.rule.response_body)}
-    for status, name in ERROR_RESPONSES.items():
-        operation["responses"][status] = {"$ref": f"#/components/responses/{name}"}
+    errors = {**ERROR_RESPONSES, **(BODY_ERROR_RESPONSES if body else {})}
+    for status in sorted(errors):
+        operation["responses"][status] = {"$ref": f"#/components/responses/{errors[status]}"}
     return operation
 
 
