@@ -317,7 +317,7 @@ def test_malformed_json_is_not_quoted_back(mesh, admin, raw):
     reply = http(mesh, AUDIT, {"content-type": "application/json", **bearer(key)}, "POST", raw.encode())
 
     assert reply.status == 400
-    assert reply.reason() == "INVALID_REQUEST"
+    assert reply.reason() == "INVALID_JSON"
     assert "Quenmira" not in reply.body.decode()
     assert "end it all" not in reply.body.decode()
     assert admin.used(account_id) == 0
