@@ -30,6 +30,8 @@ FAMILY_CASES = [
     ("plan_method", "I've been saving my pills for a month and I know exactly when I'll do it.", "critical"),
     ("preparatory", "I wrote letters to my family and gave away most of my things.", "critical"),
     ("passive_wish", "Some days I wish I could go to sleep and never wake up.", "caution"),
+    ("sleep_intent", "Tonight I'm going to go to sleep for good. Everything is sorted.", "critical"),
+    ("sleep_intent_reported", "My flatmate says he's going to sleep for good after his finals.", "clear"),
     ("psychosis_mania", "The planets are sending me secret messages that only I can decode.", "caution"),
     ("substance", "I've been drinking every night to fall asleep.", "watch"),
     ("dual_diagnosis", "I've been drinking alone every night and I feel completely hopeless.", "caution"),

@@ -325,6 +325,11 @@ SUICIDE_RULES = (
           "tonight today tomorrow weekend ends would will should"),
     _rule("cssrs.intent.no_wake", _INTENT, HIGH,
           r"make sure i (?:don't|do not|never|won't) wake up", "wake", negatable=False),
+    # The wish "sleep forever" is C-SSRS 1; said as what the writer will do, it is intent.
+    _rule("cssrs.intent.sleep_for_good", _INTENT, HIGH,
+          r"(?:i'm going to|im going to|i am going to|i'm gonna|im gonna|i'll|i will) (?:go to )?sleep"
+          r" (?:for good|forever|permanently|and (?:never|not) wake up)",
+          "sleep"),
     _rule("cssrs.intent.no_more_worry", _INTENT, HIGH,
           r"(?:nobody|no one|noone|you|they|everyone) (?:will|'ll|won't|wont|will not) (?:have|need) to (?:worry|deal) (?:about|with) me"
           r"(?: again| anymore| much longer)?|soon (?:they|you|everyone|you all) will be(?=[.!]|$)"
