@@ -52,14 +52,14 @@ openapi: $(DESCRIPTOR)
 bench: $(DESCRIPTOR) $(CACHE)
 	$(PY) -m bench.run
 
-# Scores eval/seda/, prints in-sample, cross-validated and (when eval/seda/blind4.jsonl
+# Scores eval/seda/, prints in-sample, cross-validated and (when eval/seda/blind5.jsonl
 # exists) blind figures and timing, and rewrites the SEDA section of BENCHMARKS.md.
-# Fails when a target fails on blind4, or without blind4 when the model is stale.
+# Fails when a target fails on blind5, or without blind5 when the model is stale.
 .PHONY: eval-seda train-seda
 eval-seda: $(STAMP)
 	$(PY) tools/eval_seda.py
 
-# Refits the SEDA model on eval/seda/ (never blind4) with 5-fold cross-validation and
+# Refits the SEDA model on eval/seda/ (never blind5) with 5-fold cross-validation and
 # rewrites services/seda/data/seda_model.npz and eval/seda/model_cv.json.
 train-seda: $(STAMP)
 	$(PY) tools/train_seda.py

@@ -149,9 +149,9 @@ def test_training_fit_deterministic(tmp_path):
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
 
 
-def test_training_skips_blind4():
+def test_training_skips_blind5():
     train = _load_tool("train_seda")
-    assert all(path.stem != "blind4" for path in train.training_files())
+    assert all(path.stem != "blind5" for path in train.training_files())
 
 
 DILUTING_BEFORE = ("Work was long today and the bus was late again. "
@@ -163,7 +163,7 @@ DILUTING_AFTER = (" The cat knocked a mug off the shelf. "
 @pytest.mark.parametrize("core", [
     "I looked up how tall the parking garage is. I don't think I'll need my alarm for Monday.",
     pytest.param("I'm tired of being a weight on everyone. Soon nobody will have to carry me.",
-                 marks=pytest.mark.xfail(strict=True, reason="known miss: seda-hybrid-2026.12.8 scores this burden "
+                 marks=pytest.mark.xfail(strict=True, reason="known miss: seda-hybrid-2026.12.9 scores this burden "
                                                              "text caution alone, and critical only when diluted")),
 ])
 def test_ordinary_sentences_around_a_crisis_do_not_hide_it(core):

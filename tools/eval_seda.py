@@ -3,7 +3,7 @@
 Prints per-band precision and recall and the 4x4 confusion matrix for each split.
 The splits fall into three groups:
 
-    training   every eval/seda/*.jsonl file but blind4, and eval/seda/train/*.jsonl.
+    training   every eval/seda/*.jsonl file but blind5, and eval/seda/train/*.jsonl.
                The model was fitted on these texts and the rules were tuned on dev,
                so their figures are in-sample and measure nothing about new text.
     cross-validated
@@ -11,7 +11,7 @@ The splits fall into three groups:
                eval/seda/model_cv.json: each training text scored by a model fitted
                without its fold. Not blind, because the thresholds were chosen on
                them and the rules were tuned on dev and holdout.
-    blind4     eval/seda/blind4.jsonl when it exists: texts never used to build or
+    blind5     eval/seda/blind5.jsonl when it exists: texts never used to build or
                tune the scorer. It is the only gate.
 
 Targets:
@@ -19,7 +19,7 @@ Targets:
     recall of critical              >= 0.97
     clear texts scored critical      < 2%
 
-Exits 1 when a target fails on blind4, or, without blind4, when model_cv.json does
+Exits 1 when a target fails on blind5, or, without blind5, when model_cv.json does
 not match the current training files (retrain with `make train-seda`). Rewrites the
 part of BENCHMARKS.md between the seda-eval markers unless --no-write is given.
 
@@ -49,7 +49,7 @@ EVAL_DIR = ROOT / "eval" / "seda"
 TRAIN_DIR = EVAL_DIR / "train"
 CV_REPORT = EVAL_DIR / "model_cv.json"
 # The blind split that gates the scorer; the trainer never reads it.
-GATE_SPLIT = "blind4"
+GATE_SPLIT = "blind5"
 # Splits the rules were tuned on (dev) or read for failure families (holdout).
 RULES_TUNED_SPLITS = frozenset({"dev", "holdout"})
 BENCHMARKS = ROOT / "BENCHMARKS.md"
@@ -108,7 +108,7 @@ class Result:
 
 
 def data_files() -> list[pathlib.Path]:
-    """List eval/seda/*.jsonl (blind4 included when present) and eval/seda/train/*.jsonl."""
+    """List eval/seda/*.jsonl (blind5 included when present) and eval/seda/train/*.jsonl."""
     return sorted(EVAL_DIR.glob("*.jsonl")) + sorted(TRAIN_DIR.glob("*.jsonl"))
 
 
@@ -134,7 +134,7 @@ def load_examples() -> list[Example]:
 
 
 def evaluate(examples: list[Example]) -> dict[str, Result]:
-    """Score every example with the shipped scorer; group the results by split, plus "training" for all but blind4."""
+    """Score every example with the shipped scorer; group the results by split, plus "training" for all but blind5."""
     pairs = [(example, scorer.assess(example.text).band) for example in examples]
     results = {"training": Result("training", [(e, got) for e, got in pairs if e.split != GATE_SPLIT])}
     for split in sorted({example.split for example in examples}):

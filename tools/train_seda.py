@@ -1,7 +1,7 @@
 """Train the SEDA model, choose its thresholds by grouped cross-validation and write the weights.
 
-Training texts: every eval/seda/*.jsonl file except blind4.jsonl, plus
-eval/seda/train/*.jsonl. blind4 is the final blind measurement and is never read.
+Training texts: every eval/seda/*.jsonl file except blind5.jsonl, plus
+eval/seda/train/*.jsonl. blind5 is the final blind measurement and is never read.
 
 Steps:
 1. Fold each text (scorer_text.fold) and hash its features (services/seda/model.py).
@@ -48,7 +48,7 @@ EVAL_DIR = ROOT / "eval" / "seda"
 TRAIN_DIR = EVAL_DIR / "train"
 CV_REPORT = EVAL_DIR / "model_cv.json"
 # The final blind split; the trainer must never read it.
-BLIND_SPLIT = "blind4"
+BLIND_SPLIT = "blind5"
 
 MODEL_VERSION = scorer.MODEL_VERSION
 SEED = 20261205
@@ -101,7 +101,7 @@ class Text:
 
 
 def training_files() -> list[pathlib.Path]:
-    """List the training files: eval/seda/*.jsonl without blind4, and eval/seda/train/*.jsonl."""
+    """List the training files: eval/seda/*.jsonl without blind5, and eval/seda/train/*.jsonl."""
     files = [path for path in sorted(EVAL_DIR.glob("*.jsonl")) if path.stem != BLIND_SPLIT]
     files += sorted(TRAIN_DIR.glob("*.jsonl"))
     return files
