@@ -106,6 +106,17 @@ class Ports:
             orbit_metrics=[9141 + i for i in range(orbit_workers)],
         )
 
+    def shifted(self, offset: int) -> "Ports":
+        """Return these ports, each moved up by ``offset``; raises ValueError past port 65535."""
+        fields = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            fields[field.name] = [port + offset for port in value] if isinstance(value, list) else value + offset
+        highest = max(max(v) if isinstance(v, list) else v for v in fields.values())
+        if highest > 65535:
+            raise ValueError(f"a port offset of {offset} moves port {highest - offset} to {highest}, past 65535")
+        return type(self)(**fields)
+
     @classmethod
     def free(cls, gateway_workers: int = 2, telemetry_workers: int = 1, seda_workers: int = 1, orbit_workers: int = 1) -> "Ports":
         ports = iter(free_ports(5 + 2 * (gateway_workers + telemetry_workers + seda_workers + orbit_workers)))

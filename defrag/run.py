@@ -3,6 +3,8 @@
 Environment: REDIS_URL (use your own Redis instead of the embedded one),
 DEFRAG_GATEWAY_WORKERS (default 2), DEFRAG_TELEMETRY_WORKERS (default 1),
 DEFRAG_SEDA_WORKERS (default 1), DEFRAG_ORBIT_WORKERS (default 1), DEFRAG_TIERS (tiers file),
+DEFRAG_PORT_OFFSET (default 0: added to every port, so that a second copy or
+another program can keep the defaults),
 SEDA_AUDIT_HMAC_SECRET (secret of the audit hashes; without it a random one
 is made once and kept in var/seda.env).
 """
@@ -30,20 +32,27 @@ def main() -> int:
         telemetry = env_int("DEFRAG_TELEMETRY_WORKERS", 1, 1, 10)
         seda = env_int("DEFRAG_SEDA_WORKERS", 1, 1, 10)
         orbit = env_int("DEFRAG_ORBIT_WORKERS", 1, 1, 10)
+        offset = env_int("DEFRAG_PORT_OFFSET", 0, 0, 60000)
+        ports = Ports.defaults(gateways, telemetry, seda, orbit).shifted(offset)
     except ConfigError as error:
         print(f"make run: {error}", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        print(f"make run: DEFRAG_PORT_OFFSET={offset}: {error}; set a smaller offset", file=sys.stderr)
         return 2
 
     # Logs, the append-only file and the admin token file are for this user only.
     os.umask(0o077)
     var = ROOT / "var"
     tiers = os.environ.get("DEFRAG_TIERS")
-    mesh = Mesh(var, Ports.defaults(gateways, telemetry, seda, orbit), redis_url=os.environ.get("REDIS_URL") or None,
+    mesh = Mesh(var, ports, redis_url=os.environ.get("REDIS_URL") or None,
                 tiers=pathlib.Path(tiers) if tiers else None)
     busy = mesh.ports_in_use()
     if busy:
         print(f"make run: ports {', '.join(map(str, busy))} on 127.0.0.1 are already in use; "
-              "stop the process that uses them (perhaps another make run) and try again", file=sys.stderr)
+              "stop the process that uses them (perhaps another make run) and try again, "
+              "or move every port up with DEFRAG_PORT_OFFSET (for example DEFRAG_PORT_OFFSET=1000 make run)",
+              file=sys.stderr)
         return 1
     print("starting Redis, gateway, telemetry, SEDA, orbit and Envoy (logs in var/log/) ...", flush=True)
     try:

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import LOS_ANGELES_1990, AdminClient, bearer, http, start_mesh
+from defrag.mesh import Ports
 from defrag.run import supervise
 
 pytestmark = pytest.mark.integration
@@ -78,3 +79,29 @@ def test_children_end_when_the_runner_is_killed(tmp_path):
         time.sleep(0.1)
 
     assert not alive
+
+
+def test_port_offset_moves_every_port():
+    ports = Ports.defaults(gateway_workers=2).shifted(1000)
+
+    assert (ports.public, ports.envoy_admin, ports.envoy_stats, ports.admin_api, ports.redis) == (9080, 10901, 10902, 51050, 7380)
+    assert ports.gateway == [51061, 51062]
+    assert ports.gateway_metrics == [10111, 10112]
+    assert (ports.telemetry, ports.seda, ports.orbit) == ([51071], [51081], [51091])
+    assert (ports.telemetry_metrics, ports.seda_metrics, ports.orbit_metrics) == ([10121], [10131], [10141])
+
+
+def test_port_offset_past_last_port_raises():
+    with pytest.raises(ValueError, match="past 65535"):
+        Ports.defaults().shifted(15445)
+
+
+@pytest.mark.parametrize(("offset", "fragment"), [("20000", "past 65535"), ("-1", "outside 0..60000"), ("ten", "not an integer")])
+def test_runner_rejects_bad_port_offset(offset, fragment):
+    environment = dict(os.environ, DEFRAG_PORT_OFFSET=offset)
+    result = subprocess.run([sys.executable, "-m", "defrag.run"], cwd=pathlib.Path(__file__).resolve().parent.parent,
+                            env=environment, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 2
+    assert "DEFRAG_PORT_OFFSET" in result.stderr
+    assert fragment in result.stderr
