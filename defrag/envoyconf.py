@@ -5,14 +5,27 @@ local way to fill them.
 """
 
 import dataclasses
+import json
 import pathlib
 import string
 
+from defrag import edgeschema
 from defrag.platform.config import ROOT, descriptor_path
 
 TEMPLATE = ROOT / "deploy" / "envoy" / "envoy.yaml.tmpl"
-# The Lua script that checks REST bodies as strict JSON before the transcoder.
+# The Lua script that checks REST query strings and bodies before the transcoder.
 STRICT_JSON_LUA = ROOT / "deploy" / "envoy" / "strict_json.lua"
+
+# The services whose google.api.http routes the transcoder serves over REST.
+TRANSCODED_SERVICES = [
+    "defrag.telemetry.v1.TelemetryService",
+    "defrag.seda.v1.SedaService",
+    "defrag.orbit.v1.OrbitService",
+    "defrag.keys.v1.UsageService",
+]
+# Query parameters that the transcoder ignores: the deprecated API key,
+# which the gateway reads from the original path.
+IGNORED_QUERY_PARAMETERS = ["api_key"]
 
 # The largest body a public method accepts, plus the gRPC frame header; the
 # gateway applies the per-method limits (413) below this.
@@ -50,6 +63,18 @@ def endpoints_yaml(endpoints: list[tuple[str, int]], indent: int = 8) -> str:
     )
 
 
+def strict_json_source(
+    descriptor: pathlib.Path, script: pathlib.Path = STRICT_JSON_LUA, services: list[str] = TRANSCODED_SERVICES
+) -> str:
+    """Returns the Lua filter's source: the request schema of the services' REST routes, then the script.
+
+    The schema takes one line, so a line number in Envoy's log is one more
+    than in the script.
+    """
+    schema = edgeschema.build(descriptor, services, IGNORED_QUERY_PARAMETERS)
+    return f"local EDGE_SCHEMA = {edgeschema.render_lua(schema)}\n{script.read_text()}"
+
+
 def render(config: EdgeConfig, template: pathlib.Path = TEMPLATE) -> str:
     """Returns the Envoy configuration as YAML text."""
     values = {
@@ -65,7 +90,10 @@ def render(config: EdgeConfig, template: pathlib.Path = TEMPLATE) -> str:
         "upstream_timeout": config.upstream_timeout,
         "max_request_bytes": MAX_REQUEST_BYTES,
         "descriptor_path": str(config.descriptor),
-        "strict_json_lua": str(config.strict_json_lua),
+        # A JSON string is also a YAML double-quoted scalar.
+        "strict_json_source": json.dumps(strict_json_source(config.descriptor, config.strict_json_lua)),
+        "transcoded_services": json.dumps(TRANSCODED_SERVICES),
+        "ignored_query_parameters": json.dumps(IGNORED_QUERY_PARAMETERS),
         "gateway_discovery": "STATIC",
         "telemetry_discovery": "STATIC",
         "seda_discovery": "STATIC",
