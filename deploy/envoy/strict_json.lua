@@ -1,31 +1,56 @@
--- Strict JSON check for REST request bodies. Envoy's Lua filter runs it on
--- the public listener before grpc_json_transcoder (LuaJIT, Lua 5.1 syntax).
+-- Strict checks of REST requests. Envoy's Lua filter runs this script on the
+-- public listener before grpc_json_transcoder (LuaJIT, Lua 5.1 syntax).
 --
--- The transcoder's JSON parser is lenient: it accepts single-quoted strings,
+-- The transcoder is lenient. Its JSON parser accepts single-quoted strings,
 -- and when one field is sent twice, the last copy wins, also when the two
--- copies use the field's two names (`journal_text` and `journalText`). A body
--- could then mean one thing to a reader of the JSON and another to the
--- service. This script lets a body through only when one reading is possible:
+-- copies use the field's two names (`journal_text` and `journalText`). It
+-- reads "yes" and "1" as true, lat=0x10 as 16, an object where an array
+-- belongs as an array of one, and drops null array elements. It reads query
+-- parameters on routes whose fields all come from the body, lets a repeated
+-- query parameter win silently, and its errors name no field. A request
+-- could then mean one thing to its sender and another to the service. This
+-- script lets a request through only when one reading is possible:
 --
---   * Content-Type is application/json (any case; parameters allowed, and a
---     charset parameter must be utf-8), else 415;
+--   * on a route of the descriptor, every query parameter is a top-level
+--     field of the request that the route takes from the query string
+--     (none on a route with body "*"), or a name in the transcoder's
+--     ignored_query_parameters (api_key). Each value fits its field's type
+--     (strict decimal numbers in range, true or false, a value of the
+--     enum), and a field that is not repeated is sent once, else 400
+--     INVALID_REQUEST;
+--   * a request with a body has Content-Type application/json, else 415.
+--     The media type may be in any case and have parameters, but a charset
+--     must be utf-8;
 --   * the body is one JSON object as RFC 8259 defines it: double-quoted
 --     strings, no comments, no trailing commas, no NaN or Infinity, valid
---     UTF-8 and no unpaired surrogate escape (I-JSON, RFC 7493), else 400;
+--     UTF-8 and no unpaired surrogate escape (I-JSON, RFC 7493), else 400
+--     INVALID_JSON;
 --   * no object has a key twice, after escapes are decoded, nor two keys
---     that protobuf's JSON parser reads as one field, else 400;
---   * objects and arrays nest at most MAX_DEPTH levels, else 400.
+--     that protobuf's JSON parser reads as one field, else 400 INVALID_JSON;
+--   * objects and arrays nest at most MAX_DEPTH levels, else 400 INVALID_JSON;
+--   * on a route of the descriptor, every field of the body that the
+--     request message defines has the JSON type of the field (see
+--     value_problem), else 400 INVALID_REQUEST. Keys the message does not
+--     define are not checked, because the transcoder ignores them.
 --
--- It skips requests without a body and native gRPC calls (the transcoder's
--- own test: a POST whose Content-Type is application/grpc or starts with
--- application/grpc+). It runs on every other path, not only on the routes
--- in the descriptor, so no spelling of a path can reach the transcoder
--- unchecked. A rejected request to an unknown route therefore gets 400 or
--- 415 instead of 404. It also checks a body sent with GET, because the
--- transcoder reads one into the request message.
+-- The routes and messages come from EDGE_SCHEMA, a table that
+-- defrag/envoyconf.py renders from the descriptor set (defrag/edgeschema.py)
+-- and puts on the line before this script, so line numbers in Envoy's log
+-- are one higher than in this file.
 --
--- Work is linear in the body size. A body over max_body_bytes, which the
--- set_metadata filter before this one passes in, gets 413 unchecked.
+-- It skips native gRPC calls (the transcoder's own test: a POST whose
+-- Content-Type is application/grpc or starts with application/grpc+). The
+-- body checks run on every other path, not only on the routes in the
+-- descriptor, so no spelling of a path can reach the transcoder unchecked.
+-- A rejected body to an unknown route therefore gets 400 or 415 instead of
+-- 404. It also checks a body sent with GET, because the transcoder reads
+-- one into the request message. Route lookup follows the transcoder's path
+-- matcher: the query string and trailing slashes are dropped, and a custom
+-- verb (":batch") counts only when a template declares it.
+--
+-- Work is linear in the size of the path and the body. A body over
+-- max_body_bytes, which the set_metadata filter before this one passes in,
+-- gets 413 unchecked.
 --
 -- NOTE: two keys that differ only as snake_case and lowerCamelCase
 -- (`a_b`, `aB`) count as one field, because protobuf maps both to the same
@@ -36,8 +61,9 @@
 -- a webhook) would need this filter turned off with LuaPerRoute on a route
 -- that matches its REST path.
 
-local byte, char, find, format, gsub, sub, upper =
-  string.byte, string.char, string.find, string.format, string.gsub, string.sub, string.upper
+local byte, char, find, format, gmatch, gsub, lower, match, sub, upper =
+  string.byte, string.char, string.find, string.format, string.gmatch, string.gsub, string.lower,
+  string.match, string.sub, string.upper
 local concat, floor = table.concat, math.floor
 
 -- Deep enough for every request message (orbit's is 4 levels), shallow
@@ -45,13 +71,17 @@ local concat, floor = table.concat, math.floor
 local MAX_DEPTH = 32
 -- Maximum length in bytes of a key or header value that an error message repeats.
 local MAX_ECHO_BYTES = 64
+-- Maximum length in bytes of a number, true/false or enum value that an
+-- error message repeats. Values of other fields are never repeated.
+local MAX_VALUE_ECHO_BYTES = 32
+-- Field violations listed in one error; the message counts the rest.
+local MAX_FIELD_VIOLATIONS = 20
 local DOMAIN = "api.defrag.app"
 
 -- Byte values used by the scanner.
 local QUOTE, BACKSLASH, SLASH, APOSTROPHE = 34, 92, 47, 39
 local OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET = 123, 125, 91, 93
 local COMMA, COLON, MINUS, PLUS, DOT, ZERO, NINE = 44, 58, 45, 43, 46, 48, 57
-
 -- A rejected body: where, what rule it broke, and how to fix it.
 local Violation = {}
 
@@ -311,12 +341,14 @@ local function json_string(text)
   end) .. '"'
 end
 
--- Cuts valid UTF-8 text to at most MAX_ECHO_BYTES, on a character boundary.
-local function shorten(text)
-  if #text <= MAX_ECHO_BYTES then
+-- Cuts valid UTF-8 text to at most max_bytes (MAX_ECHO_BYTES unless given),
+-- on a character boundary.
+local function shorten(text, max_bytes)
+  max_bytes = max_bytes or MAX_ECHO_BYTES
+  if #text <= max_bytes then
     return text
   end
-  local cut = MAX_ECHO_BYTES
+  local cut = max_bytes
   while cut > 0 do
     local next_byte = byte(text, cut + 1)
     if next_byte < 0x80 or next_byte > 0xBF then
@@ -403,6 +435,421 @@ local function line_and_column(s, i)
   return format("line %d, column %d", newlines + 1, i - line_start - continuation_bytes + 1)
 end
 
+-- --- Schema ------------------------------------------------------------------
+
+-- EDGE_SCHEMA (see the header), indexed once when Envoy loads the script.
+-- A field is the table defrag/edgeschema.py's field_table writes:
+-- { name, json, kind, repeated, type, value, oneof }.
+--   MESSAGES[message name][proto name or JSON name] = field
+--   ENUMS[enum name] = { values = { [value name] = true }, listed = "A, B, C" }
+--   ROUTES["<METHOD> <path without verb> <verb>"] =
+--     { label, message, body, body_message, query, query_names },
+--     where label is "<METHOD> <path template>", body_message is the
+--     message a JSON body fills, and query maps the proto and JSON name of
+--     each field that the query string may set to the field. The verb is
+--     apart, because "/v1/x:batch/" has no verb and is no route.
+local MESSAGES, ENUMS, ROUTES = {}, {}, {}
+local VERBS = EDGE_SCHEMA.verbs
+local IGNORED_QUERY_PARAMETERS = EDGE_SCHEMA.ignored_query_parameters
+
+for name, values in pairs(EDGE_SCHEMA.enums) do
+  local set = {}
+  for _, value in ipairs(values) do
+    set[value] = true
+  end
+  ENUMS[name] = { values = set, listed = concat(values, ", ") }
+end
+
+for name, fields in pairs(EDGE_SCHEMA.messages) do
+  local by_key = {}
+  for _, field in ipairs(fields) do
+    by_key[field.name] = field
+    by_key[field.json] = field
+  end
+  MESSAGES[name] = by_key
+end
+
+for key, route in pairs(EDGE_SCHEMA.routes) do
+  local query, names = {}, {}
+  for _, name in ipairs(route.query) do
+    local field = MESSAGES[route.message][name]
+    query[field.name] = field
+    query[field.json] = field
+    names[#names + 1] = field.name
+  end
+  local method, template = match(key, "^(%S+) (.*)$")
+  local path, verb = match(template, "^(.*):([^/:]*)$")
+  if path == nil or not VERBS[verb] then
+    path, verb = template, ""
+  end
+  ROUTES[method .. " " .. path .. " " .. verb] = { label = key, message = route.message, body = route.body,
+    body_message = route.body_message, query = query, query_names = concat(names, ", ") }
+end
+
+-- Returns the route of a request and its query string. Like the
+-- transcoder's path matcher, it drops the query string and trailing
+-- slashes, and reads a ":verb" after the last '/' as a custom verb only
+-- when a template declares that verb. Returns nil for the route when no
+-- template matches.
+local function find_route(method, path)
+  local query_start = find(path, "?", 1, true)
+  local route_path = query_start and sub(path, 1, query_start - 1) or path
+  local query = query_start and sub(path, query_start + 1) or ""
+
+  local verb = ""
+  local last_colon = match(route_path, "^.*():")
+  if last_colon and not find(route_path, "/", last_colon, true) and VERBS[sub(route_path, last_colon + 1)] then
+    verb = sub(route_path, last_colon + 1)
+    route_path = sub(route_path, 1, last_colon - 1)
+  end
+  route_path = gsub(route_path, "/+$", "")
+  return ROUTES[method .. " " .. route_path .. " " .. verb], query
+end
+
+-- --- Field types ---------------------------------------------------------------
+
+-- What a field of each kind takes: a noun phrase for one value and one for
+-- the elements of an array, and the fix for a value of another JSON type.
+local WHOLE_NUMBER_FIX = "send a whole number without quotes, such as 1"
+local KIND_RULES = {
+  string = { one = "a string", many = "strings", fix = "put the value in double quotes" },
+  bytes = { one = "a base64 string", many = "base64 strings",
+    fix = "send the bytes base64-encoded, in double quotes" },
+  bool = { one = "true or false", many = "true or false values", fix = "send true or false, without quotes" },
+  double = { one = "a finite number", many = "finite numbers",
+    fix = "send a JSON number without quotes, such as 51.5" },
+  float = { one = "a number from -3.4028235e38 to 3.4028235e38", many = "numbers from -3.4028235e38 to 3.4028235e38",
+    fix = "send a JSON number without quotes, such as 51.5" },
+  int32 = { one = "a whole number from -2147483648 to 2147483647",
+    many = "whole numbers from -2147483648 to 2147483647", fix = WHOLE_NUMBER_FIX },
+  uint32 = { one = "a whole number from 0 to 4294967295", many = "whole numbers from 0 to 4294967295",
+    fix = WHOLE_NUMBER_FIX },
+  int64 = { one = "a whole number from -9223372036854775808 to 9223372036854775807",
+    many = "whole numbers from -9223372036854775808 to 9223372036854775807",
+    fix = 'send a whole number, such as 1 or "1"' },
+  uint64 = { one = "a whole number from 0 to 18446744073709551615",
+    many = "whole numbers from 0 to 18446744073709551615", fix = 'send a whole number, such as 1 or "1"' },
+  message = { one = "an object", many = "objects", fix = 'send an object, such as {"name": value}' },
+  map = { one = "an object", many = "objects", fix = 'send an object, such as {"key": value}' },
+}
+
+-- Kinds whose values an error message may repeat, cut to
+-- MAX_VALUE_ECHO_BYTES: numbers, true/false and enum values. The values of
+-- string and bytes fields are never repeated, because they may hold a
+-- person's text, name or birth data.
+local ECHOED_KINDS = {
+  bool = true, double = true, float = true, int32 = true, uint32 = true, int64 = true, uint64 = true, enum = true,
+}
+
+-- Magnitude limits of the integer kinds, as decimal digits. A kind without
+-- a negative limit takes no negative numbers.
+local INTEGER_LIMITS = {
+  int32 = { negative = "2147483648", positive = "2147483647" },
+  uint32 = { positive = "4294967295" },
+  int64 = { negative = "9223372036854775808", positive = "9223372036854775807" },
+  uint64 = { positive = "18446744073709551615" },
+}
+-- The largest finite float and double (FLT_MAX, DBL_MAX). tonumber reads
+-- a decimal number beyond DBL_MAX as infinity.
+local MAX_FLOAT, MAX_DOUBLE = 3.4028234663852886e38, 1.7976931348623157e308
+
+local function expected_rule(field, element)
+  local rule = KIND_RULES[field.kind]
+  if field.repeated and not element then
+    if field.kind == "enum" then
+      return "an array of strings, each one of " .. ENUMS[field.type].listed
+    end
+    return "an array of " .. rule.many
+  elseif field.kind == "enum" then
+    return "one of " .. ENUMS[field.type].listed
+  end
+  return rule.one
+end
+
+local function type_fix(field, element)
+  if field.repeated and not element then
+    return "send a JSON array, [...], also for a single element"
+  elseif field.kind == "enum" then
+    return "send one of these values as a string"
+  end
+  return KIND_RULES[field.kind].fix
+end
+
+-- Returns whether text is a number in JSON syntax (RFC 8259).
+local function is_json_number(text)
+  local rest = match(text, "^%-?0(.*)$") or match(text, "^%-?[1-9]%d*(.*)$")
+  if rest == nil then
+    return false
+  end
+  rest = match(rest, "^%.%d+(.*)$") or rest
+  rest = match(rest, "^[eE][+-]?%d+(.*)$") or rest
+  return rest == ""
+end
+
+-- Returns whether digits (no sign, no leading zero) are at most limit.
+local function digits_within(digits, limit)
+  if #digits ~= #limit then
+    return #digits < #limit
+  end
+  return digits <= limit
+end
+
+-- Returns nil when text is a number of the kind, written as in JSON and in
+-- the kind's range, or else the fix.
+local function number_fix(text, kind)
+  local limits = INTEGER_LIMITS[kind]
+  if limits == nil then -- double or float
+    if not is_json_number(text) then
+      return "write a decimal number such as 51.5 or -0.12, with no spaces, '+' sign or hexadecimal, and digits on both sides of a '.'"
+    end
+    local value = tonumber(text)
+    local limit = kind == "float" and MAX_FLOAT or MAX_DOUBLE
+    if value > limit or value < -limit then
+      return "send a number within the range of a " .. kind
+    end
+    return nil
+  end
+
+  if not (match(text, "^%-?0$") or match(text, "^%-?[1-9]%d*$")) then
+    if is_json_number(text) then
+      return "send a whole number, with no fraction or exponent"
+    end
+    return "write a whole number in decimal, such as 1, with no spaces, '+' sign, leading zero or hexadecimal"
+  end
+  local negative = byte(text) == MINUS
+  local digits, limit = text, limits.positive
+  if negative then
+    digits, limit = sub(text, 2), limits.negative
+  end
+  if digits ~= "0" and (limit == nil or not digits_within(digits, limit)) then
+    return "send a number in that range"
+  end
+  return nil
+end
+
+-- Returns whether every base64 character of text is in the standard or
+-- the URL-safe alphabet, which protobuf's JSON parser both accept.
+local function is_base64(text)
+  return not find(text, "[^%w%+/_%-=]")
+end
+
+-- Repeats a value that a field of an ECHOED_KINDS kind received: printable
+-- ASCII, cut to MAX_VALUE_ECHO_BYTES, in single quotes.
+local function echo_value(text)
+  return "'" .. shorten(printable_header(text), MAX_VALUE_ECHO_BYTES) .. "'"
+end
+
+-- Describes a JSON value that field received, for an error message. text
+-- is the number's text, or the string's decoded value, when read.
+local function describe_value(field, token, text)
+  local echoed = ECHOED_KINDS[field.kind] and text
+  if token == "number" then
+    return echoed and echo_value(text) or "a number"
+  elseif token == "string" then
+    if echoed and (field.kind == "enum" or field.kind == "bool") then
+      return "the string " .. echo_value(text)
+    elseif echoed and is_json_number(text) then
+      return "a number in quotes"
+    end
+    return "a string"
+  elseif token == "object" then
+    return "an object"
+  elseif token == "array" then
+    return "an array"
+  end
+  return token -- true, false or null
+end
+
+-- Returns nil when a JSON value fits field, or else the description of a
+-- field violation. token is "object", "array", "string", "number", "true",
+-- "false" or "null". element is true for an element of a repeated field or
+-- a map value. text is as for describe_value.
+--
+-- null stands for the field's default, as in the proto3 JSON mapping, but
+-- not as an array element, which the transcoder would drop without a word.
+-- Numbers must be JSON numbers (64-bit integers may also be decimal
+-- strings), not numbers in quotes, NaN or Infinity.
+local function value_problem(field, element, token, text)
+  if token == "null" then
+    if element then
+      return "an array element or map value is null: remove it, or send " .. expected_rule(field, true)
+    end
+    return nil
+  end
+
+  local kind = field.kind
+  local fits
+  local fix = nil
+  if field.repeated and not element then
+    fits = token == "array"
+  elseif kind == "any" then
+    fits = true
+  elseif kind == "message" or kind == "map" then
+    fits = token == "object"
+  elseif kind == "string" then
+    fits = token == "string"
+  elseif kind == "bytes" then
+    fits = token == "string" and is_base64(text)
+    if token == "string" and not fits then
+      fix = "encode the bytes as base64, with only A-Z, a-z, 0-9, '+', '/', '-', '_' and '=' padding"
+    end
+  elseif kind == "bool" then
+    fits = token == "true" or token == "false"
+  elseif kind == "enum" then
+    fits = token == "string" and ENUMS[field.type].values[text] == true
+  elseif token == "number" or (token == "string" and (kind == "int64" or kind == "uint64")) then
+    fix = number_fix(text, kind)
+    fits = fix == nil
+  else
+    fits = false
+  end
+
+  if fits then
+    return nil
+  end
+  return format("expected %s, got %s: %s", expected_rule(field, element), describe_value(field, token, text),
+    fix or type_fix(field, element))
+end
+
+-- Returns whether a value of this field needs its text (a number's
+-- digits or a string's decoded value) to be checked or described.
+local function needs_text(field, element)
+  if field == nil or (field.repeated and not element) then
+    return false
+  end
+  local kind = field.kind
+  return kind ~= "string" and kind ~= "any" and kind ~= "message" and kind ~= "map"
+end
+
+-- Adds a field violation to the list, which keeps the first
+-- MAX_FIELD_VIOLATIONS and counts all. field is the field's name, or a
+-- function that returns it, which is called only for a violation that is
+-- kept.
+local function add_violation(violations, field, description)
+  violations.count = violations.count + 1
+  if violations.count <= MAX_FIELD_VIOLATIONS then
+    if type(field) == "function" then
+      field = field()
+    end
+    violations[#violations + 1] = { field = field, description = description }
+  end
+end
+
+local function new_violations()
+  return { count = 0 }
+end
+-- --- Query string --------------------------------------------------------------
+
+-- Returns text with every %XX escape decoded, as the transcoder decodes
+-- parameter names and values. A '+' stays a '+' (the transcoder's
+-- query_param_unescape_plus is false), and so does a '%' without two
+-- hexadecimal digits.
+local function percent_decode(text)
+  if not find(text, "%", 1, true) then
+    return text
+  end
+  return (gsub(text, "%%(%x%x)", function(hex)
+    return char(tonumber(hex, 16))
+  end))
+end
+
+-- Returns whether text is valid UTF-8.
+local function is_utf8(text)
+  local k = find(text, "[\128-\255]")
+  while k do
+    k = utf8_sequence_end(text, k)
+    if not k then
+      return false
+    end
+    k = find(text, "[\128-\255]", k)
+  end
+  return true
+end
+
+-- Returns nil when a query value, once decoded, fits field, or else the
+-- description of a field violation. Numbers are written as in JSON, so
+-- there is one syntax for both, and true and false are the only booleans
+-- (not 1, 0, yes or no), as in a JSON body.
+local function query_value_problem(field, value)
+  local kind = field.kind
+  if kind == "string" or kind == "any" then
+    if not is_utf8(value) then
+      return "the value is not valid UTF-8 once its %XX escapes are decoded: percent-encode the text's UTF-8 bytes"
+    end
+    return nil
+  elseif kind == "bytes" then
+    if not is_base64(value) then
+      return "expected base64 bytes: encode them as base64 with only A-Z, a-z, 0-9, '+', '/', '-', '_' and '=' padding, percent-encoding '+', '/' and '='"
+    end
+    return nil
+  end
+
+  local got = value == "" and "an empty value" or echo_value(value)
+  if kind == "bool" then
+    if value ~= "true" and value ~= "false" then
+      return format("expected true or false, got %s: send true or false in lowercase (1, 0, yes and no are not accepted)", got)
+    end
+  elseif kind == "enum" then
+    if not ENUMS[field.type].values[value] then
+      return format("expected one of %s, got %s: send one of these values", ENUMS[field.type].listed, got)
+    end
+  elseif value == "" then
+    return format("expected %s, got an empty value: send a number, or leave the parameter out", KIND_RULES[kind].one)
+  else
+    local fix = number_fix(value, kind)
+    if fix then
+      return format("expected %s, got %s: %s", KIND_RULES[kind].one, got, fix)
+    end
+  end
+  return nil
+end
+
+-- Checks the query string of a request to route. Returns the field
+-- violations, each naming a parameter as sent (or the field's proto name,
+-- for a problem with its value). Values are decoded only to be checked,
+-- and a value is repeated only for a field of an ECHOED_KINDS kind.
+--
+-- Like the transcoder, it splits the query string at '&' and a parameter
+-- at its first '='; empty parameters (from "&&") are skipped. Where the
+-- transcoder silently ignores a parameter without '=' or without a name,
+-- this check rejects it.
+local function check_query(route, query)
+  local violations, counts = new_violations(), {}
+  for parameter in gmatch(query, "[^&]+") do
+    local equals = find(parameter, "=", 1, true)
+    local raw_name = equals and sub(parameter, 1, equals - 1) or parameter
+    if not IGNORED_QUERY_PARAMETERS[raw_name] then
+      local name = percent_decode(raw_name)
+      local sent_name = shorten(printable_header(raw_name))
+      local field = route.query[name]
+
+      if route.body == "*" then
+        local body_field = MESSAGES[route.message][name]
+        add_violation(violations, sent_name, format(
+          "%s takes its fields from the JSON body, so it accepts no query parameter but the deprecated api_key: send %s in the JSON body",
+          route.label, body_field and body_field.name or "the request's fields"))
+      elseif raw_name == "" then
+        add_violation(violations, "", "a query parameter has no name before its '=': remove it")
+      elseif field == nil then
+        local accepted = route.query_names ~= "" and ("accepts " .. route.query_names) or "accepts no query parameters"
+        add_violation(violations, sent_name, format("unknown query parameter: %s %s; check the spelling", route.label, accepted))
+      elseif not equals then
+        add_violation(violations, field.name, format("the parameter has no value: write %s=<value>, or leave it out", field.name))
+      else
+        counts[field.name] = (counts[field.name] or 0) + 1
+        if counts[field.name] == 2 and not field.repeated then
+          local names = field.json == field.name and field.name or (field.name .. " or " .. field.json)
+          add_violation(violations, field.name, format("the parameter is sent more than once (as %s): send it once", names))
+        end
+        local problem = query_value_problem(field, percent_decode(sub(parameter, equals + 1)))
+        if problem then
+          add_violation(violations, field.name, problem)
+        end
+      end
+    end
+  end
+  return violations
+end
 -- --- Parser ------------------------------------------------------------------
 
 -- Returns the name protobuf's JSON parser gives a field key: underscores
@@ -415,10 +862,52 @@ local function field_name(key)
   return (gsub(key, "_+(.?)", upper))
 end
 
+-- Returns the path of the value being read in the form the services use in
+-- their field violations, with proto names: people[1].birth_data.lat. Only
+-- values of known fields are checked, so every object on the path has one.
+local function field_path(stack)
+  local parts = {}
+  for level = 1, #stack do
+    local frame = stack[level]
+    if frame.is_array then
+      parts[#parts + 1] = "[" .. frame.index .. "]"
+    elseif frame.map_value then
+      parts[#parts + 1] = "[" .. json_string(shorten(frame.key)) .. "]"
+    elseif frame.member then
+      parts[#parts + 1] = (#parts > 0 and "." or "") .. frame.member.name
+    end
+  end
+  return concat(parts)
+end
+
+-- Returns the stack frame of an object or array that is the value of field
+-- (nil when the value is not checked).
+local function open_frame(field, element, is_array)
+  local whole_array = field ~= nil and field.repeated and not element
+  if is_array then
+    return { is_array = true, index = 0, element_field = whole_array and field or nil }
+  end
+  local frame = { keys = {} }
+  if field and not whole_array then
+    if field.kind == "message" then
+      frame.fields = MESSAGES[field.type]
+    elseif field.kind == "map" then
+      frame.map_value = field.value
+    end
+  end
+  return frame
+end
+
 -- Checks that s is one strict JSON object. Raises a Violation (through
--- reject) at the first problem. The stack contains one frame per open object
--- or array, so the parser needs no recursion.
-local function check_body(s, stack)
+-- reject) at the first syntax problem. The stack contains one frame per
+-- open object or array, so the parser needs no recursion.
+--
+-- root describes the object as a field of kind "message", or is nil on a
+-- route outside the descriptor. Values of known fields that do not fit
+-- their type go to violations, and the parse goes on, so a later syntax
+-- problem still wins. The value of a field that does not fit is not
+-- checked inside.
+local function check_body(s, stack, root, violations)
   local i = skip_whitespace(s, 1)
   if sub(s, i, i + 2) == "\239\187\191" then
     reject(i, "a byte order mark", "send UTF-8 without a byte order mark")
@@ -431,30 +920,79 @@ local function check_body(s, stack)
     reject(i, problem, fix)
   end
 
+  -- The field of the next value (nil when the value is not checked), and
+  -- whether the value is one element of that field or a map value.
+  local expect, element = root, false
+
+  local function current_path()
+    return field_path(stack)
+  end
+
+  local function check_value(token, text)
+    local problem = value_problem(expect, element, token, text)
+    if problem then
+      add_violation(violations, current_path, problem)
+    end
+    return problem
+  end
+
   local state = "value" -- value, key or after (a value was read)
   while true do
     i = skip_whitespace(s, i)
     local c = byte(s, i)
 
     if state == "value" then
+      if expect and expect.oneof and not element and c ~= 110 then -- 110: n of null
+        local frame = stack[#stack]
+        frame.oneofs = frame.oneofs or {}
+        local earlier = frame.oneofs[expect.oneof]
+        if earlier then
+          add_violation(violations, current_path, format(
+            "%s and %s are both set, but they are alternatives (oneof %s): send only one of them",
+            earlier, expect.name, expect.oneof))
+        end
+        frame.oneofs[expect.oneof] = expect.name
+      end
+
       if c == OPEN_BRACE or c == OPEN_BRACKET then
         if #stack >= MAX_DEPTH then
           reject(i, format("objects and arrays nested deeper than %d levels", MAX_DEPTH), "flatten the body")
         end
         local is_array = c == OPEN_BRACKET
-        stack[#stack + 1] = is_array and { is_array = true, index = 0 } or { keys = {} }
+        local problem = expect and check_value(is_array and "array" or "object")
+        local frame = open_frame(not problem and expect or nil, element, is_array)
+        stack[#stack + 1] = frame
         local after_open = skip_whitespace(s, i + 1)
         if byte(s, after_open) == (is_array and CLOSE_BRACKET or CLOSE_BRACE) then
           stack[#stack] = nil
           i, state = after_open + 1, "after"
+        elseif is_array then
+          i, state = i + 1, "value"
+          expect, element = frame.element_field, true
         else
-          i, state = i + 1, is_array and "value" or "key"
+          i, state = i + 1, "key"
         end
       elseif c == QUOTE then
-        i, state = scan_string(s, i, false), "after"
+        local text
+        if needs_text(expect, element) then
+          i, text = scan_string(s, i, true)
+        else
+          i = scan_string(s, i, false)
+        end
+        if expect then
+          check_value("string", text)
+        end
+        state = "after"
       elseif c == MINUS or is_digit(c) then
-        i, state = scan_number(s, i), "after"
+        local j = scan_number(s, i)
+        if expect then
+          check_value("number", needs_text(expect, element) and sub(s, i, j - 1) or nil)
+        end
+        i, state = j, "after"
       elseif LITERALS[c] and sub(s, i, i + #LITERALS[c] - 1) == LITERALS[c] then
+        if expect then
+          check_value(LITERALS[c])
+        end
         i, state = i + #LITERALS[c], "after"
       elseif c == CLOSE_BRACKET and stack[#stack] and stack[#stack].is_array then
         reject(i, "a trailing comma before ']'", "remove the comma after the last element")
@@ -465,7 +1003,7 @@ local function check_body(s, stack)
     elseif state == "key" then
       -- Until the key passes, errors name the object that contains it.
       local frame = stack[#stack]
-      frame.key = nil
+      frame.key, frame.member = nil, nil
       if c == CLOSE_BRACE then
         reject(i, "a trailing comma before '}'", "remove the comma after the last member")
       elseif c ~= QUOTE then
@@ -488,12 +1026,16 @@ local function check_body(s, stack)
       end
       frame.keys[name] = key
       frame.key = key
+      -- The transcoder reads a key as a field when it is the field's proto
+      -- name or JSON name exactly, and ignores any other key.
+      frame.member = frame.map_value or (frame.fields and frame.fields[key])
 
       i = skip_whitespace(s, i)
       if byte(s, i) ~= COLON then
         reject(i, explain_unexpected(s, i, "':' after the key"))
       end
       i, state = i + 1, "value"
+      expect, element = frame.member, frame.map_value ~= nil
 
     else -- after a value
       local frame = stack[#stack]
@@ -507,6 +1049,7 @@ local function check_body(s, stack)
         if frame.is_array then
           frame.index = frame.index + 1
           i, state = i + 1, "value"
+          expect, element = frame.element_field, true
         else
           i, state = i + 1, "key"
         end
@@ -524,21 +1067,39 @@ local function check_body(s, stack)
     end
   end
 end
-
 -- --- Replies -----------------------------------------------------------------
 
 -- Returns an error in the shared shape, the JSON form of google.rpc.Status.
+-- failure.violations, when given, become a BadRequest detail.
 local function error_body(failure, request_id)
   local details = {
     format('{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":%s,"domain":%s,"metadata":{"request_id":%s}}',
       json_string(failure.reason), json_string(DOMAIN), json_string(printable_header(request_id))),
   }
-  if failure.field then
-    details[2] = format('{"@type":"type.googleapis.com/google.rpc.BadRequest","field_violations":[{"field":%s,"description":%s}]}',
-      json_string(failure.field), json_string(failure.description))
+  if failure.violations then
+    local listed = {}
+    for index, violation in ipairs(failure.violations) do
+      listed[index] = format('{"field":%s,"description":%s}', json_string(violation.field),
+        json_string(violation.description))
+    end
+    details[2] = format('{"@type":"type.googleapis.com/google.rpc.BadRequest","field_violations":[%s]}',
+      concat(listed, ","))
   end
   return format('{"code":%d,"message":%s,"details":[%s]}', failure.grpc_code, json_string(failure.message),
     concat(details, ","))
+end
+
+-- Returns the 400 INVALID_REQUEST body for field violations. The message
+-- repeats the first, as "<field>: <description> (and N more)", the form
+-- the services use.
+local function invalid_request_body(violations, request_id)
+  local first = violations[1]
+  local message = first.field ~= "" and (first.field .. ": " .. first.description) or first.description
+  if violations.count > 1 then
+    message = format("%s (and %d more)", message, violations.count - 1)
+  end
+  return error_body({ grpc_code = 3, reason = "INVALID_REQUEST", message = message, violations = violations },
+    request_id)
 end
 
 -- Returns nil when content_type is application/json with an optional
@@ -559,9 +1120,11 @@ local function content_type_problem(content_type)
   return nil
 end
 
--- Returns the HTTP status and the error body that reject a request with
--- this Content-Type and body, or nil to let it through.
-local function check_request(content_type, body, request_id)
+-- Returns the HTTP status, the error body and extra response headers that
+-- reject a request with this body, or nil to let it through. route is nil
+-- for a path outside the descriptor, whose body gets the JSON checks only.
+local function check_request_body(route, headers, body, request_id)
+  local content_type = headers:get("content-type")
   local media_problem
   if content_type == nil then
     media_problem = "no Content-Type header on a request with a body"
@@ -576,21 +1139,35 @@ local function check_request(content_type, body, request_id)
   end
 
   local stack = {}
-  local ok, violation = pcall(check_body, body, stack)
-  if ok then
-    return nil
+  local root = route and { kind = "message", type = route.body_message } or nil
+  local violations = new_violations()
+  local ok, violation = pcall(check_body, body, stack, root, violations)
+  if not ok then
+    if getmetatable(violation) ~= Violation then
+      error(violation, 0)
+    end
+    local path = json_path(stack)
+    local position = line_and_column(body, violation.position)
+    return 400, error_body({
+      grpc_code = 3, reason = "INVALID_JSON",
+      message = format("invalid JSON body: %s at %s (%s): %s", violation.problem, path, position, violation.fix),
+      violations = { { field = path, description = format("%s (%s): %s", violation.problem, position, violation.fix) } },
+    }, request_id)
   end
-  if getmetatable(violation) ~= Violation then
-    error(violation, 0)
+  if violations.count > 0 then
+    return 400, invalid_request_body(violations, request_id)
   end
-  local path = json_path(stack)
-  local position = line_and_column(body, violation.position)
-  return 400, error_body({
-    grpc_code = 3, reason = "INVALID_JSON",
-    message = format("invalid JSON body: %s at %s (%s): %s", violation.problem, path, position, violation.fix),
-    field = path,
-    description = format("%s (%s): %s", violation.problem, position, violation.fix),
-  }, request_id)
+  return nil
+end
+
+-- Returns the HTTP status and the error body that reject the query string
+-- of a request to route, or nil to let it through.
+local function check_request_query(route, query, request_id)
+  local violations = check_query(route, query)
+  if violations.count > 0 then
+    return 400, invalid_request_body(violations, request_id)
+  end
+  return nil
 end
 
 local function is_grpc_call(headers)
@@ -612,12 +1189,40 @@ local function respond_too_large(handle)
   handle:respond({ [":status"] = "413" }, "request body too large")
 end
 
+-- Sends the reply of a check that ran under pcall: its rejection, or a 500
+-- when the check itself raised. Returns whether a reply was sent.
+local function send_rejection(handle, request_id, ok, status, reply, extra_headers)
+  if not ok then
+    handle:logErr("strict request check failed: " .. tostring(status))
+    status, reply, extra_headers = 500, error_body({
+      grpc_code = 13, reason = "INTERNAL",
+      message = "the edge could not check the request; send it again, and report the request id if this repeats",
+    }, request_id), nil
+  end
+  if not status then
+    return false
+  end
+  local response_headers = { [":status"] = tostring(status), ["content-type"] = "application/json" }
+  for name, value in pairs(extra_headers or {}) do
+    response_headers[name] = value
+  end
+  -- local_reply_config passes this script's 400, 415 and 500 through as they are.
+  handle:respond(response_headers, reply)
+  return true
+end
+
 -- Envoy lets a request through when this function raises, so the code here
 -- stays small and the checks run under pcall. A fault in them rejects the
--- body with a 500 instead.
+-- request with a 500 instead.
 function envoy_on_request(handle)
   local headers = handle:headers()
   if is_grpc_call(headers) then
+    return
+  end
+  local request_id = headers:get("x-request-id") or ""
+  local found, route, query = pcall(find_route, headers:get(":method") or "", headers:get(":path") or "")
+  if not found then
+    send_rejection(handle, request_id, false, route)
     return
   end
 
@@ -630,6 +1235,12 @@ function envoy_on_request(handle)
     respond_too_large(handle)
     return
   end
+
+  -- The query string is checked before the body is read.
+  if route and send_rejection(handle, request_id, pcall(check_request_query, route, query, request_id)) then
+    return
+  end
+
   local buffer = handle:body()
   if buffer == nil or buffer:length() == 0 then
     return
@@ -641,18 +1252,6 @@ function envoy_on_request(handle)
 
   -- A headers object does not outlive the wait in body(), so it is fetched again.
   headers = handle:headers()
-  local request_id = headers:get("x-request-id") or ""
-  local ok, status, reply = pcall(check_request, headers:get("content-type"),
-    buffer:getBytes(0, buffer:length()), request_id)
-  if not ok then
-    handle:logErr("strict JSON check failed: " .. tostring(status))
-    status, reply = 500, error_body({
-      grpc_code = 13, reason = "INTERNAL",
-      message = "the edge could not check the JSON body; send it again, and report the request id if this repeats",
-    }, request_id)
-  end
-  if status then
-    -- local_reply_config passes this script's 400, 415 and 500 through as they are.
-    handle:respond({ [":status"] = tostring(status), ["content-type"] = "application/json" }, reply)
-  end
+  send_rejection(handle, request_id,
+    pcall(check_request_body, route, headers, buffer:getBytes(0, buffer:length()), request_id))
 end
