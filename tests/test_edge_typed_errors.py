@@ -8,6 +8,7 @@ and its errors name no field. These tests also cover query parameters on
 body routes, Content-Encoding, and requests that are not valid HTTP.
 """
 
+import gzip
 import json
 import urllib.parse
 import urllib.request
@@ -402,6 +403,45 @@ def test_every_grpc_method_answers(admin, public_channel, compression):
     assert orbit.people_count == 2
     assert usage.used == 4
     assert admin.used(account_id) == 4
+
+
+# --- Content-Encoding --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding, compress", [
+    ("gzip", True),
+    ("gzip", False),
+    ("deflate", False),
+    ("br", False),
+    ("identity, gzip", True),
+])
+def test_encoded_body_gets_415(mesh, admin, encoding, compress):
+    account_id, _, key = admin.account_with_key("pro")
+    body = json.dumps({"journal_text": CALM_TEXT}).encode()
+    AUDITED_TEXTS.append(CALM_TEXT)
+
+    reply = post_json(mesh, key, AUDIT, gzip.compress(body) if compress else body, {"Content-Encoding": encoding})
+
+    assert reply.status == 415
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.headers["accept-encoding"] == "identity"
+    assert reply.json()["code"] == 3
+    assert reply.reason() == "UNSUPPORTED_CONTENT_ENCODING"
+    assert reply.json()["message"] == (
+        f'Content-Encoding "{encoding}" is not supported for a request body: '
+        "send the body uncompressed, without a Content-Encoding header"
+    )
+    assert admin.used(account_id) == 0
+
+
+def test_identity_encoding_is_accepted(mesh, admin):
+    account_id, _, key = admin.account_with_key("pro")
+    AUDITED_TEXTS.append(CALM_TEXT)
+
+    reply = post_json(mesh, key, AUDIT, json.dumps({"journal_text": CALM_TEXT}), {"Content-Encoding": "identity"})
+
+    assert reply.status == 200
+    assert admin.used(account_id) == 1
 
 
 # --- the filter itself -----------------------------------------------------------------------

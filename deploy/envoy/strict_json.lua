@@ -18,9 +18,9 @@
 --     (strict decimal numbers in range, true or false, a value of the
 --     enum), and a field that is not repeated is sent once, else 400
 --     INVALID_REQUEST;
---   * a request with a body has Content-Type application/json, else 415.
---     The media type may be in any case and have parameters, but a charset
---     must be utf-8;
+--   * a request with a body has Content-Type application/json and no
+--     Content-Encoding other than identity, else 415. The media type may
+--     be in any case and have parameters, but a charset must be utf-8;
 --   * the body is one JSON object as RFC 8259 defines it: double-quoted
 --     strings, no comments, no trailing commas, no NaN or Infinity, valid
 --     UTF-8 and no unpaired surrogate escape (I-JSON, RFC 7493), else 400
@@ -1120,6 +1120,24 @@ local function content_type_problem(content_type)
   return nil
 end
 
+-- Returns nil when content_encoding is absent or lists only identity, or
+-- else the reason it is not accepted. The edge checks and transcodes the
+-- body bytes as sent, so it takes no compressed body (gRPC calls compress
+-- messages with grpc-encoding instead, which this script does not see).
+local function content_encoding_problem(content_encoding)
+  if content_encoding == nil then
+    return nil
+  end
+  for coding in gmatch(content_encoding, "[^,]+") do
+    local name = lower(match(coding, "^[ \t]*(.-)[ \t]*$"))
+    if name ~= "identity" and name ~= "" then
+      return format("Content-Encoding %s is not supported for a request body",
+        json_string(shorten(printable_header(content_encoding))))
+    end
+  end
+  return nil
+end
+
 -- Returns the HTTP status, the error body and extra response headers that
 -- reject a request with this body, or nil to let it through. route is nil
 -- for a path outside the descriptor, whose body gets the JSON checks only.
@@ -1136,6 +1154,14 @@ local function check_request_body(route, headers, body, request_id)
       grpc_code = 3, reason = "UNSUPPORTED_MEDIA_TYPE",
       message = media_problem .. ": send Content-Type: application/json with a UTF-8 JSON body",
     }, request_id)
+  end
+  local encoding_problem = content_encoding_problem(headers:get("content-encoding"))
+  if encoding_problem then
+    -- RFC 7694: a 415 for a content coding lists the accepted codings.
+    return 415, error_body({
+      grpc_code = 3, reason = "UNSUPPORTED_CONTENT_ENCODING",
+      message = encoding_problem .. ": send the body uncompressed, without a Content-Encoding header",
+    }, request_id), { ["accept-encoding"] = "identity" }
   end
 
   local stack = {}
