@@ -9,7 +9,9 @@ body routes, Content-Encoding, and requests that are not valid HTTP.
 """
 
 import gzip
+import http.client as http_client
 import json
+import socket
 import urllib.parse
 import urllib.request
 import uuid
@@ -442,6 +444,80 @@ def test_identity_encoding_is_accepted(mesh, admin):
 
     assert reply.status == 200
     assert admin.used(account_id) == 1
+
+
+# --- requests that are not valid HTTP --------------------------------------------------------
+
+
+def send_bytes(mesh, request: bytes) -> tuple[str, dict[str, str], bytes]:
+    """Sends raw bytes and reads until Envoy closes the connection; returns the status line, headers and body."""
+    with socket.create_connection(("127.0.0.1", mesh.ports.public), timeout=10) as connection:
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in header_lines)
+    return status_line, headers, body
+
+
+MALFORMED_REQUESTS = [
+    ("fragment", b"GET /v1/usage#section HTTP/1.1\r\nHost: api\r\n\r\n", "400", 3,
+     "invalid request path: it contains '#', which starts a URL fragment that a client must not send"),
+    ("HTTP/1.0 without Host", b"GET /v1/usage HTTP/1.0\r\n\r\n", "400", 3, "the request has no Host header: send one"),
+    ("HTTP/1.1 without Host", b"GET /v1/usage HTTP/1.1\r\nConnection: close\r\n\r\n", "400", 3,
+     "the request has no Host header"),
+    ("space in the path", b"GET /v1/us age HTTP/1.1\r\nHost: api\r\n\r\n", "400", 3,
+     "invalid HTTP request: Envoy's HTTP/1.1 parser rejected it (http1.codec_error); check the request line"),
+    ("control character", b"GET /v1/usage HTTP/1.1\r\nHost: api\r\nX-Note: a\x01b\r\n\r\n", "400", 3,
+     "invalid HTTP request: the path or a header contains a character that HTTP does not allow"),
+    ("length and chunked", b"POST /v1/usage HTTP/1.1\r\nHost: api\r\nContent-Length: 5\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400", 3,
+     "invalid HTTP request: it has both Content-Length and Transfer-Encoding: chunked"),
+    ("unknown transfer coding", b"POST /v1/usage HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: gzip\r\n\r\n", "501", 12,
+     "the request's Transfer-Encoding is not supported"),
+]
+
+
+@pytest.mark.parametrize("request_bytes, status, code, message", [case[1:] for case in MALFORMED_REQUESTS],
+                         ids=[case[0] for case in MALFORMED_REQUESTS])
+def test_malformed_http_gets_a_plain_message(mesh, request_bytes, status, code, message):
+    status_line, headers, body = send_bytes(mesh, request_bytes)
+
+    assert status_line.split(" ")[1] == status
+    assert headers["content-type"] == "application/json"
+    error = json.loads(body)
+    assert error["code"] == code
+    assert error["message"].startswith(message)
+    assert error["details"][0]["reason"] == "MALFORMED_HTTP_REQUEST"
+    # No request id exists yet for a request Envoy cannot read, so none is
+    # reported, rather than null.
+    assert "metadata" not in error["details"][0]
+    assert b"null" not in body
+
+
+def test_malformed_http_repeats_a_sent_request_id(mesh):
+    _, _, body = send_bytes(mesh, b"GET /v1/usage#x HTTP/1.1\r\nHost: api\r\nx-request-id: client-id-7\r\n"
+                                  b"Connection: close\r\n\r\n")
+
+    assert json.loads(body)["details"][0]["reason"] == "MALFORMED_HTTP_REQUEST"
+    assert json.loads(body)["details"][0]["metadata"] == {"request_id": "client-id-7"}
+
+
+def test_oversized_headers_omit_null_request_id(mesh):
+    connection = http_client.HTTPConnection("127.0.0.1", mesh.ports.public, timeout=30)
+    try:
+        connection.putrequest("GET", "/v1/usage")
+        connection.putheader("x-padding", "a" * 70_000)
+        connection.endheaders()
+        reply = connection.getresponse()
+        body = reply.read()
+    finally:
+        connection.close()
+
+    assert reply.status == 431
+    assert b"null" not in body
 
 
 # --- the filter itself -----------------------------------------------------------------------
