@@ -600,7 +600,11 @@ def error_schemas() -> dict[str, dict]:
                     "properties": {
                         "request_id": {
                             "type": "string",
-                            "description": "The request id (x-request-id). Quote it when you report a problem.",
+                            "description": (
+                                "The request id (x-request-id). Quote it when you report a problem. Absent only "
+                                "when Envoy rejected the request before it assigned an id (reasons "
+                                "MALFORMED_HTTP_REQUEST and HEADERS_TOO_LARGE) and the client sent none."
+                            ),
                         }
                     },
                     "additionalProperties": {"type": "string"},
@@ -713,7 +717,12 @@ def error_responses() -> dict[str, dict]:
             "INVALID_ARGUMENT (gRPC code 3): a field is invalid, a query parameter is unknown, "
             "or a count is outside its documented range. A `google.rpc.BadRequest` detail lists each invalid field. "
             "A REST body that is not strict JSON (a repeated key, single quotes, a comment, a trailing comma, "
-            "NaN or invalid UTF-8) gets reason `INVALID_JSON`, with the JSON path, line and column in the message."
+            "NaN or invalid UTF-8) gets reason `INVALID_JSON`, with the JSON path, line and column in the message. "
+            "A query parameter that is unknown, sent twice, sent to a POST (which takes only the deprecated `api_key`) "
+            "or not of its field's type (`lat=abc`, `refraction=yes`), and a JSON body field of the wrong type "
+            "(`\"omit_aspects\": 1`), get reason `INVALID_REQUEST`, with the field named in the `BadRequest` detail "
+            "(`lat`, `people[1].birth_data.lat`). A request that is not valid HTTP (a raw `#` in the path, no `Host` "
+            "header) gets reason `MALFORMED_HTTP_REQUEST`."
         ),
         "Unauthorized": error_response(
             "UNAUTHENTICATED (16): the API key is missing, malformed, unknown, revoked or expired.",
@@ -729,7 +738,9 @@ def error_responses() -> dict[str, dict]:
         ),
         "UnsupportedMediaType": error_response(
             "INVALID_ARGUMENT (3), reason `UNSUPPORTED_MEDIA_TYPE`: the request has a body but its `Content-Type` "
-            "is missing or not `application/json` (a `charset` parameter must be `utf-8`)."
+            "is missing or not `application/json` (a `charset` parameter must be `utf-8`). Reason "
+            "`UNSUPPORTED_CONTENT_ENCODING`: the body has a `Content-Encoding` other than `identity`; send it "
+            "uncompressed (the response carries `Accept-Encoding: identity`)."
         ),
         "TooManyRequests": error_response(
             "RESOURCE_EXHAUSTED (8): the monthly quota or the per-second burst limit is used up. "
