@@ -8,6 +8,7 @@ import uuid
 
 import grpc
 import pytest
+from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
 from google.rpc import error_details_pb2
 
 from conftest import AUDITED_TEXTS, LOS_ANGELES_1990, bearer, error_reason, http, rich_status, status_detail
@@ -109,6 +110,40 @@ def test_concurrent_calls_never_exceed_the_quota(mesh, admin):
     assert len(succeeded) == 100
     assert {e.code() for e in failed} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
     assert admin.used(account_id) == 100
+
+
+def envoy_check_request(key: str, stream_id: str) -> external_auth_pb2.CheckRequest:
+    """Return a CheckRequest for a native gRPC GetVectors call, shaped as Envoy sends it."""
+    message = la_request().SerializeToString()
+    request = external_auth_pb2.CheckRequest()
+    request.attributes.source.address.socket_address.address = "127.0.0.1"
+    request.attributes.source.address.socket_address.port_value = 41234
+    request.attributes.request.time.FromNanoseconds(1_796_451_151_479_530_000)
+    http_request = request.attributes.request.http
+    http_request.id = stream_id
+    http_request.method = "POST"
+    http_request.path = "/defrag.telemetry.v1.TelemetryService/GetVectors"
+    http_request.headers.update({"content-type": "application/grpc", "x-api-key": key, "x-request-id": str(uuid.uuid4())})
+    http_request.raw_body = b"\x00" + len(message).to_bytes(4, "big") + message
+    return request
+
+
+def check_on_replica(mesh, index: int, request: external_auth_pb2.CheckRequest) -> external_auth_pb2.CheckResponse:
+    with grpc.insecure_channel(f"127.0.0.1:{mesh.ports.gateway[index]}") as channel:
+        return external_auth_pb2_grpc.AuthorizationStub(channel).Check(request, timeout=1)
+
+
+def test_retried_check_is_charged_once(mesh, admin):
+    account_id, _, key = admin.account_with_key("pro")
+    # Envoy repeats the same CheckRequest on another replica when the first
+    # attempt fails or times out, possibly after that replica charged.
+    retried = envoy_check_request(key, stream_id="7680865165873441478")
+    next_call = envoy_check_request(key, stream_id="1510531277892486128")
+
+    responses = [check_on_replica(mesh, 0, retried), check_on_replica(mesh, 1, retried), check_on_replica(mesh, 1, next_call)]
+
+    assert [response.status.code for response in responses] == [0, 0, 0]
+    assert admin.used(account_id) == 2
 
 
 def test_idempotency_key_charges_grpc_once(admin, public_channel):

@@ -243,6 +243,25 @@ def grpc_frame_message(raw: bytes, headers, max_bytes: int) -> bytes:
     return message
 
 
+def check_id(attributes) -> str | None:
+    """Return an id that every attempt of one Envoy request's Check shares, or None when Envoy sent no stream id.
+
+    Envoy builds the CheckRequest once for each request it receives and sends
+    the same message again when it retries on another replica. Envoy 1.40
+    fills request.http.id with the random 64-bit id of that downstream
+    stream, not with the client's x-request-id. The request's start time and
+    the client's address and port are added so that a client still cannot
+    choose the id if a later Envoy fills the field otherwise.
+    """
+    stream_id = attributes.request.http.id
+    if not stream_id:
+        return None
+    started = attributes.request.time
+    client = attributes.source.address.socket_address
+    text = f"{stream_id} {started.seconds}.{started.nanos:09d} {client.address}:{client.port_value}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def grpc_message(text: str) -> str:
     """Percent-encodes a grpc-message value as the gRPC HTTP/2 protocol requires."""
     return "".join(chr(b) if 0x20 <= b <= 0x7E and b != 0x25 else f"%{b:02X}" for b in text.encode())
@@ -276,17 +295,19 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             request_id = ""
         started = time.perf_counter()
         try:
-            response, decision, identity = await self._decide(http, headers, original_path, request_id, context)
+            response, decision, identity = await self._decide(
+                http, headers, original_path, request_id, context, check_id(request.attributes)
+            )
         except Denied as denied:
             count_decision("denied", denied.error.reason, denied.tier)
             self._log(request_id, http.path, "denied", denied.error.reason, denied.tier, started)
             return self._denial(denied, is_rest, request_id)
 
         count_decision("allowed", "OK", decision.tier)
-        self._log(request_id, http.path, "allowed", "REPLAYED" if decision.replayed else "OK", decision.tier, started, identity)
+        self._log(request_id, http.path, "allowed", _admission_reason(decision), decision.tier, started, identity)
         return response
 
-    async def _decide(self, http, headers, original_path, request_id, context):
+    async def _decide(self, http, headers, original_path, request_id, context, attempt: str | None):
         # The script may charge only while Envoy still waits for the decision.
         budget = DECISION_BUDGET_SECONDS
         remaining = context.time_remaining() if context is not None else None
@@ -350,7 +371,8 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             cost = rule.cost(message)
             started = time.perf_counter()
             decision = await self.store.meter(
-                account_id, key_id, cost, self.tier_tables[rule.path], idempotency, free=rule.free, deadline=deadline
+                account_id, key_id, cost, self.tier_tables[rule.path], idempotency,
+                free=rule.free, deadline=deadline, check_id=attempt,
             )
             self.meter_latency.observe(time.perf_counter() - started)
         except StoreUnavailable as error:
@@ -522,6 +544,13 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         if identity:
             extra.update(identity)
         log.info("decision", extra=extra)
+
+
+def _admission_reason(decision: Decision) -> str:
+    """Return the log reason of an admission: OK, REPLAYED (Idempotency-Key) or RETRY (Envoy's second attempt)."""
+    if decision.reason == "RETRY":
+        return "RETRY"
+    return "REPLAYED" if decision.replayed else "OK"
 
 
 def add_to_server(servicer: AuthorizationServicer, server: grpc.aio.Server):

@@ -32,6 +32,11 @@ DEADLINE_MARGIN_SECONDS = 0.1
 # A clock sample whose round trip took longer is kept only until a better one.
 CLOCK_SAMPLE_MAX_RTT_SECONDS = 0.02
 IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
+# How long an admitted Check is remembered, so that Envoy's retry of the same
+# Check on another replica is not charged again. Envoy retries within its
+# authorization timeout (1 s in deploy/envoy/envoy.yaml.tmpl), so ten times
+# that leaves room for a longer timeout.
+CHECK_RECORD_TTL_MS = 10_000
 # Replays of one Idempotency-Key that run free; later ones are charged.
 FREE_REPLAYS = 5
 UNAVAILABLE_ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError, OSError)
@@ -77,6 +82,10 @@ def burst_key(account_id: str) -> str:
 
 def idempotency_key(account_id: str, key_digest: str) -> str:
     return f"dfg:{{{account_id}}}:idem:{key_digest}"
+
+
+def check_record(account_id: str, check_id: str) -> str:
+    return f"dfg:{{{account_id}}}:check:{check_id}"
 
 
 def hash_index(key_digest: str) -> str:
@@ -250,12 +259,18 @@ class Store:
         *,
         free: bool = False,
         deadline: float | None = None,
+        check_id: str | None = None,
     ) -> Decision:
         """Checks key, account, tier, quota and burst and charges, all in one script run.
 
         `deadline` (unix seconds, this machine's clock) is the latest time at
         which the script may still charge. The Redis timeout caps it as well,
         so a script that Redis runs after the gateway gave up changes nothing.
+
+        `check_id` is the same for every attempt of one Envoy request's Check.
+        The first admitted attempt charges and records it for
+        CHECK_RECORD_TTL_MS; a later attempt with the same id is admitted
+        with reason "RETRY" and charges nothing. None records nothing.
         """
         idem_digest, fingerprint = idempotency or ("-", "")
         keys = [
@@ -264,13 +279,17 @@ class Store:
             usage_key(account_id),
             burst_key(account_id),
             idempotency_key(account_id, idem_digest),
+            check_record(account_id, check_id or "-"),
         ]
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         offset = await self.redis_clock_offset_ms()
         latest = time.time() + self.timeout_seconds - self.deadline_margin
         deadline = latest if deadline is None else min(deadline, latest)
         redis_deadline_ms = int(deadline * 1000 + offset - self._clock_error_ms)
-        args = [now_ms, cost, tier_table, fingerprint, IDEMPOTENCY_TTL_MS, redis_deadline_ms, "1" if free else "", FREE_REPLAYS]
+        args = [
+            now_ms, cost, tier_table, fingerprint, IDEMPOTENCY_TTL_MS, redis_deadline_ms, "1" if free else "", FREE_REPLAYS,
+            CHECK_RECORD_TTL_MS if check_id else "",
+        ]
         result = await self._hot(script=self._meter, keys=keys, args=args)
         status, reason, tier, quota, used, start, end, burst, burst_used, retry_ms, replayed = result
         if reason == "DEADLINE_EXCEEDED":

@@ -4,6 +4,7 @@
 -- unchanged on Redis Cluster.
 --   KEYS[1] account hash     KEYS[2] key hash       KEYS[3] usage hash
 --   KEYS[4] burst hash       KEYS[5] idempotency record
+--   KEYS[6] check record: the Envoy request whose Check this is
 --   ARGV[1] now, unix milliseconds
 --   ARGV[2] cost in calls
 --   ARGV[3] tier table: "name quota burst included;..." (quota -1 = no cap,
@@ -17,6 +18,10 @@
 --   ARGV[8] replays of one idempotency key that are free; later replays
 --           are charged like new calls, so a key cannot buy unlimited
 --           compute
+--   ARGV[9] check record lifetime, milliseconds, "" for none. Envoy sends
+--           the same Check again to another gateway replica when the first
+--           one failed or did not respond in time. That replica may have
+--           charged already, so the record makes the repeat free
 --
 -- Returns {status, reason, tier, quota, used, window_start, window_end,
 --          burst, burst_used, retry_after_ms, replayed}.
@@ -61,6 +66,12 @@ if tonumber(usage[1]) == window_start then used = tonumber(usage[2]) or 0 end
 local second = redis.call("HMGET", KEYS[4], "second", "count")
 local burst_used = 0
 if tonumber(second[1]) == now then burst_used = tonumber(second[2]) or 0 end
+
+-- A repeat of a Check that was admitted already: admit it again without
+-- charging, counting or checking any limit a second time.
+if ARGV[9] ~= "" and redis.call("EXISTS", KEYS[6]) == 1 then
+  return {200, "RETRY", tier, quota, used, window_start, window_end, burst, burst_used, 0, 1}
+end
 
 -- The record is "fingerprint#replays"; a record without the count is an
 -- older one with no replays yet.
@@ -107,6 +118,9 @@ if ARGV[4] ~= "" then
     -- Count the free replay; the record keeps its lifetime from the first call.
     redis.call("SET", KEYS[5], ARGV[4] .. "#" .. (replays + 1), "KEEPTTL")
   end
+end
+if ARGV[9] ~= "" then
+  redis.call("SET", KEYS[6], "1", "PX", tonumber(ARGV[9]))
 end
 local last_used = tonumber(key[3] or "")
 if not last_used or now - last_used >= 60 then
