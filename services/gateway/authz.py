@@ -11,6 +11,7 @@ original path in x-envoy-original-path). The order of checks:
 Nothing is charged unless the last step admits the call.
 """
 
+import asyncio
 import base64
 import collections
 import hashlib
@@ -72,10 +73,16 @@ DEPRECATION_HEADERS = [
     ("warning", '299 api.defrag.app "the api_key query parameter is deprecated; send the key in an Authorization: Bearer header"'),
 ]
 IDEMPOTENCY_KEY_MAX = 255
-# Envoy waits 1 s for a decision (authz_timeout in the Envoy template). A
-# metering script that has not run 0.8 s after the check began charges
-# nothing, so a call that Envoy rejected with 503 is never charged.
-DECISION_BUDGET_SECONDS = 0.8
+# Envoy waits at most 1 s for a decision (authz_timeout in the Envoy
+# template) and 0.4 s for each of its two attempts, the second on another
+# replica (the ext_authz retry policy there). A metering script that has not
+# run 0.25 s after the check began charges nothing. The gateway stops waiting
+# for Redis 0.1 s after that (Store.deadline_margin). So each attempt
+# responds before Envoy gives up on it, and a call that Envoy rejected with
+# 503 is not charged.
+# NOTE: one such call is still charged: a replica charged it and then froze
+# or died before responding, and the retry on another replica failed as well.
+DECISION_BUDGET_SECONDS = 0.25
 # Taken off the caller's own gRPC deadline for the same reason.
 CALLER_DEADLINE_MARGIN_SECONDS = 0.1
 
@@ -308,12 +315,13 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         return response
 
     async def _decide(self, http, headers, original_path, request_id, context, attempt: str | None):
-        # The script may charge only while Envoy still waits for the decision.
+        # The script may charge only while Envoy still waits for this attempt.
         budget = DECISION_BUDGET_SECONDS
         remaining = context.time_remaining() if context is not None else None
         if remaining is not None:
             budget = min(budget, remaining - CALLER_DEADLINE_MARGIN_SECONDS)
         deadline = time.time() + budget
+        give_up_at = asyncio.get_running_loop().time() + budget + self.store.deadline_margin
         rule = PUBLIC_METHODS.get(http.path)
         if rule is None:
             raise Denied(404, ApiError(
@@ -362,21 +370,25 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         idempotency = self._idempotency(rule, headers, message, bool(original_path))
 
         try:
-            started = time.perf_counter()
-            found = await self.store.find_key(apikeys.digest(key))
-            self.lookup_latency.observe(time.perf_counter() - started)
-            if found is None:
-                raise Denied(401, ApiError(grpc.StatusCode.UNAUTHENTICATED, "API_KEY_UNKNOWN", DENIAL_MESSAGES["API_KEY_UNKNOWN"]))
-            account_id, key_id = found
-            cost = rule.cost(message)
-            started = time.perf_counter()
-            decision = await self.store.meter(
-                account_id, key_id, cost, self.tier_tables[rule.path], idempotency,
-                free=rule.free, deadline=deadline, check_id=attempt,
-            )
-            self.meter_latency.observe(time.perf_counter() - started)
-        except StoreUnavailable as error:
-            log.warning("redis unavailable", extra={"request_id": request_id, "error": str(error)[:200]})
+            # A slow Redis must not keep this attempt past Envoy's per-try
+            # timeout: a script that runs after `deadline` charges nothing.
+            async with asyncio.timeout_at(give_up_at):
+                started = time.perf_counter()
+                found = await self.store.find_key(apikeys.digest(key))
+                self.lookup_latency.observe(time.perf_counter() - started)
+                if found is None:
+                    raise Denied(401, ApiError(grpc.StatusCode.UNAUTHENTICATED, "API_KEY_UNKNOWN", DENIAL_MESSAGES["API_KEY_UNKNOWN"]))
+                account_id, key_id = found
+                cost = rule.cost(message)
+                started = time.perf_counter()
+                decision = await self.store.meter(
+                    account_id, key_id, cost, self.tier_tables[rule.path], idempotency,
+                    free=rule.free, deadline=deadline, check_id=attempt,
+                )
+                self.meter_latency.observe(time.perf_counter() - started)
+        except (StoreUnavailable, TimeoutError) as error:
+            reason = str(error) or f"no reply within {budget + self.store.deadline_margin:.2f} s"
+            log.warning("redis unavailable", extra={"request_id": request_id, "error": reason[:200]})
             raise Denied(503, ApiError(
                 grpc.StatusCode.UNAVAILABLE, "REDIS_UNAVAILABLE",
                 "the quota store is unavailable, so the call was not admitted; retry after 1 second",
