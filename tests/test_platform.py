@@ -8,10 +8,11 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from defrag import envoyconf
 from defrag.platform.config import ConfigError
-from services.gateway import apikeys, tiers
+from services.gateway import apikeys, authz, store, tiers
 from services.gateway.methods import PUBLIC_METHODS
 
 DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -72,6 +73,33 @@ def test_envoy_accepts_the_rendered_config(tmp_path):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "$" + "{" not in config.read_text()
+
+
+def seconds(duration: str) -> float:
+    """Return the seconds of an Envoy duration such as "0.4s"."""
+    assert duration.endswith("s"), duration
+    return float(duration[:-1])
+
+
+def test_authz_retry_fits_authz_timeout():
+    edge = envoyconf.EdgeConfig(18080, 19901, 19902, [("127.0.0.1", 50061)], [("127.0.0.1", 50071)], [("127.0.0.1", 50081)], [("127.0.0.1", 50091)])
+    config = yaml.safe_load(envoyconf.render(edge))
+    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    ext_authz = next(f["typed_config"] for f in manager["http_filters"] if f["name"] == "envoy.filters.http.ext_authz")
+    service = ext_authz["grpc_service"]
+    policy = service["retry_policy"]
+    timeout = seconds(service["timeout"])
+    # Envoy 1.40 uses max_interval as the timeout of each attempt.
+    per_try = seconds(policy["retry_back_off"]["max_interval"])
+    back_off = seconds(policy["retry_back_off"]["base_interval"])
+    gateway_responds_within = authz.DECISION_BUDGET_SECONDS + store.DEADLINE_MARGIN_SECONDS
+
+    assert policy["num_retries"] == 1
+    # Only failures where no gateway response arrived, so a Check that got a response is never sent again.
+    assert set(policy["retry_on"].split(",")) == {"connect-failure", "refused-stream", "reset", "unavailable"}
+    assert 2 * per_try + back_off < timeout
+    assert gateway_responds_within < per_try
+    assert store.CHECK_RECORD_TTL_MS / 1000 > timeout
 
 
 def test_shipped_tiers_file_is_valid():
