@@ -34,12 +34,12 @@ AUDITED_TEXTS: list[str] = []
 MAPPED_PEOPLE: list[str] = []
 
 
-def start_mesh(var: pathlib.Path, gateways: int = 2) -> Mesh:
+def start_mesh(var: pathlib.Path, gateways: int = 2, telemetry: int = 1) -> Mesh:
     """Starts a mesh on free ports, once more on new ports if another process took one in between."""
     try:
-        return Mesh(var, Ports.free(gateway_workers=gateways, telemetry_workers=1), tiers=TEST_TIERS).start()
+        return Mesh(var, Ports.free(gateway_workers=gateways, telemetry_workers=telemetry), tiers=TEST_TIERS).start()
     except MeshError:
-        return Mesh(var, Ports.free(gateway_workers=gateways, telemetry_workers=1), tiers=TEST_TIERS).start()
+        return Mesh(var, Ports.free(gateway_workers=gateways, telemetry_workers=telemetry), tiers=TEST_TIERS).start()
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,12 @@
-"""Dependencies that fail: Redis stopped or frozen, the gateway stopped or frozen."""
+"""Dependencies that fail: Redis stopped or frozen, a gateway or service replica killed, stopped or frozen."""
 
+import collections
+import json
 import os
 import signal
 import threading
 import time
+import urllib.request
 
 import grpc
 import pytest
@@ -15,6 +18,13 @@ pytestmark = pytest.mark.integration
 
 VECTORS = "/v1/telemetry/vectors?" + LOS_ANGELES_1990
 REQUEST = telemetry_pb2.GetVectorsRequest(date="1990-01-15", time="14:30", lat=34.05, lon=-118.24)
+
+# Bounds documented in docs/api-reference.md ("When a replica fails"): a
+# frozen replica is out of rotation within 3 s, and one that passes its
+# health checks again gets calls within 2 s. Each wait below allows one more
+# second for a busy test machine.
+FREEZE_LEAVES_SECONDS = 3.0 + 1.0
+REJOIN_SECONDS = 2.0 + 1.0
 
 
 def grpc_call(mesh, key):
@@ -32,9 +42,31 @@ def eventually(check, seconds: float = 10.0):
         time.sleep(0.2)
 
 
+def envoy_counter(mesh, name: str) -> int:
+    """Return one of Envoy's counters, such as cluster.gateway.upstream_rq_retry."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{mesh.ports.envoy_admin}/stats?format=json&filter=^{name}$", timeout=5) as reply:
+        stats = json.load(reply)["stats"]
+    return next(int(stat["value"]) for stat in stats if stat.get("name") == name)
+
+
+def replica_in_envoy(mesh, cluster: str, port: int) -> dict:
+    """Return Envoy's view of one replica: whether it is out of rotation, and the requests it was sent."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{mesh.ports.envoy_admin}/clusters?format=json", timeout=5) as reply:
+        statuses = json.load(reply)["cluster_statuses"]
+    hosts = next(status["host_statuses"] for status in statuses if status["name"] == cluster)
+    host = next(host for host in hosts if host["address"]["socket_address"]["port_value"] == port)
+    health = host["health_status"]
+    requests = next((int(stat.get("value", 0)) for stat in host["stats"] if stat["name"] == "rq_total"), 0)
+    return {
+        "out": bool(health.get("failed_outlier_check") or health.get("failed_active_health_check")),
+        "requests": requests,
+    }
+
+
 def test_redis_stopped_gives_503_then_service_resumes(mesh, admin):
     account_id, _, key = admin.account_with_key("pro")
     assert http(mesh, VECTORS, bearer(key)).status == 200
+    retries_before = envoy_counter(mesh, "cluster.gateway.upstream_rq_retry")
 
     mesh.stop_process("redis")
     try:
@@ -43,10 +75,13 @@ def test_redis_stopped_gives_503_then_service_resumes(mesh, admin):
         elapsed = time.monotonic() - started
         with pytest.raises(grpc.RpcError) as raised:
             grpc_call(mesh, key)
+        retries_after = envoy_counter(mesh, "cluster.gateway.upstream_rq_retry")
     finally:
         mesh.start_redis()
         mesh.wait_ready()
 
+    # The gateway responded to both Checks (a 503 denial), so Envoy did not retry them.
+    assert retries_after == retries_before
     assert reply.status == 503
     assert reply.reason() == "REDIS_UNAVAILABLE"
     assert reply.headers["retry-after"] == "1"
@@ -59,9 +94,9 @@ def test_redis_stopped_gives_503_then_service_resumes(mesh, admin):
     assert admin.used(account_id) >= 2
 
 
-def private_mesh(var, gateways: int):
+def private_mesh(var, gateways: int, telemetry: int = 1):
     """Starts a mesh of its own, for tests that stop or freeze its processes."""
-    running = start_mesh(var, gateways)
+    running = start_mesh(var, gateways, telemetry)
     yield running
     for process in running.processes.values():
         if process.poll() is None:
@@ -148,20 +183,94 @@ def two_gateway_mesh(tmp_path):
     yield from private_mesh(tmp_path, gateways=2)
 
 
-def test_frozen_gateway_replica_leaves_the_rotation(two_gateway_mesh):
-    admin = AdminClient(two_gateway_mesh)
-    _, _, key = admin.account_with_key("pro")
-    frozen = two_gateway_mesh.processes["gateway-1"]
+def burst(mesh, key: str, threads: int, calls: int) -> list[int]:
+    """Send threads x calls REST calls, each thread one after another, and return their statuses."""
+    statuses: list[int] = []
+
+    def call_in_turn():
+        for _ in range(calls):
+            statuses.append(http(mesh, VECTORS, bearer(key)).status)
+
+    callers = [threading.Thread(target=call_in_turn) for _ in range(threads)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    return statuses
+
+
+def rejoins(mesh, key: str, cluster: str, port: int, statuses: list[int]) -> bool:
+    """Send calls until Envoy routes one to the replica, appending their statuses; return False past the bound."""
+    served = replica_in_envoy(mesh, cluster, port)["requests"]
+
+    def served_again() -> bool:
+        statuses.append(http(mesh, VECTORS, bearer(key)).status)
+        return replica_in_envoy(mesh, cluster, port)["requests"] > served
+
+    return eventually(served_again, REJOIN_SECONDS)
+
+
+def test_killed_gateway_replica_costs_no_call(two_gateway_mesh):
+    mesh = two_gateway_mesh
+    admin = AdminClient(mesh)
+    account_id, _, key = admin.account_with_key("bulk")
+    warm_up = [http(mesh, VECTORS, bearer(key)).status for _ in range(4)]
+    retries_before = envoy_counter(mesh, "cluster.gateway.upstream_rq_retry")
+    killed = mesh.processes["gateway-1"]
+
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait(10)
+    statuses = burst(mesh, key, threads=4, calls=25)
+
+    assert warm_up == [200] * 4
+    assert collections.Counter(statuses) == {200: 100}
+    # Some Checks met the killed replica and were retried on the other one.
+    assert envoy_counter(mesh, "cluster.gateway.upstream_rq_retry") > retries_before
+    assert replica_in_envoy(mesh, "gateway", mesh.ports.gateway[1])["out"]
+    assert admin.used(account_id) == 104
+
+    mesh.restart("gateway-1")
+    after_restart: list[int] = []
+
+    assert rejoins(mesh, key, "gateway", mesh.ports.gateway[1], after_restart)
+    assert set(after_restart) == {200}
+
+
+def test_frozen_gateway_replica_costs_no_call(two_gateway_mesh):
+    mesh = two_gateway_mesh
+    admin = AdminClient(mesh)
+    account_id, _, key = admin.account_with_key("bulk")
+    warm_up = [http(mesh, VECTORS, bearer(key)).status for _ in range(4)]
+    frozen = mesh.processes["gateway-1"]
+    port = mesh.ports.gateway[1]
 
     os.kill(frozen.pid, signal.SIGSTOP)
     try:
-        # Two failed health checks a second apart take the replica out.
-        time.sleep(3.5)
-        statuses = [http(two_gateway_mesh, VECTORS, bearer(key)).status for _ in range(10)]
+        # Until Envoy takes the replica out, a Check sent to it gets no
+        # response within 0.4 s and is repeated on the other replica.
+        waits_before = envoy_counter(mesh, "cluster.gateway.upstream_rq_per_try_timeout")
+        early = [http(mesh, VECTORS, bearer(key)).status for _ in range(6)]
+        waits_early = envoy_counter(mesh, "cluster.gateway.upstream_rq_per_try_timeout") - waits_before
+        left = eventually(lambda: replica_in_envoy(mesh, "gateway", port)["out"], FREEZE_LEAVES_SECONDS)
+        waits_before = envoy_counter(mesh, "cluster.gateway.upstream_rq_per_try_timeout")
+        later = [http(mesh, VECTORS, bearer(key)).status for _ in range(10)]
+        waits_later = envoy_counter(mesh, "cluster.gateway.upstream_rq_per_try_timeout") - waits_before
     finally:
         os.kill(frozen.pid, signal.SIGCONT)
 
-    assert statuses == [200] * 10
+    assert warm_up == [200] * 4
+    assert early == [200] * 6
+    assert waits_early >= 1
+    assert left
+    assert later == [200] * 10
+    # Once the replica is out, no Check waits for it.
+    assert waits_later == 0
+    after_thaw: list[int] = []
+    assert rejoins(mesh, key, "gateway", port, after_thaw)
+    assert set(after_thaw) == {200}
+    # The thawed replica charged none of the Checks it received while frozen:
+    # their scripts' deadlines had passed, and the retries were recorded.
+    assert admin.used(account_id) == 4 + 6 + 10 + len(after_thaw)
 
 
 def test_stopping_a_gateway_replica_drops_no_call(two_gateway_mesh):
@@ -186,3 +295,61 @@ def test_stopping_a_gateway_replica_drops_no_call(two_gateway_mesh):
 
     assert len(statuses) > 20
     assert set(statuses) == {200}
+
+
+@pytest.fixture
+def two_telemetry_mesh(tmp_path):
+    yield from private_mesh(tmp_path, gateways=1, telemetry=2)
+
+
+def test_killed_telemetry_replica_is_ejected(two_telemetry_mesh):
+    mesh = two_telemetry_mesh
+    admin = AdminClient(mesh)
+    _, _, key = admin.account_with_key("bulk")
+    assert http(mesh, VECTORS, bearer(key)).status == 200
+    killed = mesh.processes["telemetry-1"]
+    port = mesh.ports.telemetry[1]
+
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait(10)
+    # Service calls are not retried: calls routed to the killed replica fail
+    # until two in a row have failed there, which ejects it at once.
+    early = [http(mesh, VECTORS, bearer(key)).status for _ in range(10)]
+    ejected = replica_in_envoy(mesh, "telemetry", port)["out"]
+    later = [http(mesh, VECTORS, bearer(key)).status for _ in range(10)]
+
+    assert set(early) <= {200, 503}
+    assert early.count(503) <= 2
+    assert ejected
+    assert later == [200] * 10
+
+    mesh.restart("telemetry-1")
+    after_restart: list[int] = []
+
+    assert rejoins(mesh, key, "telemetry", port, after_restart)
+    assert set(after_restart) == {200}
+
+
+def test_frozen_telemetry_replica_leaves_and_rejoins(two_telemetry_mesh):
+    mesh = two_telemetry_mesh
+    admin = AdminClient(mesh)
+    _, _, key = admin.account_with_key("bulk")
+    assert http(mesh, VECTORS, bearer(key)).status == 200
+    frozen = mesh.processes["telemetry-1"]
+    port = mesh.ports.telemetry[1]
+
+    os.kill(frozen.pid, signal.SIGSTOP)
+    try:
+        left = eventually(lambda: replica_in_envoy(mesh, "telemetry", port)["out"], FREEZE_LEAVES_SECONDS)
+        timeouts_before = envoy_counter(mesh, "cluster.telemetry.upstream_rq_timeout")
+        statuses = [http(mesh, VECTORS, bearer(key)).status for _ in range(10)]
+        timeouts_after = envoy_counter(mesh, "cluster.telemetry.upstream_rq_timeout")
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+
+    assert left
+    assert statuses == [200] * 10
+    assert timeouts_after == timeouts_before
+    after_thaw: list[int] = []
+    assert rejoins(mesh, key, "telemetry", port, after_thaw)
+    assert set(after_thaw) == {200}
