@@ -463,3 +463,19 @@ def test_conditional_slang_about_a_person_stays_critical():
 ])
 def test_small_capitals_fold_to_latin(text, folded_words):
     assert fold(text).text == folded_words
+
+
+# A command hallucination orders an act against the writer. The same verbs with an
+# everyday object are advice, not a symptom. The texts were written for these tests.
+@pytest.mark.parametrize(("text", "expected"), [
+    ("The voice says I have to end it tonight to save everyone.", "critical"),
+    ("God told me I must give my life tonight.", "critical"),
+    ("The radio keeps ordering me to step in front of a train.", "critical"),
+    ("He whispers that I should hurt myself and I think I will.", "critical"),
+    ("My coach told me to cut carbs before the race.", "clear"),
+    ("My boss told me to end the meeting early.", "clear"),
+    ("Mum told me to jump in the shower before dinner.", "clear"),
+    ("My therapist says I should end it with him, he's toxic.", "clear"),
+])
+def test_command_hallucination_needs_a_self_directed_act(text, expected):
+    assert band(text) == expected

@@ -34,6 +34,10 @@ _FRAGMENTS = {
     # Self-harm that need not be suicidal.
     "SH": r"(?:(?:cut|cutting|burn|burning|hurt|hurting|harm|harming) my ?self|self ?harm(?:ing|ed|s)?)",
     "DIE": r"(?:die|be dead|not be alive|stop living|stop breathing|not exist)",
+    # What a voice orders the writer to do to themselves.
+    "HARM_ORDER": r"(?:<ACT>|<SH>|<DIE>|kill me|end it(?: all)?(?= |[.,!;]|$)|end (?:everything|my life)"
+                  r"|(?:give|sacrifice) (?:up )?(?:my ?self|my life)|jump (?:off|from|in front)|step (?:in front|off)"
+                  r"|throw my ?self|walk into (?:traffic|the (?:sea|river|road|ocean|lake))|(?:cut|slit) my (?:wrists?|arms?|throat))",
     "NUM": r"(?:\d+|two|three|four|five|six|seven|eight|nine|ten|several|many|a few|few)",
     "DAY": r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)",
     # Medicines named in overdose questions.
@@ -83,8 +87,12 @@ class Rule:
 
 
 def _expand(pattern: str) -> str:
-    for name, fragment in _FRAGMENTS.items():
-        pattern = pattern.replace(f"<{name}>", fragment)
+    # A fragment may name other fragments, so replace until none is left.
+    expanded = None
+    while expanded != pattern:
+        expanded = pattern
+        for name, fragment in _FRAGMENTS.items():
+            pattern = pattern.replace(f"<{name}>", fragment)
     return pattern.replace(" ", r"\s")
 
 
@@ -539,11 +547,14 @@ PSYCHOSIS_RULES = (
           r"|whisper)|(?:hear|hearing|heard) (?:the )?(?:planets?|stars?|moon|universe|god|angels|spirits)"
           r"(?: [a-z']+){0,2} (?:talking|speaking|whispering|calling)|nobody else can hear (?:them|it)",
           "voices hear hearing heard", negatable=False),
+    # The act must be aimed at the writer: "told me to cut carbs" or "to end the meeting" is no command hallucination.
     _rule("psychosis.command_harm", _PSYCHOSIS, SEVERE,
-          r"(?:telling|commanding|ordering|told|tell|tells|want|wants|command|commands|order|orders|instructing"
-          r"|instructed) me (?:that )?(?:i (?:have|need|must|should) )?(?:to )?(?:<ACT>|kill|hurt|end|die|jump|walk into"
-          r"|drown|cut|harm|sacrifice|stop breathing)",
-          "tell told want command order instruct", negatable=False),
+          r"(?:(?:telling|commanding|ordering|told|tell|tells|want|wants|wanted|command|commands|order|orders|instructing"
+          r"|instructed|urging|urges|urged) me |(?:(?:voices?|god|the devil|satan|demons?|angels?|spirits?|radio|tv"
+          r"|television|walls|stars|moon|planets|cards|universe) (?:[a-z']+ ){0,2}?(?:says|said|saying|insists|insisted"
+          r"|insisting)|whispers|whispered|whispering|screams|screamed|screaming) (?:to me )?(?=that |i ))"
+          r"(?:that )?(?:i (?:have|need|must|should|ought|am going|'m going|'ll have) )?(?:to )?<HARM_ORDER>",
+          "tell told want command order instruct urg say said whisper insist scream", negatable=False),
     _rule("psychosis.grandiosity", _PSYCHOSIS, MODERATE,
           r"(?:i'm|i am|im) (?:the |a )?(?:chosen one|god|the messiah|a messiah|a prophet|the prophet|immortal|invincible"
           r"|the second coming|jesus|a genius)|chosen by (?:the )?[a-z]+ to (?:save|lead|heal)"
