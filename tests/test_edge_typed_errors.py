@@ -283,6 +283,13 @@ BODY_TYPE_ERRORS = [
      "instants[0].fold", "got '1.0': send a whole number, with no fraction or exponent"),
     ("lat beyond a double", BATCH, '{"lat": 1e999, "lon": 2, "instants": [{"date": "2000-01-01"}]}', "lat",
      "got '1e999': send a number within the range of a double"),
+    # LuaJIT's tonumber cannot read an exponent this long; the check must not fail on it.
+    ("lat with a huge exponent", BATCH, '{"lat": 1e4000000000, "lon": 2, "instants": [{"date": "2000-01-01"}]}',
+     "lat", "send a number within the range of a double"),
+    ("unknown key beyond a double", AUDIT, '{"journal_text": "A calm day.", "x": -1e999}', "x",
+     "a number beyond the range of a double"),
+    ("unknown key of 400 digits", AUDIT, '{"journal_text": "A calm day.", "x": 1' + "0" * 400 + '}', "x",
+     "a number beyond the range of a double"),
     ("refraction in quotes", BATCH, {"lat": 1, "lon": 2, "refraction": "true", "instants": [{"date": "2000-01-01"}]},
      "refraction", "got the string 'true'"),
 ]
@@ -529,3 +536,57 @@ def test_lua_check_raised_no_error(mesh):
 
     assert int(stats["http.public.lua.strict_json.executions"]) > 0
     assert int(stats["http.public.lua.strict_json.errors"]) == 0
+
+
+@pytest.mark.parametrize("number", ["0e99999999999", "1e-99999999999", "-0.0e-4000000000"])
+def test_body_number_with_huge_exponent_reads_as_zero(mesh, admin, number):
+    _, _, key = admin.account_with_key("pro")
+    body = '{"lat": %s, "lon": 2, "instants": [{"date": "2000-01-01"}]}' % number
+
+    reply = post_json(mesh, key, BATCH, body)
+
+    assert reply.status == 200, reply.body
+    assert reply.json()["charts"][0]["location"]["lat"] == 0
+
+
+@pytest.mark.parametrize(("value", "status"), [("1e-99999999999", 200), ("1e4000000000", 400)])
+def test_query_number_with_huge_exponent(mesh, admin, value, status):
+    _, _, key = admin.account_with_key("pro")
+
+    reply = http(mesh, f"{VECTORS}?{WITHOUT_LAT}&lat={value}", bearer(key))
+
+    assert reply.status == status, reply.body
+    if status == 400:
+        assert_invalid_request(reply, "lat", "send a number within the range of a double")
+
+
+@pytest.mark.parametrize("path", [AUDIT, MAP, BATCH])
+def test_empty_body_is_400_and_free(mesh, admin, path):
+    account_id, _, key = admin.account_with_key("pro")
+
+    reply = post_json(mesh, key, path, b"")
+
+    assert reply.status == 400, reply.body
+    assert reply.reason() == "INVALID_JSON"
+    assert "the request body is empty" in reply.json()["message"]
+    assert admin.used(account_id) == 0
+
+
+def test_unfinished_headers_get_408_in_the_shared_shape(mesh):
+    # Envoy's request_headers_timeout is 10 seconds; the headers never end.
+    with socket.create_connection(("127.0.0.1", mesh.ports.public), timeout=30) as connection:
+        connection.sendall(b"GET /v1/usage HTTP/1.1\r\nHost: localhost\r\nX-Partial: yes\r\n")
+        received = b""
+        while b"\r\n\r\n" not in received or not received.rstrip().endswith(b"}"):
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408")
+    assert b"content-type: application/json" in head.lower()
+    error = json.loads(body)
+    assert error["code"] == 4
+    assert error["details"][0]["reason"] == "REQUEST_TIMEOUT"
+    assert "within 10 seconds" in error["message"]

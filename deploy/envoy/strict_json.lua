@@ -64,7 +64,7 @@
 local byte, char, find, format, gmatch, gsub, lower, match, sub, upper =
   string.byte, string.char, string.find, string.format, string.gmatch, string.gsub, string.lower,
   string.match, string.sub, string.upper
-local concat, floor = table.concat, math.floor
+local concat, floor, abs = table.concat, math.floor, math.abs
 
 -- Deep enough for every request message (orbit's is 4 levels), shallow
 -- enough that a body of brackets cannot make thousands of Lua tables.
@@ -281,6 +281,22 @@ local function skip_whitespace(s, i)
     c = byte(s, i)
   end
   return i
+end
+
+-- Returns the value of a number in JSON syntax, as a double. LuaJIT's
+-- tonumber returns nil for an exponent with too many digits (1e99999999999):
+-- such a number is 0 when its digits are all zero or its exponent is
+-- negative (as 1e-400 reads as 0), and infinite otherwise.
+local function number_value(text)
+  local value = tonumber(text)
+  if value ~= nil then
+    return value
+  end
+  local sign, mantissa, exponent = match(text, "^(%-?)([%d%.]+)[eE]([+-]?%d+)$")
+  if mantissa == nil or not find(mantissa, "[1-9]") or byte(exponent) == MINUS then
+    return 0
+  end
+  return sign == "-" and -math.huge or math.huge
 end
 
 -- Checks the number at index i (RFC 8259: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?)
@@ -602,7 +618,7 @@ local function number_fix(text, kind)
     if not is_json_number(text) then
       return "write a decimal number such as 51.5 or -0.12, with no spaces, '+' sign or hexadecimal, and digits on both sides of a '.'"
     end
-    local value = tonumber(text)
+    local value = number_value(text)
     local limit = kind == "float" and MAX_FLOAT or MAX_DOUBLE
     if value > limit or value < -limit then
       return "send a number within the range of a " .. kind
@@ -987,6 +1003,18 @@ local function check_body(s, stack, root, violations)
         local j = scan_number(s, i)
         if expect then
           check_value("number", needs_text(expect, element) and sub(s, i, j - 1) or nil)
+        elseif abs(number_value(sub(s, i, j - 1))) == math.huge then
+          -- The transcoder cannot read a number beyond a double (I-JSON, RFC
+          -- 7493), even in a field that the method does not define.
+          -- The path names the key too, although the method does not define it.
+          local frame = stack[#stack]
+          add_violation(violations, function()
+            local path = field_path(stack)
+            if frame and not frame.is_array and not frame.member and frame.key then
+              path = path .. (path ~= "" and "." or "") .. shorten(frame.key)
+            end
+            return path
+          end, "a number beyond the range of a double (about 1.8e308): send a smaller number, or leave the field out")
         end
         i, state = j, "after"
       elseif LITERALS[c] and sub(s, i, i + #LITERALS[c] - 1) == LITERALS[c] then
@@ -1209,6 +1237,17 @@ local function max_body_bytes(handle)
   return settings and tonumber(settings.max_body_bytes)
 end
 
+-- Rejects an empty body on a route that takes one. The transcoder would read
+-- it as a message with no field set, which the service rejects after the
+-- gateway has charged the call.
+local function empty_body_rejection(request_id)
+  return 400, error_body({
+    grpc_code = 3, reason = "INVALID_JSON",
+    message = "the request body is empty: send one JSON object with the method's fields, "
+      .. "and Content-Type: application/json",
+  }, request_id)
+end
+
 -- Sends 413, which local_reply_config gives the same JSON body as the
 -- edge's other 413s.
 local function respond_too_large(handle)
@@ -1219,7 +1258,9 @@ end
 -- when the check itself raised. Returns whether a reply was sent.
 local function send_rejection(handle, request_id, ok, status, reply, extra_headers)
   if not ok then
-    handle:logErr("strict request check failed: " .. tostring(status))
+    -- The request id lets the caller's report be matched to this line.
+    handle:logErr(format("strict request check failed, request_id=%s: %s", sub(printable_header(request_id), 1, 128),
+      tostring(status)))
     status, reply, extra_headers = 500, error_body({
       grpc_code = 13, reason = "INTERNAL",
       message = "the edge could not check the request; send it again, and report the request id if this repeats",
@@ -1269,6 +1310,9 @@ function envoy_on_request(handle)
 
   local buffer = handle:body()
   if buffer == nil or buffer:length() == 0 then
+    if route and route.body and route.body ~= "" then
+      send_rejection(handle, request_id, pcall(empty_body_rejection, request_id))
+    end
     return
   end
   if limit and buffer:length() > limit then
