@@ -479,3 +479,30 @@ def test_small_capitals_fold_to_latin(text, folded_words):
 ])
 def test_command_hallucination_needs_a_self_directed_act(text, expected):
     assert band(text) == expected
+
+
+# Everyday texts that share a crisis rule's words, each once raised to critical. The
+# texts were written for these tests.
+@pytest.mark.parametrize("text", [
+    "Tonight is the night I finally finish the scarf.",
+    "I took all my pills this morning like the doctor said.",
+    "I took all my antibiotics, the course is done.",
+    "This is my last entry in this notebook, starting a new one tomorrow.",
+    "My plan is to jump into the lake at the summer party.",
+    "I won't be around much next week, exams.",
+    "Wrote letters to everyone for the wedding invites.",
+    "It ends tonight, the season finale of my favourite show!",
+])
+def test_everyday_text_is_not_critical(text):
+    assert band(text) != "critical"
+
+
+@pytest.mark.parametrize("text", [
+    "Tonight is the night.",
+    "Tomorrow is the day. I've written the letters.",
+    "I took all my pills last night and I feel sick and dizzy.",
+    "This is my last entry. Goodbye.",
+    "I won't be around much longer.",
+])
+def test_guarded_rules_still_catch_crisis(text):
+    assert band(text) == "critical"

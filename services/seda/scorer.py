@@ -417,7 +417,8 @@ _ORDINARY_DEPARTURE = re.compile(
     r"(?<![a-z'])(?:twitter|instagram|facebook|tiktok|snapchat|reddit|discord|social media|this app|the app|offline"
     r"|online|the internet|this site|this server|this forum|the group ?chat|house|town|city|country|job|company|office"
     r"|school|moving|move|relocat[a-z]*|emigrat[a-z]*|abroad|new (?:place|home|start)|work|last day|sabbatical"
-    r"|retire|retiring|retirement|colleagues|backpack[a-z]*|gap year|travel[a-z]*)(?![a-z'])")
+    r"|retire|retiring|retirement|colleagues|backpack[a-z]*|gap year|travel[a-z]*"
+    r"|new (?:journal|notebook|diary|one)|starting (?:a )?new)(?![a-z'])")
 
 _INTENT_LEAD = re.compile(r"(?<![a-z'])(?:want|wanna|going to|gonna|thinking|thought|think|plan|planning|keep|"
                           r"imagine|imagining|tempted|urge|will|i'll|should|decided|about to)(?![a-z'])")

@@ -254,7 +254,8 @@ SUICIDE_RULES = (
           r"(?:[a-z']+ ){0,2}?(?:bridge|roof|rooftop|building|balcony|overpass|cliff|tracks|train|bus|truck|traffic"
           r"|sea|ocean|river|lake|window|ledge|parking garage|wall|tree)",
           "bridge roof building balcony overpass cliff tracks train bus truck traffic sea ocean river lake window ledge garage wall tree", intent_upgrade=True,
-          unless=r"swim|diving|cliff jumping|for fun|pool|holiday|vacation|with friends|splash|bungee|parachut|skydiv"),
+          unless=r"swim|diving|cliff jumping|for fun|pool|holiday|vacation|with friends|splash|bungee|parachut|skydiv"
+                 r"|party|festival|dare"),
     _rule("cssrs.method.edge", _METHOD, MODERATE,
           r"stand(?:ing)? (?:at|on) the edge|imagin(?:e|ing) (?:[a-z']+ ){0,2}?(?:stepping|jumping|falling) "
           r"(?:forward|off|in front)|stepping forward",
@@ -319,21 +320,28 @@ SUICIDE_RULES = (
           r"|anymore|soon|after)"
           r"|(?:don't|do not) (?:plan|intend|expect) (?:on |to )?be(?:ing)? (?:here|around|alive)"
           r"|(?:won't|will not|not going to) be a burden (?:much|for much) longer",
-          "here around alive burden", negatable=False),
+          "here around alive burden", negatable=False,
+          # An ordinary absence with its reason or its end ("won't be around next week, exams").
+          unless=r"exams?|revision|busy|work trip|business trip|travel|holiday|vacation|conference|offline|camp|festival"
+                 r"|wifi|signal|on call|shifts?|out of (?:town|office)|back (?:on|in|next|by)|reply|replies|respond"),
     _rule("cssrs.intent.decided", _INTENT, MODERATE,
           r"(?:i've|i have|ive) (?:made (?:up )?my (?:mind|choice|decision)|decided)(?=[.!,]|$| and| this| that i| to"
           r" (?:end|die|go|do it|kill)| i won't| i'm going)"
           r"|made my (?:peace|choice)(?! with (?:the|my|our) (?:job|ex|decision))|my mind is made up",
           "made decided"),
     _rule("cssrs.intent.tonight", _INTENT, HIGH,
-          r"(?:tonight|today|tomorrow|this weekend) (?:is the (?:night|day)|it (?:all )?ends|i end it|i'm doing it"
+          r"(?:tonight|today|tomorrow|this weekend) (?:is the (?:night|day)(?=[.!,;]|$| i (?:do it|end it|go|leave|die))"
+          r"|it (?:all )?ends|i end it|i'm doing it"
           r"|i do it)|it (?:all )?ends (?:tonight|today|tomorrow|this weekend|soon)"
           r"|(?:i'm going to|gonna|i'll) do it (?:tonight|today|tomorrow|this weekend|soon)"
           r"|tonight i (?:end|finish) (?:it|everything)|(?:that|it|this) (?:would|will|should) do it",
-          "tonight today tomorrow weekend ends would will should"),
+          "tonight today tomorrow weekend ends would will should",
+          # What ends may be a show, a sale or a contest ("it ends tonight: the season finale").
+          unless=r"finale|season|episode|series|the show|sale|offer|discount|deal|tournament|contest|competition"
+                 r"|giveaway|auction|voting|registration|deadline"),
     _rule("cssrs.intent.no_wake", _INTENT, HIGH,
           r"make sure i (?:don't|do not|never|won't) wake up", "wake", negatable=False),
-    # The wish "sleep forever" is C-SSRS 1; said as what the writer will do, it is intent.
+    # The wish "sleep forever" is C-SSRS 1. Stated as what the writer will do, it is intent.
     _rule("cssrs.intent.sleep_for_good", _INTENT, HIGH,
           r"(?:i'm going to|im going to|i am going to|i'm gonna|im gonna|i'll|i will) (?:go to )?sleep"
           r" (?:for good|forever|permanently|and (?:never|not) wake up)",
@@ -380,7 +388,10 @@ SUICIDE_RULES = (
           r"|(?:took|swallowed|downed|taken) (?:a (?:handful|bunch|bottle|fistful|whole bottle)|all|too many"
           r"|the whole (?:bottle|pack|box)|every) (?:of )?(?:my |the )?(?:[a-z']+ )?(?:pills|tablets|meds)"
           r"|overdosed",
-          "tried attempted trying try attempt took swallowed downed taken overdosed"),
+          "tried attempted trying try attempt took swallowed downed taken overdosed",
+          # Taking the day's or the course's pills as prescribed.
+          unless=r"(?:like|as) (?:the |my )?(?:doctor|gp|nurse|pharmacist|psychiatrist) (?:said|told|asked|prescribed)"
+                 r"|as prescribed|as usual|course of|antibiotics|vitamins|supplements"),
     _rule("cssrs.behavior.self_harm", _BEHAVIOR, HIGH,
           r"(?:cut|burned|burnt|hurt|scratched|harmed) myself (?:again|last night|today|yesterday|this morning|tonight"
           r"|deeper|badly|on purpose)|(?:been|started|keep|kept|am|i'm) (?:cutting|burning|hurting|harming) "
@@ -424,7 +435,8 @@ SUICIDE_RULES = (
           "note notes letter letters",
           unless=r"thank you note|sticky note|grocery|shopping|class|lecture|meeting|cover letter|recommendation"
                  r"|landlord|letting agent|council|boss|manager|teacher|school|neighbou?r about|complain[a-z]*"
-                 r"|about the (?:boiler|rent|noise|parking|heating|bins|leak|repairs?)"),
+                 r"|about the (?:boiler|rent|noise|parking|heating|bins|leak|repairs?)"
+                 r"|wedding|invitations?|invites?|christmas cards|birthday cards|pen ?pals?|santa"),
     _rule("cssrs.behavior.affairs", _BEHAVIOR, MODERATE,
           r"(?:updated|made|wrote|writing|finished|redid|sorted) (?:out )?my will|(?:paid off|paying off) (?:all )?(?:of )?"
           r"my debts|(?:put|putting|got|getting) my (?:affairs|things|finances|life) in order"
@@ -457,8 +469,9 @@ SUICIDE_RULES = (
           r"|(?:my )?(?:last|final) (?:journal )?(?:entry|post|message)|last thing i'll (?:ever )?write"
           r"|(?:won't|will not|wont) be writing (?:here )?(?:anymore|again)",
           "last final writing",
-          unless=r"(?:of|for) (?:the|this) (?:year|month|week|notebook|journal|trip|semester)|of 20\d\d|before (?:my|the|i)"
-                 r"|notebook is full|new (?:journal|notebook)|until|for now|for a while|for today|on this app",
+          unless=r"(?:of|for|in) (?:the|this) (?:year|month|week|notebook|journal|diary|trip|semester)|of 20\d\d"
+                 r"|before (?:my|the|i)|notebook is full|new (?:journal|notebook|diary|one)|starting (?:a )?new|until"
+                 r"|for now|for a while|for today|on this app",
           final_severity=HIGH),
     _rule("cssrs.behavior.goodbye", _BEHAVIOR, MODERATE,
           r"(?:goodbye|bye|farewell) (?:everyone|all|world|cruel world|to (?:everyone|all|you all))|this is goodbye"
