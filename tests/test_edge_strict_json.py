@@ -434,6 +434,7 @@ def test_body_over_the_limit_keeps_413(mesh, admin, chunked, valid):
     assert reply.status == 413
     assert reply.json()["code"] == 8
     assert reply.reason() == "BODY_TOO_LARGE"
+    assert f"limit of {MAX_BODY_BYTES} bytes" in reply.json()["message"]
     assert admin.used(account_id) == 0
 
 
