@@ -477,7 +477,7 @@ def test_small_capitals_fold_to_latin(text, folded_words):
     ("Mum told me to jump in the shower before dinner.", "clear"),
     ("My therapist says I should end it with him, he's toxic.", "clear"),
 ])
-def test_command_hallucination_needs_a_self_directed_act(text, expected):
+def test_command_hallucination_needs_self_harm(text, expected):
     assert band(text) == expected
 
 

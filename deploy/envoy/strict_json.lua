@@ -1005,8 +1005,7 @@ local function check_body(s, stack, root, violations)
           check_value("number", needs_text(expect, element) and sub(s, i, j - 1) or nil)
         elseif abs(number_value(sub(s, i, j - 1))) == math.huge then
           -- The transcoder cannot read a number beyond a double (I-JSON, RFC
-          -- 7493), even in a field that the method does not define.
-          -- The path names the key too, although the method does not define it.
+          -- 7493), even under a key the method does not define, so the path names that key.
           local frame = stack[#stack]
           add_violation(violations, function()
             local path = field_path(stack)

@@ -336,7 +336,7 @@ SUICIDE_RULES = (
           r"|(?:i'm going to|gonna|i'll) do it (?:tonight|today|tomorrow|this weekend|soon)"
           r"|tonight i (?:end|finish) (?:it|everything)|(?:that|it|this) (?:would|will|should) do it",
           "tonight today tomorrow weekend ends would will should",
-          # What ends may be a show, a sale or a contest ("it ends tonight: the season finale").
+          # What ends may be a show, a sale or a contest ("it ends tonight, the season finale").
           unless=r"finale|season|episode|series|the show|sale|offer|discount|deal|tournament|contest|competition"
                  r"|giveaway|auction|voting|registration|deadline"),
     _rule("cssrs.intent.no_wake", _INTENT, HIGH,
@@ -560,7 +560,7 @@ PSYCHOSIS_RULES = (
           r"|whisper)|(?:hear|hearing|heard) (?:the )?(?:planets?|stars?|moon|universe|god|angels|spirits)"
           r"(?: [a-z']+){0,2} (?:talking|speaking|whispering|calling)|nobody else can hear (?:them|it)",
           "voices hear hearing heard", negatable=False),
-    # The act must be aimed at the writer: "told me to cut carbs" or "to end the meeting" is no command hallucination.
+    # The act must be aimed at the writer, so "told me to cut carbs" or "to end the meeting" is no command hallucination.
     _rule("psychosis.command_harm", _PSYCHOSIS, SEVERE,
           r"(?:(?:telling|commanding|ordering|told|tell|tells|want|wants|wanted|command|commands|order|orders|instructing"
           r"|instructed|urging|urges|urged) me |(?:(?:voices?|god|the devil|satan|demons?|angels?|spirits?|radio|tv"
