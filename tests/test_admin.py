@@ -165,6 +165,67 @@ def test_operator_change_stands_until_a_newer_billing_event(admin):
     assert fresh.account.tier == "free"
 
 
+def test_update_creates_a_missing_account_in_one_step(admin):
+    account_id = f"cus_Admin{int(time.time() * 1000)}"
+    request = admin_pb2.UpdateAccountRequest(account_id=account_id, tier="pro", status="active", source_event_time=100,
+                                             create_mode="test", period_start="2027-01-31T10:00:00Z",
+                                             period_end="2027-02-28T10:00:00Z")
+
+    first = admin.UpdateAccount(request)
+    again = admin.UpdateAccount(request)
+
+    assert first.created
+    assert first.applied
+    assert (first.account.tier, first.account.mode, first.account.version) == ("pro", "test", 100)
+    assert first.account.period_start == "2027-01-31T10:00:00Z"
+    assert not again.created
+    assert again.applied
+
+
+def test_update_without_create_mode_needs_the_account(admin):
+    with pytest.raises(grpc.RpcError) as raised:
+        admin.UpdateAccount(admin_pb2.UpdateAccountRequest(account_id="cus_NeverCreated", tier="pro"))
+
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_update_rejects_an_unknown_create_mode(admin):
+    with pytest.raises(grpc.RpcError) as raised:
+        admin.UpdateAccount(admin_pb2.UpdateAccountRequest(account_id="cus_Whatever", create_mode="sandbox"))
+
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "create_mode" in raised.value.details()
+
+
+def test_update_revokes_keys_with_the_change(mesh, admin):
+    account_id = admin.new_account("pro")
+    first_id, first_key = admin.new_key(account_id)
+    second_id, _ = admin.new_key(account_id)
+    admin.RevokeKey(admin_pb2.RevokeKeyRequest(key_id=second_id))
+
+    update = admin.UpdateAccount(admin_pb2.UpdateAccountRequest(
+        account_id=account_id, status="canceled", revoke_keys=True, source_event_time=int(time.time())))
+
+    assert update.revoked_keys == 1
+    assert update.account.status == "canceled"
+    keys = {k.key_id: k.status for k in admin.ListKeys(admin_pb2.ListKeysRequest(account_id=account_id)).keys}
+    assert keys == {first_id: "revoked", second_id: "revoked"}
+    assert http(mesh, "/v1/usage", bearer(first_key)).status == 401
+
+
+def test_ignored_update_revokes_nothing(admin):
+    account_id = admin.new_account("pro")
+    key_id, _ = admin.new_key(account_id)
+    admin.UpdateAccount(admin_pb2.UpdateAccountRequest(account_id=account_id, tier="pro", source_event_time=2_000_000_000))
+
+    older = admin.UpdateAccount(admin_pb2.UpdateAccountRequest(
+        account_id=account_id, status="canceled", revoke_keys=True, source_event_time=1_999_999_000))
+
+    assert not older.applied
+    assert older.revoked_keys == 0
+    assert admin.ListKeys(admin_pb2.ListKeysRequest(account_id=account_id)).keys[0].status == "active"
+
+
 def test_canceled_account_is_403_but_reads_usage(mesh, admin):
     account_id, _, key = admin.account_with_key("pro")
 

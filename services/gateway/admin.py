@@ -5,7 +5,6 @@ listener; every call needs the admin token.
 """
 
 import datetime as dt
-import hmac
 import logging
 import re
 import time
@@ -13,6 +12,7 @@ import time
 import grpc
 
 from defrag.keys.v1 import admin_pb2, admin_pb2_grpc
+from defrag.platform.admin_token import check_admin_token
 from defrag.platform.errors import ApiError, FieldViolation, invalid_argument
 from services.gateway.store import (
     FIRST_INSTANT,
@@ -99,13 +99,7 @@ class KeyAdminServicer(admin_pb2_grpc.KeyAdminServiceServicer):
         self.token = token.encode()
 
     def _authorize(self, context) -> None:
-        metadata = dict(context.invocation_metadata() or ())
-        scheme, _, token = metadata.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.token):
-            raise ApiError(
-                grpc.StatusCode.UNAUTHENTICATED, "ADMIN_TOKEN_INVALID",
-                "missing or wrong admin token; send 'authorization: Bearer <token>' with the token from DEFRAG_ADMIN_TOKEN",
-            )
+        check_admin_token(context, self.token)
 
     def _account_id(self, value: str, field: str = "account_id") -> str:
         if not ACCOUNT_ID.fullmatch(value):
@@ -153,12 +147,27 @@ class KeyAdminServicer(admin_pb2_grpc.KeyAdminServiceServicer):
         account_id = self._account_id(request.account_id)
         changes = self._changes(request)
         event_time = request.source_event_time if request.HasField("source_event_time") else None
-        applied, fields = await self._run(self.store.update_account(account_id, changes, event_time))
+        create_mode = None
+        if request.HasField("create_mode"):
+            if request.create_mode not in MODES:
+                raise invalid_argument([FieldViolation("create_mode", f"{request.create_mode[:40]!r} must be 'live' or 'test'")])
+            create_mode = request.create_mode
+        update = await self._run(self.store.update_account(
+            account_id, changes, event_time, create_mode=create_mode, revoke_keys=request.revoke_keys,
+        ))
         log.info(
-            "account updated" if applied else "account change ignored as older than the account's state",
-            extra={"account_id": account_id, "fields": sorted(changes), "event_time": event_time},
+            "account updated" if update.applied else "account change ignored as older than the account's state",
+            extra={
+                "account_id": account_id, "fields": sorted(changes), "event_time": event_time,
+                "account_created": update.created, "revoked_keys": update.revoked_keys,
+            },
         )
-        return admin_pb2.UpdateAccountResponse(account=account_message(fields, account_id), applied=applied)
+        return admin_pb2.UpdateAccountResponse(
+            account=account_message(update.account, account_id),
+            applied=update.applied,
+            created=update.created,
+            revoked_keys=update.revoked_keys,
+        )
 
     def _changes(self, request) -> dict[str, str | int]:
         changes: dict[str, str | int] = {}

@@ -133,6 +133,16 @@ class Decision:
 
 
 @dataclasses.dataclass
+class AccountUpdate:
+    """Outcome of one account change."""
+
+    applied: bool
+    created: bool
+    revoked_keys: int
+    account: dict[str, str]
+
+
+@dataclasses.dataclass
 class UsageState:
     """An account's quota window and use, read without charging."""
 
@@ -352,21 +362,41 @@ class Store:
         return fields
 
     async def update_account(
-        self, account_id: str, changes: dict[str, str | int], event_time: int | None
-    ) -> tuple[bool, dict[str, str]]:
-        """Applies changes under the version rule; returns (applied, account)."""
+        self,
+        account_id: str,
+        changes: dict[str, str | int],
+        event_time: int | None,
+        *,
+        create_mode: str | None = None,
+        revoke_keys: bool = False,
+    ) -> "AccountUpdate":
+        """Applies changes under the version rule, in one script run.
+
+        With create_mode, a missing account is created in that mode first;
+        without it, a missing account raises NotFound. With revoke_keys,
+        every active key of the account is revoked when the change applies.
+        """
         pairs: list[str | int] = []
         for name, value in changes.items():
             pairs += [name, value]
-        found, applied, _version = await self._call(
+        found, applied, _version, created, revoked = await self._call(
             self._update(
-                keys=[account_key(account_id)],
-                args=[int(time.time()), "" if event_time is None else event_time, *pairs],
+                keys=[account_key(account_id), keys_set(account_id)],
+                args=[
+                    int(time.time()),
+                    "" if event_time is None else event_time,
+                    create_mode or "",
+                    "1" if revoke_keys else "",
+                    key_record(account_id, ""),
+                    *pairs,
+                ],
             )
         )
         if not int(found):
             raise NotFound(account_id)
-        return bool(int(applied)), await self.get_account(account_id)
+        if int(created):
+            await self._call(self.redis.sadd(ACCOUNTS, account_id))
+        return AccountUpdate(bool(int(applied)), bool(int(created)), int(revoked), await self.get_account(account_id))
 
     # --- keys -------------------------------------------------------------
 
