@@ -1,7 +1,8 @@
 """`defrag`: the operator's command for accounts, keys and usage.
 
-It talks to the gateway's admin API. The address and token come from
-DEFRAG_ADMIN_ADDR and DEFRAG_ADMIN_TOKEN, or from the file that `make run`
+It talks to the gateway's admin API, and for `billing` to the billing
+service. The addresses and the token come from DEFRAG_ADMIN_ADDR,
+DEFRAG_BILLING_ADDR and DEFRAG_ADMIN_TOKEN, or from the file that `make run`
 writes (var/admin.env, or the file named by DEFRAG_ADMIN_ENV).
 """
 
@@ -12,10 +13,13 @@ import sys
 
 import grpc
 
+from defrag.billing.v1 import billing_pb2, billing_pb2_grpc
 from defrag.keys.v1 import admin_pb2, admin_pb2_grpc
 from defrag.platform.config import ROOT
 
 TIMEOUT_SECONDS = 10
+# Reconcile reads every subscription from Stripe, 100 a page.
+RECONCILE_TIMEOUT_SECONDS = 600
 
 
 class CliError(Exception):
@@ -26,42 +30,50 @@ class CliError(Exception):
         self.code = code
 
 
-def admin_settings() -> tuple[str, str]:
-    """Returns the admin API address and token from the environment or the env file."""
-    address = os.environ.get("DEFRAG_ADMIN_ADDR", "")
-    token = os.environ.get("DEFRAG_ADMIN_TOKEN", "")
-    path = pathlib.Path(os.environ.get("DEFRAG_ADMIN_ENV") or ROOT / "var" / "admin.env")
-    if (not address or not token) and path.exists():
+def env_file() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("DEFRAG_ADMIN_ENV") or ROOT / "var" / "admin.env")
+
+
+def setting(name: str) -> str:
+    """Returns a setting from the environment, else from the env file; "" when neither has it."""
+    value = os.environ.get(name, "")
+    path = env_file()
+    if not value and path.exists():
         for line in path.read_text().splitlines():
-            name, _, value = line.partition("=")
-            if name == "DEFRAG_ADMIN_ADDR" and not address:
-                address = value.strip()
-            if name == "DEFRAG_ADMIN_TOKEN" and not token:
-                token = value.strip()
+            key, _, found = line.partition("=")
+            if key == name:
+                value = found.strip()
+    return value
+
+
+def admin_settings(address_setting: str = "DEFRAG_ADMIN_ADDR") -> tuple[str, str]:
+    """Returns an admin address and the admin token from the environment or the env file."""
+    address, token = setting(address_setting), setting("DEFRAG_ADMIN_TOKEN")
     if not address or not token:
         raise CliError(
-            f"no admin API settings: start the mesh with `make run` (it writes {path}), "
-            "or set DEFRAG_ADMIN_ADDR and DEFRAG_ADMIN_TOKEN"
+            f"no admin API settings: start the mesh with `make run` (it writes {env_file()}), "
+            f"or set {address_setting} and DEFRAG_ADMIN_TOKEN"
         )
     return address, token
 
 
 class Admin:
-    """A thin client of the admin API that turns gRPC errors into CliError."""
+    """A thin client of an admin API that turns gRPC errors into CliError."""
 
-    def __init__(self, address: str, token: str):
+    def __init__(self, address: str, token: str, stub_class=admin_pb2_grpc.KeyAdminServiceStub, name: str = "the admin API"):
         self.address = address
+        self.name = name
         self.channel = grpc.insecure_channel(address)
-        self.stub = admin_pb2_grpc.KeyAdminServiceStub(self.channel)
+        self.stub = stub_class(self.channel)
         self.metadata = [("authorization", f"Bearer {token}")]
 
-    def call(self, method: str, request):
+    def call(self, method: str, request, timeout: float = TIMEOUT_SECONDS):
         try:
-            return getattr(self.stub, method)(request, metadata=self.metadata, timeout=TIMEOUT_SECONDS)
+            return getattr(self.stub, method)(request, metadata=self.metadata, timeout=timeout)
         except grpc.RpcError as error:
             from_server = any(key == "grpc-status-details-bin" for key, _ in error.trailing_metadata() or ())
             if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and not from_server:
-                raise CliError(f"cannot reach the admin API at {self.address} ({error.details()}); is `make run` running?") from None
+                raise CliError(f"cannot reach {self.name} at {self.address} ({error.details()}); is `make run` running?") from None
             raise CliError(error.details() or error.code().name, error.code()) from None
 
 
@@ -148,6 +160,23 @@ def tiers_list(admin: Admin, args) -> None:
         print(f"{tier.name}: {quota}, {tier.burst_per_second} requests per second; methods: {', '.join(tier.methods) or 'usage only'}")
 
 
+def billing_reconcile(_admin: None, args) -> None:
+    billing = Admin(*admin_settings("DEFRAG_BILLING_ADDR"), stub_class=billing_pb2_grpc.BillingAdminServiceStub,
+                    name="the billing service")
+    result = billing.call("Reconcile", billing_pb2.ReconcileRequest(dry_run=args.dry_run), timeout=RECONCILE_TIMEOUT_SECONDS)
+    verb = "would change" if result.dry_run else "changed"
+    print(f"read {result.subscriptions_read} subscriptions from Stripe; {len(result.changes)} accounts {verb}")
+    for change in result.changes:
+        before = f"{change.tier_before} {change.status_before}" if change.tier_before else "(no account)"
+        note = "" if result.dry_run or change.applied else "  (not applied: the account holds a newer change)"
+        print(f"  {change.account_id} ({change.mode}): {before} -> {change.tier_after} {change.status_after}{note}")
+    if result.unknown_prices:
+        print("prices that match no tier (set STRIPE_<TIER>_PRICE_ID or the price's tier metadata, then run this again):")
+        for price in result.unknown_prices:
+            seen = f", {price.events} events, last {price.last_event_id} at {price.last_seen}" if price.events else ", seen in Stripe"
+            print(f"  {price.price_id}: account {price.last_account_id or '-'}{seen}")
+
+
 def grace_seconds(text: str) -> int:
     """Parses --grace: whole seconds, 0 to 604800 (7 days)."""
     try:
@@ -209,6 +238,13 @@ def parser() -> argparse.ArgumentParser:
     update.add_argument("--period-end", dest="period_end", help="RFC 3339")
     update.set_defaults(run=accounts_update)
 
+    billing = commands.add_parser("billing", help="Stripe billing").add_subparsers(dest="action", required=True)
+    reconcile = billing.add_parser(
+        "reconcile", help="bring every account in line with Stripe's subscriptions, and list prices that match no tier",
+    )
+    reconcile.add_argument("--dry-run", action="store_true", help="report what would change without changing it")
+    reconcile.set_defaults(run=billing_reconcile)
+
     tiers = commands.add_parser("tiers", help="show the tiers the gateway enforces").add_subparsers(dest="action", required=True)
     tiers.add_parser("list", help="list every tier with its quota, burst limit and methods").set_defaults(run=tiers_list)
     return top
@@ -217,7 +253,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        admin = Admin(*admin_settings())
+        # The billing commands talk to the billing service instead.
+        admin = None if args.command == "billing" else Admin(*admin_settings())
         args.run(admin, args)
     except CliError as error:
         print(f"defrag: {error}", file=sys.stderr)

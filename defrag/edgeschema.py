@@ -41,6 +41,9 @@ SCALAR_KINDS = {
     Field.TYPE_BYTES: "bytes",
 }
 
+# A request of this type takes the raw body, which the transcoder passes on unread.
+HTTP_BODY = "google.api.HttpBody"
+
 # Well-known types have JSON forms of their own (a Timestamp is a string, a
 # Struct any object). The check leaves their values to the transcoder.
 WELL_KNOWN_PACKAGE = "google.protobuf."
@@ -84,6 +87,10 @@ class RouteSchema:
     body_message: str
     # Fields that may be sent as query parameters, by proto name.
     query_fields: tuple[str, ...]
+    # The request is a google.api.HttpBody: the body reaches the service as
+    # raw bytes of any content type (a Stripe webhook, whose signature
+    # covers those bytes), so the check reads neither its type nor its JSON.
+    raw_body: bool = False
 
 
 @dataclasses.dataclass
@@ -216,10 +223,13 @@ def route_schemas(schema: EdgeSchema, pool: descriptor_pool.DescriptorPool, serv
             verb = custom_verb(template)
             if verb:
                 schema.verbs.add(verb)
+            key = f"{http_method} {template}"
+            if request.full_name == HTTP_BODY:
+                schema.routes.append(RouteSchema(key, request.full_name, body, body_message, (), raw_body=True))
+                continue
 
             add_message(schema, request)
             fields = schema.messages[request.full_name]
-            key = f"{http_method} {template}"
             schema.routes.append(RouteSchema(key, request.full_name, body, body_message, query_fields(fields, body)))
 
 
@@ -292,6 +302,7 @@ def render_lua(schema: EdgeSchema) -> str:
                 "body": route.body,
                 "body_message": route.body_message,
                 "query": list(route.query_fields),
+                "raw_body": route.raw_body,
             }
             for route in schema.routes
         },

@@ -22,6 +22,7 @@ TRANSCODED_SERVICES = [
     "defrag.seda.v1.SedaService",
     "defrag.orbit.v1.OrbitService",
     "defrag.keys.v1.UsageService",
+    "defrag.billing.v1.BillingService",
 ]
 # Query parameters that the transcoder ignores: the deprecated API key,
 # which the gateway reads from the original path.
@@ -43,6 +44,7 @@ class EdgeConfig:
     telemetry: list[tuple[str, int]]
     seda: list[tuple[str, int]]
     orbit: list[tuple[str, int]]
+    billing: list[tuple[str, int]] = dataclasses.field(default_factory=list)
     listen_host: str = "127.0.0.1"
     admin_host: str = "127.0.0.1"
     stats_host: str = "127.0.0.1"
@@ -98,9 +100,11 @@ def render(config: EdgeConfig, template: pathlib.Path = TEMPLATE) -> str:
         "telemetry_discovery": "STATIC",
         "seda_discovery": "STATIC",
         "orbit_discovery": "STATIC",
+        "billing_discovery": "STATIC",
         "gateway_endpoints": endpoints_yaml(config.gateway),
         "telemetry_endpoints": endpoints_yaml(config.telemetry),
         "seda_endpoints": endpoints_yaml(config.seda),
         "orbit_endpoints": endpoints_yaml(config.orbit),
+        "billing_endpoints": endpoints_yaml(config.billing),
     }
     return string.Template(template.read_text()).substitute(values)

@@ -1,4 +1,4 @@
-"""Starts and stops the whole mesh on one machine: Redis, gateway, telemetry, SEDA, orbit, Envoy.
+"""Starts and stops the whole mesh on one machine: Redis, gateway, telemetry, SEDA, orbit, billing, Envoy.
 
 `make run` uses it with the documented ports; the tests and the bench use
 it with free ports. Every process writes JSON lines to var/log/<name>.log.
@@ -92,9 +92,14 @@ class Ports:
     seda_metrics: list[int] = dataclasses.field(default_factory=lambda: [9131])
     orbit: list[int] = dataclasses.field(default_factory=lambda: [50091])
     orbit_metrics: list[int] = dataclasses.field(default_factory=lambda: [9141])
+    billing: list[int] = dataclasses.field(default_factory=lambda: [50101])
+    billing_metrics: list[int] = dataclasses.field(default_factory=lambda: [9151])
 
     @classmethod
-    def defaults(cls, gateway_workers: int = 2, telemetry_workers: int = 1, seda_workers: int = 1, orbit_workers: int = 1) -> "Ports":
+    def defaults(
+        cls, gateway_workers: int = 2, telemetry_workers: int = 1, seda_workers: int = 1, orbit_workers: int = 1,
+        billing_workers: int = 1,
+    ) -> "Ports":
         return cls(
             gateway=[50061 + i for i in range(gateway_workers)],
             gateway_metrics=[9111 + i for i in range(gateway_workers)],
@@ -104,6 +109,8 @@ class Ports:
             seda_metrics=[9131 + i for i in range(seda_workers)],
             orbit=[50091 + i for i in range(orbit_workers)],
             orbit_metrics=[9141 + i for i in range(orbit_workers)],
+            billing=[50101 + i for i in range(billing_workers)],
+            billing_metrics=[9151 + i for i in range(billing_workers)],
         )
 
     def shifted(self, offset: int) -> "Ports":
@@ -118,8 +125,11 @@ class Ports:
         return type(self)(**fields)
 
     @classmethod
-    def free(cls, gateway_workers: int = 2, telemetry_workers: int = 1, seda_workers: int = 1, orbit_workers: int = 1) -> "Ports":
-        ports = iter(free_ports(5 + 2 * (gateway_workers + telemetry_workers + seda_workers + orbit_workers)))
+    def free(
+        cls, gateway_workers: int = 2, telemetry_workers: int = 1, seda_workers: int = 1, orbit_workers: int = 1,
+        billing_workers: int = 1,
+    ) -> "Ports":
+        ports = iter(free_ports(5 + 2 * (gateway_workers + telemetry_workers + seda_workers + orbit_workers + billing_workers)))
         return cls(
             public=next(ports),
             envoy_admin=next(ports),
@@ -134,6 +144,8 @@ class Ports:
             seda_metrics=[next(ports) for _ in range(seda_workers)],
             orbit=[next(ports) for _ in range(orbit_workers)],
             orbit_metrics=[next(ports) for _ in range(orbit_workers)],
+            billing=[next(ports) for _ in range(billing_workers)],
+            billing_metrics=[next(ports) for _ in range(billing_workers)],
         )
 
 
@@ -212,7 +224,8 @@ class Mesh:
         """Returns the ports of this mesh that something already listens on."""
         ports = [self.ports.public, self.ports.envoy_admin, self.ports.envoy_stats, self.ports.admin_api,
                  *self.ports.gateway, *self.ports.gateway_metrics, *self.ports.telemetry, *self.ports.telemetry_metrics,
-                 *self.ports.seda, *self.ports.seda_metrics, *self.ports.orbit, *self.ports.orbit_metrics]
+                 *self.ports.seda, *self.ports.seda_metrics, *self.ports.orbit, *self.ports.orbit_metrics,
+                 *self.ports.billing, *self.ports.billing_metrics]
         if not self.external_redis:
             ports.append(self.ports.redis)
         busy = []
@@ -239,6 +252,8 @@ class Mesh:
                 self.start_seda(index)
             for index in range(len(self.ports.orbit)):
                 self.start_orbit(index)
+            for index in range(len(self.ports.billing)):
+                self.start_billing(index)
             self.wait_ready(envoy=False)
             # Envoy last, so its first health checks find every service up.
             self.start_envoy()
@@ -316,6 +331,22 @@ class Mesh:
         env = self._env(ORBIT_PORT=self.ports.orbit[index], ORBIT_METRICS_PORT=self.ports.orbit_metrics[index])
         self.spawn(f"orbit-{index}", [sys.executable, "-m", "services.orbit"], env)
 
+    def start_billing(self, index: int) -> None:
+        # The Stripe settings (STRIPE_WEBHOOK_SECRET and the others) pass
+        # through from this process's environment or the mesh's env.
+        env = self._env(
+            REDIS_URL=self.redis_url,
+            DEFRAG_ADMIN_ADDR=self.admin_address,
+            DEFRAG_ADMIN_TOKEN=self.admin_token,
+            BILLING_PORT=self.ports.billing[index],
+            BILLING_METRICS_PORT=self.ports.billing_metrics[index],
+        )
+        self.spawn(f"billing-{index}", [sys.executable, "-m", "services.billing"], env)
+
+    @property
+    def billing_address(self) -> str:
+        return f"127.0.0.1:{self.ports.billing[0]}"
+
     def envoy_config(self) -> envoyconf.EdgeConfig:
         return envoyconf.EdgeConfig(
             listen_port=self.ports.public,
@@ -325,6 +356,7 @@ class Mesh:
             telemetry=[("127.0.0.1", p) for p in self.ports.telemetry],
             seda=[("127.0.0.1", p) for p in self.ports.seda],
             orbit=[("127.0.0.1", p) for p in self.ports.orbit],
+            billing=[("127.0.0.1", p) for p in self.ports.billing],
         )
 
     def start_envoy(self) -> None:
@@ -348,7 +380,7 @@ class Mesh:
         for index, port in enumerate(self.ports.gateway):
             if f"gateway-{index}" in self.processes:
                 self.wait_for(f"gateway-{index}", deadline, lambda p=port: self._grpc_serving(p))
-        for kind in ("telemetry", "seda", "orbit"):
+        for kind in ("telemetry", "seda", "orbit", "billing"):
             for index, port in enumerate(getattr(self.ports, kind)):
                 if f"{kind}-{index}" in self.processes:
                     self.wait_for(f"{kind}-{index}", deadline, lambda p=port: self._grpc_serving(p))
@@ -374,7 +406,7 @@ class Mesh:
         """Starts one stopped process of the mesh again and waits until it is ready."""
         kind, _, index = name.partition("-")
         starters = {"redis": self.start_redis, "envoy": self.start_envoy}
-        if kind in ("gateway", "telemetry", "seda", "orbit"):
+        if kind in ("gateway", "telemetry", "seda", "orbit", "billing"):
             getattr(self, f"start_{kind}")(int(index))
         elif kind in starters:
             starters[kind]()
@@ -408,7 +440,10 @@ class Mesh:
     def write_admin_env(self) -> pathlib.Path:
         """Writes the admin address and token for the `defrag` command, readable by the user only."""
         path = self.var / "admin.env"
-        write_private_file(path, f"DEFRAG_ADMIN_ADDR={self.admin_address}\nDEFRAG_ADMIN_TOKEN={self.admin_token}\n")
+        lines = [f"DEFRAG_ADMIN_ADDR={self.admin_address}", f"DEFRAG_ADMIN_TOKEN={self.admin_token}"]
+        if self.ports.billing:
+            lines.append(f"DEFRAG_BILLING_ADDR={self.billing_address}")
+        write_private_file(path, "\n".join(lines) + "\n")
         self.wrote_admin_env = True
         return path
 
@@ -429,7 +464,7 @@ class Mesh:
     def stop(self) -> None:
         """Stops Envoy first (no new calls), then every service at once, then Redis."""
         self.stop_process("envoy")
-        services = [n for n in self.processes if n.startswith(("telemetry", "seda", "orbit", "gateway"))]
+        services = [n for n in self.processes if n.startswith(("telemetry", "seda", "orbit", "billing", "gateway"))]
         for name in services:
             process = self.processes[name]
             if process.poll() is None:

@@ -6,7 +6,10 @@ DEFRAG_SEDA_WORKERS (default 1), DEFRAG_ORBIT_WORKERS (default 1), DEFRAG_TIERS 
 DEFRAG_PORT_OFFSET (default 0: added to every port, so that a second copy or
 another program can keep the defaults),
 SEDA_AUDIT_HMAC_SECRET (secret of the audit hashes; without it a random one
-is made once and kept in var/seda.env).
+is made once and kept in var/seda.env), and billing's Stripe settings
+(STRIPE_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET_TEST, STRIPE_<TIER>_PRICE_ID,
+STRIPE_API_KEY; see docs/billing.md). Without a webhook secret the webhook
+answers 503.
 """
 
 import collections
@@ -54,7 +57,7 @@ def main() -> int:
               "or move every port up with DEFRAG_PORT_OFFSET (for example DEFRAG_PORT_OFFSET=1000 make run)",
               file=sys.stderr)
         return 1
-    print("starting Redis, gateway, telemetry, SEDA, orbit and Envoy (logs in var/log/) ...", flush=True)
+    print("starting Redis, gateway, telemetry, SEDA, orbit, billing and Envoy (logs in var/log/) ...", flush=True)
     try:
         mesh.start()
     except MeshError as error:
@@ -72,6 +75,7 @@ Then call the API:
   curl -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" -d '{{"journal_text": "A calm week; I slept well.", "locale": "en-US"}}' {mesh.public_url}/v1/seda/audit
   curl -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" -d '{{"people": [{{"name": "Ana", "role": "parent", "birth_data": {{"date": "1980-03-02", "time": "08:15", "lat": 51.5, "lon": -0.12}}}}, {{"name": "Ben", "role": "child", "birth_data": {{"date": "2012-07-19", "lat": 51.5, "lon": -0.12}}}}]}}' {mesh.public_url}/v1/orbit/map
 
+Stripe webhook {mesh.public_url}/v1/stripe/webhook ({webhook_state()}; see docs/billing.md)
 Admin API {mesh.admin_address} (token in var/admin.env), Envoy stats http://127.0.0.1:{mesh.ports.envoy_stats}/stats/prometheus
 Press Ctrl-C to stop.""", flush=True)
 
@@ -85,6 +89,12 @@ Press Ctrl-C to stop.""", flush=True)
     mesh.stop()
     print("stopped.", flush=True)
     return 0 if healthy else 1
+
+
+def webhook_state() -> str:
+    if os.environ.get("STRIPE_WEBHOOK_SECRET") or os.environ.get("STRIPE_WEBHOOK_SECRET_TEST"):
+        return "signing secret set"
+    return "answers 503 until STRIPE_WEBHOOK_SECRET is set"
 
 
 def supervise(mesh: Mesh, stop: threading.Event) -> bool:

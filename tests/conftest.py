@@ -1,4 +1,9 @@
-"""Fixtures: one real mesh (Envoy, Redis, two gateways, telemetry, SEDA, orbit) on free ports for the session."""
+"""Fixtures: one real mesh (Envoy, Redis, two gateways, telemetry, SEDA, orbit, billing) on free ports for the session.
+
+Billing gets webhook secrets made for the session, the fixture prices, and
+a fake Stripe API on 127.0.0.1 (tests/stripe_fake.py) for the reads that
+reconcile and same-second events make.
+"""
 
 import base64
 import itertools
@@ -18,6 +23,8 @@ from google.rpc import error_details_pb2, status_pb2
 
 from defrag.keys.v1 import admin_pb2, admin_pb2_grpc
 from defrag.mesh import Mesh, MeshError, Ports
+import billing_support
+from stripe_fake import StripeFake
 
 TESTS = pathlib.Path(__file__).parent
 TEST_TIERS = TESTS / "tiers.yaml"
@@ -34,18 +41,25 @@ AUDITED_TEXTS: list[str] = []
 MAPPED_PEOPLE: list[str] = []
 
 
-def start_mesh(var: pathlib.Path, gateways: int = 2, telemetry: int = 1) -> Mesh:
+def start_mesh(var: pathlib.Path, gateways: int = 2, telemetry: int = 1, env: dict[str, str] | None = None) -> Mesh:
     """Starts a mesh on free ports, once more on new ports if another process took one in between."""
     try:
-        return Mesh(var, Ports.free(gateway_workers=gateways, telemetry_workers=telemetry), tiers=TEST_TIERS).start()
+        return Mesh(var, Ports.free(gateway_workers=gateways, telemetry_workers=telemetry), tiers=TEST_TIERS, env=env).start()
     except MeshError:
-        return Mesh(var, Ports.free(gateway_workers=gateways, telemetry_workers=telemetry), tiers=TEST_TIERS).start()
+        return Mesh(var, Ports.free(gateway_workers=gateways, telemetry_workers=telemetry), tiers=TEST_TIERS, env=env).start()
 
 
 @pytest.fixture(scope="session")
-def mesh(tmp_path_factory):
+def stripe_api():
+    """The fake Stripe API that the session's billing service reads."""
+    with StripeFake(api_key=billing_support.STRIPE_API_KEY) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def mesh(tmp_path_factory, stripe_api):
     """Starts the whole mesh once; every integration test shares it."""
-    running = start_mesh(tmp_path_factory.mktemp("var"))
+    running = start_mesh(tmp_path_factory.mktemp("var"), env=billing_support.billing_env(stripe_api.url))
     yield running
     running.stop()
 

@@ -60,9 +60,21 @@ def test_schema_lists_every_public_route(public_schema):
         "POST /v1/seda/audit", "POST /api/v1/seda/audit",
         "POST /v1/orbit/map", "POST /api/v1/orbit/map",
         "GET /v1/usage", "GET /api/v1/usage",
+        "POST /v1/stripe/webhook", "POST /api/v1/stripe/webhook",
     }
     assert public_schema.verbs == {"batch"}
     assert public_schema.ignored_query_parameters == ("api_key",)
+
+
+def test_webhook_route_takes_the_raw_body(public_schema):
+    routes = [r for r in public_schema.routes if r.key.endswith("/stripe/webhook")]
+
+    assert len(routes) == 2
+    for route in routes:
+        assert route.raw_body
+        assert route.message == "google.api.HttpBody"
+        assert route.query_fields == ()
+    assert "google.api.HttpBody" not in public_schema.messages
 
 
 def test_get_route_takes_every_field_from_the_query(public_schema):

@@ -47,6 +47,18 @@ def test_gateway_exports_decisions_by_result_reason_and_tier(mesh, admin):
     assert "defrag_gateway_redis_seconds_bucket" in metrics[0]
 
 
+def test_billing_exports_event_series_from_start(mesh):
+    metrics = scrape(mesh.ports.billing_metrics[0])
+
+    webhook = "/defrag.billing.v1.BillingService/HandleWebhook"
+    assert sample(metrics, "defrag_grpc_requests_total", service="billing", method=webhook, code="OK") >= 0
+    for event_type in ("customer.subscription.created", "customer.subscription.deleted", "invoice.payment_failed", "other"):
+        assert sample(metrics, "defrag_billing_events_total", type=event_type, outcome="applied") >= 0
+    assert sample(metrics, "defrag_billing_signature_failures_total", reason="expired") >= 0
+    assert sample(metrics, "defrag_billing_unknown_price_events_total", mode="live") >= 0
+    assert "defrag_billing_event_apply_seconds_bucket" in metrics
+
+
 def test_telemetry_exports_requests_and_latency(mesh, admin):
     _, _, key = admin.account_with_key("pro")
     http(mesh, VECTORS, bearer(key))

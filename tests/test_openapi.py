@@ -65,6 +65,11 @@ def operations(spec: dict):
             yield path, method, operation
 
 
+def is_signed(operation: dict) -> bool:
+    """Tells whether the operation is the Stripe webhook: no API key, authenticated by its signature header."""
+    return operation.get("security") == []
+
+
 def public_bindings(descriptor_set) -> list[tuple[str, str, str]]:
     """Lists (gRPC path, HTTP method, URL path) of every http binding outside the admin service.
 
@@ -169,7 +174,8 @@ def test_alias_paths_are_marked(spec):
 def test_operations_list_error_responses(spec):
     for path, method, operation in operations(spec):
         responses = operation["responses"]
-        for status in ERROR_STATUSES:
+        expected = ("400", "404", "409", "413", "503") if is_signed(operation) else ERROR_STATUSES
+        for status in expected:
             assert status in responses, f"{method.upper()} {path} does not list {status}"
         referenced = {response["$ref"].rsplit("/", 1)[-1] for status, response in responses.items() if status != "200"}
         for name in referenced:
@@ -179,7 +185,8 @@ def test_operations_list_error_responses(spec):
 
 def test_body_operations_list_415(spec):
     for path, method, operation in operations(spec):
-        expected = "requestBody" in operation
+        # The webhook takes the raw body of any content type.
+        expected = "requestBody" in operation and not is_signed(operation)
         assert ("415" in operation["responses"]) == expected, f"{method.upper()} {path}"
 
 
@@ -189,8 +196,8 @@ def test_operations_accept_shared_headers(spec):
     for path, method, operation in operations(spec):
         refs = {parameter["$ref"] for parameter in operation["parameters"] if "$ref" in parameter}
         assert shared <= refs, f"{method.upper()} {path} lacks {sorted(shared - refs)}"
-        # The gateway honours Idempotency-Key on POSTs only.
-        assert (idempotency in refs) == (method == "post"), f"{method.upper()} {path}"
+        # The gateway honours Idempotency-Key on POSTs only, and never sees the webhook.
+        assert (idempotency in refs) == (method == "post" and not is_signed(operation)), f"{method.upper()} {path}"
 
 
 def test_response_headers(spec):
@@ -198,8 +205,24 @@ def test_response_headers(spec):
     assert {"Retry-After", "RateLimit-Policy", "RateLimit"} <= set(responses["TooManyRequests"]["headers"])
     assert "Retry-After" in responses["ServiceUnavailable"]["headers"]
     for path, method, operation in operations(spec):
+        if is_signed(operation):
+            assert "headers" not in operation["responses"]["200"], f"{method} {path} is not metered"
+            continue
         headers = operation["responses"]["200"]["headers"]
         assert {"RateLimit-Policy", "RateLimit", "Deprecation", "Warning"} <= set(headers), f"{method} {path}"
+
+
+def test_webhook_operations_need_the_stripe_signature(spec):
+    for path in ("/v1/stripe/webhook", "/api/v1/stripe/webhook"):
+        operation = spec["paths"][path]["post"]
+        refs = {parameter["$ref"] for parameter in operation["parameters"]}
+
+        assert is_signed(operation)
+        assert "#/components/parameters/StripeSignature" in refs
+        assert "*/*" in operation["requestBody"]["content"]
+    signature = spec["components"]["parameters"]["StripeSignature"]
+    assert signature["name"] == "Stripe-Signature"
+    assert signature["required"] is True
 
 
 def test_error_schema_describes_details(spec):

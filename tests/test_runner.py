@@ -89,6 +89,7 @@ def test_port_offset_moves_every_port():
     assert ports.gateway_metrics == [10111, 10112]
     assert (ports.telemetry, ports.seda, ports.orbit) == ([51071], [51081], [51091])
     assert (ports.telemetry_metrics, ports.seda_metrics, ports.orbit_metrics) == ([10121], [10131], [10141])
+    assert (ports.billing, ports.billing_metrics) == ([51101], [10151])
 
 
 def test_port_offset_past_last_port_raises():

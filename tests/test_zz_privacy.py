@@ -5,6 +5,7 @@ import re
 import pytest
 import redis
 
+import billing_support
 from conftest import AUDITED_TEXTS, ISSUED_KEYS, LOS_ANGELES_1990, MAPPED_PEOPLE, bearer, http
 from test_observability import scrape
 
@@ -115,3 +116,15 @@ def test_no_name_or_birth_date_of_an_orbit_map_in_logs_redis_or_metrics(mesh):
         # Birth dates that only the orbit tests send.
         assert "2001-12-10" not in where
         assert "1994-01-08" not in where
+
+
+def test_no_stripe_secrets_or_customer_details(mesh):
+    logs = "\n".join(p.read_text() for p in mesh.logs.glob("*.log"))
+    contents = redis_contents(mesh.redis_url)
+    # The customer.created fixtures carry this address; the billing tests deliver them.
+    secrets = [billing_support.LIVE_SECRET, billing_support.TEST_SECRET, billing_support.STRIPE_API_KEY,
+               "billing-fixture@example.com"]
+
+    assert "dfg:billing:event:" in contents
+    assert [s for s in secrets if s in logs] == []
+    assert [s for s in secrets if s in contents] == []

@@ -57,9 +57,10 @@
 -- field. That is wrong for the keys of a map<string, ...> or
 -- google.protobuf.Struct field, and misses a field with a custom json_name.
 -- No request message has either today.
--- NOTE: a google.api.HttpBody route (raw bytes of any Content-Type, such as
--- a webhook) would need this filter turned off with LuaPerRoute on a route
--- that matches its REST path.
+-- A google.api.HttpBody route (raw_body in the schema, such as the Stripe
+-- webhook) takes raw bytes of any Content-Type, which the service checks
+-- itself (a signature covers them). Only its query string and body size
+-- are checked here.
 
 local byte, char, find, format, gmatch, gsub, lower, match, sub, upper =
   string.byte, string.char, string.find, string.format, string.gmatch, string.gsub, string.lower,
@@ -499,7 +500,7 @@ for key, route in pairs(EDGE_SCHEMA.routes) do
     path, verb = template, ""
   end
   ROUTES[method .. " " .. path .. " " .. verb] = { label = key, message = route.message, body = route.body,
-    body_message = route.body_message, query = query, query_names = concat(names, ", ") }
+    body_message = route.body_message, query = query, query_names = concat(names, ", "), raw_body = route.raw_body }
 end
 
 -- Returns the route of a request and its query string. Like the
@@ -839,7 +840,10 @@ local function check_query(route, query)
       local sent_name = shorten(printable_header(raw_name))
       local field = route.query[name]
 
-      if route.body == "*" then
+      if route.raw_body then
+        add_violation(violations, sent_name, format(
+          "%s takes the raw request body and no query parameters: remove the query string", route.label))
+      elseif route.body == "*" then
         local body_field = MESSAGES[route.message][name]
         add_violation(violations, sent_name, format(
           "%s takes its fields from the JSON body, so it accepts no query parameter but the deprecated api_key: send %s in the JSON body",
@@ -1308,6 +1312,12 @@ function envoy_on_request(handle)
   end
 
   local buffer = handle:body()
+  if route and route.raw_body then
+    if limit and buffer ~= nil and buffer:length() > limit then
+      respond_too_large(handle)
+    end
+    return
+  end
   if buffer == nil or buffer:length() == 0 then
     if route and route.body and route.body ~= "" then
       send_rejection(handle, request_id, pcall(empty_body_rejection, request_id))

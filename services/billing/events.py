@@ -1,0 +1,225 @@
+"""Applies verified Stripe events to accounts: exactly once, in order, and whole or not at all.
+
+Each delivery of an event for one customer runs under that customer's lock:
+  1. An event id that was applied before is a duplicate and changes nothing.
+  2. The event becomes a new record for its subscription, unless the stored
+     record is newer (stale). A canceled subscription never changes again.
+     Events of one subscription that share a created second are ordered by
+     reading the subscription from Stripe when STRIPE_API_KEY is set, and
+     otherwise by lifecycle (created, updated, deleted) and then status.
+  3. The customer's records give the account's state, which is pushed to
+     the gateway with the newest event time behind it, so the gateway
+     ignores it if it already holds a newer change.
+  4. Only after the push succeeded are the record and the event id saved.
+A failure at 3 or 4 answers 503: Stripe delivers the event again, and the
+push, which carries the same state and time, is idempotent.
+"""
+
+import dataclasses
+import logging
+
+from prometheus_client import Counter
+
+from services.billing import stripe_objects
+from services.billing.accounts import GatewayAdmin, account_target, version_of
+from services.billing.ledger import Ledger, SubscriptionRecord
+from services.billing.stripe_api import StripeApi
+from services.billing.stripe_objects import TYPE_RANK, STATUS_RANK, MalformedEvent, SubscriptionState
+
+log = logging.getLogger("billing.events")
+
+SUBSCRIPTION_EVENTS = tuple(TYPE_RANK)
+INVOICE_EVENTS = ("invoice.payment_failed", "invoice.paid")
+HANDLED_EVENTS = SUBSCRIPTION_EVENTS + INVOICE_EVENTS
+OUTCOMES = ("applied", "stale", "recorded", "duplicate", "unknown_price", "mode_mismatch", "ignored")
+
+PAYMENT_FAILURES = Counter(
+    "defrag_billing_payment_failures_total",
+    "invoice.payment_failed events applied; each marks the account past due.",
+    ["mode"],
+)
+UNKNOWN_PRICE_EVENTS = Counter(
+    "defrag_billing_unknown_price_events_total",
+    "Subscription events whose prices match no tier, so the account's tier was not changed.",
+    ["mode"],
+)
+
+
+for _mode in ("live", "test"):
+    PAYMENT_FAILURES.labels(_mode)
+    UNKNOWN_PRICE_EVENTS.labels(_mode)
+
+
+class CustomerBusy(Exception):
+    """Another delivery for the same customer holds its lock; Stripe should retry."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Prices:
+    """Price id to tier, from STRIPE_<TIER>_PRICE_ID settings, with price metadata as the fallback."""
+
+    tiers_by_price: dict[str, str]
+
+    def tier_of(self, state: SubscriptionState, tier_ranks: dict[str, int]) -> tuple[str, list[str]]:
+        """Returns the highest tier the subscription's prices map to ("" for none), and the prices that map to none."""
+        tiers, unknown = [], []
+        for price_id, metadata_tier in zip(state.price_ids, state.price_tiers):
+            tier = self.tiers_by_price.get(price_id) or metadata_tier
+            if tier in tier_ranks:
+                tiers.append(tier)
+            else:
+                unknown.append(price_id)
+        if not tiers:
+            return "", unknown
+        return max(tiers, key=tier_ranks.__getitem__), unknown
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What one event did."""
+
+    outcome: str
+    account_id: str = ""
+
+
+class EventProcessor:
+    """Applies events under the rules in this module's docstring."""
+
+    def __init__(self, ledger: Ledger, gateway: GatewayAdmin, prices: Prices, stripe_api: StripeApi | None = None):
+        self.ledger = ledger
+        self.gateway = gateway
+        self.prices = prices
+        self.stripe_api = stripe_api
+
+    async def apply(self, event: dict, mode: str) -> Result:
+        """Applies one verified event; raises MalformedEvent, CustomerBusy, or an unavailable error."""
+        event_id, event_type, created = read_envelope(event)
+        if event_type not in HANDLED_EVENTS:
+            return Result("ignored")
+        data = event["data"].get("object")
+        if event_type in INVOICE_EVENTS:
+            subscription_id = stripe_objects.invoice_subscription_id(data)
+            customer_id = stripe_objects.customer_account_id(data.get("customer"))
+            if subscription_id is None:
+                return Result("ignored", customer_id)
+            state = None
+        else:
+            state = stripe_objects.subscription_state(data)
+            customer_id, subscription_id = state.customer_id, state.subscription_id
+
+        if await self.ledger.seen(event_id):
+            return Result("duplicate", customer_id)
+        token = await self.ledger.lock(customer_id)
+        if token is None:
+            raise CustomerBusy(customer_id)
+        try:
+            # Checked again under the lock: a concurrent delivery may have finished.
+            if await self.ledger.seen(event_id):
+                return Result("duplicate", customer_id)
+            if state is None:
+                outcome = await self._apply_invoice(event_id, event_type, created, customer_id, subscription_id, mode)
+            else:
+                outcome = await self._apply_subscription(event_id, event_type, created, state, mode)
+            await self.ledger.mark_seen(event_id, outcome)
+        finally:
+            await self.ledger.unlock(customer_id, token)
+        log.info("event processed", extra={
+            "event_id": event_id, "type": event_type, "outcome": outcome, "account_id": customer_id,
+            "subscription_id": subscription_id, "mode": mode,
+        })
+        return Result(outcome, customer_id)
+
+    async def _apply_subscription(self, event_id: str, event_type: str, created: int, state: SubscriptionState, mode: str) -> str:
+        records = await self.ledger.subscriptions(state.customer_id)
+        current = records.get(state.subscription_id, SubscriptionRecord())
+        rank = (TYPE_RANK[event_type], STATUS_RANK[state.status])
+
+        if current.known:
+            if current.status in stripe_objects.ENDED or created < current.time:
+                return "stale"
+            if created == current.time:
+                if self.stripe_api is not None:
+                    # The subscription as Stripe holds it now is at least as new as either event.
+                    state = stripe_objects.subscription_state(await self.stripe_api.subscription(state.subscription_id))
+                    rank = (TYPE_RANK["customer.subscription.updated"], STATUS_RANK[state.status])
+                elif rank < current.rank:
+                    return "stale"
+
+        tier_ranks = await self.gateway.tier_ranks()
+        tier, unknown_prices = self.prices.tier_of(state, tier_ranks)
+        if not tier and state.status not in stripe_objects.ENDED:
+            await self.ledger.record_unknown_prices(unknown_prices, event_id, state.customer_id)
+            UNKNOWN_PRICE_EVENTS.labels(mode).inc()
+            log.error("no tier matches the subscription's prices; the account's tier is unchanged", extra={
+                "event_id": event_id, "account_id": state.customer_id, "price_ids": unknown_prices,
+            })
+            return "unknown_price"
+
+        record = dataclasses.replace(
+            current, status=state.status, tier=tier or current.tier, period_start=state.period_start,
+            period_end=state.period_end, time=created, rank=rank,
+        )
+        return await self._push(state.customer_id, state.subscription_id, record, records, mode)
+
+    async def _apply_invoice(
+        self, event_id: str, event_type: str, created: int, customer_id: str, subscription_id: str, mode: str
+    ) -> str:
+        records = await self.ledger.subscriptions(customer_id)
+        current = records.get(subscription_id, SubscriptionRecord())
+        outcome = "failed" if event_type == "invoice.payment_failed" else "paid"
+        # A paid invoice settles a failure from the same second, never the reverse.
+        if created < current.invoice_time or (created == current.invoice_time and current.invoice == "paid"):
+            return "stale"
+        if outcome == "failed":
+            PAYMENT_FAILURES.labels(mode).inc()
+            log.warning("invoice payment failed; the account is past due until an invoice is paid", extra={
+                "event_id": event_id, "account_id": customer_id, "subscription_id": subscription_id,
+            })
+        record = dataclasses.replace(current, invoice=outcome, invoice_time=created)
+        if not record.known:
+            await self.ledger.save_subscription(customer_id, subscription_id, record)
+            return "recorded"
+        return await self._push(customer_id, subscription_id, record, records, mode)
+
+    async def _push(
+        self, customer_id: str, subscription_id: str, record: SubscriptionRecord,
+        records: dict[str, SubscriptionRecord], mode: str,
+    ) -> str:
+        records = {**records, subscription_id: record}
+        target = account_target(records, await self.gateway.tier_ranks())
+        if target is not None:
+            account = await self.gateway.get_account(customer_id)
+            if account is not None and account.mode != mode:
+                log.error("a Stripe event's mode differs from its account's; nothing was changed", extra={
+                    "account_id": customer_id, "event_mode": mode, "account_mode": account.mode,
+                })
+                return "mode_mismatch"
+            pushed = await self.gateway.push(customer_id, mode, target, version_of(records))
+            if pushed is None:
+                # Only an account that was never created can be missing: a
+                # subscription that ended or paused before billing saw it active.
+                await self.ledger.save_subscription(customer_id, subscription_id, record)
+                return "recorded"
+            if not pushed.applied:
+                # The gateway holds a newer change, such as an operator's.
+                await self.ledger.save_subscription(customer_id, subscription_id, record)
+                return "stale"
+        await self.ledger.save_subscription(customer_id, subscription_id, record)
+        return "applied"
+
+
+def read_envelope(event: dict) -> tuple[str, str, int]:
+    """Returns (id, type, created) of an event; raises MalformedEvent naming the field that is wrong."""
+    if not isinstance(event, dict) or event.get("object") != "event":
+        raise MalformedEvent("the body is not a Stripe event object")
+    event_id, event_type, created = event.get("id"), event.get("type"), event.get("created")
+    if not isinstance(event_id, str) or not event_id.startswith("evt_") or len(event_id) > 255:
+        raise MalformedEvent("id must be a Stripe event id (evt_...)")
+    if not isinstance(event_type, str) or not event_type:
+        raise MalformedEvent("type is missing")
+    if isinstance(created, bool) or not isinstance(created, int) or created < 0:
+        raise MalformedEvent("created must be unix seconds")
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        raise MalformedEvent("data.object is missing")
+    return event_id, event_type, created

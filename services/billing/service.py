@@ -1,0 +1,212 @@
+"""The billing service's gRPC shell: Stripe webhook intake and the operator's reconcile call."""
+
+import json
+import logging
+import time
+
+import grpc
+import stripe
+from prometheus_client import Counter, Histogram
+
+from defrag.billing.v1 import billing_pb2, billing_pb2_grpc
+from defrag.platform.admin_token import check_admin_token
+from defrag.platform.errors import ApiError, FieldViolation, invalid_argument
+from services.billing import events, reconcile
+from services.billing.accounts import GatewayAdmin, GatewayUnavailable
+from services.billing.events import CustomerBusy, EventProcessor
+from services.billing.ledger import Ledger, LedgerUnavailable
+from services.billing.stripe_api import StripeApi, StripeUnavailable
+from services.billing.stripe_objects import MalformedEvent
+
+log = logging.getLogger("billing")
+
+# Stripe's own default: a signature older than five minutes is a replay.
+SIGNATURE_TOLERANCE_SECONDS = 300
+# Stripe's events are far smaller; Envoy caps every body at 1 MiB as well.
+MAX_EVENT_BYTES = 512 * 1024
+SIGNATURE_FAILURE_REASONS = ("missing", "malformed", "mismatch", "expired")
+
+EVENTS = Counter(
+    "defrag_billing_events_total",
+    "Stripe events received with a valid signature, by event type and outcome "
+    "(applied, stale, recorded, duplicate, unknown_price, mode_mismatch, ignored, busy, unavailable, malformed).",
+    ["type", "outcome"],
+)
+SIGNATURE_FAILURES = Counter(
+    "defrag_billing_signature_failures_total",
+    "Webhook deliveries rejected with 400 because the Stripe-Signature header was missing, malformed, wrong or expired.",
+    ["reason"],
+)
+PUSH_LATENCY = Histogram(
+    "defrag_billing_event_apply_seconds",
+    "Time to apply one verified event, gateway push and Redis writes included, by event type.",
+    ["type"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+OTHER_TYPE = "other"
+
+
+def signature_failure_reason(error: stripe.SignatureVerificationError) -> str:
+    """Classifies the stripe library's verification error for the metric and the message."""
+    text = str(error.user_message or error)
+    if text.startswith("No Stripe-Signature header"):
+        return "missing"
+    if text.startswith("Timestamp outside the tolerance zone"):
+        return "expired"
+    if text.startswith("No signatures found matching"):
+        return "mismatch"
+    return "malformed"
+
+
+SIGNATURE_MESSAGES = {
+    "missing": "the Stripe-Signature header is missing; deliveries must come from a Stripe webhook endpoint",
+    "malformed": "the Stripe-Signature header is malformed; it must be t=<unix seconds>,v1=<hex HMAC-SHA256>",
+    "mismatch": (
+        "no v1 signature in Stripe-Signature matches the body under the configured signing secret; check that "
+        "STRIPE_WEBHOOK_SECRET (or STRIPE_WEBHOOK_SECRET_TEST) is this endpoint's secret and that nothing rewrote the body"
+    ),
+    "expired": (
+        f"the Stripe-Signature timestamp is more than {SIGNATURE_TOLERANCE_SECONDS} seconds old, so the delivery "
+        "is treated as a replay; check the server clock, or let Stripe deliver the event again"
+    ),
+}
+
+
+class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
+    """Verifies each delivery's signature, then hands the event to the processor."""
+
+    def __init__(self, processor: EventProcessor | None, secrets: dict[str, str]):
+        # Mode ("live" or "test") -> signing secret, for the secrets that are configured.
+        self.processor = processor
+        self.secrets = secrets
+        for event_type in (*events.HANDLED_EVENTS, OTHER_TYPE):
+            PUSH_LATENCY.labels(event_type)
+            for outcome in events.OUTCOMES:
+                EVENTS.labels(event_type, outcome)
+        for reason in SIGNATURE_FAILURE_REASONS:
+            SIGNATURE_FAILURES.labels(reason)
+
+    def verify(self, payload: str, header: str) -> str:
+        """Returns the mode whose secret signed the payload; raises a 400 ApiError otherwise."""
+        reason = "mismatch"
+        for mode, secret in self.secrets.items():
+            try:
+                stripe.WebhookSignature.verify_header(payload, header, secret, SIGNATURE_TOLERANCE_SECONDS)
+                return mode
+            except stripe.SignatureVerificationError as error:
+                reason = signature_failure_reason(error)
+                if reason != "mismatch":
+                    break
+        SIGNATURE_FAILURES.labels(reason).inc()
+        log.warning("webhook signature rejected", extra={"reason": reason})
+        raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "STRIPE_SIGNATURE_INVALID", SIGNATURE_MESSAGES[reason],
+                       metadata={"signature_failure": reason})
+
+    async def HandleWebhook(self, request, context):
+        if not self.secrets or self.processor is None:
+            raise ApiError(
+                grpc.StatusCode.UNAVAILABLE, "WEBHOOK_NOT_CONFIGURED",
+                "the webhook has no signing secret configured; set STRIPE_WEBHOOK_SECRET (and STRIPE_WEBHOOK_SECRET_TEST "
+                "for a test-mode endpoint) and restart billing. Stripe delivers the event again later",
+                retry_after_seconds=60,
+            )
+        if len(request.data) > MAX_EVENT_BYTES:
+            raise invalid_argument([FieldViolation("body", f"is {len(request.data)} bytes, over the {MAX_EVENT_BYTES}-byte limit for a Stripe event")])
+        try:
+            payload = request.data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise invalid_argument([FieldViolation("body", "is not UTF-8 text; Stripe sends JSON in UTF-8")]) from None
+        header = next((value for key, value in context.invocation_metadata() or () if key == "stripe-signature"), "")
+        mode = self.verify(payload, header)
+
+        try:
+            event = json.loads(payload)
+        except json.JSONDecodeError as error:
+            EVENTS.labels(OTHER_TYPE, "malformed").inc()
+            raise invalid_argument([FieldViolation("body", f"is not JSON ({error.msg} at line {error.lineno}, column {error.colno})")]) from None
+        event_type = event.get("type") if isinstance(event, dict) else None
+        label = event_type if event_type in events.HANDLED_EVENTS else OTHER_TYPE
+        livemode = event.get("livemode") if isinstance(event, dict) else None
+        if livemode is not None and livemode != (mode == "live"):
+            EVENTS.labels(label, "malformed").inc()
+            raise invalid_argument([FieldViolation(
+                "livemode", f"is {str(livemode).lower()}, but the event is signed with the {mode}-mode secret; "
+                "point each Stripe endpoint at the secret of its own mode",
+            )], reason="STRIPE_MODE_MISMATCH")
+
+        started = time.perf_counter()
+        try:
+            result = await self.processor.apply(event, mode)
+        except MalformedEvent as error:
+            EVENTS.labels(label, "malformed").inc()
+            raise invalid_argument([FieldViolation("data", str(error))], reason="STRIPE_EVENT_INVALID") from None
+        except CustomerBusy:
+            EVENTS.labels(label, "busy").inc()
+            raise ApiError(
+                grpc.StatusCode.ABORTED, "CUSTOMER_BUSY",
+                "another event for this customer is being applied; Stripe delivers this one again later",
+                retry_after_seconds=1,
+            ) from None
+        except (GatewayUnavailable, LedgerUnavailable, StripeUnavailable) as error:
+            EVENTS.labels(label, "unavailable").inc()
+            log.error("event not applied; answering 503 so that Stripe retries", extra={
+                "event_id": event.get("id", ""), "type": event_type, "error": str(error),
+            })
+            raise ApiError(
+                grpc.StatusCode.UNAVAILABLE, "BILLING_DEPENDENCY_UNAVAILABLE",
+                f"the event was not applied, because {dependency_name(error)} is unavailable; nothing changed, "
+                "and Stripe delivers the event again later",
+                retry_after_seconds=5,
+            ) from None
+        PUSH_LATENCY.labels(label).observe(time.perf_counter() - started)
+        EVENTS.labels(label, result.outcome).inc()
+        return billing_pb2.WebhookReply(
+            received=True, event_id=event["id"], type=event_type, outcome=result.outcome, account_id=result.account_id,
+        )
+
+
+def dependency_name(error: Exception) -> str:
+    if isinstance(error, GatewayUnavailable):
+        return "the gateway's admin API"
+    if isinstance(error, LedgerUnavailable):
+        return "Redis"
+    return "Stripe's API"
+
+
+class BillingAdminServicer(billing_pb2_grpc.BillingAdminServiceServicer):
+    """The operator's calls; each checks the admin token first."""
+
+    def __init__(self, processor: EventProcessor | None, stripe_api: StripeApi | None, token: str):
+        self.processor = processor
+        self.stripe_api = stripe_api
+        self.token = token.encode()
+
+    async def Reconcile(self, request, context):
+        check_admin_token(context, self.token)
+        if self.stripe_api is None or self.processor is None:
+            raise ApiError(
+                grpc.StatusCode.FAILED_PRECONDITION, "STRIPE_API_NOT_CONFIGURED",
+                "reconcile reads subscriptions from Stripe's API; set STRIPE_API_KEY for billing and restart it",
+            )
+        try:
+            return await reconcile.run(self.processor, self.stripe_api, dry_run=request.dry_run)
+        except CustomerBusy as busy:
+            raise ApiError(
+                grpc.StatusCode.ABORTED, "CUSTOMER_BUSY",
+                f"an event for customer {busy} was being applied; run reconcile again",
+            ) from None
+        except (GatewayUnavailable, LedgerUnavailable, StripeUnavailable) as error:
+            raise ApiError(
+                grpc.StatusCode.UNAVAILABLE, "BILLING_DEPENDENCY_UNAVAILABLE",
+                f"reconcile stopped, because {dependency_name(error)} is unavailable ({error}); accounts done before "
+                "the failure are up to date, and running it again finishes the rest",
+                retry_after_seconds=5,
+            ) from None
+        except MalformedEvent as error:
+            raise ApiError(grpc.StatusCode.INTERNAL, "STRIPE_OBJECT_INVALID", f"Stripe returned a subscription billing cannot read: {error}") from None
+
+
+def register(servicer: BillingServicer, admin: BillingAdminServicer, server: grpc.aio.Server):
+    billing_pb2_grpc.add_BillingServiceServicer_to_server(servicer, server)
+    billing_pb2_grpc.add_BillingAdminServiceServicer_to_server(admin, server)
+    return [billing_pb2.DESCRIPTOR.services_by_name["BillingService"], billing_pb2.DESCRIPTOR.services_by_name["BillingAdminService"]]
