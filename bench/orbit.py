@@ -10,18 +10,17 @@ process, which gives exact medians and 99th percentiles.
 Run it alone with `python -m bench.orbit`; `make bench` runs it too.
 """
 
-import argparse
 import asyncio
 import dataclasses
 import gc
 import pathlib
-import shutil
 import statistics
 import sys
 import time
 
 import grpc
 
+from bench import standalone
 from bench.counters import bucket_bound_ms, samples
 from bench.session import BENCH_TIERS
 from defrag.common.v1 import common_pb2
@@ -172,21 +171,10 @@ def markdown(result: OrbitResult) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.orbit", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of the load and of the in-process timing, in seconds (default 10)")
-    parser.add_argument(
-        "--var", type=pathlib.Path, default=DEFAULT_VAR,
-        help=f"working folder for logs; emptied at the start (default {DEFAULT_VAR})",
+    return standalone.main(
+        "bench.orbit", __doc__.splitlines()[0], DEFAULT_VAR, 10.0, "length of the load and of the in-process timing",
+        measure, lambda result: [result_line(result)], markdown, argv,
     )
-    arguments = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    if arguments.seconds <= 0:
-        parser.error("--seconds must be positive")
-
-    shutil.rmtree(arguments.var, ignore_errors=True)
-    result = measure(arguments.var, arguments.seconds)
-    print(result_line(result), flush=True)
-    print("\n".join(markdown(result)))
-    return 0
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ authorizers (see bench/edge.py). The telemetry handler is also called in a
 loop in this process, before and after the loads, for the compute rate of
 one core. The position engine is compared with pyswisseph and
 astronomy-engine in one process first (bench/engine.py). Last,
-bench/seda.py loads one SEDA process on its own, and bench/orbit.py one
-orbit process with 12-person maps.
+bench/seda.py loads one SEDA process on its own, bench/orbit.py one
+orbit process with 12-person maps, and bench/billing.py the Stripe webhook.
 """
 
 import argparse
@@ -23,7 +23,7 @@ import shutil
 import sys
 import time
 
-from bench import engine, inprocess, load, orbit, report, seda
+from bench import billing, engine, inprocess, load, orbit, report, seda
 from bench.session import GRPC_REQUEST, PROTOCOLS, REFERENCE_TARGETS, TARGETS, Config, LoadShape, Measurement, Session
 from defrag.platform.config import ROOT
 
@@ -59,6 +59,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--compute-seconds", type=float, default=5.0, help="length of each in-process compute run, in seconds (default 5)")
     parser.add_argument("--engine-seconds", type=float, default=30.0, help="length of the position engine's comparison with its peers, in seconds (default 30)")
     parser.add_argument("--seda-seconds", type=float, default=10.0, help="length of each SEDA load, in seconds; 0 skips SEDA (default 10)")
+    parser.add_argument("--billing-seconds", type=float, default=5.0, help="length of each Stripe webhook load, in seconds; 0 skips billing (default 5)")
     parser.add_argument("--orbit-seconds", type=float, default=10.0, help="length of the orbit load and its in-process timing, in seconds; 0 skips orbit (default 10)")
 
     parser.add_argument(
@@ -148,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         orbit_result = orbit.measure(arguments.var / "orbit", arguments.orbit_seconds)
         print(orbit.result_line(orbit_result), flush=True)
         service_lines += ["", *orbit.markdown(orbit_result)] if service_lines else orbit.markdown(orbit_result)
+    if arguments.billing_seconds > 0:
+        print("--- Stripe webhook", flush=True)
+        billing_result = billing.measure(arguments.var / "billing", arguments.billing_seconds)
+        print(billing.result_line(billing_result), flush=True)
+        service_lines += ["", *billing.markdown(billing_result)] if service_lines else billing.markdown(billing_result)
     elapsed = time.monotonic() - started
 
     text = report.render(measurements, compute, best, shape, elapsed, service_lines) + "\n" + engine_text

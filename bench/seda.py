@@ -11,11 +11,9 @@ each took, which shows whether scoring blocks the event loop.
 Run it alone with `python -m bench.seda`; `make bench` runs it too.
 """
 
-import argparse
 import asyncio
 import dataclasses
 import pathlib
-import shutil
 import statistics
 import sys
 import time
@@ -23,6 +21,7 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench import standalone
 from bench.counters import bucket_bound_ms, samples
 from bench.session import BENCH_TIERS
 from defrag.mesh import Mesh, Ports
@@ -196,22 +195,10 @@ def markdown(results: list[SedaResult]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.seda", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured load, in seconds (default 10)")
-    parser.add_argument(
-        "--var", type=pathlib.Path, default=DEFAULT_VAR,
-        help=f"working folder for Redis data and logs; emptied at the start (default {DEFAULT_VAR})",
+    return standalone.main(
+        "bench.seda", __doc__.splitlines()[0], DEFAULT_VAR, 10.0, "length of each measured load",
+        measure, lambda results: [result_line(r) for r in results], markdown, argv,
     )
-    arguments = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    if arguments.seconds <= 0:
-        parser.error("--seconds must be positive")
-
-    shutil.rmtree(arguments.var, ignore_errors=True)
-    results = measure(arguments.var, arguments.seconds)
-    for result in results:
-        print(result_line(result), flush=True)
-    print("\n".join(markdown(results)))
-    return 0
 
 
 if __name__ == "__main__":
