@@ -202,3 +202,13 @@ def test_reconcile_needs_the_admin_token(mesh):
             stub.Reconcile(billing_pb2.ReconcileRequest(), metadata=[("authorization", "Bearer wrong")], timeout=10)
 
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_reconcile_not_on_public_listener(mesh, public_channel):
+    stub = billing_pb2_grpc.BillingAdminServiceStub(public_channel)
+    metadata = [("authorization", f"Bearer {mesh.admin_token}")]
+
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.Reconcile(billing_pb2.ReconcileRequest(dry_run=True), metadata=metadata, timeout=10)
+
+    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED

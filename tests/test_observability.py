@@ -57,6 +57,7 @@ def test_billing_exports_event_series_from_start(mesh):
     assert sample(metrics, "defrag_billing_signature_failures_total", reason="expired") >= 0
     assert sample(metrics, "defrag_billing_unknown_price_events_total", mode="live") >= 0
     assert "defrag_billing_event_apply_seconds_bucket" in metrics
+    assert sample(metrics, "defrag_billing_gateway_push_seconds_count", result="failed") >= 0
 
 
 def test_telemetry_exports_requests_and_latency(mesh, admin):

@@ -5,6 +5,7 @@ import datetime as dt
 import time
 
 import grpc
+from prometheus_client import Histogram
 
 from defrag.keys.v1 import admin_pb2, admin_pb2_grpc
 from services.billing.ledger import SubscriptionRecord
@@ -16,6 +17,16 @@ PUSH_TIMEOUT_SECONDS = 3.0
 # The gateway's tiers change only with its configuration file, so billing
 # reads them again at most this often.
 TIERS_TTL_SECONDS = 60.0
+
+
+PUSH_LATENCY = Histogram(
+    "defrag_billing_gateway_push_seconds",
+    "Time of one account change pushed to the gateway's admin API, by result (applied, ignored as older, failed).",
+    ["result"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0),
+)
+for _result in ("applied", "ignored", "not_found", "failed"):
+    PUSH_LATENCY.labels(_result)
 
 
 class GatewayUnavailable(Exception):
@@ -141,7 +152,14 @@ class GatewayAdmin:
             request.period_end = rfc3339(target.period_end)
         if target.create:
             request.create_mode = mode
+        started = time.perf_counter()
+        result = "failed"
         try:
-            return await self._call("UpdateAccount", request)
+            reply = await self._call("UpdateAccount", request)
+            result = "applied" if reply.applied else "ignored"
+            return reply
         except grpc.aio.AioRpcError:
+            result = "not_found"
             return None
+        finally:
+            PUSH_LATENCY.labels(result).observe(time.perf_counter() - started)

@@ -37,7 +37,7 @@ SIGNATURE_FAILURES = Counter(
     "Webhook deliveries rejected with 400 because the Stripe-Signature header was missing, malformed, wrong or expired.",
     ["reason"],
 )
-PUSH_LATENCY = Histogram(
+APPLY_LATENCY = Histogram(
     "defrag_billing_event_apply_seconds",
     "Time to apply one verified event, gateway push and Redis writes included, by event type.",
     ["type"],
@@ -80,7 +80,7 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         self.processor = processor
         self.secrets = secrets
         for event_type in (*events.HANDLED_EVENTS, OTHER_TYPE):
-            PUSH_LATENCY.labels(event_type)
+            APPLY_LATENCY.labels(event_type)
             for outcome in events.OUTCOMES:
                 EVENTS.labels(event_type, outcome)
         for reason in SIGNATURE_FAILURE_REASONS:
@@ -158,7 +158,7 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
                 "and Stripe delivers the event again later",
                 retry_after_seconds=5,
             ) from None
-        PUSH_LATENCY.labels(label).observe(time.perf_counter() - started)
+        APPLY_LATENCY.labels(label).observe(time.perf_counter() - started)
         EVENTS.labels(label, result.outcome).inc()
         return billing_pb2.WebhookReply(
             received=True, event_id=event["id"], type=event_type, outcome=result.outcome, account_id=result.account_id,
