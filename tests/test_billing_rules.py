@@ -264,3 +264,89 @@ def test_processor_reports_gateway_down(mesh):
         asyncio.run(run())
     # Nothing was recorded, so the retry applies it.
     assert apply_all(mesh, [event]) == ["applied"]
+
+
+def lifecycle(customer: str, subscription_id: str, start: int, with_deletion: bool) -> list[dict]:
+    """One subscription's events in Stripe's order, a few seconds apart."""
+    def subscription_event(event_type, offset, **fields):
+        subscription = stripe_events.subscription(NEW_SHAPE, customer, subscription_id,
+                                                  period=(start + offset, start + offset + 30 * 86_400), **fields)
+        return stripe_events.subscription_event(event_type, NEW_SHAPE, subscription, created=start + offset)
+
+    def invoice_event(event_type, offset):
+        return stripe_events.invoice_event(event_type, NEW_SHAPE, customer, subscription_id, created=start + offset)
+
+    events = [
+        subscription_event("customer.subscription.created", 0),
+        subscription_event("customer.subscription.updated", 2, price=stripe_events.ENTERPRISE_PRICE),
+        invoice_event("invoice.payment_failed", 4),
+        subscription_event("customer.subscription.updated", 5, price=stripe_events.ENTERPRISE_PRICE, status="past_due"),
+        invoice_event("invoice.paid", 6),
+        subscription_event("customer.subscription.updated", 8, price=FREE_PRICE),
+    ]
+    if with_deletion:
+        events.append(subscription_event("customer.subscription.deleted", 10, price=FREE_PRICE, status="canceled"))
+    return events
+
+
+def apply_with_enterprise(mesh, events: list[dict]) -> list[str]:
+    async def run() -> list[str]:
+        ledger = Ledger(mesh.redis_url)
+        gateway = GatewayAdmin(mesh.admin_address, mesh.admin_token)
+        prices = Prices({PRO_PRICE: "pro", FREE_PRICE: "free", stripe_events.ENTERPRISE_PRICE: "enterprise"})
+        processor = EventProcessor(ledger, gateway, prices)
+        try:
+            return [(await processor.apply(event, "test")).outcome for event in events]
+        finally:
+            await gateway.close()
+            await ledger.close()
+
+    return asyncio.run(run())
+
+
+def account_state(admin, account_id: str):
+    try:
+        account = admin.GetAccount(admin_pb2.GetAccountRequest(account_id=account_id))
+    except grpc.RpcError as error:
+        assert error.code() == grpc.StatusCode.NOT_FOUND
+        return None
+    return account.tier, account.status, account.period_start, account.period_end
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_any_order_with_duplicates_ends_in_the_same_state(mesh, admin, seed):
+    import random
+
+    shuffle = random.Random(seed)
+    start = int(time.time()) - 60
+    in_order, in_order_sub = stripe_events.new_ids()
+    shuffled, shuffled_sub = stripe_events.new_ids()
+    apply_with_enterprise(mesh, lifecycle(in_order, in_order_sub, start, with_deletion=False))
+    events = lifecycle(shuffled, shuffled_sub, start, with_deletion=False)
+    deliveries = events + shuffle.sample(events, 3)
+    shuffle.shuffle(deliveries)
+
+    outcomes = apply_with_enterprise(mesh, deliveries)
+
+    assert outcomes.count("duplicate") == 3
+    assert account_state(admin, shuffled) == account_state(admin, in_order)
+    assert account_state(admin, in_order) == (
+        "free", "active", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + 8)),
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + 8 + 30 * 86_400)),
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_any_order_ending_in_deletion_leaves_no_access(mesh, admin, seed):
+    import random
+
+    shuffle = random.Random(100 + seed)
+    customer, subscription_id = stripe_events.new_ids()
+    events = lifecycle(customer, subscription_id, int(time.time()) - 60, with_deletion=True)
+    shuffle.shuffle(events)
+
+    apply_with_enterprise(mesh, events)
+
+    # Deleted first: the account is never created. Otherwise it is canceled.
+    state = account_state(admin, customer)
+    assert state is None or state[1] == "canceled"
