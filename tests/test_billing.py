@@ -10,6 +10,7 @@ import concurrent.futures
 import json
 import time
 import urllib.request
+from http import client as http_client
 
 import grpc
 import pytest
@@ -454,18 +455,47 @@ def test_live_event_signed_with_test_secret_gets_400(mesh, admin):
 
 @pytest.mark.parametrize("body, field", [
     (b"not json", "body"),
-    (b"[1, 2]", "data"),
-    (b'{"object": "event", "id": "evt_1", "type": "customer.subscription.created", "created": 1, "data": {}}', "data"),
-    (b'{"object": "event", "id": "x", "type": "invoice.paid", "created": 1, "data": {"object": {}}}', "data"),
-    (b"\xff\xfe", "body"),
+    (b"[1, 2]", "body"),
+    (b'"evt_1"', "body"),
+    (b'{"object": "event", "id": "evt_1", "type": "customer.subscription.created", "created": 1, "data": {}}', "data.object"),
+    (b'{"object": "event", "id": "x", "type": "invoice.paid", "created": 1, "data": {"object": {}}}', "body"),
+    (b'{"object": "event", "id": "evt_1", "type": "invoice.paid", "created": 1, "data": {"object": {}}}', "data.object"),
+    (b'{"object": "event", "id": "evt_1", "type": "customer.subscription.updated", "created": 1, '
+     b'"data": {"object": {"object": "subscription", "status": "active"}}}', "data.object"),
 ])
 def test_signed_body_that_is_not_an_event_gets_400(mesh, body, field):
-    reply = http(mesh, "/v1/stripe/webhook", stripe_events.webhook_headers(body) if body != b"\xff\xfe" else
-                 {"Content-Type": "application/json", "Stripe-Signature": "t=1,v1=00"}, "POST", body)
+    reply = http(mesh, "/v1/stripe/webhook", stripe_events.webhook_headers(body), "POST", body)
 
     assert reply.status == 400
     violation = reply.detail("google.rpc.BadRequest")["field_violations"][0]
-    assert violation["field"] in (field, "body")
+    assert violation["field"] == field
+
+
+def test_body_that_is_not_utf8_gets_400(mesh):
+    body = b'{"id": "\xff\xfe"}'
+
+    reply = http(mesh, "/v1/stripe/webhook", {"Content-Type": "application/json", "Stripe-Signature": "t=1,v1=00"}, "POST", body)
+
+    assert reply.status == 400
+    assert "UTF-8" in reply.json()["message"]
+
+
+def test_repeated_signature_header_gets_400(mesh):
+    body = b"{}"
+    connection = http_client.HTTPConnection("127.0.0.1", mesh.ports.public, timeout=10)
+    connection.putrequest("POST", "/v1/stripe/webhook")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(len(body)))
+    signature = stripe_events.sign(body, stripe_events.TEST_SECRET)
+    connection.putheader("Stripe-Signature", signature)
+    connection.putheader("Stripe-Signature", signature)
+    connection.endheaders(body)
+    reply = connection.getresponse()
+    payload = json.loads(reply.read())
+    connection.close()
+
+    assert reply.status == 400
+    assert "more than once" in payload["message"]
 
 
 def test_subscription_without_items_gets_400(mesh, admin):

@@ -211,14 +211,14 @@ class EventProcessor:
 def read_envelope(event: dict) -> tuple[str, str, int]:
     """Returns (id, type, created) of an event; raises MalformedEvent naming the field that is wrong."""
     if not isinstance(event, dict) or event.get("object") != "event":
-        raise MalformedEvent("the body is not a Stripe event object")
+        raise MalformedEvent("the body is not a Stripe event object", part="body")
     event_id, event_type, created = event.get("id"), event.get("type"), event.get("created")
     if not isinstance(event_id, str) or not event_id.startswith("evt_") or len(event_id) > 255:
-        raise MalformedEvent("id must be a Stripe event id (evt_...)")
+        raise MalformedEvent("id must be a Stripe event id (evt_...)", part="body")
     if not isinstance(event_type, str) or not event_type:
-        raise MalformedEvent("type is missing")
+        raise MalformedEvent("type is missing", part="body")
     if isinstance(created, bool) or not isinstance(created, int) or created < 0:
-        raise MalformedEvent("created must be unix seconds")
+        raise MalformedEvent("created must be unix seconds", part="body")
     data = event.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise MalformedEvent("data.object is missing")

@@ -116,17 +116,23 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
             payload = request.data.decode("utf-8")
         except UnicodeDecodeError:
             raise invalid_argument([FieldViolation("body", "is not UTF-8 text; Stripe sends JSON in UTF-8")]) from None
-        header = next((value for key, value in context.invocation_metadata() or () if key == "stripe-signature"), "")
-        mode = self.verify(payload, header)
+        headers = [value for key, value in context.invocation_metadata() or () if key == "stripe-signature"]
+        if len(headers) > 1:
+            SIGNATURE_FAILURES.labels("malformed").inc()
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "STRIPE_SIGNATURE_INVALID",
+                           "Stripe-Signature was sent more than once; Stripe sends one header with every signature in it",
+                           metadata={"signature_failure": "malformed"})
+        mode = self.verify(payload, headers[0] if headers else "")
 
         try:
             event = json.loads(payload)
         except json.JSONDecodeError as error:
             EVENTS.labels(OTHER_TYPE, "malformed").inc()
             raise invalid_argument([FieldViolation("body", f"is not JSON ({error.msg} at line {error.lineno}, column {error.colno})")]) from None
-        event_type = event.get("type") if isinstance(event, dict) else None
+        envelope = event if isinstance(event, dict) else {}
+        event_type = envelope.get("type")
         label = event_type if event_type in events.HANDLED_EVENTS else OTHER_TYPE
-        livemode = event.get("livemode") if isinstance(event, dict) else None
+        livemode = envelope.get("livemode")
         if livemode is not None and livemode != (mode == "live"):
             EVENTS.labels(label, "malformed").inc()
             raise invalid_argument([FieldViolation(
@@ -139,7 +145,12 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
             result = await self.processor.apply(event, mode)
         except MalformedEvent as error:
             EVENTS.labels(label, "malformed").inc()
-            raise invalid_argument([FieldViolation("data", str(error))], reason="STRIPE_EVENT_INVALID") from None
+            # Stripe signed it, so a shape billing cannot read may mean an API version it does not know.
+            log.error("signed event not readable; replying 400", extra={
+                "event_id": str(envelope.get("id", ""))[:80], "type": str(event_type)[:80], "error": str(error),
+                "api_version": str(envelope.get("api_version", ""))[:40],
+            })
+            raise invalid_argument([FieldViolation(error.part, str(error))], reason="STRIPE_EVENT_INVALID") from None
         except CustomerBusy:
             EVENTS.labels(label, "busy").inc()
             raise ApiError(
@@ -149,7 +160,7 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
             ) from None
         except (GatewayUnavailable, LedgerUnavailable, StripeUnavailable) as error:
             EVENTS.labels(label, "unavailable").inc()
-            log.error("event not applied; answering 503 so that Stripe retries", extra={
+            log.error("event not applied; replying 503 so that Stripe retries", extra={
                 "event_id": event.get("id", ""), "type": event_type, "error": str(error),
             })
             raise ApiError(

@@ -38,6 +38,11 @@ STATUS_RANK = {
 class MalformedEvent(ValueError):
     """A signed body is not the Stripe object its type promises; the message names the field."""
 
+    def __init__(self, message: str, part: str = "data.object"):
+        super().__init__(message)
+        # Where the problem is: "body" for the event itself, "data.object" for the object it carries.
+        self.part = part
+
 
 @dataclasses.dataclass(frozen=True)
 class SubscriptionState:
