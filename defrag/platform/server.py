@@ -50,6 +50,19 @@ def method_paths(services: Iterable[pb_descriptor.ServiceDescriptor]) -> list[st
     return [f"/{s.full_name}/{m.name}" for s in services for m in s.methods]
 
 
+def grpc_status(error: ApiError, request_id: str) -> grpc.Status:
+    """Returns the error as a gRPC status, with retry-after metadata when it says when to retry.
+
+    Envoy's transcoder turns the trailers of an error into response headers,
+    so a REST caller gets the Retry-After header as well.
+    """
+    status = rpc_status.to_status(error.to_status(request_id))
+    if error.retry_after_seconds is None:
+        return status
+    metadata = (*status.trailing_metadata, ("retry-after", str(error.retry_after_seconds)))
+    return status._replace(trailing_metadata=metadata)
+
+
 class ObservingInterceptor(grpc.aio.ServerInterceptor):
     """Counts, times and logs every unary call, and turns ApiError into a rich status."""
 
@@ -90,7 +103,7 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
             return await inner(request, context)
         except ApiError as error:
             code = error.code.name
-            await context.abort_with_status(rpc_status.to_status(error.to_status(request_id)))
+            await context.abort_with_status(grpc_status(error, request_id))
         except (asyncio.CancelledError, grpc.aio.AbortError):
             code = context.code().name if context.code() else "CANCELLED"
             raise
