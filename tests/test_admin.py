@@ -189,6 +189,18 @@ def test_update_without_create_mode_needs_the_account(admin):
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+@pytest.mark.parametrize("event_time", [-1, 253402300800, 2**63 - 1])
+def test_update_rejects_an_event_time_out_of_range(admin, event_time):
+    account_id = admin.new_account("free")
+
+    with pytest.raises(grpc.RpcError) as raised:
+        admin.UpdateAccount(admin_pb2.UpdateAccountRequest(account_id=account_id, tier="pro", source_event_time=event_time))
+
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "source_event_time" in raised.value.details()
+    assert admin.GetAccount(admin_pb2.GetAccountRequest(account_id=account_id)).tier == "free"
+
+
 def test_update_rejects_an_unknown_create_mode(admin):
     with pytest.raises(grpc.RpcError) as raised:
         admin.UpdateAccount(admin_pb2.UpdateAccountRequest(account_id="cus_Whatever", create_mode="sandbox"))

@@ -147,6 +147,11 @@ class KeyAdminServicer(admin_pb2_grpc.KeyAdminServiceServicer):
         account_id = self._account_id(request.account_id)
         changes = self._changes(request)
         event_time = request.source_event_time if request.HasField("source_event_time") else None
+        if event_time is not None and not FIRST_INSTANT <= event_time <= LAST_INSTANT:
+            # Redis's Lua reads numbers as doubles, so a larger version would be stored inexactly.
+            raise invalid_argument([FieldViolation(
+                "source_event_time", f"{event_time} is outside {FIRST_INSTANT}..{LAST_INSTANT} (unix seconds up to year 9999)",
+            )])
         create_mode = None
         if request.HasField("create_mode"):
             if request.create_mode not in MODES:
