@@ -261,6 +261,7 @@ def test_concurrent_duplicates_apply_once(mesh, admin):
     for reply in replies:
         if reply.status == 409:
             assert reply.reason() == "CUSTOMER_BUSY"
+            assert reply.headers["retry-after"] == "1"
     assert account(admin, customer).tier == "pro"
 
 
@@ -537,3 +538,136 @@ def test_webhook_needs_no_api_key_but_ignores_one(mesh, admin):
     reply = http(mesh, "/v1/stripe/webhook", headers, "POST", body)
 
     assert outcome(reply) == "applied"
+
+
+# --- hostile but signed input ------------------------------------------------------------------
+
+
+def signed_reply(mesh, event_or_body, extra_headers: dict | None = None, path: str = "/v1/stripe/webhook"):
+    body = event_or_body if isinstance(event_or_body, bytes) else stripe_events.encode(event_or_body)
+    headers = {**stripe_events.webhook_headers(body), **(extra_headers or {})}
+    return http(mesh, path, headers, "POST", body)
+
+
+@pytest.mark.parametrize("created", [2**63 - 1, 10**25, 253402300800, -5, "1700000000", 1.5])
+def test_created_out_of_range_gets_400(mesh, admin, created):
+    customer, subscription_id = stripe_events.new_ids()
+    event = created_event(NEW_SHAPE, customer, subscription_id)
+    event["created"] = created
+
+    reply = signed_reply(mesh, event)
+
+    assert reply.status == 400
+    assert reply.reason() == "STRIPE_EVENT_INVALID"
+    assert reply.detail("google.rpc.BadRequest")["field_violations"][0]["field"] == "body"
+    assert "created" in reply.json()["message"]
+    assert account(admin, customer) is None
+
+
+def test_created_in_the_future_gets_400(mesh, admin):
+    customer, subscription_id = stripe_events.new_ids()
+    event = created_event(NEW_SHAPE, customer, subscription_id, created=int(time.time()) + 3600)
+
+    reply = signed_reply(mesh, event)
+
+    assert reply.status == 400
+    assert "clock" in reply.json()["message"]
+    assert account(admin, customer) is None
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda s: s["items"]["data"][0].update(current_period_start=253402300800), "year 9999"),
+    (lambda s: s["items"]["data"][0].update(current_period_end=100, current_period_start=200), "must be after"),
+    (lambda s: s["items"].update(data=[]), "at least one item"),
+    (lambda s: s.update(customer="acct_demo"), "not a Stripe customer id"),
+    (lambda s: s.update(status=None), "status null"),
+])
+def test_unreadable_subscription_gets_400(mesh, admin, change, words):
+    customer, subscription_id = stripe_events.new_ids()
+    event = created_event(NEW_SHAPE, customer, subscription_id)
+    change(event["data"]["object"])
+
+    reply = signed_reply(mesh, event)
+
+    assert reply.status == 400
+    assert words in reply.json()["message"]
+    assert reply.detail("google.rpc.BadRequest")["field_violations"][0]["field"] == "data.object"
+    assert account(admin, customer) is None
+
+
+def test_livemode_that_is_not_a_boolean_gets_400(mesh):
+    customer, subscription_id = stripe_events.new_ids()
+    event = created_event(NEW_SHAPE, customer, subscription_id)
+    event["livemode"] = "false"
+
+    reply = signed_reply(mesh, event)
+
+    assert reply.status == 400
+    assert "must be true or false" in reply.json()["message"]
+
+
+def test_deeply_nested_body_gets_400(mesh):
+    body = b'{"object": "event", "data": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+
+    reply = signed_reply(mesh, body)
+
+    assert reply.status == 400
+    assert "too deeply" in reply.json()["message"]
+
+
+def test_signature_from_the_future_gets_400(mesh, admin):
+    customer, subscription_id = stripe_events.new_ids()
+    body = stripe_events.encode(created_event(NEW_SHAPE, customer, subscription_id))
+    headers = stripe_events.webhook_headers(body, timestamp=int(time.time()) + 10**6)
+
+    reply = http(mesh, "/v1/stripe/webhook", headers, "POST", body)
+
+    assert reply.status == 400
+    assert reply.json()["details"][0]["metadata"]["signature_failure"] == "future"
+    assert account(admin, customer) is None
+
+
+def test_webhook_rejects_compression_and_api_key(mesh, admin):
+    customer, subscription_id = stripe_events.new_ids()
+    event = created_event(NEW_SHAPE, customer, subscription_id)
+
+    compressed = signed_reply(mesh, event, {"Content-Encoding": "gzip"})
+    with_key = signed_reply(mesh, event, path="/v1/stripe/webhook?api_key=sk_live_x")
+
+    assert compressed.status == 415
+    assert compressed.reason() == "UNSUPPORTED_CONTENT_ENCODING"
+    assert with_key.status == 400
+    assert account(admin, customer) is None
+
+
+def test_webhook_checks_the_request_id(mesh):
+    customer, subscription_id = stripe_events.new_ids()
+    event = created_event(NEW_SHAPE, customer, subscription_id)
+
+    repeated = signed_reply(mesh, event, {"x-request-id": "a,b"})
+    too_long = signed_reply(mesh, event, {"x-request-id": "r" * 129})
+
+    assert repeated.status == 400
+    assert repeated.reason() == "INVALID_REQUEST_ID"
+    assert too_long.status == 400
+    assert "over the limit of 128" in too_long.json()["message"]
+
+
+def test_non_ascii_signature_header_gets_400_and_is_not_logged(mesh):
+    body = b"{}"
+    signature = stripe_events.sign(body, stripe_events.TEST_SECRET)
+    connection = http_client.HTTPConnection("127.0.0.1", mesh.ports.public, timeout=10)
+    connection.putrequest("POST", "/v1/stripe/webhook")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", "2")
+    connection.putheader("Stripe-Signature", signature.encode() + b",x=\xe9")
+    connection.putheader("X-Note", b"caf\xe9")
+    connection.endheaders(body)
+    reply = connection.getresponse()
+    payload = json.loads(reply.read())
+    connection.close()
+
+    assert reply.status == 400
+    assert "printable ASCII" in payload["message"]
+    logs = "\n".join(p.read_text() for p in mesh.logs.glob("billing-*.log"))
+    assert signature.split("v1=")[1] not in logs

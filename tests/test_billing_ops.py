@@ -49,6 +49,7 @@ def test_gateway_down_gives_503_then_retry_applies(billing_mesh):
     assert down.status == 503
     assert down.reason() == "BILLING_DEPENDENCY_UNAVAILABLE"
     assert "gateway" in down.json()["message"]
+    assert down.headers["retry-after"] == "5"
     billing_mesh.restart("gateway-0")
     admin = AdminClient(billing_mesh)
     assert get_account(admin, customer) is None
@@ -106,6 +107,7 @@ def test_webhook_without_secret_gives_503(tmp_path):
 
     assert reply.status == 503
     assert reply.reason() == "WEBHOOK_NOT_CONFIGURED"
+    assert reply.headers["retry-after"] == "60"
     assert "STRIPE_WEBHOOK_SECRET" in reply.json()["message"]
 
 

@@ -209,6 +209,13 @@ def test_webhook_secret_must_be_a_signing_secret(monkeypatch):
         billing_main.webhook_secrets()
 
 
+def test_webhook_secrets_may_list_several(monkeypatch):
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_old, whsec_new")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET_TEST", "whsec_test")
+
+    assert billing_main.webhook_secrets() == [("live", "whsec_old"), ("live", "whsec_new"), ("test", "whsec_test")]
+
+
 # --- same-second events without the Stripe API ------------------------------------------------------
 
 

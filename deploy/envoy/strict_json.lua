@@ -835,7 +835,8 @@ local function check_query(route, query)
   for parameter in gmatch(query, "[^&]+") do
     local equals = find(parameter, "=", 1, true)
     local raw_name = equals and sub(parameter, 1, equals - 1) or parameter
-    if not IGNORED_QUERY_PARAMETERS[raw_name] then
+    -- A raw-body route needs no API key, so not even the deprecated api_key passes.
+    if route.raw_body or not IGNORED_QUERY_PARAMETERS[raw_name] then
       local name = percent_decode(raw_name)
       local sent_name = shorten(printable_header(raw_name))
       local field = route.query[name]
@@ -1227,6 +1228,39 @@ local function check_request_query(route, query, request_id)
   return nil
 end
 
+-- Checks the headers of a raw-body route (the Stripe webhook), which skips
+-- ext_authz and so the gateway's header checks. A compressed body cannot be
+-- what its signature covers. Header values outside ASCII are removed, and
+-- rejected in Stripe-Signature, because the service's gRPC library logs
+-- each value that is not UTF-8, and the signature with it. Returns the
+-- status, body and extra headers of a rejection, or nil.
+local function check_raw_request(handle, headers, request_id)
+  local encoding_problem = content_encoding_problem(headers:get("content-encoding"))
+  if encoding_problem then
+    return 415, error_body({
+      grpc_code = 3, reason = "UNSUPPORTED_CONTENT_ENCODING",
+      message = encoding_problem .. ": send the body uncompressed, without a Content-Encoding header",
+    }, request_id), { ["accept-encoding"] = "identity" }
+  end
+  local signature = headers:get("stripe-signature")
+  if signature and find(signature, "[^\32-\126]") then
+    return 400, error_body({
+      grpc_code = 3, reason = "STRIPE_SIGNATURE_INVALID",
+      message = "the Stripe-Signature header has characters outside printable ASCII; it must be t=<unix seconds>,v1=<hex HMAC-SHA256>",
+    }, request_id)
+  end
+  local non_ascii = {}
+  for name, value in pairs(headers) do
+    if sub(name, 1, 1) ~= ":" and find(value, "[\128-\255]") then
+      non_ascii[#non_ascii + 1] = name
+    end
+  end
+  for _, name in ipairs(non_ascii) do
+    headers:remove(name)
+  end
+  return nil
+end
+
 local function is_grpc_call(headers)
   local content_type = headers:get("content-type") or ""
   return headers:get(":method") == "POST"
@@ -1311,6 +1345,11 @@ function envoy_on_request(handle)
     return
   end
 
+  if route and route.raw_body then
+    if send_rejection(handle, request_id, pcall(check_raw_request, handle, headers, request_id)) then
+      return
+    end
+  end
   local buffer = handle:body()
   if route and route.raw_body then
     if limit and buffer ~= nil and buffer:length() > limit then

@@ -9,10 +9,12 @@ Settings (environment):
   DEFRAG_ADMIN_TOKEN           the admin API's token (required); the
                                reconcile call requires it too
   STRIPE_WEBHOOK_SECRET        signing secret (whsec_...) of the live-mode
-                               endpoint; its events make live accounts
+                               endpoint; its events make live accounts.
+                               Several may be listed, separated by commas,
+                               while a secret is rotated.
   STRIPE_WEBHOOK_SECRET_TEST   signing secret of the test-mode endpoint; its
                                events make test accounts. With neither
-                               secret, every delivery gets 503.
+                               setting, every delivery gets 503.
   STRIPE_FREE_PRICE_ID, STRIPE_PRO_PRICE_ID, STRIPE_ENTERPRISE_PRICE_ID
                                price ids (price_...) of each tier; several
                                may be given, separated by commas (monthly
@@ -60,14 +62,14 @@ def price_map() -> dict[str, str]:
     return tiers
 
 
-def webhook_secrets() -> dict[str, str]:
-    secrets = {}
+def webhook_secrets() -> list[tuple[str, str]]:
+    """Reads the signing secrets as (mode, secret) pairs; a setting may list several, separated by commas."""
+    secrets = []
     for mode, name in (("live", "STRIPE_WEBHOOK_SECRET"), ("test", "STRIPE_WEBHOOK_SECRET_TEST")):
-        value = env_str(name, "").strip()
-        if value:
+        for value in filter(None, (part.strip() for part in env_str(name, "").split(","))):
             if not value.startswith("whsec_"):
-                raise ConfigError(f"{name} does not start with whsec_; copy the endpoint's signing secret from Stripe")
-            secrets[mode] = value
+                raise ConfigError(f"{name} lists a value that does not start with whsec_; copy the endpoint's signing secret from Stripe")
+            secrets.append((mode, value))
     return secrets
 
 

@@ -17,6 +17,8 @@ push, which carries the same state and time, is idempotent.
 
 import dataclasses
 import logging
+import re
+import time
 
 from prometheus_client import Counter
 
@@ -31,6 +33,10 @@ log = logging.getLogger("billing.events")
 SUBSCRIPTION_EVENTS = tuple(TYPE_RANK)
 INVOICE_EVENTS = ("invoice.payment_failed", "invoice.paid")
 HANDLED_EVENTS = SUBSCRIPTION_EVENTS + INVOICE_EVENTS
+EVENT_ID = re.compile(r"evt_[A-Za-z0-9_]{1,250}")
+# Stripe creates an event before it sends it, so a created time ahead of
+# this server's clock can only be clock drift, and only a little of it.
+CLOCK_SKEW_SECONDS = 300
 OUTCOMES = ("applied", "stale", "recorded", "duplicate", "unknown_price", "mode_mismatch", "ignored")
 
 PAYMENT_FAILURES = Counter(
@@ -208,17 +214,27 @@ class EventProcessor:
         return "applied"
 
 
-def read_envelope(event: dict) -> tuple[str, str, int]:
-    """Returns (id, type, created) of an event; raises MalformedEvent naming the field that is wrong."""
+def read_envelope(event: dict, now: float | None = None) -> tuple[str, str, int]:
+    """Returns (id, type, created) of an event; raises MalformedEvent naming the field that is wrong.
+
+    An event created more than CLOCK_SKEW_SECONDS in the future is rejected:
+    it would make every real event of its subscription look stale.
+    """
     if not isinstance(event, dict) or event.get("object") != "event":
         raise MalformedEvent("the body is not a Stripe event object", part="body")
     event_id, event_type, created = event.get("id"), event.get("type"), event.get("created")
-    if not isinstance(event_id, str) or not event_id.startswith("evt_") or len(event_id) > 255:
-        raise MalformedEvent("id must be a Stripe event id (evt_...)", part="body")
+    if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
+        raise MalformedEvent(f"id is {stripe_objects.shown(event_id)}; it must be a Stripe event id (evt_...)", part="body")
     if not isinstance(event_type, str) or not event_type:
-        raise MalformedEvent("type is missing", part="body")
-    if isinstance(created, bool) or not isinstance(created, int) or created < 0:
-        raise MalformedEvent("created must be unix seconds", part="body")
+        raise MalformedEvent(f"type is {stripe_objects.shown(event_type)}; it must be an event type such as "
+                             "customer.subscription.updated", part="body")
+    created = stripe_objects.whole_seconds(created, "created", part="body")
+    now = time.time() if now is None else now
+    if created > now + CLOCK_SKEW_SECONDS:
+        raise MalformedEvent(f"created ({created}) is more than {CLOCK_SKEW_SECONDS} s after this server's clock "
+                             f"({int(now)}); check the clock", part="body")
+    if event.get("livemode") not in (None, True, False):
+        raise MalformedEvent(f"livemode is {stripe_objects.shown(event.get('livemode'))}; it must be true or false", part="body")
     data = event.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise MalformedEvent("data.object is missing")

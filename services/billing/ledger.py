@@ -25,9 +25,11 @@ import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
 EVENT_TTL_SECONDS = 30 * 86_400
-# Longer than the gateway push timeout plus the Stripe read of a tie, so a
-# lock outlives the delivery that holds it unless that process died.
-LOCK_TTL_MS = 30_000
+# Longer than one delivery may take (APPLY_TIMEOUT_SECONDS in
+# services/billing/service.py), so a lock outlives the delivery that holds
+# it. A billing process that dies while holding one blocks that customer's
+# deliveries (409, which Stripe retries) for at most this long.
+LOCK_TTL_MS = 20_000
 UNKNOWN_PRICES = "dfg:billing:unknown_prices"
 UNAVAILABLE_ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError, OSError)
 

@@ -10,11 +10,17 @@ Pure functions over the decoded JSON: no Redis, no gRPC.
 """
 
 import dataclasses
+import datetime as dt
+import json
 import re
 
 # Stripe's customer ids are cus_ and letters and digits, which the account id
-# rule ([A-Za-z0-9_]{1,64}) accepts as they are.
-ACCOUNT_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
+# rule ([A-Za-z0-9_]{1,64}) accepts as they are. Only such ids are accepted,
+# so an event can never name an account that an operator made.
+CUSTOMER_ID = re.compile(r"cus_[A-Za-z0-9]{1,60}")
+# Times the gateway stores: up to 9999-12-31T23:59:59Z, well inside the
+# integers that Redis's Lua reads exactly (2**53).
+LAST_INSTANT = int(dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.timezone.utc).timestamp())
 
 # Subscription statuses that grant the plan's tier. Stripe keeps serving
 # past_due and unpaid subscriptions until it ends them, and so does billing.
@@ -70,16 +76,23 @@ def object_id(value, field: str) -> str:
 
 
 def customer_account_id(value, field: str = "customer") -> str:
-    """Returns the customer id as an account id; raises MalformedEvent when it cannot be one."""
+    """Returns the customer id, which is the account id; raises MalformedEvent unless it is cus_ and 1..60 letters or digits."""
     customer_id = object_id(value, field)
-    if not ACCOUNT_ID.fullmatch(customer_id):
-        raise MalformedEvent(f"{field} {customer_id[:80]!r} is not usable as an account id ([A-Za-z0-9_]{{1,64}})")
+    if not CUSTOMER_ID.fullmatch(customer_id):
+        raise MalformedEvent(f"{field} {shown(customer_id)} is not a Stripe customer id (cus_ and up to 60 letters or digits)")
     return customer_id
 
 
-def _whole_seconds(value, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise MalformedEvent(f"{field} must be unix seconds")
+def shown(value) -> str:
+    """Returns a value as JSON, cut to 80 characters, for an error message."""
+    text = json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def whole_seconds(value, field: str, part: str = "data.object") -> int:
+    """Returns a unix time in seconds from 1970 to 9999; raises MalformedEvent naming the field otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= LAST_INSTANT:
+        raise MalformedEvent(f"{field} is {shown(value)}; it must be unix seconds from 0 to {LAST_INSTANT} (year 9999)", part)
     return value
 
 
@@ -93,18 +106,27 @@ def subscription_period(subscription: dict) -> tuple[int, int]:
     """
     start, end = subscription.get("current_period_start"), subscription.get("current_period_end")
     if start is not None and end is not None:
-        return _whole_seconds(start, "current_period_start"), _whole_seconds(end, "current_period_end")
+        return checked_period(whole_seconds(start, "current_period_start"), whole_seconds(end, "current_period_end"), "")
 
     starts, ends = [], []
     for index, item in enumerate(_items(subscription)):
         item_start, item_end = item.get("current_period_start"), item.get("current_period_end")
         if item_start is None or item_end is None:
             continue
-        starts.append(_whole_seconds(item_start, f"items.data[{index}].current_period_start"))
-        ends.append(_whole_seconds(item_end, f"items.data[{index}].current_period_end"))
+        where = f"items.data[{index}]."
+        start, end = whole_seconds(item_start, where + "current_period_start"), whole_seconds(item_end, where + "current_period_end")
+        checked_period(start, end, where)
+        starts.append(start)
+        ends.append(end)
     if not starts:
         return 0, 0
     return min(starts), max(ends)
+
+
+def checked_period(start: int, end: int, where: str) -> tuple[int, int]:
+    if end <= start:
+        raise MalformedEvent(f"{where}current_period_end ({end}) must be after {where}current_period_start ({start})")
+    return start, end
 
 
 def _items(subscription: dict) -> list[dict]:
@@ -112,6 +134,8 @@ def _items(subscription: dict) -> list[dict]:
     data = items.get("data") if isinstance(items, dict) else None
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise MalformedEvent("items.data must be a list of subscription items")
+    if not data:
+        raise MalformedEvent("items.data is empty; a Stripe subscription has at least one item")
     return data
 
 
@@ -121,7 +145,7 @@ def subscription_state(subscription: dict) -> SubscriptionState:
         raise MalformedEvent("data.object must be a subscription object")
     status = subscription.get("status")
     if status not in KNOWN_STATUSES:
-        raise MalformedEvent(f"status {str(status)[:40]!r} is not a Stripe subscription status")
+        raise MalformedEvent(f"status {shown(status)} is not a Stripe subscription status ({', '.join(sorted(KNOWN_STATUSES))})")
 
     price_ids, price_tiers = [], []
     for index, item in enumerate(_items(subscription)):
