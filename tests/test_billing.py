@@ -527,7 +527,8 @@ def test_webhook_rejects_query_parameters_and_get(mesh):
 
     assert with_query.status == 400
     assert "no query parameters" in with_query.json()["message"]
-    assert get.status == 404
+    assert get.status == 405
+    assert get.headers["allow"] == "POST"
 
 
 def test_webhook_needs_no_api_key_but_ignores_one(mesh, admin):

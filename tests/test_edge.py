@@ -200,6 +200,29 @@ def test_unknown_route_is_json_404_and_free(mesh, admin):
     assert admin.used(account_id) == 0
 
 
+@pytest.mark.parametrize("method, path, allowed", [
+    ("POST", "/v1/telemetry/vectors", "GET"),
+    ("DELETE", "/api/v1/telemetry/vectors", "GET"),
+    ("GET", "/v1/seda/audit", "POST"),
+    ("PUT", "/v1/orbit/map", "POST"),
+    ("GET", "/v1/telemetry/vectors:batch", "POST"),
+    ("GET", "/v1/stripe/webhook", "POST"),
+])
+def test_wrong_method_is_405_with_allow(mesh, admin, method, path, allowed):
+    account_id, _, key = admin.account_with_key("pro")
+    body = b"{}" if method in ("POST", "PUT") else None
+    headers = {**bearer(key), **({"Content-Type": "application/json"} if body else {})}
+
+    reply = http(mesh, path, headers, method=method, body=body)
+
+    assert reply.status == 405
+    assert reply.headers["allow"] == allowed
+    assert reply.json()["code"] == 12
+    assert reply.reason() == "METHOD_NOT_ALLOWED"
+    assert f"takes {allowed}" in reply.json()["message"]
+    assert admin.used(account_id) == 0
+
+
 def test_unknown_query_parameter_is_json_400_and_free(mesh, admin):
     account_id, _, key = admin.account_with_key("pro")
 

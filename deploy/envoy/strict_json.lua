@@ -523,6 +523,21 @@ local function find_route(method, path)
   return ROUTES[method .. " " .. route_path .. " " .. verb], query
 end
 
+-- The HTTP methods a REST route may use.
+local ROUTE_METHODS = { "GET", "POST", "PUT", "DELETE", "PATCH" }
+
+-- Returns the methods that routes of the request's path take, joined for an
+-- Allow header, or nil when no route has that path.
+local function allowed_methods(path)
+  local allowed = {}
+  for _, method in ipairs(ROUTE_METHODS) do
+    if find_route(method, path) then
+      allowed[#allowed + 1] = method
+    end
+  end
+  return #allowed > 0 and concat(allowed, ", ") or nil
+end
+
 -- --- Field types ---------------------------------------------------------------
 
 -- What a field of each kind takes: a noun phrase for one value and one for
@@ -1261,6 +1276,23 @@ local function check_raw_request(handle, headers, request_id)
   return nil
 end
 
+-- Returns a 405 with an Allow header (RFC 9110) for a known REST path
+-- called with a method it does not take, or nil.
+local function method_not_allowed(headers, request_id)
+  local path = headers:get(":path") or ""
+  local allowed = allowed_methods(path)
+  if not allowed then
+    return nil
+  end
+  local method = headers:get(":method") or ""
+  local route_path = match(path, "^[^?]*")
+  return 405, error_body({
+    grpc_code = 12, reason = "METHOD_NOT_ALLOWED",
+    message = format("%s is not allowed on %s, which takes %s", shorten(printable_header(method)),
+      shorten(printable_header(route_path)), allowed),
+  }, request_id), { allow = allowed }
+end
+
 local function is_grpc_call(headers)
   local content_type = headers:get("content-type") or ""
   return headers:get(":method") == "POST"
@@ -1327,6 +1359,9 @@ function envoy_on_request(handle)
   local found, route, query = pcall(find_route, headers:get(":method") or "", headers:get(":path") or "")
   if not found then
     send_rejection(handle, request_id, false, route)
+    return
+  end
+  if route == nil and send_rejection(handle, request_id, pcall(method_not_allowed, headers, request_id)) then
     return
   end
 
