@@ -320,6 +320,22 @@ def test_same_second_events_follow_stripe(mesh, admin, stripe_api):
         stripe_api.subscriptions = []
 
 
+def test_same_second_event_unknown_to_stripe_uses_the_lifecycle(mesh, admin, stripe_api):
+    customer, subscription_id = stripe_events.new_ids()
+    now = int(time.time())
+    stripe_api.subscriptions = []
+    stripe_api.clear_requests()
+    downgrade = updated_event(NEW_SHAPE, customer, subscription_id, price=FREE_PRICE, created=now)
+    assert outcome(deliver(mesh, downgrade)) == "applied"
+
+    late = created_event(NEW_SHAPE, customer, subscription_id, created=now)
+
+    assert outcome(deliver(mesh, late)) == "stale"
+    assert account(admin, customer).tier == "free"
+    reads = [r for r in stripe_api.requests if r.path == f"/v1/subscriptions/{subscription_id}"]
+    assert [r.status for r in reads] == [404]
+
+
 def test_second_subscription_keeps_the_account(mesh, admin):
     customer, first_sub = stripe_events.new_ids()
     _, second_sub = stripe_events.new_ids()

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import AUDITED_TEXTS, LOS_ANGELES_1990, bearer, http
+from defrag.keys.v1 import admin_pb2
 
 pytestmark = pytest.mark.integration
 
@@ -248,3 +249,37 @@ def test_grpcurl_sh_lists_describes_and_calls(mesh, pro_key):
     assert '"observerTimezone": "America/Los_Angeles"' in result.stdout
     for body in BODIES:
         assert f'"body": "{body}"' in result.stdout
+
+
+# --- stripe_event.py --------------------------------------------------------------
+
+
+def test_stripe_event_creates_then_cancels_an_account(mesh, admin):
+    import billing_support
+
+    customer = billing_support.new_ids()[0]
+    command = [sys.executable, str(EXAMPLES / "stripe_event.py")]
+    secret = {"STRIPE_WEBHOOK_SECRET_TEST": billing_support.TEST_SECRET}
+
+    created = run_example([*command, "created", customer, billing_support.PRO_PRICE], mesh.public_url, "", **secret)
+    tier = admin.GetAccount(admin_pb2.GetAccountRequest(account_id=customer)).tier
+    deleted = run_example([*command, "deleted", customer, billing_support.PRO_PRICE], mesh.public_url, "", **secret)
+    status = admin.GetAccount(admin_pb2.GetAccountRequest(account_id=customer)).status
+
+    assert created.returncode == 0, created.stderr
+    assert '"outcome":"applied"' in created.stdout
+    assert tier == "pro"
+    assert deleted.returncode == 0, deleted.stderr
+    assert status == "canceled"
+
+
+def test_stripe_event_with_a_wrong_secret_prints_the_400(mesh):
+    import billing_support
+
+    customer = billing_support.new_ids()[0]
+    result = run_example([sys.executable, str(EXAMPLES / "stripe_event.py"), "created", customer, "price_X1"],
+                         mesh.public_url, "", STRIPE_WEBHOOK_SECRET_TEST="whsec_" + "0" * 48)
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("400 ")
+    assert "STRIPE_SIGNATURE_INVALID" in result.stderr

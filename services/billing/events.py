@@ -82,7 +82,7 @@ class Prices:
 
 @dataclasses.dataclass(frozen=True)
 class Result:
-    """What one event did."""
+    """Outcome of one event, and the account it concerns."""
 
     outcome: str
     account_id: str = ""
@@ -144,11 +144,15 @@ class EventProcessor:
             if current.status in stripe_objects.ENDED or created < current.time:
                 return "stale"
             if created == current.time:
+                fresh = None
                 if self.stripe_api is not None:
-                    # The subscription as Stripe holds it now is at least as new as either event.
-                    state = stripe_objects.subscription_state(await self.stripe_api.subscription(state.subscription_id))
+                    fresh = await self.stripe_api.subscription(state.subscription_id)
+                if fresh is not None:
+                    # The subscription as Stripe returns it now is at least as new as either event.
+                    state = stripe_objects.subscription_state(fresh)
                     rank = (TYPE_RANK["customer.subscription.updated"], STATUS_RANK[state.status])
                 elif rank < current.rank:
+                    # No API access, or Stripe no longer has the subscription: the lifecycle order decides.
                     return "stale"
 
         tier_ranks = await self.gateway.tier_ranks()
@@ -207,7 +211,7 @@ class EventProcessor:
                 await self.ledger.save_subscription(customer_id, subscription_id, record)
                 return "recorded"
             if not pushed.applied:
-                # The gateway holds a newer change, such as an operator's.
+                # The gateway has a newer change, such as an operator's.
                 await self.ledger.save_subscription(customer_id, subscription_id, record)
                 return "stale"
         await self.ledger.save_subscription(customer_id, subscription_id, record)

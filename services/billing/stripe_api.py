@@ -33,9 +33,17 @@ class StripeApi:
             http_client=stripe.RequestsClient(timeout=REQUEST_TIMEOUT_SECONDS),
         )
 
-    async def subscription(self, subscription_id: str) -> dict:
-        """Returns one subscription as plain JSON data."""
-        return await asyncio.to_thread(self._call, lambda: self.client.v1.subscriptions.retrieve(subscription_id).to_dict())
+    async def subscription(self, subscription_id: str) -> dict | None:
+        """Returns one subscription as plain JSON data, or None when Stripe has no such subscription (404)."""
+        def read():
+            try:
+                return self.client.v1.subscriptions.retrieve(subscription_id).to_dict()
+            except stripe.InvalidRequestError as error:
+                if error.http_status == 404:
+                    return None
+                raise
+
+        return await asyncio.to_thread(self._call, read)
 
     async def all_subscriptions(self) -> list[dict]:
         """Returns every subscription in the account, of any status, newest first."""

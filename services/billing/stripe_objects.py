@@ -52,7 +52,7 @@ class MalformedEvent(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class SubscriptionState:
-    """What billing needs of one subscription at one moment."""
+    """The fields billing reads from one subscription, as of one event."""
 
     subscription_id: str
     customer_id: str
