@@ -165,16 +165,33 @@ def billing_reconcile(_admin: None, args) -> None:
                     name="the billing service")
     result = billing.call("Reconcile", billing_pb2.ReconcileRequest(dry_run=args.dry_run), timeout=RECONCILE_TIMEOUT_SECONDS)
     verb = "would change" if result.dry_run else "changed"
-    print(f"read {result.subscriptions_read} subscriptions from Stripe; {len(result.changes)} accounts {verb}")
+    modes = " and ".join(result.modes)
+    print(f"read {result.subscriptions_read} {plural(result.subscriptions_read, 'subscription')} ({modes} mode) from Stripe; "
+          f"{len(result.changes)} {plural(len(result.changes), 'account')} {verb}")
     for change in result.changes:
         before = f"{change.tier_before} {change.status_before}" if change.tier_before else "(no account)"
-        note = "" if result.dry_run or change.applied else "  (not applied: the account holds a newer change)"
+        notes = []
+        if change.revoked_keys:
+            notes.append(f"{change.revoked_keys} {plural(change.revoked_keys, 'key')} revoked")
+        if not result.dry_run and not change.applied:
+            notes.append("not applied: the account holds a newer change")
+        note = f"  ({'; '.join(notes)})" if notes else ""
         print(f"  {change.account_id} ({change.mode}): {before} -> {change.tier_after} {change.status_after}{note}")
     if result.unknown_prices:
         print("prices that match no tier (set STRIPE_<TIER>_PRICE_ID or the price's tier metadata, then run this again):")
         for price in result.unknown_prices:
             seen = f", {price.events} events, last {price.last_event_id} at {price.last_seen}" if price.events else ", seen in Stripe"
             print(f"  {price.price_id}: account {price.last_account_id or '-'}{seen}")
+    if result.skipped:
+        for skipped in result.skipped:
+            print(f"skipped {skipped.subscription_id or '(no id)'} of {skipped.account_id or '(no customer)'}: {skipped.reason}",
+                  file=sys.stderr)
+        raise CliError(f"{len(result.skipped)} {plural(len(result.skipped), 'subscription')} left out (listed above); "
+                       "every other account was reconciled")
+
+
+def plural(count: int, noun: str) -> str:
+    return noun if count == 1 else noun + "s"
 
 
 def grace_seconds(text: str) -> int:

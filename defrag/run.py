@@ -92,9 +92,14 @@ Press Ctrl-C to stop.""", flush=True)
 
 
 def webhook_state() -> str:
-    if os.environ.get("STRIPE_WEBHOOK_SECRET") or os.environ.get("STRIPE_WEBHOOK_SECRET_TEST"):
-        return "signing secret set"
-    return "answers 503 until STRIPE_WEBHOOK_SECRET is set"
+    """Summarises the billing settings that make run passes on, without their values."""
+    modes = [mode for mode, name in (("live", "STRIPE_WEBHOOK_SECRET"), ("test", "STRIPE_WEBHOOK_SECRET_TEST"))
+             if os.environ.get(name)]
+    if not modes:
+        return "replies 503 until STRIPE_WEBHOOK_SECRET is set"
+    keys = [mode for mode, name in (("live", "STRIPE_API_KEY"), ("test", "STRIPE_API_KEY_TEST")) if os.environ.get(name)]
+    api = f"Stripe API key for {' and '.join(keys)}" if keys else "no Stripe API key, so no reconcile"
+    return f"signing secret for {' and '.join(modes)}; {api}"
 
 
 def supervise(mesh: Mesh, stop: threading.Event) -> bool:

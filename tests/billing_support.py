@@ -44,7 +44,7 @@ def billing_env(stripe_api_url: str) -> dict[str, str]:
         "STRIPE_FREE_PRICE_ID": FREE_PRICE,
         "STRIPE_PRO_PRICE_ID": f"{PRO_PRICE}, {PRO_YEARLY_PRICE}",
         "STRIPE_ENTERPRISE_PRICE_ID": ENTERPRISE_PRICE,
-        "STRIPE_API_KEY": STRIPE_API_KEY,
+        "STRIPE_API_KEY_TEST": STRIPE_API_KEY,
         "STRIPE_API_BASE": stripe_api_url,
     }
 

@@ -353,6 +353,37 @@ def test_second_subscription_keeps_the_account(mesh, admin):
     assert seda_audit(mesh, key).status == 200
 
 
+def test_cancellation_stands_over_a_newer_operator_change(mesh, admin):
+    customer, subscription_id = stripe_events.new_ids()
+    now = int(time.time())
+    assert outcome(deliver(mesh, created_event(NEW_SHAPE, customer, subscription_id, created=now - 30))) == "applied"
+    _, key = issue_key(admin, customer)
+    admin.UpdateAccount(admin_pb2.UpdateAccountRequest(account_id=customer, tier="enterprise"))
+
+    reply = deliver(mesh, deleted_event(NEW_SHAPE, customer, subscription_id, created=now - 10))
+
+    assert outcome(reply) == "applied"
+    assert account(admin, customer).status == "canceled"
+    assert seda_audit(mesh, key).status == 401
+
+
+def test_same_second_read_of_another_customer_is_503(mesh, admin, stripe_api):
+    customer, subscription_id = stripe_events.new_ids()
+    stranger, _ = stripe_events.new_ids()
+    now = int(time.time())
+    stripe_api.subscriptions = [stripe_events.subscription(NEW_SHAPE, stranger, subscription_id)]
+    try:
+        assert outcome(deliver(mesh, created_event(NEW_SHAPE, customer, subscription_id, created=now))) == "applied"
+
+        reply = deliver(mesh, updated_event(NEW_SHAPE, customer, subscription_id, price=FREE_PRICE, created=now))
+    finally:
+        stripe_api.subscriptions = []
+
+    assert reply.status == 503
+    assert account(admin, stranger) is None
+    assert account(admin, customer).tier == "pro"
+
+
 def test_operator_change_stands_until_a_newer_event(mesh, admin):
     customer, subscription_id = stripe_events.new_ids()
     now = int(time.time())
@@ -668,6 +699,23 @@ def test_webhook_checks_the_request_id(mesh):
     assert repeated.reason() == "INVALID_REQUEST_ID"
     assert too_long.status == 400
     assert "over the limit of 128" in too_long.json()["message"]
+
+
+def test_non_ascii_request_id_gets_400(mesh):
+    body = b"{}"
+    connection = http_client.HTTPConnection("127.0.0.1", mesh.ports.public, timeout=10)
+    connection.putrequest("POST", "/v1/stripe/webhook")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", "2")
+    connection.putheader("Stripe-Signature", stripe_events.sign(body, stripe_events.TEST_SECRET))
+    connection.putheader("x-request-id", b"abc\xe9def")
+    connection.endheaders(body)
+    reply = connection.getresponse()
+    payload = json.loads(reply.read())
+    connection.close()
+
+    assert reply.status == 400
+    assert payload["details"][0]["reason"] == "INVALID_REQUEST_ID"
 
 
 def test_non_ascii_signature_header_gets_400_and_is_not_logged(mesh):

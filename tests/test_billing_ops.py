@@ -95,6 +95,7 @@ def test_reconcile_needs_the_stripe_api_key(billing_mesh):
 
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "STRIPE_API_KEY" in raised.value.details()
+    assert "STRIPE_API_KEY_TEST" in raised.value.details()
 
 
 def test_webhook_without_secret_gives_503(tmp_path):
@@ -151,9 +152,9 @@ def test_reconcile_brings_accounts_in_line(mesh, admin, stripe_holds, capsys):
     status, dry, _ = reconcile(mesh, capsys, "--dry-run")
 
     assert status == 0
-    assert "read 3 subscriptions from Stripe; 2 accounts would change" in dry
+    assert "read 3 subscriptions (test mode) from Stripe; 2 accounts would change" in dry
     assert f"{missing} (test): (no account) -> free active" in dry
-    assert f"{ended} (test): pro active -> pro canceled" in dry
+    assert f"{ended} (test): pro active -> pro canceled  (1 key revoked)" in dry
     assert "price_TestNoTier01: account " + odd in dry
     assert get_account(admin, missing) is None
     assert get_account(admin, ended).status == "active"
@@ -193,7 +194,7 @@ def test_reconcile_reports_stripe_down(mesh, stripe_api, stripe_holds, capsys):
         stripe_api.fail_next(0)
 
     assert status == 1
-    assert "Stripe's API is unavailable" in error
+    assert "reconcile changed nothing" in error
     assert "(500)" in error
 
 
@@ -214,3 +215,80 @@ def test_reconcile_not_on_public_listener(mesh, public_channel):
         stub.Reconcile(billing_pb2.ReconcileRequest(dry_run=True), metadata=metadata, timeout=10)
 
     assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_reconcile_keeps_a_webhook_change_newer_than_the_listing(mesh, admin, stripe_holds, capsys):
+    customer, subscription_id = stripe_events.new_ids()
+    assert deliver(mesh, created_event(customer, subscription_id)).json()["outcome"] == "applied"
+    # Stripe's listing still shows pro; an upgrade created after the listing began has been applied.
+    stripe_holds([stripe_events.subscription(NEW_SHAPE, customer, subscription_id)])
+    upgrade = stripe_events.subscription(NEW_SHAPE, customer, subscription_id, price=stripe_events.ENTERPRISE_PRICE)
+    event = stripe_events.subscription_event("customer.subscription.updated", NEW_SHAPE, upgrade,
+                                             created=int(__import__("time").time()) + 120)
+    assert deliver(mesh, event).json()["outcome"] == "applied"
+
+    status, output, _ = reconcile(mesh, capsys)
+
+    assert status == 0
+    assert customer not in output
+    assert get_account(admin, customer).tier == "enterprise"
+
+
+def test_reconcile_skips_what_it_cannot_read(mesh, admin, stripe_holds, capsys):
+    good, good_sub = stripe_events.new_ids()
+    odd, odd_sub = stripe_events.new_ids()
+    unreadable = stripe_events.subscription(NEW_SHAPE, odd, odd_sub)
+    unreadable["status"] = "pending_activation"
+    stripe_holds([stripe_events.subscription(NEW_SHAPE, good, good_sub), unreadable])
+
+    status, output, error = reconcile(mesh, capsys)
+
+    assert status == 1
+    assert f"{good} (test): (no account) -> pro active" in output
+    assert f"skipped {odd_sub} of {odd}: not readable: status \"pending_activation\"" in error
+    assert "1 subscription left out" in error
+    assert get_account(admin, good).tier == "pro"
+    assert get_account(admin, odd) is None
+
+
+def test_reconcile_skips_an_account_of_the_other_mode(mesh, admin, stripe_holds, capsys):
+    customer, subscription_id = stripe_events.new_ids()
+    admin.CreateAccount(admin_pb2.CreateAccountRequest(account_id=customer, mode="live", tier="pro"))
+    stripe_holds([stripe_events.subscription(NEW_SHAPE, customer, subscription_id, price=FREE_PRICE)])
+
+    status, _, error = reconcile(mesh, capsys)
+
+    assert status == 1
+    assert "live-mode account, and the subscription is test-mode" in error
+    assert get_account(admin, customer).tier == "pro"
+
+
+def test_reconcile_revokes_keys_of_a_canceled_account(mesh, admin, stripe_holds, capsys):
+    customer, subscription_id = stripe_events.new_ids()
+    assert deliver(mesh, created_event(customer, subscription_id)).json()["outcome"] == "applied"
+    deleted = stripe_events.subscription_event(
+        "customer.subscription.deleted", NEW_SHAPE,
+        stripe_events.subscription(NEW_SHAPE, customer, subscription_id, status="canceled"),
+        created=int(__import__("time").time()) + 1)
+    assert deliver(mesh, deleted).json()["outcome"] == "applied"
+    # An operator issues a key to the canceled account afterwards.
+    key = admin.CreateKey(admin_pb2.CreateKeyRequest(account_id=customer))
+    ISSUED_KEYS.append(key.plaintext)
+    stripe_holds([stripe_events.subscription(NEW_SHAPE, customer, subscription_id, status="canceled")])
+
+    status, output, _ = reconcile(mesh, capsys)
+
+    assert status == 0
+    assert f"{customer} (test): pro canceled -> pro canceled  (1 key revoked)" in output
+    assert [k.status for k in admin.ListKeys(admin_pb2.ListKeysRequest(account_id=customer)).keys] == ["revoked"]
+
+
+def test_reconcile_waits_out_a_rate_limit(mesh, admin, stripe_api, stripe_holds, capsys):
+    customer, subscription_id = stripe_events.new_ids()
+    stripe_holds([stripe_events.subscription(NEW_SHAPE, customer, subscription_id)])
+    stripe_api.fail_next(1, status=429, retry_after=1)
+
+    status, output, _ = reconcile(mesh, capsys)
+
+    assert status == 0
+    assert f"{customer} (test): (no account) -> pro active" in output

@@ -357,3 +357,9 @@ def test_any_order_ending_in_deletion_leaves_no_access(mesh, admin, seed):
     # Deleted first: the account is never created. Otherwise it is canceled.
     state = account_state(admin, customer)
     assert state is None or state[1] == "canceled"
+
+
+def test_metadata_tier_ignores_case_and_spaces():
+    subscription = stripe_events.subscription(NEW_SHAPE, "cus_A", "sub_A", price="price_X", price_metadata={"tier": " Pro "})
+
+    assert Prices({}).tier_of(subscription_state(subscription), RANKS) == ("pro", [])

@@ -1264,6 +1264,13 @@ local function check_raw_request(handle, headers, request_id)
       message = "the Stripe-Signature header has characters outside printable ASCII; it must be t=<unix seconds>,v1=<hex HMAC-SHA256>",
     }, request_id)
   end
+  local request_id_value = headers:get("x-request-id")
+  if request_id_value and find(request_id_value, "[^\32-\126]") then
+    return 400, error_body({
+      grpc_code = 3, reason = "INVALID_REQUEST_ID",
+      message = "x-request-id must be printable ASCII; send a UUID, or leave it out and the edge makes one",
+    }, "")
+  end
   local non_ascii = {}
   for name, value in pairs(headers) do
     if sub(name, 1, 1) ~= ":" and find(value, "[\128-\255]") then

@@ -21,9 +21,11 @@ Settings (environment):
                                and yearly prices, live and test prices). A
                                price not listed maps to the tier named by
                                its `tier` metadata.
-  STRIPE_API_KEY               secret or restricted key (read access to
-                               subscriptions), for reconcile and for
-                               ordering events of the same second
+  STRIPE_API_KEY               live-mode secret or restricted key
+                               (sk_live_ or rk_live_) with read access to
+                               subscriptions, for reconcile and for
+                               ordering live events of the same second
+  STRIPE_API_KEY_TEST          the same for test mode (sk_test_ or rk_test_)
   STRIPE_API_VERSION           API version of the requests, and the one to
                                give the webhook endpoint; default: the
                                version the stripe library pins
@@ -33,6 +35,7 @@ Settings (environment):
   DEFRAG_LOG_LEVEL             log level, default INFO
 """
 
+import logging
 import re
 
 import stripe
@@ -73,6 +76,24 @@ def webhook_secrets() -> list[tuple[str, str]]:
     return secrets
 
 
+def stripe_clients() -> dict[str, StripeApi]:
+    """Makes one Stripe API client per configured key, by mode; raises ConfigError for a key of the wrong kind."""
+    base_url = env_str("STRIPE_API_BASE", "").strip() or None
+    if base_url and not base_url.startswith(("https://", "http://")):
+        raise ConfigError(f"STRIPE_API_BASE={base_url[:80]!r} is not an http(s) URL; leave it unset for Stripe's own API")
+    version = env_str("STRIPE_API_VERSION", stripe.api_version)
+    clients = {}
+    for mode, name in (("live", "STRIPE_API_KEY"), ("test", "STRIPE_API_KEY_TEST")):
+        key = env_str(name, "").strip()
+        if not key:
+            continue
+        if not key.startswith((f"sk_{mode}_", f"rk_{mode}_")):
+            raise ConfigError(f"{name} must be a {mode}-mode secret or restricted key (sk_{mode}_ or rk_{mode}_); "
+                              "a publishable key (pk_) cannot read subscriptions")
+        clients[mode] = StripeApi(key, version, base_url)
+    return clients
+
+
 async def serve() -> None:
     port = env_int("BILLING_PORT", 50101, minimum=0, maximum=65535)
     metrics_port = env_int("BILLING_METRICS_PORT", 9151, minimum=1, maximum=65535)
@@ -80,17 +101,16 @@ async def serve() -> None:
     token = env_str("DEFRAG_ADMIN_TOKEN")
     secrets = webhook_secrets()
     prices = Prices(price_map())
-    api_key = env_str("STRIPE_API_KEY", "").strip()
-    stripe_api = None
-    if api_key:
-        stripe_api = StripeApi(api_key, env_str("STRIPE_API_VERSION", stripe.api_version), env_str("STRIPE_API_BASE", "") or None)
+    stripe_apis = stripe_clients()
 
     ledger = Ledger(env_str("REDIS_URL"))
     gateway = GatewayAdmin(env_str("DEFRAG_ADMIN_ADDR"), token)
-    processor = EventProcessor(ledger, gateway, prices, stripe_api)
+    processor = EventProcessor(ledger, gateway, prices, stripe_apis)
     webhook = service.BillingServicer(processor, secrets)
-    admin = service.BillingAdminServicer(processor, stripe_api, token)
+    admin = service.BillingAdminServicer(processor, stripe_apis, token)
 
+    # The stripe library logs every request at INFO; its errors reach billing's own log lines.
+    logging.getLogger("stripe").setLevel(logging.WARNING)
     running = await start("billing", port, lambda server: service.register(webhook, admin, server),
                           host=host, metrics_port=metrics_port)
     if not secrets:

@@ -140,6 +140,14 @@ class GatewayAdmin:
         except grpc.aio.AioRpcError:
             return None
 
+    async def active_keys(self, account_id: str) -> int:
+        """Returns how many of the account's keys are active (0 for an account that does not exist)."""
+        try:
+            listed = await self._call("ListKeys", admin_pb2.ListKeysRequest(account_id=account_id))
+        except grpc.aio.AioRpcError:
+            return 0
+        return sum(1 for key in listed.keys if key.status == "active")
+
     async def push(self, account_id: str, mode: str, target: AccountTarget, event_time: int) -> admin_pb2.UpdateAccountResponse | None:
         """Applies the target with the Stripe event time; returns None when the account does not exist and may not be created."""
         request = admin_pb2.UpdateAccountRequest(

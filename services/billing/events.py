@@ -25,7 +25,7 @@ from prometheus_client import Counter
 from services.billing import stripe_objects
 from services.billing.accounts import GatewayAdmin, account_target, version_of
 from services.billing.ledger import Ledger, SubscriptionRecord
-from services.billing.stripe_api import StripeApi
+from services.billing.stripe_api import StripeApi, StripeUnavailable
 from services.billing.stripe_objects import TYPE_RANK, STATUS_RANK, MalformedEvent, SubscriptionState
 
 log = logging.getLogger("billing.events")
@@ -69,8 +69,9 @@ class Prices:
     def tier_of(self, state: SubscriptionState, tier_ranks: dict[str, int]) -> tuple[str, list[str]]:
         """Returns the highest tier the subscription's prices map to ("" for none), and the prices that map to none."""
         tiers, unknown = [], []
+        by_lower_name = {name.lower(): name for name in tier_ranks}
         for price_id, metadata_tier in zip(state.price_ids, state.price_tiers):
-            tier = self.tiers_by_price.get(price_id) or metadata_tier
+            tier = self.tiers_by_price.get(price_id) or by_lower_name.get(metadata_tier.lower(), metadata_tier)
             if tier in tier_ranks:
                 tiers.append(tier)
             else:
@@ -91,11 +92,12 @@ class Result:
 class EventProcessor:
     """Applies events under the rules in this module's docstring."""
 
-    def __init__(self, ledger: Ledger, gateway: GatewayAdmin, prices: Prices, stripe_api: StripeApi | None = None):
+    def __init__(self, ledger: Ledger, gateway: GatewayAdmin, prices: Prices, stripe_apis: dict[str, StripeApi] | None = None):
         self.ledger = ledger
         self.gateway = gateway
         self.prices = prices
-        self.stripe_api = stripe_api
+        # Mode ("live" or "test") -> the API client of that mode's key.
+        self.stripe_apis = stripe_apis or {}
 
     async def apply(self, event: dict, mode: str) -> Result:
         """Applies one verified event; raises MalformedEvent, CustomerBusy, or an unavailable error."""
@@ -144,12 +146,10 @@ class EventProcessor:
             if current.status in stripe_objects.ENDED or created < current.time:
                 return "stale"
             if created == current.time:
-                fresh = None
-                if self.stripe_api is not None:
-                    fresh = await self.stripe_api.subscription(state.subscription_id)
+                fresh = await self._read_again(state, mode)
                 if fresh is not None:
                     # The subscription as Stripe returns it now is at least as new as either event.
-                    state = stripe_objects.subscription_state(fresh)
+                    state = fresh
                     rank = (TYPE_RANK["customer.subscription.updated"], STATUS_RANK[state.status])
                 elif rank < current.rank:
                     # No API access, or Stripe no longer has the subscription: the lifecycle order decides.
@@ -170,6 +170,25 @@ class EventProcessor:
             period_end=state.period_end, time=created, rank=rank,
         )
         return await self._push(state.customer_id, state.subscription_id, record, records, mode)
+
+    async def _read_again(self, state: SubscriptionState, mode: str) -> SubscriptionState | None:
+        """Reads the subscription from Stripe with the key of the event's mode; None without one, or on a 404."""
+        api = self.stripe_apis.get(mode)
+        if api is None:
+            return None
+        fresh = await api.subscription(state.subscription_id)
+        if fresh is None:
+            return None
+        try:
+            read = stripe_objects.subscription_state(fresh)
+        except MalformedEvent as error:
+            raise StripeUnavailable(f"Stripe's API returned a subscription billing cannot read: {error}") from None
+        if (read.subscription_id, read.customer_id) != (state.subscription_id, state.customer_id):
+            raise StripeUnavailable(
+                f"Stripe's API returned {read.subscription_id} of {read.customer_id} when asked for "
+                f"{state.subscription_id} of {state.customer_id}"
+            )
+        return read
 
     async def _apply_invoice(
         self, event_id: str, event_type: str, created: int, customer_id: str, subscription_id: str, mode: str
@@ -204,7 +223,12 @@ class EventProcessor:
                     "account_id": customer_id, "event_mode": mode, "account_mode": account.mode,
                 })
                 return "mode_mismatch"
-            pushed = await self.gateway.push(customer_id, mode, target, version_of(records))
+            version = version_of(records)
+            if target.revoke_keys and account is not None:
+                # Every subscription has ended: that stands over any operator's
+                # change, however new, so the keys never outlive the last one.
+                version = max(version, account.version)
+            pushed = await self.gateway.push(customer_id, mode, target, version)
             if pushed is None:
                 # Only an account that was never created can be missing: a
                 # subscription that ended or paused before billing saw it active.

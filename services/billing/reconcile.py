@@ -1,18 +1,20 @@
 """`defrag billing reconcile`: brings every account in line with the subscriptions Stripe holds now.
 
-Each customer's subscriptions, as read from Stripe, replace billing's records
-of them with the time of the read, which is newer than any event before it.
-The account state then follows from the same rule as the webhook's, under
-the same per-customer lock. A later event that Stripe created before the
-read is stale and changes nothing.
+Each customer's subscriptions, as listed by Stripe, replace billing's records
+of them, stamped with the time the listing began: the listing is at least
+that new. A record from a webhook event created after that moment is newer
+and is kept. The account state then follows from the same rule as the
+webhook's, under the same per-customer lock, so a later delivery of an
+event that Stripe created before the listing began is stale.
 NOTE: "newer" compares this server's clock with Stripe's event times, so a
 server clock that runs ahead by s seconds also hides the events Stripe
-creates within s seconds after the read. Keep the clock synchronised.
+creates within s seconds after the listing began. Keep the clock synchronised.
 """
 
 import asyncio
 import collections
 import dataclasses
+import logging
 import time
 
 from defrag.billing.v1 import billing_pb2
@@ -20,38 +22,85 @@ from services.billing import stripe_objects
 from services.billing.accounts import account_target, rfc3339, version_of
 from services.billing.events import CustomerBusy, EventProcessor
 from services.billing.ledger import SubscriptionRecord
-from services.billing.stripe_api import StripeApi
+from services.billing.stripe_api import StripeApi, StripeKeyRejected, StripeUnavailable
 from services.billing.stripe_objects import ENDED, STATUS_RANK, TYPE_RANK
+
+log = logging.getLogger("billing.reconcile")
 
 # A webhook delivery holds a customer's lock for well under a second, or up
 # to 20 s when a dependency is slow.
 LOCK_WAIT_SECONDS = 25.0
 
 
-async def run(processor: EventProcessor, stripe_api: StripeApi, dry_run: bool) -> billing_pb2.ReconcileResponse:
+class ListingFailed(Exception):
+    """Stripe's API failed while the subscriptions were listed, before any account was touched."""
+
+
+@dataclasses.dataclass
+class Listing:
+    """Every readable subscription of the configured modes, grouped by customer, with what was left out."""
+
+    by_customer: dict[str, list[tuple[stripe_objects.SubscriptionState, str]]]
+    read: int
+    skipped: list[billing_pb2.SkippedSubscription]
+
+
+async def list_subscriptions(stripe_apis: dict[str, StripeApi]) -> Listing:
+    """Lists each mode's subscriptions; one that billing cannot read is skipped and reported, not fatal."""
+    listing = Listing(collections.defaultdict(list), 0, [])
+    for mode, api in sorted(stripe_apis.items()):
+        try:
+            subscriptions = await api.all_subscriptions()
+        except StripeKeyRejected:
+            raise
+        except StripeUnavailable as error:
+            raise ListingFailed(f"{mode} mode: {error}") from None
+        listing.read += len(subscriptions)
+        for subscription in subscriptions:
+            try:
+                state = stripe_objects.subscription_state(subscription)
+            except stripe_objects.MalformedEvent as error:
+                subscription_id = subscription.get("id") if isinstance(subscription.get("id"), str) else ""
+                customer = subscription.get("customer")
+                account_id = customer if isinstance(customer, str) else ""
+                listing.skipped.append(billing_pb2.SkippedSubscription(
+                    subscription_id=subscription_id[:255], account_id=account_id[:64], reason=f"not readable: {error}",
+                ))
+                log.error("reconcile skipped a subscription it cannot read", extra={
+                    "subscription_id": subscription_id[:255], "error": str(error),
+                })
+                continue
+            listing.by_customer[state.customer_id].append((state, mode))
+    return listing
+
+
+async def run(processor: EventProcessor, stripe_apis: dict[str, StripeApi], dry_run: bool) -> billing_pb2.ReconcileResponse:
     """Reads every subscription and applies (or, for a dry run, reports) what differs."""
-    subscriptions = await stripe_api.all_subscriptions()
+    # Taken before the first page is read, so the snapshot is at least this
+    # new, and a webhook event created during the reads is newer than it.
     read_at = int(time.time())
+    listing = await list_subscriptions(stripe_apis)
     tier_ranks = await processor.gateway.tier_ranks()
 
-    by_customer: dict[str, list[tuple[stripe_objects.SubscriptionState, str]]] = collections.defaultdict(list)
-    for subscription in subscriptions:
-        state = stripe_objects.subscription_state(subscription)
-        mode = "live" if subscription.get("livemode") else "test"
-        by_customer[state.customer_id].append((state, mode))
-
-    response = billing_pb2.ReconcileResponse(subscriptions_read=len(subscriptions), dry_run=dry_run)
+    response = billing_pb2.ReconcileResponse(
+        subscriptions_read=listing.read, dry_run=dry_run, skipped=listing.skipped, modes=sorted(stripe_apis),
+    )
     unknown_in_stripe: dict[str, str] = {}
     resolved_prices: set[str] = set()
-    for customer_id, states in sorted(by_customer.items()):
+    for customer_id, states in sorted(listing.by_customer.items()):
         token = await wait_for_lock(processor, customer_id)
         try:
             change = await _reconcile_customer(processor, customer_id, states, read_at, tier_ranks, dry_run,
-                                               unknown_in_stripe, resolved_prices)
+                                               unknown_in_stripe, resolved_prices, response)
         finally:
             await processor.ledger.unlock(customer_id, token)
         if change is not None:
             response.changes.append(change)
+            log.info("reconcile changed an account" if change.applied else "reconcile found an account to change", extra={
+                "account_id": customer_id, "tier_before": change.tier_before, "tier_after": change.tier_after,
+                "status_before": change.status_before, "status_after": change.status_after,
+                "revoked_keys": change.revoked_keys, "dry_run": dry_run,
+            })
 
     await _list_unknown_prices(processor, response, unknown_in_stripe, resolved_prices, dry_run)
     return response
@@ -71,10 +120,20 @@ async def wait_for_lock(processor: EventProcessor, customer_id: str) -> str:
 
 async def _reconcile_customer(
     processor: EventProcessor, customer_id: str, states, read_at: int, tier_ranks: dict[str, int], dry_run: bool,
-    unknown_in_stripe: dict[str, str], resolved_prices: set[str],
+    unknown_in_stripe: dict[str, str], resolved_prices: set[str], response: billing_pb2.ReconcileResponse,
 ) -> billing_pb2.AccountChange | None:
-    records = await processor.ledger.subscriptions(customer_id)
     mode = states[0][1]
+    before = await processor.gateway.get_account(customer_id)
+    if before is not None and before.mode != mode:
+        for state, _ in states:
+            response.skipped.append(billing_pb2.SkippedSubscription(
+                subscription_id=state.subscription_id, account_id=customer_id,
+                reason=f"its account is a {before.mode}-mode account, and the subscription is {mode}-mode",
+            ))
+        return None
+
+    records = await processor.ledger.subscriptions(customer_id)
+    changed: list[str] = []
     for state, _ in states:
         tier, unknown = processor.prices.tier_of(state, tier_ranks)
         resolved_prices.update(p for p in state.price_ids if p not in unknown)
@@ -83,41 +142,56 @@ async def _reconcile_customer(
                 unknown_in_stripe[price_id] = customer_id
             continue
         current = records.get(state.subscription_id, SubscriptionRecord())
+        if current.known and (current.time > read_at or current.status in ENDED):
+            # An event created in a later second than the listing began is
+            # newer than this snapshot. An ended subscription never changes.
+            continue
         records[state.subscription_id] = dataclasses.replace(
             current, status=state.status, tier=tier or current.tier, period_start=state.period_start,
             period_end=state.period_end, time=read_at,
             rank=(TYPE_RANK["customer.subscription.updated"], STATUS_RANK[state.status]),
         )
+        changed.append(state.subscription_id)
 
     target = account_target(records, tier_ranks)
-    if target is None:
-        return None
-    before = await processor.gateway.get_account(customer_id)
-    if before is None and not target.create:
+    if target is None or (before is None and not target.create):
         return None
     tier_after = target.tier or (before.tier if before else "")
     period_after = (rfc3339(target.period_start), rfc3339(target.period_end)) if target.period_start else None
+    keys_to_revoke = await processor.gateway.active_keys(customer_id) if target.revoke_keys else 0
     same = (
         before is not None
         and before.tier == tier_after
         and before.status == target.status
         and (period_after is None or period_after == (before.period_start, before.period_end))
+        and keys_to_revoke == 0
     )
-    applied = False
-    if not dry_run:
-        pushed = await processor.gateway.push(customer_id, mode, target, version_of(records))
-        applied = pushed is not None and pushed.applied
-        for state, _ in states:
-            if state.subscription_id in records:
-                await processor.ledger.save_subscription(customer_id, state.subscription_id, records[state.subscription_id])
     if same:
+        # Records still take the snapshot, so that older events stay stale.
+        if not dry_run:
+            await _save(processor, customer_id, records, changed)
         return None
+
+    applied, revoked = False, keys_to_revoke
+    if not dry_run:
+        version = version_of(records)
+        if target.revoke_keys and before is not None:
+            version = max(version, before.version)
+        pushed = await processor.gateway.push(customer_id, mode, target, version)
+        applied = pushed is not None and pushed.applied
+        revoked = pushed.revoked_keys if pushed is not None else 0
+        await _save(processor, customer_id, records, changed)
     return billing_pb2.AccountChange(
         account_id=customer_id, mode=mode,
         tier_before=before.tier if before else "", tier_after=tier_after,
         status_before=before.status if before else "", status_after=target.status,
-        applied=applied,
+        applied=applied, revoked_keys=revoked,
     )
+
+
+async def _save(processor: EventProcessor, customer_id: str, records: dict[str, SubscriptionRecord], changed: list[str]) -> None:
+    for subscription_id in changed:
+        await processor.ledger.save_subscription(customer_id, subscription_id, records[subscription_id])
 
 
 async def _list_unknown_prices(

@@ -17,16 +17,17 @@ from services.billing import events, reconcile
 from services.billing.accounts import GatewayAdmin, GatewayUnavailable
 from services.billing.events import CustomerBusy, EventProcessor
 from services.billing.ledger import Ledger, LedgerUnavailable
-from services.billing.stripe_api import StripeApi, StripeUnavailable
+from services.billing.stripe_api import StripeApi, StripeKeyRejected, StripeUnavailable
 from services.billing.stripe_objects import MalformedEvent
 
 log = logging.getLogger("billing")
 
 # Stripe's own default: a signature older than five minutes is a replay.
 SIGNATURE_TOLERANCE_SECONDS = 300
-# The edge's body limit (413 above it); Stripe's events are far smaller. A
-# native gRPC call, which the edge does not measure, gets 400 above it.
-MAX_EVENT_BYTES = 1024 * 1024
+# The edge's body limit, 1 MiB and a gRPC frame header (413 above it);
+# Stripe's events are far smaller. A native gRPC call, which the edge does
+# not measure, gets 400 above it.
+MAX_EVENT_BYTES = 1024 * 1024 + 5
 # The longest one event may take, below the route's 20 s timeout in Envoy
 # and the customer lock's lifetime (services/billing/ledger.py).
 APPLY_TIMEOUT_SECONDS = 15.0
@@ -224,16 +225,16 @@ def check_request_id(context) -> None:
         return
     value = values[0]
     if len(values) > 1 or "," in value:
-        problem = "was sent more than once; send it once"
+        problem = "has more than one value (a repeated header or a comma)"
     elif len(value) > MAX_ID_LENGTH:
         problem = f"is {len(value)} characters long, over the limit of {MAX_ID_LENGTH}"
     elif not (value.isascii() and value.isprintable()):
-        problem = "must be printable ASCII"
+        problem = "is not printable ASCII"
     else:
         return
     raise ApiError(
         grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST_ID",
-        f"x-request-id {problem}; send a UUID, or leave it out and the edge makes one",
+        f"x-request-id {problem}. Send one UUID, or leave the header out and the edge makes one",
         violations=[FieldViolation("x-request-id", problem)],
     )
 
@@ -244,6 +245,8 @@ def dependency_name(error: Exception) -> str:
         return "the gateway's admin API is unavailable"
     if isinstance(error, LedgerUnavailable):
         return "Redis is unavailable"
+    if isinstance(error, StripeKeyRejected):
+        return "Stripe rejected billing's API key for this mode"
     if isinstance(error, StripeUnavailable):
         return "Stripe's API is unavailable"
     return f"applying it took over {APPLY_TIMEOUT_SECONDS:g} s"
@@ -252,24 +255,35 @@ def dependency_name(error: Exception) -> str:
 class BillingAdminServicer(billing_pb2_grpc.BillingAdminServiceServicer):
     """The operator's calls; each checks the admin token first."""
 
-    def __init__(self, processor: EventProcessor | None, stripe_api: StripeApi | None, token: str):
+    def __init__(self, processor: EventProcessor | None, stripe_apis: dict[str, StripeApi], token: str):
         self.processor = processor
-        self.stripe_api = stripe_api
+        self.stripe_apis = stripe_apis
         self.token = token.encode()
 
     async def Reconcile(self, request, context):
         check_admin_token(context, self.token)
-        if self.stripe_api is None or self.processor is None:
+        if not self.stripe_apis or self.processor is None:
             raise ApiError(
                 grpc.StatusCode.FAILED_PRECONDITION, "STRIPE_API_NOT_CONFIGURED",
-                "reconcile reads subscriptions from Stripe's API; set STRIPE_API_KEY for billing and restart it",
+                "reconcile reads subscriptions from Stripe's API; set STRIPE_API_KEY (live) or STRIPE_API_KEY_TEST "
+                "(test) for billing and restart it",
             )
         try:
-            return await reconcile.run(self.processor, self.stripe_api, dry_run=request.dry_run)
+            return await reconcile.run(self.processor, self.stripe_apis, dry_run=request.dry_run)
         except CustomerBusy as busy:
             raise ApiError(
                 grpc.StatusCode.ABORTED, "CUSTOMER_BUSY",
-                f"an event for customer {busy} was being applied; run reconcile again",
+                f"an event for customer {busy} was being applied for too long; run reconcile again",
+                retry_after_seconds=5,
+            ) from None
+        except StripeKeyRejected as error:
+            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, "STRIPE_API_KEY_REJECTED",
+                           f"reconcile changed nothing: {error}") from None
+        except reconcile.ListingFailed as error:
+            raise ApiError(
+                grpc.StatusCode.UNAVAILABLE, "BILLING_DEPENDENCY_UNAVAILABLE",
+                f"reconcile changed nothing, because the subscriptions could not be listed: {error}; run it again later",
+                retry_after_seconds=5,
             ) from None
         except (GatewayUnavailable, LedgerUnavailable, StripeUnavailable) as error:
             raise ApiError(
@@ -278,9 +292,6 @@ class BillingAdminServicer(billing_pb2_grpc.BillingAdminServiceServicer):
                 "the failure are up to date, and running it again finishes the rest",
                 retry_after_seconds=5,
             ) from None
-        except MalformedEvent as error:
-            raise ApiError(grpc.StatusCode.INTERNAL, "STRIPE_OBJECT_INVALID", f"Stripe returned a subscription billing cannot read: {error}") from None
-
 
 def register(servicer: BillingServicer, admin: BillingAdminServicer, server: grpc.aio.Server):
     billing_pb2_grpc.add_BillingServiceServicer_to_server(servicer, server)

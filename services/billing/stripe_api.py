@@ -2,29 +2,37 @@
 
 The stripe library's client is synchronous, so each call runs in a worker
 thread. Requests carry the pinned API version, so the objects read here
-have the shape the webhook endpoint is configured for.
+have the shape the webhook endpoint is configured for. A key reads one
+mode's objects only, so billing holds one client per configured key.
 """
 
 import asyncio
+import time
 from collections.abc import Iterator
 
 import stripe
 
-# The library retries connection errors, 409s, 429s and 5xx with back-off.
-# One retry and a 4 s timeout per request keep a same-second read inside
-# the webhook route's 20 s timeout (deploy/envoy/envoy.yaml.tmpl) next to
-# the gateway calls; the library's own default timeout is 80 s.
+# The stripe library (16.1.0) retries connection errors, 409s and 5xx, and
+# any reply with Stripe-Should-Retry: true, with back-off. A 429 without
+# that header is retried here, after its Retry-After, up to RATE_LIMIT_RETRIES
+# times. REQUEST_TIMEOUT_SECONDS bounds each socket read, not a whole reply.
 NETWORK_RETRIES = 1
 REQUEST_TIMEOUT_SECONDS = 4.0
+RATE_LIMIT_RETRIES = 2
+MAX_RATE_LIMIT_WAIT_SECONDS = 5.0
 PAGE_SIZE = 100
 
 
 class StripeUnavailable(Exception):
-    """Stripe's API could not be reached or rejected the call; the message says which."""
+    """Stripe's API could not be reached, or failed; the message says how."""
+
+
+class StripeKeyRejected(StripeUnavailable):
+    """Stripe rejected the API key (401 or 403): retrying will not help until the key is fixed."""
 
 
 class StripeApi:
-    """The few Stripe endpoints billing reads."""
+    """The few Stripe endpoints billing reads, with one key of one mode."""
 
     def __init__(self, api_key: str, api_version: str, base_url: str | None = None):
         addresses = {"api": base_url} if base_url else None
@@ -46,7 +54,7 @@ class StripeApi:
         return await asyncio.to_thread(self._call, read)
 
     async def all_subscriptions(self) -> list[dict]:
-        """Returns every subscription in the account, of any status, newest first."""
+        """Returns every subscription of the key's mode, of any status, newest first."""
         return await asyncio.to_thread(self._call, lambda: list(self._pages()))
 
     def _pages(self) -> Iterator[dict]:
@@ -56,12 +64,28 @@ class StripeApi:
 
     @staticmethod
     def _call(read):
-        try:
-            return read()
-        except stripe.AuthenticationError:
-            raise StripeUnavailable("Stripe rejected STRIPE_API_KEY (401); set a valid secret or restricted key") from None
-        except stripe.PermissionError:
-            raise StripeUnavailable("STRIPE_API_KEY may not read subscriptions (403); give the key read access to them") from None
-        except stripe.StripeError as error:
-            status = f" ({error.http_status})" if error.http_status else ""
-            raise StripeUnavailable(f"Stripe's API failed{status}: {type(error).__name__}") from None
+        for attempt in range(RATE_LIMIT_RETRIES + 1):
+            try:
+                return read()
+            except stripe.RateLimitError as error:
+                if attempt == RATE_LIMIT_RETRIES:
+                    raise StripeUnavailable("Stripe's API kept rate-limiting the requests (429)") from None
+                time.sleep(retry_after(error))
+            except stripe.AuthenticationError:
+                raise StripeKeyRejected("Stripe rejected the API key (401); set a valid secret or restricted key") from None
+            except stripe.PermissionError:
+                raise StripeKeyRejected("the API key may not read subscriptions (403); give it read access to them") from None
+            except stripe.StripeError as error:
+                status = f" ({error.http_status})" if error.http_status else ""
+                raise StripeUnavailable(f"Stripe's API failed{status}: {type(error).__name__}") from None
+        raise AssertionError("unreachable")
+
+
+def retry_after(error: stripe.StripeError) -> float:
+    """Returns the seconds a 429 asks to wait, at most MAX_RATE_LIMIT_WAIT_SECONDS, 1 when it does not say."""
+    headers = error.headers or {}
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), "1")
+    try:
+        return min(max(float(value), 0.0), MAX_RATE_LIMIT_WAIT_SECONDS)
+    except ValueError:
+        return 1.0
