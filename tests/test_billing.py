@@ -528,21 +528,27 @@ def test_body_that_is_not_utf8_gets_400(mesh):
     assert "UTF-8" in reply.json()["message"]
 
 
-def test_repeated_signature_header_gets_400(mesh):
-    body = b"{}"
+def post_with_raw_headers(mesh, headers: list[tuple[str, str | bytes]], body: bytes = b"{}") -> tuple[int, dict]:
+    """POSTs to the webhook with headers sent exactly as given (repeated, or with bytes outside ASCII)."""
     connection = http_client.HTTPConnection("127.0.0.1", mesh.ports.public, timeout=10)
     connection.putrequest("POST", "/v1/stripe/webhook")
     connection.putheader("Content-Type", "application/json")
     connection.putheader("Content-Length", str(len(body)))
-    signature = stripe_events.sign(body, stripe_events.TEST_SECRET)
-    connection.putheader("Stripe-Signature", signature)
-    connection.putheader("Stripe-Signature", signature)
+    for name, value in headers:
+        connection.putheader(name, value)
     connection.endheaders(body)
     reply = connection.getresponse()
     payload = json.loads(reply.read())
     connection.close()
+    return reply.status, payload
 
-    assert reply.status == 400
+
+def test_repeated_signature_header_gets_400(mesh):
+    signature = stripe_events.sign(b"{}", stripe_events.TEST_SECRET)
+
+    status, payload = post_with_raw_headers(mesh, [("Stripe-Signature", signature), ("Stripe-Signature", signature)])
+
+    assert status == 400
     assert "more than once" in payload["message"]
 
 
@@ -702,37 +708,21 @@ def test_webhook_checks_the_request_id(mesh):
 
 
 def test_non_ascii_request_id_gets_400(mesh):
-    body = b"{}"
-    connection = http_client.HTTPConnection("127.0.0.1", mesh.ports.public, timeout=10)
-    connection.putrequest("POST", "/v1/stripe/webhook")
-    connection.putheader("Content-Type", "application/json")
-    connection.putheader("Content-Length", "2")
-    connection.putheader("Stripe-Signature", stripe_events.sign(body, stripe_events.TEST_SECRET))
-    connection.putheader("x-request-id", b"abc\xe9def")
-    connection.endheaders(body)
-    reply = connection.getresponse()
-    payload = json.loads(reply.read())
-    connection.close()
+    signature = stripe_events.sign(b"{}", stripe_events.TEST_SECRET)
 
-    assert reply.status == 400
+    status, payload = post_with_raw_headers(mesh, [("Stripe-Signature", signature), ("x-request-id", b"abc\xe9def")])
+
+    assert status == 400
     assert payload["details"][0]["reason"] == "INVALID_REQUEST_ID"
 
 
 def test_non_ascii_signature_header_gets_400_and_is_not_logged(mesh):
-    body = b"{}"
-    signature = stripe_events.sign(body, stripe_events.TEST_SECRET)
-    connection = http_client.HTTPConnection("127.0.0.1", mesh.ports.public, timeout=10)
-    connection.putrequest("POST", "/v1/stripe/webhook")
-    connection.putheader("Content-Type", "application/json")
-    connection.putheader("Content-Length", "2")
-    connection.putheader("Stripe-Signature", signature.encode() + b",x=\xe9")
-    connection.putheader("X-Note", b"caf\xe9")
-    connection.endheaders(body)
-    reply = connection.getresponse()
-    payload = json.loads(reply.read())
-    connection.close()
+    signature = stripe_events.sign(b"{}", stripe_events.TEST_SECRET)
+    headers = [("Stripe-Signature", signature.encode() + b",x=\xe9"), ("X-Note", b"caf\xe9")]
 
-    assert reply.status == 400
+    status, payload = post_with_raw_headers(mesh, headers)
+
+    assert status == 400
     assert "printable ASCII" in payload["message"]
     logs = "\n".join(p.read_text() for p in mesh.logs.glob("billing-*.log"))
     assert signature.split("v1=")[1] not in logs
