@@ -101,6 +101,7 @@ def test_malformed_subscription_names_the_field(change, field):
     ({"object": "event", "id": "evt_1", "type": "x", "created": True}, "created"),
     ({"object": "event", "id": "evt_1", "type": "x", "created": 1, "data": {}}, "data.object"),
     ({"object": "charge"}, "event object"),
+    ({"object": "event", "id": "evt_1", "type": "x", "created": 1, "livemode": 1}, "livemode"),
 ])
 def test_malformed_envelope_names_the_field(event, field):
     with pytest.raises(MalformedEvent, match=field):

@@ -261,7 +261,7 @@ def read_envelope(event: dict, now: float | None = None) -> tuple[str, str, int]
     if created > now + CLOCK_SKEW_SECONDS:
         raise MalformedEvent(f"created ({created}) is more than {CLOCK_SKEW_SECONDS} s after this server's clock "
                              f"({int(now)}); check the clock", part="body")
-    if event.get("livemode") not in (None, True, False):
+    if event.get("livemode") is not None and not isinstance(event["livemode"], bool):
         raise MalformedEvent(f"livemode is {stripe_objects.shown(event.get('livemode'))}; it must be true or false", part="body")
     data = event.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
