@@ -417,10 +417,15 @@ def _cursor_index(ordered: list[dict[str, Any]], cursor: str, param: str) -> int
 
 
 def _list_subscriptions(ordered: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:
-    params, expansions = _split_query(query, {"status", "limit", "starting_after", "ending_before"})
+    params, expansions = _split_query(query, {"status", "limit", "starting_after", "ending_before", "customer"})
     _check_expansions(expansions, LIST_EXPANSIONS)
     limit = _parse_limit(params.get("limit"))
-    matches = _status_filter(params.get("status"))
+    status_matches = _status_filter(params.get("status"))
+    customer = params.get("customer")
+
+    def matches(subscription: dict[str, Any]) -> bool:
+        # Stripe's `customer` filter keeps one customer's subscriptions.
+        return status_matches(subscription) and (customer is None or subscription.get("customer") == customer)
     starting_after = params.get("starting_after")
     ending_before = params.get("ending_before")
     if starting_after is not None and ending_before is not None:

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import time
 
 import grpc
 import pytest
@@ -217,21 +218,56 @@ def test_reconcile_not_on_public_listener(mesh, public_channel):
     assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
-def test_reconcile_keeps_a_webhook_change_newer_than_the_listing(mesh, admin, stripe_holds, capsys):
+def test_reconcile_reads_again_a_subscription_with_a_newer_event(mesh, admin, stripe_api, stripe_holds, capsys):
     customer, subscription_id = stripe_events.new_ids()
     assert deliver(mesh, created_event(customer, subscription_id)).json()["outcome"] == "applied"
-    # Stripe's listing still shows pro; an upgrade created after the listing began has been applied.
-    stripe_holds([stripe_events.subscription(NEW_SHAPE, customer, subscription_id)])
+    # An upgrade created after the listing begins has been applied; Stripe holds it too.
     upgrade = stripe_events.subscription(NEW_SHAPE, customer, subscription_id, price=stripe_events.ENTERPRISE_PRICE)
     event = stripe_events.subscription_event("customer.subscription.updated", NEW_SHAPE, upgrade,
-                                             created=int(__import__("time").time()) + 120)
+                                             created=int(time.time()) + 120)
     assert deliver(mesh, event).json()["outcome"] == "applied"
+    stripe_holds([upgrade])
+    stripe_api.clear_requests()
 
     status, output, _ = reconcile(mesh, capsys)
 
     assert status == 0
     assert customer not in output
     assert get_account(admin, customer).tier == "enterprise"
+    assert [r.path for r in stripe_api.requests if r.path.endswith(subscription_id)] == [f"/v1/subscriptions/{subscription_id}"]
+
+
+def test_deletion_before_the_new_subscription_keeps_access(mesh, admin, stripe_holds):
+    customer, old_sub = stripe_events.new_ids()
+    _, new_sub = stripe_events.new_ids()
+    now = int(time.time())
+    assert deliver(mesh, created_event(customer, old_sub)).json()["outcome"] == "applied"
+    key = admin.CreateKey(admin_pb2.CreateKeyRequest(account_id=customer))
+    ISSUED_KEYS.append(key.plaintext)
+    replacement = stripe_events.subscription(NEW_SHAPE, customer, new_sub, price=stripe_events.ENTERPRISE_PRICE)
+    stripe_holds([replacement, stripe_events.subscription(NEW_SHAPE, customer, old_sub, status="canceled")])
+    deletion = stripe_events.subscription_event(
+        "customer.subscription.deleted", NEW_SHAPE,
+        stripe_events.subscription(NEW_SHAPE, customer, old_sub, status="canceled"), created=now + 1)
+
+    assert deliver(mesh, deletion).json()["outcome"] == "applied"
+
+    account = get_account(admin, customer)
+    assert (account.tier, account.status) == ("enterprise", "active")
+    assert [k.status for k in admin.ListKeys(admin_pb2.ListKeysRequest(account_id=customer)).keys] == ["active"]
+    late = stripe_events.subscription_event("customer.subscription.created", NEW_SHAPE, replacement, created=now - 5)
+    assert deliver(mesh, late).json()["outcome"] == "applied"
+    assert get_account(admin, customer).tier == "enterprise"
+
+
+def test_event_of_the_other_mode_changes_nothing(mesh, admin):
+    customer, subscription_id = stripe_events.new_ids()
+    admin.CreateAccount(admin_pb2.CreateAccountRequest(account_id=customer, mode="live", tier="pro"))
+
+    reply = deliver(mesh, created_event(customer, subscription_id, status="incomplete"))
+
+    assert reply.json()["outcome"] == "mode_mismatch"
+    assert get_account(admin, customer).tier == "pro"
 
 
 def test_reconcile_skips_what_it_cannot_read(mesh, admin, stripe_holds, capsys):
@@ -269,7 +305,7 @@ def test_reconcile_revokes_keys_of_a_canceled_account(mesh, admin, stripe_holds,
     deleted = stripe_events.subscription_event(
         "customer.subscription.deleted", NEW_SHAPE,
         stripe_events.subscription(NEW_SHAPE, customer, subscription_id, status="canceled"),
-        created=int(__import__("time").time()) + 1)
+        created=int(time.time()) + 1)
     assert deliver(mesh, deleted).json()["outcome"] == "applied"
     # An operator issues a key to the canceled account afterwards.
     key = admin.CreateKey(admin_pb2.CreateKeyRequest(account_id=customer))

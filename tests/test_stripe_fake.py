@@ -14,7 +14,11 @@ STRIPE_VERSION = "2026-10-28.endive"
 
 
 def subscription(number: int, created: int, status: str = "active") -> dict:
-    return {"id": f"sub_fake{number:02d}", "object": "subscription", "created": created, "status": status}
+    return {
+        "id": f"sub_fake{number:02d}", "object": "subscription", "created": created, "status": status,
+        # Two customers: cus_fakeodd holds the odd-numbered subscriptions.
+        "customer": "cus_fakeodd" if number % 2 else "cus_fakeeven",
+    }
 
 
 # Newest first by `created`: sub_fake03, sub_fake05, sub_fake01, sub_fake04 (canceled), sub_fake02.
@@ -109,7 +113,7 @@ def test_list_ending_before_pages_back(fake):
         ([("limit", "ten")], "limit"),
         ([("status", "expired")], "status"),
         ([("starting_after", "sub_missing")], "starting_after"),
-        ([("customer", "cus_x")], "customer"),
+        ([("price", "price_x")], "price"),
         ([("expand[]", "data.latest_invoice")], "expand"),
     ],
 )
@@ -119,6 +123,13 @@ def test_list_rejects_invalid_parameter(fake, params, param):
     assert status == 400
     assert body["error"]["type"] == "invalid_request_error"
     assert body["error"]["param"] == param
+
+
+def test_list_filters_by_customer(fake):
+    status, page, _ = get(fake, "/v1/subscriptions", [("status", "all"), ("customer", "cus_fakeeven")])
+
+    assert status == 200
+    assert ids(page) == ["sub_fake04", "sub_fake02"]
 
 
 def test_list_accepts_indexed_expand(fake):

@@ -124,6 +124,13 @@ class EventProcessor:
             # Checked again under the lock: a concurrent delivery may have finished.
             if await self.ledger.seen(event_id):
                 return Result("duplicate", customer_id)
+            account = await self.gateway.get_account(customer_id)
+            if account is not None and account.mode != mode:
+                log.error("a Stripe event's mode differs from its account's; nothing was changed", extra={
+                    "event_id": event_id, "account_id": customer_id, "event_mode": mode, "account_mode": account.mode,
+                })
+                await self.ledger.mark_seen(event_id, "mode_mismatch")
+                return Result("mode_mismatch", customer_id)
             if state is None:
                 outcome = await self._apply_invoice(event_id, event_type, created, customer_id, subscription_id, mode)
             else:
@@ -138,7 +145,7 @@ class EventProcessor:
         return Result(outcome, customer_id)
 
     async def _apply_subscription(self, event_id: str, event_type: str, created: int, state: SubscriptionState, mode: str) -> str:
-        records = await self.ledger.subscriptions(state.customer_id)
+        records = await self.ledger.subscriptions(state.customer_id, mode)
         current = records.get(state.subscription_id, SubscriptionRecord())
         rank = (TYPE_RANK[event_type], STATUS_RANK[state.status])
 
@@ -146,7 +153,7 @@ class EventProcessor:
             if current.status in stripe_objects.ENDED or created < current.time:
                 return "stale"
             if created == current.time:
-                fresh = await self._read_again(state, mode)
+                fresh = await self.read_subscription(state, mode)
                 if fresh is not None:
                     # The subscription as Stripe returns it now is at least as new as either event.
                     state = fresh
@@ -171,7 +178,7 @@ class EventProcessor:
         )
         return await self._push(state.customer_id, state.subscription_id, record, records, mode)
 
-    async def _read_again(self, state: SubscriptionState, mode: str) -> SubscriptionState | None:
+    async def read_subscription(self, state: SubscriptionState, mode: str) -> SubscriptionState | None:
         """Reads the subscription from Stripe with the key of the event's mode; None without one, or on a 404."""
         api = self.stripe_apis.get(mode)
         if api is None:
@@ -190,10 +197,38 @@ class EventProcessor:
             )
         return read
 
+    async def _with_live_subscriptions(
+        self, customer_id: str, mode: str, records: dict[str, SubscriptionRecord], tier_ranks: dict[str, int],
+    ) -> dict[str, SubscriptionRecord]:
+        """Adds the customer's granting subscriptions that Stripe has and billing has not seen yet.
+
+        Each is stamped with time 0, so its own events, whenever they
+        arrive, are newer and apply. Without an API key for the mode the
+        records are returned as they are.
+        """
+        api = self.stripe_apis.get(mode)
+        if api is None:
+            return records
+        added = dict(records)
+        for subscription in await api.customer_subscriptions(customer_id):
+            try:
+                state = stripe_objects.subscription_state(subscription)
+            except MalformedEvent:
+                continue
+            if state.subscription_id in records or state.customer_id != customer_id or state.status not in stripe_objects.GRANTING:
+                continue
+            tier, _ = self.prices.tier_of(state, tier_ranks)
+            if tier:
+                added[state.subscription_id] = SubscriptionRecord(
+                    status=state.status, tier=tier, period_start=state.period_start, period_end=state.period_end,
+                    time=0, rank=(TYPE_RANK["customer.subscription.created"], STATUS_RANK[state.status]),
+                )
+        return added
+
     async def _apply_invoice(
         self, event_id: str, event_type: str, created: int, customer_id: str, subscription_id: str, mode: str
     ) -> str:
-        records = await self.ledger.subscriptions(customer_id)
+        records = await self.ledger.subscriptions(customer_id, mode)
         current = records.get(subscription_id, SubscriptionRecord())
         outcome = "failed" if event_type == "invoice.payment_failed" else "paid"
         # A paid invoice settles a failure from the same second, never the reverse.
@@ -206,7 +241,7 @@ class EventProcessor:
             })
         record = dataclasses.replace(current, invoice=outcome, invoice_time=created)
         if not record.known:
-            await self.ledger.save_subscription(customer_id, subscription_id, record)
+            await self.ledger.save_subscription(customer_id, mode, subscription_id, record)
             return "recorded"
         return await self._push(customer_id, subscription_id, record, records, mode)
 
@@ -215,14 +250,14 @@ class EventProcessor:
         records: dict[str, SubscriptionRecord], mode: str,
     ) -> str:
         records = {**records, subscription_id: record}
-        target = account_target(records, await self.gateway.tier_ranks())
+        tier_ranks = await self.gateway.tier_ranks()
+        target = account_target(records, tier_ranks)
+        if target is not None and target.revoke_keys:
+            # Revoking keys cannot be undone, and the event of a subscription
+            # that replaces this one may still be on its way: ask Stripe first.
+            target = account_target(await self._with_live_subscriptions(customer_id, mode, records, tier_ranks), tier_ranks)
         if target is not None:
             account = await self.gateway.get_account(customer_id)
-            if account is not None and account.mode != mode:
-                log.error("a Stripe event's mode differs from its account's; nothing was changed", extra={
-                    "account_id": customer_id, "event_mode": mode, "account_mode": account.mode,
-                })
-                return "mode_mismatch"
             version = version_of(records)
             if target.revoke_keys and account is not None:
                 # Every subscription has ended: that stands over any operator's
@@ -232,13 +267,13 @@ class EventProcessor:
             if pushed is None:
                 # Only an account that was never created can be missing: a
                 # subscription that ended or paused before billing saw it active.
-                await self.ledger.save_subscription(customer_id, subscription_id, record)
+                await self.ledger.save_subscription(customer_id, mode, subscription_id, record)
                 return "recorded"
             if not pushed.applied:
                 # The gateway has a newer change, such as an operator's.
-                await self.ledger.save_subscription(customer_id, subscription_id, record)
+                await self.ledger.save_subscription(customer_id, mode, subscription_id, record)
                 return "stale"
-        await self.ledger.save_subscription(customer_id, subscription_id, record)
+        await self.ledger.save_subscription(customer_id, mode, subscription_id, record)
         return "applied"
 
 

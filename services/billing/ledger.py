@@ -4,7 +4,10 @@ Keys:
   dfg:billing:event:<event id>          an event that was applied or ignored,
                                         kept EVENT_TTL_SECONDS (Stripe retries
                                         a delivery for up to three days)
-  dfg:{<customer id>}:billing:subs      hash: subscription id -> JSON record
+  dfg:{<customer id>}:billing:subs:<mode>
+                                        hash: subscription id -> JSON record,
+                                        one per mode ("live", "test"), so
+                                        the modes' records never mix
   dfg:{<customer id>}:billing:lock      held while one delivery changes the
                                         customer, at most LOCK_TTL_MS
   dfg:billing:unknown_prices            set of price ids that no tier matched
@@ -47,8 +50,8 @@ def event_key(event_id: str) -> str:
     return f"dfg:billing:event:{event_id}"
 
 
-def subscriptions_key(customer_id: str) -> str:
-    return f"dfg:{{{customer_id}}}:billing:subs"
+def subscriptions_key(customer_id: str, mode: str) -> str:
+    return f"dfg:{{{customer_id}}}:billing:subs:{mode}"
 
 
 def lock_key(customer_id: str) -> str:
@@ -131,12 +134,12 @@ class Ledger:
         except UNAVAILABLE_ERRORS:
             pass
 
-    async def subscriptions(self, customer_id: str) -> dict[str, SubscriptionRecord]:
-        raw = await self._call(self.redis.hgetall(subscriptions_key(customer_id)))
+    async def subscriptions(self, customer_id: str, mode: str) -> dict[str, SubscriptionRecord]:
+        raw = await self._call(self.redis.hgetall(subscriptions_key(customer_id, mode)))
         return {sub_id: SubscriptionRecord.from_json(text) for sub_id, text in raw.items()}
 
-    async def save_subscription(self, customer_id: str, subscription_id: str, record: SubscriptionRecord) -> None:
-        await self._call(self.redis.hset(subscriptions_key(customer_id), subscription_id, record.to_json()))
+    async def save_subscription(self, customer_id: str, mode: str, subscription_id: str, record: SubscriptionRecord) -> None:
+        await self._call(self.redis.hset(subscriptions_key(customer_id, mode), subscription_id, record.to_json()))
 
     async def record_unknown_prices(self, price_ids: list[str], event_id: str, account_id: str) -> None:
         """Counts the prices that no tier matched, for `defrag billing reconcile` to list."""

@@ -1,12 +1,14 @@
 """`defrag billing reconcile`: brings every account in line with the subscriptions Stripe holds now.
 
-Each customer's subscriptions, as listed by Stripe, replace billing's records
-of them, stamped with the time the listing began: the listing is at least
-that new. A record from a webhook event created after that moment is newer
-and is kept. The account state then follows from the same rule as the
-webhook's, under the same per-customer lock, so a later delivery of an
-event that Stripe created before the listing began is stale.
-NOTE: "newer" compares this server's clock with Stripe's event times, so a
+Each customer's subscriptions of one mode, as listed by Stripe, replace
+billing's records of them, stamped one second before the listing began.
+A record from an event created in that second or later may be newer than
+the listing, so that subscription is read from Stripe again. The account
+state then follows from the same rule as the webhook's, under the same
+per-customer lock, so a later delivery of an event that Stripe created
+before the listing began is stale, and an operator's change from the
+second the listing began on stands.
+NOTE: this compares this server's clock with Stripe's event times, so a
 server clock that runs ahead by s seconds also hides the events Stripe
 creates within s seconds after the listing began. Keep the clock synchronised.
 """
@@ -40,7 +42,8 @@ class ListingFailed(Exception):
 class Listing:
     """Every readable subscription of the configured modes, grouped by customer, with what was left out."""
 
-    by_customer: dict[str, list[tuple[stripe_objects.SubscriptionState, str]]]
+    # (customer id, mode) -> that customer's subscriptions in that mode.
+    by_customer: dict[tuple[str, str], list[stripe_objects.SubscriptionState]]
     read: int
     skipped: list[billing_pb2.SkippedSubscription]
 
@@ -70,14 +73,15 @@ async def list_subscriptions(stripe_apis: dict[str, StripeApi]) -> Listing:
                     "subscription_id": subscription_id[:255], "error": str(error),
                 })
                 continue
-            listing.by_customer[state.customer_id].append((state, mode))
+            listing.by_customer[(state.customer_id, mode)].append(state)
     return listing
 
 
 async def run(processor: EventProcessor, stripe_apis: dict[str, StripeApi], dry_run: bool) -> billing_pb2.ReconcileResponse:
     """Reads every subscription and applies (or, for a dry run, reports) what differs."""
-    # Taken before the first page is read, so the snapshot is at least this
-    # new, and a webhook event created during the reads is newer than it.
+    # Taken before the first page is read. The snapshot is stamped one second
+    # earlier, so that an event or an operator's change from this second on
+    # counts as newer than it (for events, Stripe is asked again).
     read_at = int(time.time())
     listing = await list_subscriptions(stripe_apis)
     tier_ranks = await processor.gateway.tier_ranks()
@@ -87,10 +91,10 @@ async def run(processor: EventProcessor, stripe_apis: dict[str, StripeApi], dry_
     )
     unknown_in_stripe: dict[str, str] = {}
     resolved_prices: set[str] = set()
-    for customer_id, states in sorted(listing.by_customer.items()):
+    for (customer_id, mode), states in sorted(listing.by_customer.items()):
         token = await wait_for_lock(processor, customer_id)
         try:
-            change = await _reconcile_customer(processor, customer_id, states, read_at, tier_ranks, dry_run,
+            change = await _reconcile_customer(processor, customer_id, mode, states, read_at, tier_ranks, dry_run,
                                                unknown_in_stripe, resolved_prices, response)
         finally:
             await processor.ledger.unlock(customer_id, token)
@@ -119,36 +123,42 @@ async def wait_for_lock(processor: EventProcessor, customer_id: str) -> str:
 
 
 async def _reconcile_customer(
-    processor: EventProcessor, customer_id: str, states, read_at: int, tier_ranks: dict[str, int], dry_run: bool,
-    unknown_in_stripe: dict[str, str], resolved_prices: set[str], response: billing_pb2.ReconcileResponse,
+    processor: EventProcessor, customer_id: str, mode: str, states: list[stripe_objects.SubscriptionState],
+    read_at: int, tier_ranks: dict[str, int], dry_run: bool, unknown_in_stripe: dict[str, str],
+    resolved_prices: set[str], response: billing_pb2.ReconcileResponse,
 ) -> billing_pb2.AccountChange | None:
-    mode = states[0][1]
     before = await processor.gateway.get_account(customer_id)
     if before is not None and before.mode != mode:
-        for state, _ in states:
+        for state in states:
             response.skipped.append(billing_pb2.SkippedSubscription(
                 subscription_id=state.subscription_id, account_id=customer_id,
                 reason=f"its account is a {before.mode}-mode account, and the subscription is {mode}-mode",
             ))
         return None
 
-    records = await processor.ledger.subscriptions(customer_id)
+    records = await processor.ledger.subscriptions(customer_id, mode)
     changed: list[str] = []
-    for state, _ in states:
+    for state in states:
+        current = records.get(state.subscription_id, SubscriptionRecord())
+        if current.known and current.status in ENDED:
+            continue  # an ended subscription never changes
+        stamp = read_at - 1
+        if current.known and current.time >= read_at:
+            # An event from the second the listing began, or later, may be
+            # newer than what the listing saw, so ask Stripe again.
+            fresh = await processor.read_subscription(state, mode)
+            if fresh is None:
+                continue
+            state, stamp = fresh, current.time
         tier, unknown = processor.prices.tier_of(state, tier_ranks)
         resolved_prices.update(p for p in state.price_ids if p not in unknown)
         if not tier and state.status not in ENDED:
             for price_id in unknown:
                 unknown_in_stripe[price_id] = customer_id
             continue
-        current = records.get(state.subscription_id, SubscriptionRecord())
-        if current.known and (current.time > read_at or current.status in ENDED):
-            # An event created in a later second than the listing began is
-            # newer than this snapshot. An ended subscription never changes.
-            continue
         records[state.subscription_id] = dataclasses.replace(
             current, status=state.status, tier=tier or current.tier, period_start=state.period_start,
-            period_end=state.period_end, time=read_at,
+            period_end=state.period_end, time=stamp,
             rank=(TYPE_RANK["customer.subscription.updated"], STATUS_RANK[state.status]),
         )
         changed.append(state.subscription_id)
@@ -169,7 +179,7 @@ async def _reconcile_customer(
     if same:
         # Records still take the snapshot, so that older events stay stale.
         if not dry_run:
-            await _save(processor, customer_id, records, changed)
+            await _save(processor, customer_id, mode, records, changed)
         return None
 
     applied, revoked = False, keys_to_revoke
@@ -180,7 +190,7 @@ async def _reconcile_customer(
         pushed = await processor.gateway.push(customer_id, mode, target, version)
         applied = pushed is not None and pushed.applied
         revoked = pushed.revoked_keys if pushed is not None else 0
-        await _save(processor, customer_id, records, changed)
+        await _save(processor, customer_id, mode, records, changed)
     return billing_pb2.AccountChange(
         account_id=customer_id, mode=mode,
         tier_before=before.tier if before else "", tier_after=tier_after,
@@ -189,9 +199,11 @@ async def _reconcile_customer(
     )
 
 
-async def _save(processor: EventProcessor, customer_id: str, records: dict[str, SubscriptionRecord], changed: list[str]) -> None:
+async def _save(
+    processor: EventProcessor, customer_id: str, mode: str, records: dict[str, SubscriptionRecord], changed: list[str],
+) -> None:
     for subscription_id in changed:
-        await processor.ledger.save_subscription(customer_id, subscription_id, records[subscription_id])
+        await processor.ledger.save_subscription(customer_id, mode, subscription_id, records[subscription_id])
 
 
 async def _list_unknown_prices(

@@ -57,8 +57,12 @@ class StripeApi:
         """Returns every subscription of the key's mode, of any status, newest first."""
         return await asyncio.to_thread(self._call, lambda: list(self._pages()))
 
-    def _pages(self) -> Iterator[dict]:
-        page = self.client.v1.subscriptions.list(params={"status": "all", "limit": PAGE_SIZE})
+    async def customer_subscriptions(self, customer_id: str) -> list[dict]:
+        """Returns every subscription of one customer, of any status."""
+        return await asyncio.to_thread(self._call, lambda: list(self._pages(customer=customer_id)))
+
+    def _pages(self, **filters) -> Iterator[dict]:
+        page = self.client.v1.subscriptions.list(params={"status": "all", "limit": PAGE_SIZE, **filters})
         for subscription in page.auto_paging_iter():
             yield subscription.to_dict()
 
