@@ -210,7 +210,7 @@ async def _list_unknown_prices(
     processor: EventProcessor, response: billing_pb2.ReconcileResponse, unknown_in_stripe: dict[str, str],
     resolved_prices: set[str], dry_run: bool,
 ) -> None:
-    """Lists prices no tier matches, from events and from Stripe; forgets recorded ones that now match."""
+    """Lists prices no tier matches, from events and from Stripe; removes recorded ones that now match."""
     recorded = await processor.ledger.unknown_prices()
     for price_id, record in recorded.items():
         if price_id in resolved_prices or price_id in processor.prices.tiers_by_price:

@@ -24,7 +24,7 @@ PAGE_SIZE = 100
 
 
 class StripeUnavailable(Exception):
-    """Stripe's API could not be reached, or failed; the message says how."""
+    """Stripe's API could not be reached, or failed; the message names the failure."""
 
 
 class StripeKeyRejected(StripeUnavailable):
