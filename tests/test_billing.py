@@ -649,6 +649,28 @@ def test_unreadable_subscription_gets_400(mesh, admin, change, words):
     assert account(admin, customer) is None
 
 
+@pytest.mark.parametrize("body, words", [
+    (b'{"object": "event", "created": ' + b"9" * 5000 + b"}", "number"),
+    (b'{"object": "event", "id": "evt_\\ud800x"}', "surrogate"),
+])
+def test_unreadable_json_values_get_400(mesh, body, words):
+    reply = signed_reply(mesh, body)
+
+    assert reply.status == 400
+    assert words in reply.json()["message"]
+
+
+def test_over_long_price_id_gets_400(mesh, admin):
+    customer, subscription_id = stripe_events.new_ids()
+    event = created_event(NEW_SHAPE, customer, subscription_id, price="price_" + "Q9" * 150)
+
+    reply = signed_reply(mesh, event)
+
+    assert reply.status == 400
+    assert "1..255 printable ASCII" in reply.json()["message"]
+    assert account(admin, customer) is None
+
+
 def test_livemode_that_is_not_a_boolean_gets_400(mesh):
     customer, subscription_id = stripe_events.new_ids()
     event = created_event(NEW_SHAPE, customer, subscription_id)

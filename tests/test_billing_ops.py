@@ -328,3 +328,45 @@ def test_reconcile_waits_out_a_rate_limit(mesh, admin, stripe_api, stripe_holds,
 
     assert status == 0
     assert f"{customer} (test): (no account) -> pro active" in output
+
+
+def test_plan_switch_with_an_early_invoice_keeps_access(mesh, admin, stripe_holds):
+    customer, old_sub = stripe_events.new_ids()
+    _, new_sub = stripe_events.new_ids()
+    now = int(time.time())
+    assert deliver(mesh, created_event(customer, old_sub)).json()["outcome"] == "applied"
+    key = admin.CreateKey(admin_pb2.CreateKeyRequest(account_id=customer))
+    ISSUED_KEYS.append(key.plaintext)
+    stripe_holds([stripe_events.subscription(NEW_SHAPE, customer, new_sub, price=stripe_events.ENTERPRISE_PRICE),
+                  stripe_events.subscription(NEW_SHAPE, customer, old_sub, status="canceled")])
+    paid = stripe_events.invoice_event("invoice.paid", NEW_SHAPE, customer, new_sub, created=now)
+    assert deliver(mesh, paid).json()["outcome"] == "recorded"
+    deletion = stripe_events.subscription_event(
+        "customer.subscription.deleted", NEW_SHAPE,
+        stripe_events.subscription(NEW_SHAPE, customer, old_sub, status="canceled"), created=now + 1)
+
+    assert deliver(mesh, deletion).json()["outcome"] == "applied"
+
+    assert get_account(admin, customer).status == "active"
+    assert [k.status for k in admin.ListKeys(admin_pb2.ListKeysRequest(account_id=customer)).keys] == ["active"]
+
+
+def test_live_subscription_with_unmapped_price_keeps_keys(mesh, admin, stripe_holds, capsys):
+    customer, old_sub = stripe_events.new_ids()
+    _, new_sub = stripe_events.new_ids()
+    assert deliver(mesh, created_event(customer, old_sub)).json()["outcome"] == "applied"
+    key = admin.CreateKey(admin_pb2.CreateKeyRequest(account_id=customer))
+    ISSUED_KEYS.append(key.plaintext)
+    stripe_holds([stripe_events.subscription(NEW_SHAPE, customer, new_sub, price="price_TestUnmapped02"),
+                  stripe_events.subscription(NEW_SHAPE, customer, old_sub, status="canceled")])
+    deletion = stripe_events.subscription_event(
+        "customer.subscription.deleted", NEW_SHAPE,
+        stripe_events.subscription(NEW_SHAPE, customer, old_sub, status="canceled"), created=int(time.time()) + 1)
+
+    assert deliver(mesh, deletion).json()["outcome"] == "applied"
+    _, output, _ = reconcile(mesh, capsys)
+
+    assert customer + " (test)" not in output
+    assert "price_TestUnmapped02" in output
+    assert get_account(admin, customer).status == "active"
+    assert [k.status for k in admin.ListKeys(admin_pb2.ListKeysRequest(account_id=customer)).keys] == ["active"]

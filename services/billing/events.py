@@ -199,31 +199,36 @@ class EventProcessor:
 
     async def _with_live_subscriptions(
         self, customer_id: str, mode: str, records: dict[str, SubscriptionRecord], tier_ranks: dict[str, int],
-    ) -> dict[str, SubscriptionRecord]:
+    ) -> tuple[dict[str, SubscriptionRecord], bool]:
         """Adds the customer's granting subscriptions that Stripe has and billing has not seen yet.
 
         Each is stamped with time 0, so its own events, whenever they
-        arrive, are newer and apply. Without an API key for the mode the
-        records are returned as they are.
+        arrive, are newer and apply. Also returns whether a granting
+        subscription's prices map to no tier. Without an API key for the
+        mode the records are returned as they are.
         """
         api = self.stripe_apis.get(mode)
         if api is None:
-            return records
-        added = dict(records)
+            return records, False
+        added, unmapped_live = dict(records), False
         for subscription in await api.customer_subscriptions(customer_id):
             try:
                 state = stripe_objects.subscription_state(subscription)
             except MalformedEvent:
                 continue
-            if state.subscription_id in records or state.customer_id != customer_id or state.status not in stripe_objects.GRANTING:
+            seen = records.get(state.subscription_id)
+            if (seen is not None and seen.known) or state.customer_id != customer_id or state.status not in stripe_objects.GRANTING:
                 continue
             tier, _ = self.prices.tier_of(state, tier_ranks)
-            if tier:
-                added[state.subscription_id] = SubscriptionRecord(
-                    status=state.status, tier=tier, period_start=state.period_start, period_end=state.period_end,
-                    time=0, rank=(TYPE_RANK["customer.subscription.created"], STATUS_RANK[state.status]),
-                )
-        return added
+            if not tier:
+                unmapped_live = True
+                continue
+            added[state.subscription_id] = dataclasses.replace(
+                seen or SubscriptionRecord(), status=state.status, tier=tier, period_start=state.period_start,
+                period_end=state.period_end, time=0,
+                rank=(TYPE_RANK["customer.subscription.created"], STATUS_RANK[state.status]),
+            )
+        return added, unmapped_live
 
     async def _apply_invoice(
         self, event_id: str, event_type: str, created: int, customer_id: str, subscription_id: str, mode: str
@@ -255,7 +260,13 @@ class EventProcessor:
         if target is not None and target.revoke_keys:
             # Revoking keys cannot be undone, and the event of a subscription
             # that replaces this one may still be on its way: ask Stripe first.
-            target = account_target(await self._with_live_subscriptions(customer_id, mode, records, tier_ranks), tier_ranks)
+            with_live, unmapped_live = await self._with_live_subscriptions(customer_id, mode, records, tier_ranks)
+            target = account_target(with_live, tier_ranks)
+            if unmapped_live and target is not None and target.revoke_keys:
+                log.warning("a live subscription has a price that maps to no tier, so the account is left as it is", extra={
+                    "account_id": customer_id, "subscription_id": subscription_id,
+                })
+                target = None
         if target is not None:
             account = await self.gateway.get_account(customer_id)
             version = version_of(records)

@@ -25,7 +25,7 @@ from services.billing.accounts import account_target, rfc3339, version_of
 from services.billing.events import CustomerBusy, EventProcessor
 from services.billing.ledger import SubscriptionRecord
 from services.billing.stripe_api import StripeApi, StripeKeyRejected, StripeUnavailable
-from services.billing.stripe_objects import ENDED, STATUS_RANK, TYPE_RANK
+from services.billing.stripe_objects import ENDED, GRANTING, STATUS_RANK, TYPE_RANK
 
 log = logging.getLogger("billing.reconcile")
 
@@ -138,6 +138,7 @@ async def _reconcile_customer(
 
     records = await processor.ledger.subscriptions(customer_id, mode)
     changed: list[str] = []
+    unmapped_live = False
     for state in states:
         current = records.get(state.subscription_id, SubscriptionRecord())
         if current.known and current.status in ENDED:
@@ -155,6 +156,7 @@ async def _reconcile_customer(
         if not tier and state.status not in ENDED:
             for price_id in unknown:
                 unknown_in_stripe[price_id] = customer_id
+            unmapped_live = unmapped_live or state.status in GRANTING
             continue
         records[state.subscription_id] = dataclasses.replace(
             current, status=state.status, tier=tier or current.tier, period_start=state.period_start,
@@ -165,6 +167,10 @@ async def _reconcile_customer(
 
     target = account_target(records, tier_ranks)
     if target is None or (before is None and not target.create):
+        return None
+    if target.revoke_keys and unmapped_live:
+        # A live subscription with an unmapped price: keys that cannot be
+        # restored are not revoked until its price maps to a tier.
         return None
     tier_after = target.tier or (before.tier if before else "")
     period_after = (rfc3339(target.period_start), rfc3339(target.period_end)) if target.period_start else None

@@ -192,6 +192,17 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         except RecursionError:
             EVENTS.labels(OTHER_TYPE, "malformed").inc()
             raise invalid_argument([FieldViolation("body", "nests arrays or objects too deeply to be a Stripe event")]) from None
+        except ValueError as error:
+            # Python's limit on the digits of an integer (4,300 by default).
+            EVENTS.labels(OTHER_TYPE, "malformed").inc()
+            raise invalid_argument([FieldViolation("body", f"holds a number billing cannot read ({error})")]) from None
+        try:
+            json.dumps(event, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            EVENTS.labels(OTHER_TYPE, "malformed").inc()
+            raise invalid_argument([FieldViolation(
+                "body", "holds a \\u escape of an unpaired UTF-16 surrogate, which is no character; Stripe never sends one",
+            )]) from None
         envelope = event if isinstance(event, dict) else {}
         label = envelope.get("type") if envelope.get("type") in events.HANDLED_EVENTS else OTHER_TYPE
         try:

@@ -66,12 +66,17 @@ class SubscriptionState:
     period_end: int
 
 
+# Stripe's ids are ASCII letters, digits and underscores; a legacy plan id
+# chosen by hand may hold other printable characters, but never spaces.
+OBJECT_ID = re.compile(r"[\x21-\x7e]{1,255}")
+
+
 def object_id(value, field: str) -> str:
     """Returns the id of a field that Stripe sends as an id string or as an expanded object."""
     if isinstance(value, dict):
         value = value.get("id")
-    if not isinstance(value, str) or not value:
-        raise MalformedEvent(f"{field} is missing or not an id")
+    if not isinstance(value, str) or not OBJECT_ID.fullmatch(value):
+        raise MalformedEvent(f"{field} is {shown(value)}; it must be a Stripe id: 1..255 printable ASCII characters")
     return value
 
 
