@@ -1185,6 +1185,19 @@ local function content_encoding_problem(content_encoding)
   return nil
 end
 
+-- Returns the 415 for a Content-Encoding other than identity, with the
+-- Accept-Encoding header that RFC 7694 asks of it, or nil.
+local function content_encoding_rejection(headers, request_id)
+  local encoding_problem = content_encoding_problem(headers:get("content-encoding"))
+  if not encoding_problem then
+    return nil
+  end
+  return 415, error_body({
+    grpc_code = 3, reason = "UNSUPPORTED_CONTENT_ENCODING",
+    message = encoding_problem .. ": send the body uncompressed, without a Content-Encoding header",
+  }, request_id), { ["accept-encoding"] = "identity" }
+end
+
 -- Returns the HTTP status, the error body and extra response headers that
 -- reject a request with this body, or nil to let it through. route is nil
 -- for a path outside the descriptor, whose body gets the JSON checks only.
@@ -1202,13 +1215,9 @@ local function check_request_body(route, headers, body, request_id)
       message = media_problem .. ": send Content-Type: application/json with a UTF-8 JSON body",
     }, request_id)
   end
-  local encoding_problem = content_encoding_problem(headers:get("content-encoding"))
-  if encoding_problem then
-    -- RFC 7694: a 415 for a content coding lists the accepted codings.
-    return 415, error_body({
-      grpc_code = 3, reason = "UNSUPPORTED_CONTENT_ENCODING",
-      message = encoding_problem .. ": send the body uncompressed, without a Content-Encoding header",
-    }, request_id), { ["accept-encoding"] = "identity" }
+  local status, reply, extra_headers = content_encoding_rejection(headers, request_id)
+  if status then
+    return status, reply, extra_headers
   end
 
   local stack = {}
@@ -1249,13 +1258,10 @@ end
 -- rejected in Stripe-Signature, because the service's gRPC library logs
 -- each value that is not UTF-8, and the signature with it. Returns the
 -- status, body and extra headers of a rejection, or nil.
-local function check_raw_request(handle, headers, request_id)
-  local encoding_problem = content_encoding_problem(headers:get("content-encoding"))
-  if encoding_problem then
-    return 415, error_body({
-      grpc_code = 3, reason = "UNSUPPORTED_CONTENT_ENCODING",
-      message = encoding_problem .. ": send the body uncompressed, without a Content-Encoding header",
-    }, request_id), { ["accept-encoding"] = "identity" }
+local function check_raw_request(headers, request_id)
+  local status, reply, extra_headers = content_encoding_rejection(headers, request_id)
+  if status then
+    return status, reply, extra_headers
   end
   local signature = headers:get("stripe-signature")
   if signature and find(signature, "[^\32-\126]") then
@@ -1388,7 +1394,7 @@ function envoy_on_request(handle)
   end
 
   if route and route.raw_body then
-    if send_rejection(handle, request_id, pcall(check_raw_request, handle, headers, request_id)) then
+    if send_rejection(handle, request_id, pcall(check_raw_request, headers, request_id)) then
       return
     end
   end
