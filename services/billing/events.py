@@ -22,6 +22,7 @@ import time
 
 from prometheus_client import Counter
 
+from defrag.keys.v1 import admin_pb2
 from services.billing import stripe_objects
 from services.billing.accounts import GatewayAdmin, account_target, version_of
 from services.billing.ledger import Ledger, SubscriptionRecord
@@ -132,9 +133,9 @@ class EventProcessor:
                 await self.ledger.mark_seen(event_id, "mode_mismatch")
                 return Result("mode_mismatch", customer_id)
             if state is None:
-                outcome = await self._apply_invoice(event_id, event_type, created, customer_id, subscription_id, mode)
+                outcome = await self._apply_invoice(event_id, event_type, created, customer_id, subscription_id, mode, account)
             else:
-                outcome = await self._apply_subscription(event_id, event_type, created, state, mode)
+                outcome = await self._apply_subscription(event_id, event_type, created, state, mode, account)
             await self.ledger.mark_seen(event_id, outcome)
         finally:
             await self.ledger.unlock(customer_id, token)
@@ -144,7 +145,10 @@ class EventProcessor:
         })
         return Result(outcome, customer_id)
 
-    async def _apply_subscription(self, event_id: str, event_type: str, created: int, state: SubscriptionState, mode: str) -> str:
+    async def _apply_subscription(
+        self, event_id: str, event_type: str, created: int, state: SubscriptionState, mode: str,
+        account: admin_pb2.Account | None,
+    ) -> str:
         records = await self.ledger.subscriptions(state.customer_id, mode)
         current = records.get(state.subscription_id, SubscriptionRecord())
         rank = (TYPE_RANK[event_type], STATUS_RANK[state.status])
@@ -176,7 +180,7 @@ class EventProcessor:
             current, status=state.status, tier=tier or current.tier, period_start=state.period_start,
             period_end=state.period_end, time=created, rank=rank,
         )
-        return await self._push(state.customer_id, state.subscription_id, record, records, mode)
+        return await self._push(state.customer_id, state.subscription_id, record, records, mode, account)
 
     async def read_subscription(self, state: SubscriptionState, mode: str) -> SubscriptionState | None:
         """Reads the subscription from Stripe with the key of the event's mode; None without one, or on a 404."""
@@ -231,7 +235,8 @@ class EventProcessor:
         return added, unmapped_live
 
     async def _apply_invoice(
-        self, event_id: str, event_type: str, created: int, customer_id: str, subscription_id: str, mode: str
+        self, event_id: str, event_type: str, created: int, customer_id: str, subscription_id: str, mode: str,
+        account: admin_pb2.Account | None,
     ) -> str:
         records = await self.ledger.subscriptions(customer_id, mode)
         current = records.get(subscription_id, SubscriptionRecord())
@@ -248,12 +253,16 @@ class EventProcessor:
         if not record.known:
             await self.ledger.save_subscription(customer_id, mode, subscription_id, record)
             return "recorded"
-        return await self._push(customer_id, subscription_id, record, records, mode)
+        return await self._push(customer_id, subscription_id, record, records, mode, account)
 
     async def _push(
         self, customer_id: str, subscription_id: str, record: SubscriptionRecord,
-        records: dict[str, SubscriptionRecord], mode: str,
+        records: dict[str, SubscriptionRecord], mode: str, account: admin_pb2.Account | None,
     ) -> str:
+        """Pushes the account state the records call for, then saves the record; returns the outcome.
+
+        `account` is the account as read under the customer's lock, before this event.
+        """
         records = {**records, subscription_id: record}
         tier_ranks = await self.gateway.tier_ranks()
         target = account_target(records, tier_ranks)
@@ -268,10 +277,9 @@ class EventProcessor:
                 })
                 target = None
         if target is not None:
-            account = await self.gateway.get_account(customer_id)
             version = version_of(records)
             if target.revoke_keys and account is not None:
-                # Every subscription has ended: that stands over any operator's
+                # Every subscription has ended. That applies over any operator's
                 # change, however new, so the keys never outlive the last one.
                 version = max(version, account.version)
             pushed = await self.gateway.push(customer_id, mode, target, version)
