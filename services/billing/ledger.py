@@ -15,7 +15,7 @@ Keys:
                                         last_seen, last_account_id
 
 A customer's records share the account's hash tag, so they live in one
-Redis Cluster slot with the account. Nothing here holds a name, an email
+Redis Cluster slot with the account. Nothing here contains a name, an email
 address or a payment detail: only ids, statuses, tiers and times.
 """
 
@@ -25,7 +25,8 @@ import secrets
 import time
 
 import redis.asyncio as aioredis
-from redis import exceptions as redis_errors
+
+from defrag.platform.redis_errors import UNAVAILABLE_ERRORS
 
 EVENT_TTL_SECONDS = 30 * 86_400
 # Longer than one delivery may take (APPLY_TIMEOUT_SECONDS in
@@ -34,7 +35,6 @@ EVENT_TTL_SECONDS = 30 * 86_400
 # deliveries (409, which Stripe retries) for at most this long.
 LOCK_TTL_MS = 20_000
 UNKNOWN_PRICES = "dfg:billing:unknown_prices"
-UNAVAILABLE_ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError, OSError)
 
 RELEASE_LOCK = """
 if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end

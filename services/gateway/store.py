@@ -16,6 +16,7 @@ import time
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
+from defrag.platform.redis_errors import UNAVAILABLE_ERRORS
 from services.gateway import apikeys
 from services.gateway.pipeline import PipelinedRedis, PipelineError, Script, ScriptError
 
@@ -39,7 +40,6 @@ IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
 CHECK_RECORD_TTL_MS = 10_000
 # Replays of one Idempotency-Key that run free; later ones are charged.
 FREE_REPLAYS = 5
-UNAVAILABLE_ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError, OSError)
 # Error replies that mean "Redis cannot serve now" rather than a bug in a script.
 UNAVAILABLE_REPLIES = ("LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS")
 
