@@ -218,10 +218,10 @@ def test_reconcile_not_on_public_listener(mesh, public_channel):
     assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
-def test_reconcile_reads_again_a_subscription_with_a_newer_event(mesh, admin, stripe_api, stripe_holds, capsys):
+def test_reconcile_rereads_newer_subscription(mesh, admin, stripe_api, stripe_holds, capsys):
     customer, subscription_id = stripe_events.new_ids()
     assert deliver(mesh, created_event(customer, subscription_id)).json()["outcome"] == "applied"
-    # An upgrade created after the listing begins has been applied; Stripe holds it too.
+    # An upgrade created after the listing begins has been applied, and Stripe has it too.
     upgrade = stripe_events.subscription(NEW_SHAPE, customer, subscription_id, price=stripe_events.ENTERPRISE_PRICE)
     event = stripe_events.subscription_event("customer.subscription.updated", NEW_SHAPE, upgrade,
                                              created=int(time.time()) + 120)
@@ -237,18 +237,27 @@ def test_reconcile_reads_again_a_subscription_with_a_newer_event(mesh, admin, st
     assert [r.path for r in stripe_api.requests if r.path.endswith(subscription_id)] == [f"/v1/subscriptions/{subscription_id}"]
 
 
-def test_deletion_before_the_new_subscription_keeps_access(mesh, admin, stripe_holds):
+def pro_subscriber_with_key(mesh, admin) -> tuple[str, str, str]:
+    """Returns (customer, subscription, another subscription id) for a new pro customer with one key."""
     customer, old_sub = stripe_events.new_ids()
     _, new_sub = stripe_events.new_ids()
-    now = int(time.time())
     assert deliver(mesh, created_event(customer, old_sub)).json()["outcome"] == "applied"
     key = admin.CreateKey(admin_pb2.CreateKeyRequest(account_id=customer))
     ISSUED_KEYS.append(key.plaintext)
+    return customer, old_sub, new_sub
+
+
+def deleted_event(customer: str, subscription_id: str, created: int) -> dict:
+    subscription = stripe_events.subscription(NEW_SHAPE, customer, subscription_id, status="canceled")
+    return stripe_events.subscription_event("customer.subscription.deleted", NEW_SHAPE, subscription, created=created)
+
+
+def test_deletion_before_the_new_subscription_keeps_access(mesh, admin, stripe_holds):
+    customer, old_sub, new_sub = pro_subscriber_with_key(mesh, admin)
+    now = int(time.time())
     replacement = stripe_events.subscription(NEW_SHAPE, customer, new_sub, price=stripe_events.ENTERPRISE_PRICE)
     stripe_holds([replacement, stripe_events.subscription(NEW_SHAPE, customer, old_sub, status="canceled")])
-    deletion = stripe_events.subscription_event(
-        "customer.subscription.deleted", NEW_SHAPE,
-        stripe_events.subscription(NEW_SHAPE, customer, old_sub, status="canceled"), created=now + 1)
+    deletion = deleted_event(customer, old_sub, created=now + 1)
 
     assert deliver(mesh, deletion).json()["outcome"] == "applied"
 
@@ -331,19 +340,13 @@ def test_reconcile_waits_out_a_rate_limit(mesh, admin, stripe_api, stripe_holds,
 
 
 def test_plan_switch_with_an_early_invoice_keeps_access(mesh, admin, stripe_holds):
-    customer, old_sub = stripe_events.new_ids()
-    _, new_sub = stripe_events.new_ids()
+    customer, old_sub, new_sub = pro_subscriber_with_key(mesh, admin)
     now = int(time.time())
-    assert deliver(mesh, created_event(customer, old_sub)).json()["outcome"] == "applied"
-    key = admin.CreateKey(admin_pb2.CreateKeyRequest(account_id=customer))
-    ISSUED_KEYS.append(key.plaintext)
     stripe_holds([stripe_events.subscription(NEW_SHAPE, customer, new_sub, price=stripe_events.ENTERPRISE_PRICE),
                   stripe_events.subscription(NEW_SHAPE, customer, old_sub, status="canceled")])
     paid = stripe_events.invoice_event("invoice.paid", NEW_SHAPE, customer, new_sub, created=now)
     assert deliver(mesh, paid).json()["outcome"] == "recorded"
-    deletion = stripe_events.subscription_event(
-        "customer.subscription.deleted", NEW_SHAPE,
-        stripe_events.subscription(NEW_SHAPE, customer, old_sub, status="canceled"), created=now + 1)
+    deletion = deleted_event(customer, old_sub, created=now + 1)
 
     assert deliver(mesh, deletion).json()["outcome"] == "applied"
 
@@ -352,16 +355,10 @@ def test_plan_switch_with_an_early_invoice_keeps_access(mesh, admin, stripe_hold
 
 
 def test_live_subscription_with_unmapped_price_keeps_keys(mesh, admin, stripe_holds, capsys):
-    customer, old_sub = stripe_events.new_ids()
-    _, new_sub = stripe_events.new_ids()
-    assert deliver(mesh, created_event(customer, old_sub)).json()["outcome"] == "applied"
-    key = admin.CreateKey(admin_pb2.CreateKeyRequest(account_id=customer))
-    ISSUED_KEYS.append(key.plaintext)
+    customer, old_sub, new_sub = pro_subscriber_with_key(mesh, admin)
     stripe_holds([stripe_events.subscription(NEW_SHAPE, customer, new_sub, price="price_TestUnmapped02"),
                   stripe_events.subscription(NEW_SHAPE, customer, old_sub, status="canceled")])
-    deletion = stripe_events.subscription_event(
-        "customer.subscription.deleted", NEW_SHAPE,
-        stripe_events.subscription(NEW_SHAPE, customer, old_sub, status="canceled"), created=int(time.time()) + 1)
+    deletion = deleted_event(customer, old_sub, created=int(time.time()) + 1)
 
     assert deliver(mesh, deletion).json()["outcome"] == "applied"
     _, output, _ = reconcile(mesh, capsys)
