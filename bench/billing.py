@@ -38,7 +38,7 @@ KINDS = ("applied", "duplicate", "rejected")
 
 
 def created_event(number: int, now: int) -> bytes:
-    """A customer.subscription.created event of the 2025-03-31 shape for customer number `number`."""
+    """Returns a customer.subscription.created event of the 2025-03-31 shape for customer number `number`."""
     subscription = {
         "id": f"sub_Bench{number}", "object": "subscription", "customer": f"cus_Bench{number}", "status": "active",
         "livemode": False,

@@ -300,13 +300,13 @@ def test_canceled_subscription_never_becomes_active(mesh, admin):
 def test_same_second_events_follow_stripe(mesh, admin, stripe_api):
     customer, subscription_id = stripe_events.new_ids()
     now = int(time.time())
-    # Stripe holds the subscription on the free price now.
+    # Stripe has the subscription on the free price now.
     stripe_api.subscriptions = [stripe_events.subscription(NEW_SHAPE, customer, subscription_id, price=FREE_PRICE)]
     stripe_api.clear_requests()
     try:
         downgrade = updated_event(NEW_SHAPE, customer, subscription_id, price=FREE_PRICE, created=now)
         assert outcome(deliver(mesh, downgrade)) == "applied"
-        # The created event of the same second arrives last; billing asks Stripe.
+        # The created event of the same second arrives last, so billing reads the subscription from Stripe.
         late = created_event(NEW_SHAPE, customer, subscription_id, created=now)
 
         assert outcome(deliver(mesh, late)) == "applied"
@@ -320,7 +320,7 @@ def test_same_second_events_follow_stripe(mesh, admin, stripe_api):
         stripe_api.subscriptions = []
 
 
-def test_same_second_event_unknown_to_stripe_uses_the_lifecycle(mesh, admin, stripe_api):
+def test_same_second_404_uses_lifecycle(mesh, admin, stripe_api):
     customer, subscription_id = stripe_events.new_ids()
     now = int(time.time())
     stripe_api.subscriptions = []
@@ -511,7 +511,7 @@ def test_live_event_signed_with_test_secret_gets_400(mesh, admin):
     (b'{"object": "event", "id": "evt_1", "type": "customer.subscription.updated", "created": 1, '
      b'"data": {"object": {"object": "subscription", "status": "active"}}}', "data.object"),
 ])
-def test_signed_body_that_is_not_an_event_gets_400(mesh, body, field):
+def test_signed_non_event_body_gets_400(mesh, body, field):
     reply = http(mesh, "/v1/stripe/webhook", stripe_events.webhook_headers(body), "POST", body)
 
     assert reply.status == 400
@@ -738,7 +738,7 @@ def test_non_ascii_request_id_gets_400(mesh):
     assert payload["details"][0]["reason"] == "INVALID_REQUEST_ID"
 
 
-def test_non_ascii_signature_header_gets_400_and_is_not_logged(mesh):
+def test_non_ascii_signature_rejected_unlogged(mesh):
     signature = stripe_events.sign(b"{}", stripe_events.TEST_SECRET)
     headers = [("Stripe-Signature", signature.encode() + b",x=\xe9"), ("X-Note", b"caf\xe9")]
 

@@ -322,7 +322,7 @@ def account_state(admin, account_id: str):
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_any_order_with_duplicates_ends_in_the_same_state(mesh, admin, seed):
+def test_shuffled_duplicates_match_in_order(mesh, admin, seed):
     import random
 
     shuffle = random.Random(seed)

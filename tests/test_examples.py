@@ -273,7 +273,7 @@ def test_stripe_event_creates_then_cancels_an_account(mesh, admin):
     assert status == "canceled"
 
 
-def test_stripe_event_with_a_wrong_secret_prints_the_400(mesh):
+def test_stripe_event_wrong_secret_prints_400(mesh):
     import billing_support
 
     customer = billing_support.new_ids()[0]

@@ -16,7 +16,7 @@ STRIPE_VERSION = "2026-10-28.endive"
 def subscription(number: int, created: int, status: str = "active") -> dict:
     return {
         "id": f"sub_fake{number:02d}", "object": "subscription", "created": created, "status": status,
-        # Two customers: cus_fakeodd holds the odd-numbered subscriptions.
+        # Two customers: cus_fakeodd has the odd-numbered subscriptions.
         "customer": "cus_fakeodd" if number % 2 else "cus_fakeeven",
     }
 

@@ -51,7 +51,7 @@ def method_paths(services: Iterable[pb_descriptor.ServiceDescriptor]) -> list[st
 
 
 def grpc_status(error: ApiError, request_id: str) -> grpc.Status:
-    """Returns the error as a gRPC status, with retry-after metadata when it says when to retry.
+    """Returns the error as a gRPC status, with retry-after metadata when the error sets a retry delay.
 
     Envoy's transcoder turns the trailers of an error into response headers,
     so a REST caller gets the Retry-After header as well.

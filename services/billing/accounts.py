@@ -60,7 +60,7 @@ def account_target(records: dict[str, SubscriptionRecord], tier_ranks: dict[str,
 
     The subscription that grants the highest tier governs (the newest one
     among equals). With none granting, an account whose subscriptions have
-    all ended is canceled and its keys are revoked; a paused one is
+    all ended is canceled and its keys are revoked. A paused one is
     canceled with its keys kept, so that resuming restores it. A customer
     with only incomplete subscriptions (a first payment still pending) gets
     no account change.

@@ -1,4 +1,4 @@
-"""`defrag billing reconcile`: brings every account in line with the subscriptions Stripe holds now.
+"""`defrag billing reconcile`: brings every account in line with the subscriptions Stripe has now.
 
 Each customer's subscriptions of one mode, as listed by Stripe, replace
 billing's records of them, stamped one second before the listing began.

@@ -28,7 +28,7 @@ SIGNATURE_TOLERANCE_SECONDS = 300
 # Stripe's events are far smaller. A native gRPC call, which the edge does
 # not measure, gets 400 above it.
 MAX_EVENT_BYTES = 1024 * 1024 + 5
-# The longest one event may take, below the route's 20 s timeout in Envoy
+# Maximum time for one event, below the route's 20 s timeout in Envoy
 # and the customer lock's lifetime (services/billing/ledger.py).
 APPLY_TIMEOUT_SECONDS = 15.0
 SIGNATURE_FAILURE_REASONS = ("missing", "malformed", "mismatch", "expired", "future")
@@ -201,7 +201,7 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         except UnicodeEncodeError:
             EVENTS.labels(OTHER_TYPE, "malformed").inc()
             raise invalid_argument([FieldViolation(
-                "body", "holds a \\u escape of an unpaired UTF-16 surrogate, which is no character; Stripe never sends one",
+                "body", "is invalid: a \\u escape encodes an unpaired UTF-16 surrogate, which is no character. Stripe never sends one",
             )]) from None
         envelope = event if isinstance(event, dict) else {}
         label = envelope.get("type") if envelope.get("type") in events.HANDLED_EVENTS else OTHER_TYPE

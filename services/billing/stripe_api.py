@@ -3,7 +3,7 @@
 The stripe library's client is synchronous, so each call runs in a worker
 thread. Requests carry the pinned API version, so the objects read here
 have the shape the webhook endpoint is configured for. A key reads one
-mode's objects only, so billing holds one client per configured key.
+mode's objects only, so billing keeps one client per configured key.
 """
 
 import asyncio
@@ -86,7 +86,7 @@ class StripeApi:
 
 
 def retry_after(error: stripe.StripeError) -> float:
-    """Returns the seconds a 429 asks to wait, at most MAX_RATE_LIMIT_WAIT_SECONDS, 1 when it does not say."""
+    """Returns the wait in seconds that a 429's Retry-After requests, at most MAX_RATE_LIMIT_WAIT_SECONDS, 1 without one."""
     headers = error.headers or {}
     value = next((v for k, v in headers.items() if k.lower() == "retry-after"), "1")
     try:

@@ -105,9 +105,9 @@ def subscription_period(subscription: dict) -> tuple[int, int]:
     """Returns (start, end) of the current period in unix seconds, (0, 0) when there is none.
 
     The subscription's own fields come first (API versions before
-    2025-03-31). Otherwise the items' periods are used; items of one
-    subscription normally share a period, and where they differ the
-    earliest start and latest end cover them all.
+    2025-03-31). Otherwise the items' periods are used. Items of one
+    subscription normally share a period. Where they differ, the earliest
+    start and the latest end cover them all.
     """
     start, end = subscription.get("current_period_start"), subscription.get("current_period_end")
     if start is not None and end is not None:
