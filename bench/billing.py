@@ -25,7 +25,7 @@ import statistics
 import sys
 import time
 
-from bench import standalone
+from bench import cpu, standalone
 from bench.counters import bucket_bound_ms, samples
 from bench.session import BENCH_TIERS
 from defrag.mesh import Mesh, Ports
@@ -108,9 +108,10 @@ def measure(var: pathlib.Path, seconds: float) -> dict:
         results["duplicate"] = load("duplicate", seconds)
         results["rejected"] = load("rejected", seconds)
         connection.close()
+        peak_rss_mib = {name: cpu.peak_rss_mib(process.pid) for name, process in mesh.processes.items()}
     finally:
         mesh.stop()
-    return {"seconds": seconds, "latencies": results,
+    return {"seconds": seconds, "latencies": results, "peak_rss_mib": peak_rss_mib,
             "service_buckets": {bound: after[bound] - before.get(bound, 0) for bound in after}}
 
 
@@ -145,6 +146,9 @@ def markdown(result: dict) -> list[str]:
         lines.append(f"| {kind} | {len(values) / result['seconds']:,.0f} | {p50:.2f} | {percentile(values, 99):.2f} | {p50 / floor:.2f} |")
     buckets = result["service_buckets"]
     lines.append(f"| applied, in the service (histogram bucket) | | <= {bucket_bound_ms(buckets, 0.5):g} | <= {bucket_bound_ms(buckets, 0.99):g} | |")
+    peaks = sorted(result["peak_rss_mib"].items(), key=lambda item: -item[1])
+    lines += ["", "Peak resident memory of each process after these loads (VmHWM, MiB): "
+              + "; ".join(f"{name} {mib:.0f}" for name, mib in peaks) + "."]
     return lines
 
 

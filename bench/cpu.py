@@ -1,4 +1,4 @@
-"""CPU time of processes and of the whole machine, read from /proc (Linux only)."""
+"""CPU time and peak memory of processes, and CPU time of the whole machine, read from /proc (Linux only)."""
 
 import dataclasses
 import os
@@ -19,6 +19,18 @@ def process_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def peak_rss_mib(pid: int) -> float:
+    """Returns the most resident memory the process has held since it started (VmHWM), in MiB; 0 when it has exited."""
+    try:
+        text = pathlib.Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in text.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def machine_seconds() -> tuple[float, float]:
     """Returns (busy, total) CPU seconds of all cores since boot, from the first line of /proc/stat."""
     values = [int(v) for v in pathlib.Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -33,6 +45,8 @@ class Usage:
 
     by_process: dict[str, float]
     machine_busy: float
+    # Peak resident memory of each process since it started, read at the end of the interval.
+    peak_rss_mib: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 class Meter:
@@ -55,4 +69,5 @@ class Meter:
         by_process = {
             name: (process_seconds(pid) - self._process_start[name]) / wall for name, pid in self.pids.items()
         }
-        return Usage(by_process, (busy - start_busy) / wall)
+        peak = {name: peak_rss_mib(pid) for name, pid in self.pids.items()}
+        return Usage(by_process, (busy - start_busy) / wall, peak)

@@ -20,7 +20,7 @@ import time
 
 import grpc
 
-from bench import standalone
+from bench import cpu, standalone
 from bench.counters import bucket_bound_ms, samples
 from bench.session import BENCH_TIERS
 from defrag.common.v1 import common_pb2
@@ -63,6 +63,8 @@ class OrbitResult:
     steps_ms: dict[str, list[float]]
     aspects: int
     response_bytes: int
+    # The orbit process's peak resident memory since it started, read after the load (MiB).
+    peak_rss_mib: float = 0.0
 
     def service_bound_ms(self, share: float) -> float:
         """Return the upper bound, in ms, of the first bucket by which `share` of the maps had finished."""
@@ -123,6 +125,7 @@ def measure(var: pathlib.Path, seconds: float, warm_up_seconds: float = 1.0) -> 
         mesh.wait_ready(envoy=False)
         elapsed, latencies, buckets, response_bytes = asyncio.run(
             _load(f"127.0.0.1:{mesh.ports.orbit[0]}", mesh.ports.orbit_metrics[0], seconds, warm_up_seconds))
+        peak_rss_mib = cpu.peak_rss_mib(mesh.processes["orbit-0"].pid)
     finally:
         mesh.stop()
     request = map_request()
@@ -134,7 +137,7 @@ def measure(var: pathlib.Path, seconds: float, warm_up_seconds: float = 1.0) -> 
     gc.unfreeze()
     aspects = sum(len(pair.aspects) for pair in geometry.map_people(
         [service.natal_points(person) for person in service.read_request(request)]).pairs)
-    return OrbitResult(elapsed, latencies, buckets, steps, aspects, response_bytes)
+    return OrbitResult(elapsed, latencies, buckets, steps, aspects, response_bytes, peak_rss_mib)
 
 
 def result_line(result: OrbitResult) -> str:
@@ -167,6 +170,7 @@ def markdown(result: OrbitResult) -> list[str]:
     ]
     for name, values in result.steps_ms.items():
         lines.append(f"| in process: {name} | | {percentile(values, 50):.2f} | {percentile(values, 99):.2f} |")
+    lines += ["", f"Peak resident memory of the orbit process after the load (VmHWM): {result.peak_rss_mib:.0f} MiB."]
     return lines
 
 

@@ -171,6 +171,16 @@ def _cpu_lines(measurements: list[Measurement], config: Config) -> list[str]:
     return lines
 
 
+def _memory_line(measurements: list[Measurement], config: Config) -> str:
+    """Returns each process's highest peak resident memory over the configuration's runs, largest first."""
+    peaks: dict[str, float] = {}
+    for m in measurements:
+        if m.config == config:
+            for name, mib in m.cpu.peak_rss_mib.items():
+                peaks[name] = max(peaks.get(name, 0.0), mib)
+    return "; ".join(f"{name} {mib:.0f}" for name, mib in sorted(peaks.items(), key=lambda item: -item[1]))
+
+
 def _checks(measurements: list[Measurement]) -> list[str]:
     lines = []
     for m in measurements:
@@ -245,6 +255,11 @@ def render(
         "own Envoy (row c), envoy-bare row a, envoy-chain row b:",
         "",
         *_cpu_lines(measurements, best),
+        "",
+        "Peak resident memory of each process after these runs (VmHWM from /proc, in MiB): the figure the Helm",
+        "chart's memory requests and limits are sized from (`deploy/helm/defrag/values.yaml`).",
+        "",
+        _memory_line(measurements, best),
         "",
         "## Every configuration tried",
         "",

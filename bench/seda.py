@@ -21,7 +21,7 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import standalone
+from bench import cpu, standalone
 from bench.counters import bucket_bound_ms, samples
 from bench.session import BENCH_TIERS
 from defrag.mesh import Mesh, Ports
@@ -66,6 +66,8 @@ class SedaResult:
     health_failures: int
     # Calls per histogram bucket (upper bound in seconds) during the load, as the service measured them.
     service_buckets: dict[float, int]
+    # The SEDA process's peak resident memory since it started, read after this load (MiB).
+    peak_rss_mib: float = 0.0
 
     @property
     def calls_per_second(self) -> float:
@@ -156,7 +158,12 @@ def measure(var: pathlib.Path, seconds: float, warm_up_seconds: float = 1.0) -> 
         mesh.wait_ready(envoy=False)
         address = f"127.0.0.1:{mesh.ports.seda[0]}"
         metrics_port = mesh.ports.seda_metrics[0]
-        return [asyncio.run(_load(address, metrics_port, level, seconds, warm_up_seconds)) for level in IN_FLIGHT_LEVELS]
+        results = []
+        for level in IN_FLIGHT_LEVELS:
+            result = asyncio.run(_load(address, metrics_port, level, seconds, warm_up_seconds))
+            result.peak_rss_mib = cpu.peak_rss_mib(mesh.processes["seda-0"].pid)
+            results.append(result)
+        return results
     finally:
         mesh.stop()
 
@@ -181,15 +188,17 @@ def markdown(results: list[SedaResult]) -> list[str]:
         "over loopback, including the Python gRPC client. \"In the service\" is the bucket of the service's own",
         "request-duration histogram that the share of calls had reached. A health check goes to the same process",
         f"every 20 ms during each load, on a channel of its own. Target: p99 under {TARGET_P99_MS:g} ms with one call in flight.",
+        "Peak RSS is the SEDA process's most resident memory since it started (VmHWM), read after each load.",
         "",
-        "| calls in flight | calls/s | p50 ms | p99 ms | in the service: p50, p99 ms | health checks | not serving or failed | health p99 ms | health max ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| calls in flight | calls/s | p50 ms | p99 ms | in the service: p50, p99 ms | health checks | not serving or failed | health p99 ms | health max ms | peak RSS MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
         lines.append(
             f"| {result.in_flight} | {result.calls_per_second:,.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} "
             f"| <= {result.service_bound_ms(0.5):g}, <= {result.service_bound_ms(0.99):g} "
-            f"| {len(result.health_ms)} | {result.health_failures} | {result.health_p99_ms:.2f} | {result.health_max_ms:.2f} |"
+            f"| {len(result.health_ms)} | {result.health_failures} | {result.health_p99_ms:.2f} | {result.health_max_ms:.2f} "
+            f"| {result.peak_rss_mib:.0f} |"
         )
     return lines
 
