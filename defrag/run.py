@@ -1,6 +1,7 @@
 """`make run`: the whole mesh on this machine until Ctrl-C.
 
 Environment: REDIS_URL (use your own Redis instead of the embedded one),
+REDIS_CLUSTER (true when REDIS_URL names a node of a Redis Cluster),
 DEFRAG_GATEWAY_WORKERS (default 2), DEFRAG_TELEMETRY_WORKERS (default 1),
 DEFRAG_SEDA_WORKERS (default 1), DEFRAG_ORBIT_WORKERS (default 1), DEFRAG_TIERS (tiers file),
 DEFRAG_PORT_OFFSET (default 0: added to every port, so that a second copy or

@@ -11,6 +11,7 @@ import json
 import os
 import pathlib
 import secrets
+import time
 import urllib.error
 import urllib.request
 
@@ -24,6 +25,7 @@ from google.rpc import error_details_pb2, status_pb2
 from defrag.keys.v1 import admin_pb2, admin_pb2_grpc
 from defrag.mesh import Mesh, MeshError, Ports
 import billing_support
+from redis_cluster import LocalRedisCluster, cluster_mesh  # noqa: F401 (cluster_mesh is a session fixture)
 from stripe_fake import StripeFake
 
 TESTS = pathlib.Path(__file__).parent
@@ -62,6 +64,14 @@ def mesh(tmp_path_factory, stripe_api):
     running = start_mesh(tmp_path_factory.mktemp("var"), env=billing_support.billing_env(stripe_api.url))
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """A real Redis Cluster of three primaries on free ports, started once; every node stops at the end."""
+    cluster = LocalRedisCluster(tmp_path_factory.mktemp("redis-cluster")).start()
+    yield cluster
+    cluster.stop()
 
 
 class AdminClient:
@@ -131,6 +141,16 @@ def http(mesh: Mesh, path: str, headers: dict | None = None, method: str = "GET"
             return Reply(response.status, response.headers, response.read())
     except urllib.error.HTTPError as error:
         return Reply(error.code, error.headers, error.read())
+
+
+def eventually(check, seconds: float = 10.0):
+    """Retries check() until it returns a truthy value or the time is up."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
 
 
 def bearer(key: str) -> dict:

@@ -11,8 +11,12 @@ import pytest
 
 from conftest import ISSUED_KEYS, LOS_ANGELES_1990, bearer, http
 from defrag.keys.v1 import admin_pb2, admin_pb2_grpc
+from redis_cluster import on_single_and_cluster
 
 pytestmark = pytest.mark.integration
+
+# Every test runs on one Redis server, then on a three-primary Redis Cluster.
+redis_kind, mesh, admin, public_channel = on_single_and_cluster()
 
 VECTORS = "/v1/telemetry/vectors?" + LOS_ANGELES_1990
 # The metering script reads revocations and tier changes on every request,

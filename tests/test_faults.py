@@ -11,7 +11,7 @@ import urllib.request
 import grpc
 import pytest
 
-from conftest import LOS_ANGELES_1990, AdminClient, bearer, error_reason, http, start_mesh
+from conftest import LOS_ANGELES_1990, AdminClient, bearer, error_reason, eventually, http, start_mesh
 from defrag.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
 
 pytestmark = pytest.mark.integration
@@ -30,16 +30,6 @@ REJOIN_SECONDS = 2.0 + 1.0
 def grpc_call(mesh, key):
     with grpc.insecure_channel(f"127.0.0.1:{mesh.ports.public}") as channel:
         return telemetry_pb2_grpc.TelemetryServiceStub(channel).GetVectors(REQUEST, metadata=[("x-api-key", key)], timeout=10)
-
-
-def eventually(check, seconds: float = 10.0):
-    """Retries check() until it returns a truthy value or the time is up."""
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
 
 
 def envoy_counter(mesh, name: str) -> int:

@@ -13,9 +13,13 @@ from google.rpc import error_details_pb2
 
 from conftest import AUDITED_TEXTS, LOS_ANGELES_1990, bearer, error_reason, http, rich_status, status_detail
 from defrag.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
+from redis_cluster import on_single_and_cluster
 from services.gateway.store import FREE_REPLAYS
 
 pytestmark = pytest.mark.integration
+
+# Every test runs on one Redis server, then on a three-primary Redis Cluster.
+redis_kind, mesh, admin, public_channel = on_single_and_cluster()
 
 VECTORS = "/v1/telemetry/vectors?" + LOS_ANGELES_1990
 

@@ -60,8 +60,8 @@ def test_children_end_when_the_runner_is_killed(tmp_path):
     pid_file = tmp_path / "child.pid"
     runner = textwrap.dedent(f"""
         import pathlib, subprocess, sys, time
-        from defrag.mesh import _die_with_parent
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], preexec_fn=_die_with_parent)
+        from defrag.mesh import die_with_parent
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], preexec_fn=die_with_parent)
         pathlib.Path({str(pid_file)!r}).write_text(str(child.pid))
         time.sleep(60)
     """)

@@ -4,7 +4,11 @@ Settings (environment):
   BILLING_PORT                 gRPC port, default 50101 (0 picks a free port)
   BILLING_METRICS_PORT         Prometheus /metrics port, default 9151
   DEFRAG_BIND_HOST             address for both listeners, default 127.0.0.1
-  REDIS_URL                    Redis for billing's records (required)
+  REDIS_URL                    Redis for billing's records (required);
+                               redis:// or rediss://, with REDIS_CLUSTER any
+                               one node
+  REDIS_CLUSTER                true when REDIS_URL names a node of a Redis
+                               Cluster, default false (one Redis server)
   DEFRAG_ADMIN_ADDR            the gateway's admin API, host:port (required)
   DEFRAG_ADMIN_TOKEN           the admin API's token (required); the
                                reconcile call requires it too
@@ -40,6 +44,7 @@ import re
 
 import stripe
 
+from defrag.platform import redis_client
 from defrag.platform.config import ConfigError, env_int, env_str
 from defrag.platform.server import run_service, run_until_signal, start
 from services.billing import service
@@ -103,7 +108,7 @@ async def serve() -> None:
     prices = Prices(price_map())
     stripe_apis = stripe_clients()
 
-    ledger = Ledger(env_str("REDIS_URL"))
+    ledger = Ledger(env_str("REDIS_URL"), cluster=redis_client.cluster_enabled())
     gateway = GatewayAdmin(env_str("DEFRAG_ADMIN_ADDR"), token)
     processor = EventProcessor(ledger, gateway, prices, stripe_apis)
     webhook = service.BillingServicer(processor, secrets)

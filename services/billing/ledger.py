@@ -15,7 +15,8 @@ Keys:
                                         last_seen, last_account_id
 
 A customer's records share the account's hash tag, so they live in one
-Redis Cluster slot with the account. Nothing here contains a name, an email
+Redis Cluster slot with the account. Every command and script here touches
+one key, so none crosses slots. Nothing here contains a name, an email
 address or a payment detail: only ids, statuses, tiers and times.
 """
 
@@ -24,8 +25,8 @@ import json
 import secrets
 import time
 
-import redis.asyncio as aioredis
-
+from defrag.platform import redis_client
+from defrag.platform.redis_client import Script
 from defrag.platform.redis_errors import UNAVAILABLE_ERRORS
 
 EVENT_TTL_SECONDS = 30 * 86_400
@@ -36,10 +37,10 @@ EVENT_TTL_SECONDS = 30 * 86_400
 LOCK_TTL_MS = 20_000
 UNKNOWN_PRICES = "dfg:billing:unknown_prices"
 
-RELEASE_LOCK = """
+RELEASE_LOCK = Script("""
 if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
 return 0
-"""
+""")
 
 
 class LedgerUnavailable(Exception):
@@ -97,11 +98,10 @@ class SubscriptionRecord:
 class Ledger:
     """Async access to billing's records."""
 
-    def __init__(self, url: str, timeout_seconds: float = 1.0):
-        self.redis = aioredis.Redis.from_url(
-            url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds, decode_responses=True,
+    def __init__(self, url: str, timeout_seconds: float = 1.0, *, cluster: bool = False):
+        self.redis = redis_client.connect(
+            url, cluster, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds, decode_responses=True,
         )
-        self._release = self.redis.register_script(RELEASE_LOCK)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -130,7 +130,7 @@ class Ledger:
     async def unlock(self, customer_id: str, token: str) -> None:
         """Releases the lock if this token still holds it. A failure leaves it to expire."""
         try:
-            await self._release(keys=[lock_key(customer_id)], args=[token])
+            await RELEASE_LOCK.run(self.redis, [lock_key(customer_id)], [token])
         except UNAVAILABLE_ERRORS:
             pass
 

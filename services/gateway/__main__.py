@@ -1,7 +1,10 @@
 """Starts one gateway process: ext_authz and usage (public port) and, when configured, the admin API.
 
 Environment:
-  REDIS_URL              Redis with the keys, accounts and usage (required)
+  REDIS_URL              Redis with the keys, accounts and usage (required);
+                         redis:// or rediss://, with REDIS_CLUSTER any one node
+  REDIS_CLUSTER          true when REDIS_URL names a node of a Redis Cluster,
+                         default false (one Redis server)
   REDIS_TIMEOUT_MS       Redis connect and reply timeout, 50..60000, default 500
   GATEWAY_PORT           ext_authz, usage and reflection, default 50051
   GATEWAY_METRICS_PORT   Prometheus /metrics, default 9101
@@ -17,7 +20,7 @@ import asyncio
 import sys
 
 from defrag.keys.v1 import admin_pb2, admin_pb2_grpc, usage_pb2, usage_pb2_grpc
-from defrag.platform import logs, server
+from defrag.platform import logs, redis_client, server
 from defrag.platform.config import ConfigError, env_int, env_str
 from services.gateway import authz, reflection, tiers
 from services.gateway.admin import KeyAdminServicer
@@ -30,7 +33,8 @@ async def main() -> None:
     log = logs.setup("gateway", env_str("DEFRAG_LOG_LEVEL", "INFO"))
     try:
         plans = tiers.load(known_methods=set(PUBLIC_METHODS))
-        store = Store(env_str("REDIS_URL"), timeout_seconds=env_int("REDIS_TIMEOUT_MS", 500, 50, 60_000) / 1000)
+        store = Store(env_str("REDIS_URL"), timeout_seconds=env_int("REDIS_TIMEOUT_MS", 500, 50, 60_000) / 1000,
+                      cluster=redis_client.cluster_enabled())
         admin_port = env_int("ADMIN_PORT", 0, 0, 65535)
         token = env_str("DEFRAG_ADMIN_TOKEN") if admin_port else ""
         port = env_int("GATEWAY_PORT", 50051, 0, 65535)
@@ -68,10 +72,15 @@ async def main() -> None:
     await server.run_until_signal(public, on_stop=stop_admin)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Runs main() on uvloop when it is installed; the `defrag-gateway` command."""
     try:
         import uvloop
     except ImportError:
         asyncio.run(main())
     else:
         uvloop.run(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,4 +1,4 @@
-"""A Redis connection for the gateway's hot path that pipelines concurrent commands.
+"""Redis connections for the gateway's hot path that pipeline concurrent commands.
 
 Commands issued by concurrent decisions within one event-loop turn go out in
 one write, and replies come back in order, so a burst of N decisions costs
@@ -12,15 +12,21 @@ replies still line up with their commands. When nothing has come back on
 it for DEAD_AFTER_TIMEOUTS timeouts, it is retired and new commands go to a
 new connection. The old one is closed only once every command sent on it
 has timed out, so no script sent on it can still run within its deadline.
+
+On a Redis Cluster, ClusterPipelinedRedis keeps one such client per primary
+and sends each command to the primary that serves its key's slot.
 """
 
 import asyncio
 import collections
-import hashlib
+import math
 import time
 import urllib.parse
 
 import hiredis
+from redis.crc import key_slot
+
+from defrag.platform.redis_client import Script
 
 # A connection on which the oldest waiting command has waited this many
 # timeouts is presumed dead and retired.
@@ -28,6 +34,10 @@ DEAD_AFTER_TIMEOUTS = 4
 # After a failed connect, callers fail at once for this long instead of
 # queueing one connect attempt after another.
 RECONNECT_PAUSE_SECONDS = 0.25
+# A Redis Cluster's slot map is read again at most this often after
+# redirects and unreachable nodes.
+REFRESH_PAUSE_SECONDS = 1.0
+SLOT_COUNT = 16384
 
 
 class PipelineError(Exception):
@@ -108,12 +118,11 @@ class _Connection(asyncio.Protocol):
         return self.transport is None or self.transport.is_closing()
 
 
-class Script:
-    """A Lua script's source and SHA-1, computed once."""
-
-    def __init__(self, source: str):
-        self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()
+def _checked(reply):
+    """Returns the reply, or raises ScriptError for an error reply."""
+    if isinstance(reply, hiredis.ReplyError):
+        raise ScriptError(str(reply))
+    return reply
 
 
 class PipelinedRedis:
@@ -195,15 +204,31 @@ class PipelinedRedis:
                 self._retiring.remove(connection)
         self._arm_watchdog()
 
-    async def execute(self, *command):
-        """Sends one command and returns its reply; raises PipelineError or ScriptError."""
+    async def _connection(self) -> _Connection:
         connection = self._current
         if connection is None or connection.closed:
             connection = await self._connect()
-        reply = await connection.send(command)
-        if isinstance(reply, hiredis.ReplyError):
-            raise ScriptError(str(reply))
-        return reply
+        return connection
+
+    def node_of(self, key: str) -> str:
+        """Returns the name of the node that serves the key: "" for the one server."""
+        return ""
+
+    async def execute(self, *command, key: str | None = None):
+        """Sends one command and returns its reply; raises PipelineError or ScriptError.
+
+        `key` picks the node on a cluster; one server ignores it.
+        """
+        connection = await self._connection()
+        return _checked(await connection.send(command))
+
+    async def execute_asking(self, *command):
+        """Sends ASKING and the command back to back on one connection, as an ASK redirect requires."""
+        connection = await self._connection()
+        asking = connection.send(("ASKING",))
+        reply = connection.send(command)
+        _checked(await asking)
+        return _checked(await reply)
 
     async def run_script(self, script: Script, keys: list[str], args: list) -> list:
         """Runs a Lua script by its SHA-1, loading it first if the server does not have it."""
@@ -224,3 +249,141 @@ class PipelinedRedis:
                 connection.close(PipelineError("closed"))
         self._current = None
         self._retiring = []
+
+
+def _redirect(error: ScriptError, fallback_host: str) -> tuple[str, int, str] | None:
+    """Returns (kind, slot, node) of a MOVED or ASK reply ("MOVED 3999 10.0.0.7:6381"), else None."""
+    parts = str(error).split()
+    if len(parts) != 3 or parts[0] not in ("MOVED", "ASK"):
+        return None
+    host, _, port = parts[2].rpartition(":")
+    # Redis sends an empty host when the node does not know its own address;
+    # that means the host of the node that sent the reply.
+    return parts[0], int(parts[1]), f"{host or fallback_host}:{port}"
+
+
+class ClusterPipelinedRedis:
+    """Pipelined connections to the primaries of a Redis Cluster, one PipelinedRedis per primary.
+
+    Each command goes to the primary that serves its key's slot, by a slot
+    map read with CLUSTER SLOTS. A MOVED reply updates the map's slot and
+    starts a refresh of the whole map. An ASK reply (a slot being migrated)
+    sends ASKING and the command to the named node. Either way the command
+    is sent once more and no more, so a second redirect is raised as a
+    ScriptError. A node that cannot be reached also starts a refresh,
+    because a replica may have taken its place.
+    """
+
+    def __init__(self, url: str, timeout_seconds: float):
+        self._parts = urllib.parse.urlsplit(url)
+        if self._parts.scheme != "redis":
+            raise ValueError(f"the pipelined client takes redis:// URLs, not {self._parts.scheme}://")
+        self._seed = f"{self._parts.hostname or '127.0.0.1'}:{self._parts.port or 6379}"
+        self.timeout = timeout_seconds
+        self._slots: list[str | None] = [None] * SLOT_COUNT
+        self._nodes: dict[str, PipelinedRedis] = {}
+        self._refreshing: asyncio.Lock | None = None
+        self._refreshed_at = -math.inf
+        self._background: set[asyncio.Task] = set()
+
+    def _node(self, name: str) -> PipelinedRedis:
+        node = self._nodes.get(name)
+        if node is None:
+            host, _, port = name.rpartition(":")
+            netloc = f"[{host}]:{port}" if ":" in host else name
+            if self._parts.username or self._parts.password:
+                netloc = self._parts.netloc.rpartition("@")[0] + "@" + netloc
+            node = self._nodes[name] = PipelinedRedis(f"redis://{netloc}/0", self.timeout)
+        return node
+
+    def node_of(self, key: str) -> str | None:
+        """Returns the name (host:port) of the primary that serves the key, or None before the slot map is read."""
+        return self._slots[key_slot(key.encode())]
+
+    async def refresh(self) -> None:
+        """Reads the slot map with CLUSTER SLOTS from a known primary or the URL's node; raises PipelineError."""
+        if self._refreshing is None:
+            self._refreshing = asyncio.Lock()
+        started = time.monotonic()
+        async with self._refreshing:
+            if self._refreshed_at >= started:
+                return
+            candidates = list(dict.fromkeys([*filter(None, self._slots), self._seed]))
+            failures = []
+            for name in candidates:
+                try:
+                    reply = await self._node(name).execute("CLUSTER", "SLOTS")
+                except (PipelineError, ScriptError) as error:
+                    failures.append(f"{name}: {error}")
+                    continue
+                self._apply_slot_map(reply, name.rpartition(":")[0])
+                self._refreshed_at = time.monotonic()
+                return
+            raise PipelineError(f"no Redis Cluster node returned its slot map ({'; '.join(failures)[:300]})")
+
+    def _apply_slot_map(self, reply: list, answering_host: str) -> None:
+        slots: list[str | None] = [None] * SLOT_COUNT
+        for first, last, primary, *_replicas in reply:
+            host, port = primary[0], primary[1]
+            name = f"{host or answering_host}:{port}"
+            slots[int(first):int(last) + 1] = [name] * (int(last) - int(first) + 1)
+        self._slots = slots
+
+    def _refresh_soon(self) -> None:
+        """Starts a background refresh unless one is running or the last one ended within REFRESH_PAUSE_SECONDS."""
+        if self._background or time.monotonic() - self._refreshed_at < REFRESH_PAUSE_SECONDS:
+            return
+        task = asyncio.ensure_future(self._refresh_quietly())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self.refresh()
+        except PipelineError:
+            # The next failed command starts another refresh. Until then the old map stays in use.
+            self._refreshed_at = time.monotonic()
+
+    async def _routed(self, key: str, send, send_asking):
+        """Runs send(node) on the key's primary, following one MOVED or ASK redirect."""
+        slot = key_slot(key.encode())
+        name = self._slots[slot]
+        if name is None:
+            await self.refresh()
+            name = self._slots[slot]
+            if name is None:
+                raise PipelineError(f"no Redis Cluster node serves slot {slot}")
+        try:
+            return await send(self._node(name))
+        except PipelineError:
+            self._refresh_soon()
+            raise
+        except ScriptError as error:
+            redirect = _redirect(error, name.rpartition(":")[0])
+            if redirect is None:
+                raise
+            kind, _, target = redirect
+        if kind == "ASK":
+            return await send_asking(self._node(target))
+        self._slots[slot] = target
+        self._refresh_soon()
+        return await send(self._node(target))
+
+    async def execute(self, *command, key: str):
+        """Sends one command to the primary that serves the key's slot and returns its reply."""
+        return await self._routed(key, lambda node: node.execute(*command), lambda node: node.execute_asking(*command))
+
+    async def run_script(self, script: Script, keys: list[str], args: list) -> list:
+        """Runs a Lua script on the primary that serves its keys' slot, loading it there if that node lacks it."""
+        return await self._routed(
+            keys[0],
+            lambda node: node.run_script(script, keys, args),
+            # Scripts are cached per node, so the node of an ASK gets the source.
+            lambda node: node.execute_asking("EVAL", script.source, len(keys), *keys, *args),
+        )
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        for node in self._nodes.values():
+            await node.close()

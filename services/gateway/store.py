@@ -1,9 +1,10 @@
-"""Accounts, keys and usage in Redis.
+"""Accounts, keys and usage in Redis, on one server or on a Redis Cluster.
 
 Every record of one account lives under the hash tag {account_id}, so the
 metering script touches one slot and runs unchanged on Redis Cluster. The
-two indexes (key hash -> key, key id -> account) live in other slots; the
-hash index never changes once written, so the gateway caches it.
+two indexes (key hash -> key, key id -> account) and the set of account ids
+live in other slots. The hash index never changes once written, so the
+gateway caches it.
 """
 
 import collections
@@ -13,12 +14,13 @@ import logging
 import pathlib
 import time
 
-import redis.asyncio as aioredis
-from redis import exceptions as redis_errors
+from redis.exceptions import SlotNotCoveredError
 
+from defrag.platform import redis_client
+from defrag.platform.redis_client import Script
 from defrag.platform.redis_errors import UNAVAILABLE_ERRORS
 from services.gateway import apikeys
-from services.gateway.pipeline import PipelinedRedis, PipelineError, Script, ScriptError
+from services.gateway.pipeline import ClusterPipelinedRedis, PipelinedRedis, PipelineError, ScriptError
 
 log = logging.getLogger("gateway.store")
 
@@ -35,13 +37,17 @@ CLOCK_SAMPLE_MAX_RTT_SECONDS = 0.02
 IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
 # How long an admitted Check is remembered, so that Envoy's retry of the same
 # Check on another replica is not charged again. Envoy retries within its
-# authorization timeout (1 s in deploy/envoy/envoy.yaml.tmpl), so ten times
+# authorization timeout (1 s, AUTHZ_TIMEOUT in defrag/envoyconf.py), so ten times
 # that leaves room for a longer timeout.
 CHECK_RECORD_TTL_MS = 10_000
 # Replays of one Idempotency-Key that run free; later ones are charged.
 FREE_REPLAYS = 5
 # Error replies that mean "Redis cannot serve now" rather than a bug in a script.
-UNAVAILABLE_REPLIES = ("LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS")
+# MOVED and ASK reach the store only when a Redis Cluster redirected a
+# command twice, while its slots are moving.
+UNAVAILABLE_REPLIES = (
+    "LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS", "MOVED", "ASK",
+)
 
 
 class StoreUnavailable(Exception):
@@ -151,12 +157,23 @@ class UsageState:
     used: int
 
 
-class Store:
-    """Async access to the gateway's Redis data."""
+@dataclasses.dataclass
+class NodeClock:
+    """Redis's clock minus this machine's on one Redis node, in milliseconds, and its error bound."""
 
-    def __init__(self, url: str, timeout_seconds: float = 0.5, cache_size: int = 100_000):
-        self.redis = aioredis.Redis.from_url(
+    offset_ms: float
+    error_ms: float
+    synced_at: float
+
+
+class Store:
+    """Async access to the gateway's Redis data, on one server or, with cluster=True, on a Redis Cluster."""
+
+    def __init__(self, url: str, timeout_seconds: float = 0.5, cache_size: int = 100_000, *, cluster: bool = False):
+        self.cluster = cluster
+        self.redis = redis_client.connect(
             url,
+            cluster,
             socket_timeout=timeout_seconds,
             socket_connect_timeout=timeout_seconds,
             decode_responses=True,
@@ -164,19 +181,21 @@ class Store:
             health_check_interval=0,
         )
         self._meter = Script(_script("meter.lua"))
-        # The hot path (key lookup and metering) pipelines concurrent calls on
-        # one connection; other URL schemes fall back to redis-py.
-        self.fast = PipelinedRedis(url, timeout_seconds) if url.startswith("redis://") else None
-        self._usage = self.redis.register_script(_script("usage.lua"))
-        self._update = self.redis.register_script((LUA / "update_account.lua").read_text())
-        self._create = self.redis.register_script((LUA / "create_account.lua").read_text())
+        # The hot path (key lookup and metering) pipelines concurrent calls
+        # on one connection per Redis server or cluster primary. TLS
+        # (rediss://) uses redis-py.
+        self.fast: PipelinedRedis | ClusterPipelinedRedis | None = None
+        if url.startswith("redis://"):
+            self.fast = ClusterPipelinedRedis(url, timeout_seconds) if cluster else PipelinedRedis(url, timeout_seconds)
+        self._usage = Script(_script("usage.lua"))
+        self._update = Script((LUA / "update_account.lua").read_text())
+        self._create = Script((LUA / "create_account.lua").read_text())
         self._cache: collections.OrderedDict[str, tuple[str, str]] = collections.OrderedDict()
         self._cache_size = cache_size
         self._unknown: dict[str, float] = {}
         self.timeout_seconds = timeout_seconds
-        self._clock_offset_ms: float | None = None
-        self._clock_error_ms = 0.0
-        self._clock_synced_at = 0.0
+        # By node name ("" for one server): each node of a cluster has its own clock.
+        self._clocks: dict[str, NodeClock] = {}
         self.deadline_margin = min(DEADLINE_MARGIN_SECONDS, timeout_seconds / 4)
 
     async def close(self) -> None:
@@ -184,33 +203,8 @@ class Store:
             await self.fast.close()
         await self.redis.aclose()
 
-    async def _hot(self, *command, script: Script | None = None, keys=(), args=()):
-        """Runs one hot-path command on the pipelined connection, or on redis-py without one."""
-        try:
-            if self.fast is not None:
-                if script is not None:
-                    return await self.fast.run_script(script, list(keys), list(args))
-                return await self.fast.execute(*command)
-            if script is not None:
-                return await self.redis.evalsha(script.sha, len(keys), *keys, *args)
-            return await self.redis.execute_command(*command)
-        except PipelineError as error:
-            raise StoreUnavailable(str(error)) from None
-        except ScriptError as error:
-            if str(error).startswith(UNAVAILABLE_REPLIES):
-                raise StoreUnavailable(str(error)) from None
-            raise
-        except redis_errors.NoScriptError:
-            await self._call(self.redis.script_load(script.source))
-            return await self._hot(*command, script=script, keys=keys, args=args)
-        except UNAVAILABLE_ERRORS as error:
-            raise StoreUnavailable(str(error)) from None
-
     async def ping(self) -> None:
-        try:
-            await self.redis.ping()
-        except UNAVAILABLE_ERRORS as error:
-            raise StoreUnavailable(str(error)) from None
+        await self._call(self.redis.ping())
 
     # --- hot path ---------------------------------------------------------
 
@@ -223,7 +217,8 @@ class Store:
         if unknown_until is not None and unknown_until > time.monotonic():
             return None
 
-        value = await self._hot("GET", hash_index(key_digest))
+        index = hash_index(key_digest)
+        value = await self._call(self.fast.execute("GET", index, key=index) if self.fast else self.redis.get(index))
         if value is None:
             # An unknown hash is remembered briefly so that a flood of made-up
             # keys costs one Redis call each per second, not one per request.
@@ -238,25 +233,53 @@ class Store:
             self._cache.popitem(last=False)
         return account_id, key_id
 
-    async def redis_clock_offset_ms(self) -> float:
-        """Returns Redis's clock minus this machine's, in milliseconds, measured every few seconds.
+    async def redis_clock(self, route_key: str) -> NodeClock:
+        """Returns the clock offset of the Redis node that serves route_key, measured every few seconds.
 
         The offset comes from the midpoint of one TIME round trip, so it is
-        off by at most half the round trip. That bound is kept in
-        _clock_error_ms and taken off every deadline.
+        off by at most half the round trip. That bound is kept in error_ms
+        and taken off every deadline.
         """
-        fresh = time.monotonic() - self._clock_synced_at < CLOCK_SYNC_SECONDS
-        if self._clock_offset_ms is not None and fresh:
-            return self._clock_offset_ms
+        node = self._node_name(route_key)
+        clock = self._clocks.get(node) if node is not None else None
+        if clock is not None and time.monotonic() - clock.synced_at < CLOCK_SYNC_SECONDS:
+            return clock
         before = time.time()
-        seconds, microseconds = await self._hot("TIME")
+        node, (seconds, microseconds) = await self._call(self._node_time(route_key))
         after = time.time()
         rtt = after - before
-        self._clock_synced_at = time.monotonic()
-        if self._clock_offset_ms is None or rtt <= CLOCK_SAMPLE_MAX_RTT_SECONDS or rtt / 2 * 1000 < self._clock_error_ms:
-            self._clock_offset_ms = int(seconds) * 1000 + int(microseconds) / 1000 - (before + after) * 500
-            self._clock_error_ms = rtt / 2 * 1000
-        return self._clock_offset_ms
+        clock = self._clocks.get(node)
+        if clock is None or rtt <= CLOCK_SAMPLE_MAX_RTT_SECONDS or rtt / 2 * 1000 < clock.error_ms:
+            offset_ms = int(seconds) * 1000 + int(microseconds) / 1000 - (before + after) * 500
+            clock = self._clocks[node] = NodeClock(offset_ms, rtt / 2 * 1000, time.monotonic())
+        else:
+            clock.synced_at = time.monotonic()
+        return clock
+
+    def _node_name(self, route_key: str) -> str | None:
+        """Returns the name of the node that serves the key: "" for one server, None while the slot map is unknown."""
+        if self.fast is not None:
+            return self.fast.node_of(route_key)
+        if not self.cluster:
+            return ""
+        try:
+            return self.redis.get_node_from_key(route_key).name
+        except SlotNotCoveredError:
+            return None
+
+    async def _node_time(self, route_key: str) -> tuple[str, tuple]:
+        """Returns the name of the node that serves the key and its TIME reply (seconds, microseconds)."""
+        if self.fast is not None:
+            # TIME has no key, so the key only picks the node.
+            reply = await self.fast.execute("TIME", key=route_key)
+            return self.fast.node_of(route_key) or "", reply
+        if not self.cluster:
+            return "", await self.redis.time()
+        # TIME has no key, so it goes to the node named here. A cluster
+        # client that has not read the slot map yet reads it first.
+        await self.redis.initialize()
+        node = self.redis.get_node_from_key(route_key)
+        return node.name, await self.redis.execute_command("TIME", target_nodes=node)
 
     async def meter(
         self,
@@ -292,15 +315,16 @@ class Store:
             check_record(account_id, check_id or "-"),
         ]
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        offset = await self.redis_clock_offset_ms()
+        clock = await self.redis_clock(keys[0])
         latest = time.time() + self.timeout_seconds - self.deadline_margin
         deadline = latest if deadline is None else min(deadline, latest)
-        redis_deadline_ms = int(deadline * 1000 + offset - self._clock_error_ms)
+        redis_deadline_ms = int(deadline * 1000 + clock.offset_ms - clock.error_ms)
         args = [
             now_ms, cost, tier_table, fingerprint, IDEMPOTENCY_TTL_MS, redis_deadline_ms, "1" if free else "", FREE_REPLAYS,
             CHECK_RECORD_TTL_MS if check_id else "",
         ]
-        result = await self._hot(script=self._meter, keys=keys, args=args)
+        run = self.fast.run_script(self._meter, keys, args) if self.fast else self._meter.run(self.redis, keys, args)
+        result = await self._call(run)
         status, reason, tier, quota, used, start, end, burst, burst_used, retry_ms, replayed = result
         if reason == "DEADLINE_EXCEEDED":
             raise StoreUnavailable("Redis ran the metering script after its deadline; nothing was charged")
@@ -324,7 +348,7 @@ class Store:
         """Returns the account's current window and use; raises NotFound."""
         now = int(time.time()) if now is None else now
         found, start, end, used = await self._call(
-            self._usage(keys=[account_key(account_id), usage_key(account_id)], args=[now])
+            self._usage.run(self.redis, [account_key(account_id), usage_key(account_id)], [now])
         )
         if not int(found):
             raise NotFound(account_id)
@@ -348,7 +372,7 @@ class Store:
             "version": 0,
         }
         pairs = [item for pair in fields.items() for item in pair]
-        created = await self._call(self._create(keys=[account_key(account_id)], args=pairs))
+        created = await self._call(self._create.run(self.redis, [account_key(account_id)], pairs))
         if not created:
             raise AlreadyExists(account_id)
         await self._call(self.redis.sadd(ACCOUNTS, account_id))
@@ -380,9 +404,10 @@ class Store:
         for name, value in changes.items():
             pairs += [name, value]
         found, applied, _version, created, revoked = await self._call(
-            self._update(
-                keys=[account_key(account_id), keys_set(account_id)],
-                args=[
+            self._update.run(
+                self.redis,
+                [account_key(account_id), keys_set(account_id)],
+                [
                     int(time.time()),
                     "" if event_time is None else event_time,
                     create_mode or "",
@@ -473,7 +498,14 @@ class Store:
         return sorted(records, key=lambda r: (int(r["created_at"]), r["key_id"]))
 
     async def _call(self, awaitable):
+        """Awaits one Redis operation, raising StoreUnavailable when Redis cannot serve it now."""
         try:
             return await awaitable
-        except UNAVAILABLE_ERRORS as error:
+        except PipelineError as error:
             raise StoreUnavailable(str(error)) from None
+        except ScriptError as error:
+            if str(error).startswith(UNAVAILABLE_REPLIES):
+                raise StoreUnavailable(str(error)) from None
+            raise
+        except UNAVAILABLE_ERRORS as error:
+            raise StoreUnavailable(str(error) or type(error).__name__) from None

@@ -1,7 +1,10 @@
 """Run the SEDA service: `python -m services.seda`.
 
 Settings (environment):
-  REDIS_URL                  Redis that contains the audit stream (required)
+  REDIS_URL                  Redis that contains the audit stream (required);
+                             redis:// or rediss://, with REDIS_CLUSTER any one node
+  REDIS_CLUSTER              true when REDIS_URL names a node of a Redis Cluster,
+                             default false (one Redis server)
   SEDA_AUDIT_HMAC_SECRET     secret for input_hash, at least 32 bytes (required)
   SEDA_AUDIT_RETENTION_DAYS  days an audit record is kept, 1..3650, default 30
   SEDA_REDIS_TIMEOUT_MS      Redis connect and reply timeout, 10..5000, default 250
@@ -19,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from redis import exceptions as redis_errors
 
+from defrag.platform import redis_client
 from defrag.platform.config import env_int, env_str
 from defrag.platform.server import run_service, run_until_signal, start
 from services.seda import scorer
@@ -45,6 +49,7 @@ async def trim_periodically(audit_log: AuditLog) -> None:
 async def serve() -> None:
     secret = read_secret(env_str("SEDA_AUDIT_HMAC_SECRET"))
     redis_url = env_str("REDIS_URL")
+    redis_cluster = redis_client.cluster_enabled()
     retention_days = env_int("SEDA_AUDIT_RETENTION_DAYS", 30, 1, 3650)
     timeout_seconds = env_int("SEDA_REDIS_TIMEOUT_MS", 250, 10, 5000) / 1000
     threads = env_int("SEDA_SCORING_THREADS", 2, 1, 64)
@@ -54,7 +59,7 @@ async def serve() -> None:
 
     # One call before serving, so the first request does not pay for the scorer's set-up.
     scorer.assess("warm-up")
-    audit_log = AuditLog(redis_url, retention_days, timeout_seconds)
+    audit_log = AuditLog(redis_url, retention_days, timeout_seconds, cluster=redis_cluster)
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="seda-scorer")
     servicer = SedaServicer(audit_log, secret, executor)
 

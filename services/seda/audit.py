@@ -19,13 +19,14 @@ import hmac
 import logging
 import time
 
-import redis.asyncio as aioredis
 from prometheus_client import Counter
 from redis import exceptions as redis_errors
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from defrag.platform import redis_client
 from defrag.platform.config import ConfigError
+from defrag.platform.redis_errors import UNAVAILABLE_ERRORS
 
 log = logging.getLogger("seda.audit")
 
@@ -84,14 +85,18 @@ class AuditRecord:
 class AuditLog:
     """Appends audit records to the Redis stream, failing fast when Redis does not respond."""
 
-    def __init__(self, url: str, retention_days: int, timeout_seconds: float, stream: str = STREAM):
+    def __init__(self, url: str, retention_days: int, timeout_seconds: float, stream: str = STREAM, *,
+                 cluster: bool = False):
         # One retry after a connection error, which replaces a connection
         # that Redis closed (after a restart, say) at no cost. No retry after
         # a timeout, because that would double the wait of a call that
         # already has its score. The caller learns of a failure from
-        # audit_logged=false.
-        self.redis = aioredis.Redis.from_url(
+        # audit_logged=false. A cluster client keeps the same rule, and the
+        # stream, one key, lives on the one primary that serves its slot.
+        self.redis = redis_client.connect(
             url,
+            cluster,
+            retries=1,
             socket_timeout=timeout_seconds,
             socket_connect_timeout=timeout_seconds,
             retry=Retry(NoBackoff(), 1, supported_errors=(redis_errors.ConnectionError,)),
@@ -110,7 +115,7 @@ class AuditLog:
         """Add the record to the stream, trim expired entries and return whether Redis stored it."""
         try:
             await self.redis.xadd(self.stream, record.fields(), minid=self.oldest_kept_id(), approximate=True)
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as error:
+        except UNAVAILABLE_ERRORS as error:
             self._count_failure("unavailable", error, record.request_id)
             return False
         except redis_errors.RedisError as error:
@@ -120,8 +125,16 @@ class AuditLog:
         return True
 
     async def trim(self) -> int:
-        """Remove every entry past the retention, exactly, and return how many Redis removed."""
-        return await self.redis.xtrim(self.stream, minid=self.oldest_kept_id(), approximate=False)
+        """Remove every entry past the retention, exactly, and return how many Redis removed.
+
+        Raises a redis-py RedisError when Redis cannot trim now. A cluster
+        client's own unavailable errors, which are not RedisErrors, become
+        ConnectionError.
+        """
+        try:
+            return await self.redis.xtrim(self.stream, minid=self.oldest_kept_id(), approximate=False)
+        except redis_errors.RedisClusterException as error:
+            raise redis_errors.ConnectionError(f"{type(error).__name__}: {error}") from error
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -1,0 +1,98 @@
+"""Redis clients for the services: one Redis server, or a Redis Cluster when REDIS_CLUSTER is true.
+
+Every service that reads REDIS_URL makes its clients here, so the gateway,
+billing and SEDA choose between the two kinds in one place. A cluster client
+starts from the node in the URL, reads the slot map with CLUSTER SLOTS and
+sends each command to the primary that serves its key's slot. It follows
+MOVED and ASK redirects and refreshes the slot map after connection errors.
+
+Commands and scripts of the services touch one slot each: every multi-key
+script takes keys with one hash tag ({account_id} or {customer_id}).
+"""
+
+import hashlib
+import os
+
+import redis.asyncio as aioredis
+from redis import exceptions
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from defrag.platform.config import ConfigError
+
+CLUSTER_SETTING = "REDIS_CLUSTER"
+CLUSTER_VALUES = {"true": True, "false": False}
+
+
+def cluster_enabled() -> bool:
+    """Read REDIS_CLUSTER: true for Redis Cluster, false or unset for one server; raise ConfigError otherwise."""
+    raw = os.environ.get(CLUSTER_SETTING, "")
+    value = raw.strip().lower()
+    if not value:
+        return False
+    if value not in CLUSTER_VALUES:
+        raise ConfigError(
+            f"{CLUSTER_SETTING}={raw[:40]!r} is invalid: set true (REDIS_URL names a node of a Redis Cluster) "
+            "or false (one Redis server, the default)"
+        )
+    return CLUSTER_VALUES[value]
+
+
+class _ClusterClient(RedisCluster):
+    """A cluster client that retries a command after a connection error or CLUSTERDOWN, but not after a timeout.
+
+    A command that timed out may have run. Running it again could write
+    twice (an audit record, a lock) and would double the caller's wait.
+    """
+
+    # NOTE: redis-py 8.2 reads this class attribute to decide which errors of
+    # a command it retries; the value is the library's own minus TimeoutError.
+    ERRORS_ALLOW_RETRY = (exceptions.ConnectionError, exceptions.ClusterDownError, exceptions.SlotNotCoveredError)
+
+
+def connect(url: str, cluster: bool, *, retries: int = 1, **options):
+    """Make an asyncio client for the URL: a Redis Cluster client when cluster is true, else a one-server client.
+
+    `options` are redis-py connection options (timeouts, decode_responses,
+    max_connections, which a cluster client applies per node). A cluster
+    client retries a command that failed with a connection error or
+    CLUSTERDOWN `retries` times, at once, after refreshing its slot map. A
+    one-server client keeps the `retry` option that the caller passes, or
+    redis-py's default.
+
+    Raises ConfigError when the URL cannot name a Redis or a cluster node.
+    The message never contains the URL, which may contain a password.
+    """
+    try:
+        if not cluster:
+            return aioredis.Redis.from_url(url, **options)
+        options.pop("retry", None)
+        return _ClusterClient.from_url(url, retry=Retry(NoBackoff(), retries), **options)
+    except exceptions.RedisClusterException as error:
+        raise ConfigError(
+            f"REDIS_URL cannot name a Redis Cluster node: {error}; use redis://host:port or rediss://host:port "
+            "without a database number, or set REDIS_CLUSTER=false for one Redis server"
+        ) from None
+    except ValueError as error:
+        raise ConfigError(f"REDIS_URL is invalid: {error}; use redis://host:port or rediss://host:port") from None
+
+
+class Script:
+    """A Lua script's source and SHA-1, computed once, that runs on one server or on a cluster's primaries."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    async def run(self, client, keys: list[str], args: list):
+        """Run the script by its SHA-1, or by its source on the node that does not have it yet.
+
+        EVAL caches the script on the node that runs it, so after a node
+        restarts or a slot moves to a new primary only that node gets the
+        source, and a primary that is down does not stop the others.
+        """
+        try:
+            return await client.evalsha(self.sha, len(keys), *keys, *args)
+        except exceptions.NoScriptError:
+            return await client.eval(self.source, len(keys), *keys, *args)
