@@ -45,7 +45,8 @@ $(TEST_STAMP): $(STAMP) requirements-test.lock
 
 protos: $(DESCRIPTOR)
 
-$(DESCRIPTOR): $(STAMP) $(PROTOS) tools/build_protos.py
+# The chart's generated Envoy files (files/envoy/edge_*.*) come from the same step.
+$(DESCRIPTOR): $(STAMP) $(PROTOS) tools/build_protos.py defrag/edgeschema.py defrag/envoyconf.py
 	$(PY) tools/build_protos.py
 
 $(CACHE): $(STAMP) defrag/cache.py defrag/chart.py defrag/ephemeris.py defrag/reductions.py

@@ -212,7 +212,7 @@ def render(
         "",
         "- **a**: a bare Envoy (same binary and concurrency) whose only route returns a fixed `direct_response` 200.",
         "  It is the ceiling of one Envoy on this machine with the load generator beside it.",
-        "- **b**: the real edge configuration rendered from `deploy/envoy/envoy.yaml.tmpl`, with the telemetry route",
+        "- **b**: the real edge configuration rendered from `deploy/helm/defrag/files/envoy/envoy.yaml.tmpl`, with the telemetry route",
         "  replaced by the same direct response. Each request passes header_mutation, grpc_json_transcoder and",
         "  ext_authz, so the gateway validates the key, checks the tier and meters the call in Redis (one Lua script)",
         "  before Envoy responds. **b/a** is the share of Envoy's ceiling left once the gateway decides every call.",

@@ -1,4 +1,4 @@
-"""Builds the request schema that the edge's Lua check (deploy/envoy/strict_json.lua) reads.
+"""Builds the request schema that the edge's Lua check (deploy/helm/defrag/files/envoy/strict_json.lua) reads.
 
 The schema comes from the same descriptor set that Envoy's grpc_json_transcoder
 loads, so the edge checks each REST route against the request message that

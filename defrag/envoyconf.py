@@ -1,7 +1,11 @@
-"""Renders deploy/envoy/envoy.yaml.tmpl for `make run`, the tests and the bench.
+"""Renders the Envoy template in the Helm chart for `make run`, the tests and the bench.
 
-The Helm chart fills the same ${name} placeholders; this module is the
-local way to fill them.
+The template and the Lua check live in deploy/helm/defrag/files/envoy/.
+The chart fills the same ${name} placeholders with Helm's `replace`; this
+module is the local way to fill them. The chart cannot read the descriptor
+set, so this module also writes the first line of the Lua source (the
+request schema) into the chart as edge_schema.lua, which
+tools/build_protos.py refreshes on every build.
 """
 
 import dataclasses
@@ -12,9 +16,14 @@ import string
 from defrag import edgeschema
 from defrag.platform.config import ROOT, descriptor_path
 
-TEMPLATE = ROOT / "deploy" / "envoy" / "envoy.yaml.tmpl"
+CHART_ENVOY_FILES = ROOT / "deploy" / "helm" / "defrag" / "files" / "envoy"
+TEMPLATE = CHART_ENVOY_FILES / "envoy.yaml.tmpl"
 # The Lua script that checks REST query strings and bodies before the transcoder.
-STRICT_JSON_LUA = ROOT / "deploy" / "envoy" / "strict_json.lua"
+STRICT_JSON_LUA = CHART_ENVOY_FILES / "strict_json.lua"
+# Generated for the chart by write_chart_files: the Lua script's first line
+# (from the descriptor set) and the template values that are constants here.
+EDGE_SCHEMA_LUA = CHART_ENVOY_FILES / "edge_schema.lua"
+EDGE_CONSTANTS_JSON = CHART_ENVOY_FILES / "edge_constants.json"
 
 # The services whose google.api.http routes the transcoder serves over REST.
 TRANSCODED_SERVICES = [
@@ -32,6 +41,11 @@ IGNORED_QUERY_PARAMETERS = ["api_key"]
 # gateway applies the per-method limits (413) below this.
 MAX_REQUEST_BYTES = 1024 * 1024 + 5
 
+# The gateway's decision with one retry must fit in AUTHZ_TIMEOUT
+# (tests/test_platform.py checks the budget).
+AUTHZ_TIMEOUT = "1s"
+UPSTREAM_TIMEOUT = "30s"
+
 
 @dataclasses.dataclass
 class EdgeConfig:
@@ -48,8 +62,8 @@ class EdgeConfig:
     listen_host: str = "127.0.0.1"
     admin_host: str = "127.0.0.1"
     stats_host: str = "127.0.0.1"
-    authz_timeout: str = "1s"
-    upstream_timeout: str = "30s"
+    authz_timeout: str = AUTHZ_TIMEOUT
+    upstream_timeout: str = UPSTREAM_TIMEOUT
     node_id: str = "edge-0"
     max_connections: int = 10_000
     descriptor: pathlib.Path = dataclasses.field(default_factory=descriptor_path)
@@ -65,6 +79,12 @@ def endpoints_yaml(endpoints: list[tuple[str, int]], indent: int = 8) -> str:
     )
 
 
+def edge_schema_line(descriptor: pathlib.Path, services: list[str] = TRANSCODED_SERVICES) -> str:
+    """Returns the Lua line that defines EDGE_SCHEMA, the request schema of the services' REST routes."""
+    schema = edgeschema.build(descriptor, services, IGNORED_QUERY_PARAMETERS)
+    return f"local EDGE_SCHEMA = {edgeschema.render_lua(schema)}\n"
+
+
 def strict_json_source(
     descriptor: pathlib.Path, script: pathlib.Path = STRICT_JSON_LUA, services: list[str] = TRANSCODED_SERVICES
 ) -> str:
@@ -73,8 +93,36 @@ def strict_json_source(
     The schema takes one line, so a line number in Envoy's log is one more
     than in the script.
     """
-    schema = edgeschema.build(descriptor, services, IGNORED_QUERY_PARAMETERS)
-    return f"local EDGE_SCHEMA = {edgeschema.render_lua(schema)}\n{script.read_text()}"
+    return edge_schema_line(descriptor, services) + script.read_text()
+
+
+def chart_files(descriptor: pathlib.Path) -> dict[pathlib.Path, str]:
+    """Returns the text of each file the chart needs from this module, by path.
+
+    Helm cannot read the descriptor set or this module, so the chart reads
+    the EDGE_SCHEMA line and these constants from its own files instead.
+    """
+    constants = {
+        "authz_timeout": AUTHZ_TIMEOUT,
+        "upstream_timeout": UPSTREAM_TIMEOUT,
+        "max_request_bytes": MAX_REQUEST_BYTES,
+        "transcoded_services": TRANSCODED_SERVICES,
+        "ignored_query_parameters": IGNORED_QUERY_PARAMETERS,
+    }
+    return {
+        EDGE_SCHEMA_LUA: edge_schema_line(descriptor),
+        EDGE_CONSTANTS_JSON: json.dumps(constants, indent=2) + "\n",
+    }
+
+
+def write_chart_files(descriptor: pathlib.Path) -> list[pathlib.Path]:
+    """Writes the chart's generated files that differ from chart_files; returns the paths written."""
+    written = []
+    for path, text in chart_files(descriptor).items():
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            written.append(path)
+    return written
 
 
 def render(config: EdgeConfig, template: pathlib.Path = TEMPLATE) -> str:
@@ -106,5 +154,7 @@ def render(config: EdgeConfig, template: pathlib.Path = TEMPLATE) -> str:
         "seda_endpoints": endpoints_yaml(config.seda),
         "orbit_endpoints": endpoints_yaml(config.orbit),
         "billing_endpoints": endpoints_yaml(config.billing),
+        # Plaintext: only the chart terminates TLS in Envoy.
+        "public_transport_socket": "",
     }
     return string.Template(template.read_text()).substitute(values)

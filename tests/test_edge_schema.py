@@ -1,7 +1,7 @@
 """The request schema of the edge's Lua check, and the check on field kinds no public request uses.
 
 defrag/edgeschema.py turns the descriptor set into the routes and messages
-that deploy/envoy/strict_json.lua checks requests against. The public
+that deploy/helm/defrag/files/envoy/strict_json.lua checks requests against. The public
 requests use strings, doubles, int32, bools, messages and repeated
 messages only, so tests/data/protos/edge_probe.proto adds enums, 64-bit and
 unsigned integers, floats, bytes, maps, oneofs, a well-known type, a custom

@@ -27,7 +27,7 @@ MAP = "/v1/orbit/map"
 BATCH = "/v1/telemetry/vectors:batch"
 # The body limit of the edge: defrag/envoyconf.py's MAX_REQUEST_BYTES.
 MAX_BODY_BYTES = 1024 * 1024 + 5
-# Nesting limit of deploy/envoy/strict_json.lua, the top-level object included.
+# Nesting limit of deploy/helm/defrag/files/envoy/strict_json.lua, the top-level object included.
 MAX_DEPTH = 32
 
 

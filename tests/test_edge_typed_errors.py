@@ -1,6 +1,6 @@
 """Typed request checks at the edge, through the real Envoy and mesh.
 
-The edge's Lua check (deploy/envoy/strict_json.lua) checks every REST query
+The edge's Lua check (deploy/helm/defrag/files/envoy/strict_json.lua) checks every REST query
 parameter and JSON body field against the type of its request field before
 the transcoder reads it, and names the field in a BadRequest. The transcoder
 alone reads lat=0x10 as 16, "yes" as true and an object as an array of one,

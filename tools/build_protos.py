@@ -1,7 +1,10 @@
-"""Builds the Python stubs and Envoy's descriptor set from protos/.
+"""Builds the Python stubs and Envoy's descriptor set from protos/, then the Helm chart's generated Envoy files.
 
 Both come from the same .proto files in one protoc run, so the REST routes
-that Envoy transcodes can never drift from the Python code.
+that Envoy transcodes can never drift from the Python code. The chart's
+files/envoy/edge_schema.lua and edge_constants.json are written from the
+new descriptor set by defrag/envoyconf.py; they are committed, because Helm
+cannot read the descriptor set.
 """
 
 import pathlib
@@ -57,6 +60,14 @@ def main() -> int:
                 break
             (package / "__init__.py").touch()
     print(f"built {len(sources)} protos into defrag/ and {DESCRIPTOR.relative_to(ROOT)}")
+
+    # From the checkout, because the image's build runs this script before
+    # installing the project; defrag/envoyconf.py needs none of the stubs.
+    sys.path.insert(0, str(ROOT))
+    from defrag import envoyconf
+
+    for path in envoyconf.write_chart_files(DESCRIPTOR):
+        print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 
