@@ -50,6 +50,13 @@ REDIS_LATENCY = Histogram(
     ["operation"],
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
 )
+QUOTA_USED = Histogram(
+    "defrag_gateway_quota_used_ratio",
+    "Share of the account's monthly quota used once a charged call is admitted, by tier; "
+    "tiers without a monthly cap record nothing.",
+    ["tier"],
+    buckets=(0.1, 0.25, 0.5, 0.75, 0.8, 0.9, 0.95, 1.0),
+)
 
 DENIAL_REASONS = (
     "METHOD_NOT_FOUND", "API_KEY_MISSING", "API_KEY_MALFORMED", "API_KEY_UNKNOWN", "API_KEY_REVOKED",
@@ -288,6 +295,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
                 DECISIONS.labels("denied", reason, tier)
             DECISIONS.labels("allowed", "OK", tier)
             CHARGED.labels(tier)
+            QUOTA_USED.labels(tier)
         self.lookup_latency = REDIS_LATENCY.labels("lookup")
         self.meter_latency = REDIS_LATENCY.labels("meter")
 
@@ -400,6 +408,8 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
 
         if decision.tier and not decision.replayed:
             CHARGED.labels(decision.tier).inc(cost)
+            if cost and decision.quota:
+                QUOTA_USED.labels(decision.tier).observe(decision.used / decision.quota)
         identity = {"key_id": key_id, "account_id": account_id}
         admission = self._admission(decision, key_id, account_id, from_query, original_path)
         # The services' gRPC library logs an error line, with the value, for each

@@ -11,10 +11,12 @@ import asyncio
 import dataclasses
 import datetime as dt
 import math
+import time
 
 import grpc
 import numpy as np
 from google.protobuf import descriptor as pb_descriptor
+from prometheus_client import Counter, Histogram
 
 from defrag import ephemeris, localtime, sky, zodiac
 from defrag.common.v1 import common_pb2
@@ -29,6 +31,22 @@ BATCH_LIMITS = (1, 366)
 
 _FIELD_NUMBERS = {field.name: field.number for field in telemetry_pb2.GetVectorsRequest.DESCRIPTOR.fields}
 _BATCH_FIELD_NUMBERS = {field.name: field.number for field in telemetry_pb2.BatchGetVectorsRequest.DESCRIPTOR.fields}
+
+GET_VECTORS = f"/{SERVICE_DESCRIPTOR.full_name}/GetVectors"
+BATCH_GET_VECTORS = f"/{SERVICE_DESCRIPTOR.full_name}/BatchGetVectors"
+COMPUTE_SECONDS = Histogram(
+    "defrag_telemetry_compute_duration_seconds",
+    "Time to compute the charts of one answered request and build its responses, by method "
+    "(a batch is measured in its worker thread).",
+    ["method"],
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+CHARTS_TOTAL = Counter(
+    "defrag_telemetry_charts_total", "Charts computed for answered requests, by method (one per instant of a batch).", ["method"],
+)
+for _method in (GET_VECTORS, BATCH_GET_VECTORS):
+    COMPUTE_SECONDS.labels(_method)
+    CHARTS_TOTAL.labels(_method)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,6 +205,7 @@ def _responses(
     request_id_value: str, shared: _Shared, readings: list[_Reading], batch: bool = False
 ) -> list[telemetry_pb2.GetVectorsResponse]:
     """Compute every chart in one vectorised call and build one response per reading."""
+    started = time.perf_counter()
     jd = np.array([reading.jd for reading in readings])
     try:
         charts = sky.compute_charts(jd, shared.time_scale, shared.observer, shared.options)
@@ -199,10 +218,14 @@ def _responses(
     location = common_pb2.Location(lat=shared.observer.lat, lon=shared.observer.lon, elevation_meters=shared.observer.elevation_meters)
     source = telemetry_pb2.Source(engine=sky.SOURCE.engine, engine_version=sky.SOURCE.engine_version, ephemeris=sky.SOURCE.ephemeris)
     zodiac_name = telemetry_pb2.Zodiac(zodiac=shared.options.zodiac, ayanamsa=shared.options.ayanamsa)
-    return [
+    responses = [
         _response(request_id_value, charts, index, reading, location, source, zodiac_name)
         for index, reading in enumerate(readings)
     ]
+    method = BATCH_GET_VECTORS if batch else GET_VECTORS
+    COMPUTE_SECONDS.labels(method).observe(time.perf_counter() - started)
+    CHARTS_TOTAL.labels(method).inc(len(responses))
+    return responses
 
 
 def _first_outside(jd: np.ndarray, shared: _Shared) -> int:
