@@ -9,6 +9,7 @@ shutdown timeline, secrets only by reference, and what the NetworkPolicies
 admit, computed by a small evaluator of NetworkPolicy semantics.
 """
 
+import asyncio
 import dataclasses
 import inspect
 import json
@@ -23,14 +24,16 @@ import urllib.request
 import helm_python
 import kubernetes_validate
 import pytest
+import redis
 import yaml
 
 import chart_support
 from chart_support import COMPONENTS, NAMESPACE, SERVICES, component_name, container, env, find
 from defrag import envoyconf
-from defrag.mesh import envoy_binary, free_ports
+from defrag.mesh import envoy_binary, free_ports, redis_server_binary, terminate
 from defrag.platform import server
 from defrag.platform.config import descriptor_path
+from services.gateway.store import Store
 
 VALUE_SETS = {"default": None, "production": chart_support.production_values()}
 # Kinds of the Prometheus Operator, whose schemas are not Kubernetes's.
@@ -507,6 +510,65 @@ def test_internal_redis_keeps_append_only_file():
     for component in ("gateway", "seda", "billing"):
         url = env(container(objects, component))["REDIS_URL"]["value"]
         assert url == f"redis://{component_name('redis')}.{NAMESPACE}.svc.cluster.local:6379/0", component
+
+
+def kubelet_expand(text: str, variables: dict[str, str]) -> str:
+    """Expands $(NAME) references the way the kubelet does in args and env values."""
+    return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda match: variables.get(match[1], match[0]), text)
+
+
+def test_internal_redis_password_from_secret(tmp_path):
+    password = "0123456789abcdef0123456789abcdef"
+    reference = {"name": "defrag-redis-auth", "key": "password"}
+    objects = chart_support.manifests({"redis": {"internal": {"passwordSecret": reference}}})
+    redis_container = container(objects, "redis")
+    redis_env = env(redis_container)
+
+    assert redis_env["REDISCLI_AUTH"]["valueFrom"]["secretKeyRef"] == reference
+    assert redis_container["args"][redis_container["args"].index("--requirepass") + 1] == "$(REDISCLI_AUTH)"
+    for component in ("gateway", "seda", "billing"):
+        variables = env(container(objects, component))
+        names = [item["name"] for item in container(objects, component)["env"]]
+        assert variables["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == reference, component
+        # The kubelet expands $(REDIS_PASSWORD) only when it is defined earlier.
+        assert names.index("REDIS_PASSWORD") < names.index("REDIS_URL"), component
+        assert "value" not in variables["REDIS_PASSWORD"], component
+
+    # Run the rendered Redis arguments and the gateway's rendered URL against
+    # a real server, with the Secret's value expanded as the kubelet would.
+    arguments = [kubelet_expand(argument, {"REDISCLI_AUTH": password}) for argument in redis_container["args"]]
+    [port] = free_ports(1)
+    for flag, value in (("--port", str(port)), ("--bind", "127.0.0.1"), ("--dir", str(tmp_path))):
+        arguments[arguments.index(flag) + 1] = value
+    url = kubelet_expand(env(container(objects, "gateway"))["REDIS_URL"]["value"], {"REDIS_PASSWORD": password})
+    url = re.sub(r"@[^/]+/", f"@127.0.0.1:{port}/", url)
+    process = subprocess.Popen([redis_server_binary(), *arguments], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        anonymous = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=5)
+        for _ in range(100):
+            try:
+                anonymous.ping()
+            except redis.exceptions.AuthenticationError:  # a subclass of ConnectionError: the server is up
+                break
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.05)
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            anonymous.ping()
+
+        async def create_and_find():
+            store = Store(url, timeout_seconds=2)
+            try:
+                await store.create_account("acct_password_check", "live", "pro")
+                # find_key reads on the gateway's own pipelined connection, which authenticates apart from redis-py.
+                return await store.get_account("acct_password_check"), await store.find_key("0" * 64)
+            finally:
+                await store.close()
+
+        account, missing = asyncio.run(create_and_find())
+        assert account["tier"] == "pro"
+        assert missing is None
+    finally:
+        terminate(process, 10)
 
 
 def test_external_redis_url_and_cluster_flag():

@@ -102,8 +102,16 @@ comes from a Secret reaches the pod through secretKeyRef only.
 {{- define "defrag.redisEnv" -}}
 {{- $redis := .Values.redis -}}
 {{- if eq $redis.mode "internal" }}
+{{- $host := printf "%s:%d/0" (include "defrag.serviceHost" (dict "root" . "component" "redis")) (int $redis.internal.port) }}
+{{- if $redis.internal.passwordSecret.name }}
+{{- /* Kubernetes expands $(REDIS_PASSWORD) in a later variable's value, so the password stays in the Secret. */}}
+{{- include "defrag.secretEnv" (dict "env" "REDIS_PASSWORD" "ref" $redis.internal.passwordSecret) }}
 - name: REDIS_URL
-  value: {{ printf "redis://%s:%d/0" (include "defrag.serviceHost" (dict "root" . "component" "redis")) (int $redis.internal.port) | quote }}
+  value: {{ printf "redis://:$(REDIS_PASSWORD)@%s" $host | quote }}
+{{- else }}
+- name: REDIS_URL
+  value: {{ printf "redis://%s" $host | quote }}
+{{- end }}
 {{- else if $redis.external.existingSecret.name }}
 {{- include "defrag.secretEnv" (dict "env" "REDIS_URL" "ref" $redis.external.existingSecret) }}
 {{- else if $redis.external.url }}
