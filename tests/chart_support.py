@@ -31,7 +31,7 @@ def production_values() -> dict:
     return yaml.safe_load(PRODUCTION_VALUES.read_text())
 
 
-def render(values: dict | None = None, namespace: str = NAMESPACE) -> dict[str, str]:
+def render(values: dict | None = None, namespace: str = NAMESPACE, release: str = RELEASE) -> dict[str, str]:
     """Renders the chart with the values over values.yaml; returns the text of each template by path.
 
     Raises helm_python.HelmValuesError when values.schema.json rejects the
@@ -40,22 +40,27 @@ def render(values: dict | None = None, namespace: str = NAMESPACE) -> dict[str, 
     # The values pass through JSON, so a copy cannot change the caller's dict.
     values = json.loads(json.dumps(values)) if values is not None else None
     with helm_python.Chart.load(str(CHART)) as chart:
-        return chart.render(values, name=RELEASE, namespace=namespace)
+        return chart.render(values, name=release, namespace=namespace)
 
 
 @functools.lru_cache(maxsize=8)
-def _render_cached(values_json: str, namespace: str) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(render(json.loads(values_json), namespace).items()))
+def _render_cached(values_json: str, namespace: str, release: str) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(render(json.loads(values_json), namespace, release).items()))
 
 
-def manifests(values: dict | None = None, namespace: str = NAMESPACE) -> list[dict]:
+def manifests(values: dict | None = None, namespace: str = NAMESPACE, release: str = RELEASE) -> list[dict]:
     """Renders the chart and returns every Kubernetes object in it, in template order (NOTES.txt left out)."""
     objects = []
-    for path, text in _render_cached(json.dumps(values), namespace):
+    for path, text in _render_cached(json.dumps(values), namespace, release):
         if path.endswith("NOTES.txt"):
             continue
         objects.extend(document for document in yaml.safe_load_all(text) if document)
     return objects
+
+
+def notes(values: dict | None = None) -> str:
+    """Renders the chart and returns NOTES.txt, the text Helm prints after an install."""
+    return next(text for path, text in _render_cached(json.dumps(values), NAMESPACE, RELEASE) if path.endswith("NOTES.txt"))
 
 
 def find(objects: list[dict], kind: str, name: str) -> dict:

@@ -19,6 +19,8 @@ import socket
 import ssl
 import subprocess
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import helm_python
@@ -29,10 +31,12 @@ import yaml
 
 import chart_support
 from chart_support import COMPONENTS, NAMESPACE, SERVICES, component_name, container, env, find
-from defrag import envoyconf
+from defrag import edge, envoyconf
 from defrag.mesh import envoy_binary, free_ports, redis_server_binary, terminate
 from defrag.platform import server
 from defrag.platform.config import descriptor_path
+from services.gateway import tiers as gateway_tiers
+from services.gateway.methods import PUBLIC_METHODS
 from services.gateway.store import Store
 
 VALUE_SETS = {"default": None, "production": chart_support.production_values()}
@@ -444,12 +448,18 @@ def test_resources_have_requests_and_limits(objects):
             assert set(resources["limits"]) >= {"cpu", "memory"}, item["name"]
 
 
-def test_metrics_ports_are_named_and_annotated(objects):
+def test_metrics_ports_are_named_and_annotated(objects, values_name):
+    scrape_annotations = (VALUE_SETS[values_name] or {}).get("monitoring", {}).get("scrapeAnnotations", True)
     for component in COMPONENTS:
         deployment = find(objects, "Deployment", component_name(component))
         ports = {p["name"]: p["containerPort"] for p in container(objects, component)["ports"]}
-        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
 
+        assert "metrics" in ports, component
+        if not scrape_annotations:
+            # values-production.yaml scrapes through the ServiceMonitor alone.
+            assert not any(key.startswith("prometheus.io/") for key in annotations), component
+            continue
         assert annotations["prometheus.io/scrape"] == "true", component
         assert annotations["prometheus.io/port"] == str(ports["metrics"]), component
         assert annotations["prometheus.io/path"] == ("/stats/prometheus" if component == "envoy" else "/metrics")
@@ -732,3 +742,308 @@ def test_network_policies_admit_what_the_design_allows(objects, values_name):
                     expected = {s.name for s in sources}
 
                 assert allowed == expected, f"{component} port {port['name']}"
+
+
+# --- Envoy's heap limit -------------------------------------------------------
+
+
+def admin_stats(admin_port: int, pattern: str) -> dict[str, int]:
+    """Returns Envoy's counters and gauges whose names match the regular expression."""
+    url = f"http://127.0.0.1:{admin_port}/stats?format=json&filter={urllib.parse.quote(pattern)}"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        stats = json.load(response)["stats"]
+    return {s["name"]: s["value"] for s in stats if "value" in s}
+
+
+def hold_almost_complete_bodies(port: int, count: int, body_bytes: int) -> list[socket.socket]:
+    """Opens count connections that each send a POST /v1/seda/audit without an API key, all of its body but the last byte."""
+    head = (
+        f"POST /v1/seda/audit HTTP/1.1\r\nHost: api.example\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {body_bytes}\r\n\r\n"
+    ).encode()
+    almost_whole_body = b"{" + b" " * (body_bytes - 2)
+    connections = []
+    for _ in range(count):
+        connection = socket.create_connection(("127.0.0.1", port), timeout=5)
+        connection.setblocking(False)
+        try:
+            connection.send(head + almost_whole_body)
+        except BlockingIOError:
+            pass  # Envoy stopped reading, which is what overload protection looks like.
+        connections.append(connection)
+    return connections
+
+
+def test_envoy_sheds_held_bodies_under_heap_limit(tmp_path):
+    # 100 bodies of almost 1 MiB are 100 MiB, above a 64 MiB heap limit.
+    listen, admin, stats, closed = free_ports(4)
+    nowhere = [("127.0.0.1", closed)]
+    heap_limit = 64 * 1024 * 1024
+    config = envoyconf.EdgeConfig(listen, admin, stats, nowhere, nowhere, nowhere, nowhere, nowhere, max_heap_bytes=heap_limit)
+    (tmp_path / "envoy.yaml").write_text(envoyconf.render(config))
+    log = tmp_path / "envoy.log"
+    with log.open("w") as log_file:
+        process = subprocess.Popen(
+            [envoy_binary(), "-c", str(tmp_path / "envoy.yaml"), "--concurrency", "1", "-l", "warning"],
+            stdout=log_file, stderr=subprocess.STDOUT,
+        )
+    connections = []
+    try:
+        wait_until_ready(f"http://127.0.0.1:{admin}/ready", process, log)
+        connections = hold_almost_complete_bodies(listen, 100, envoyconf.MAX_REQUEST_BYTES - 5)
+
+        overloaded = {}
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not overloaded.get("overload.envoy.overload_actions.stop_accepting_connections.active"):
+            overloaded = admin_stats(admin, r"^overload\.envoy\.overload_actions\..*\.active$")
+            time.sleep(0.1)
+        # Idle timeouts shrink to 2 s under pressure, so the held streams end in seconds, not the usual 60 s.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            after = admin_stats(admin, r"^(http\.public\.downstream_(cx_active|rq_idle_timeout)|overload\..*fixed_heap\.pressure)$")
+            if after["http.public.downstream_cx_active"] == 0 and after["overload.envoy.resource_monitors.fixed_heap.pressure"] < 80:
+                break
+            time.sleep(0.2)
+        with pytest.raises(urllib.error.HTTPError) as reply:
+            urllib.request.urlopen(f"http://127.0.0.1:{listen}/v1/usage", timeout=5)
+
+        assert process.poll() is None, log.read_text()[-2000:]
+        assert overloaded["overload.envoy.overload_actions.stop_accepting_connections.active"] == 1, overloaded
+        assert overloaded["overload.envoy.overload_actions.reduce_timeouts.active"] == 1, overloaded
+        assert after["http.public.downstream_rq_idle_timeout"] == 100, after
+        assert after["http.public.downstream_cx_active"] == 0, after
+        assert after["overload.envoy.resource_monitors.fixed_heap.pressure"] < 80, after
+        # Envoy serves again: the gateway is not running, so the answer is ext_authz's 503.
+        assert reply.value.code == 503
+    finally:
+        for connection in connections:
+            connection.close()
+        terminate(process, 10)
+
+
+def test_chart_sets_envoy_heap_limit(objects, values_name):
+    config = yaml.safe_load(chart_support.envoy_config_text(objects))
+    monitors = {m["name"]: m["typed_config"] for m in config["overload_manager"]["resource_monitors"]}
+    heap_mib = (VALUE_SETS[values_name] or {}).get("envoy", {}).get("maxHeapMiB", 384)
+
+    assert monitors["envoy.resource_monitors.fixed_heap"]["max_heap_size_bytes"] == heap_mib * 1024 * 1024
+
+
+def test_envoy_heap_limit_below_memory_limit():
+    with pytest.raises(helm_python.HelmRenderError, match=r"envoy\.maxHeapMiB \(512 MiB\) must be below envoy\.resources\.limits\.memory \(512Mi\)"):
+        chart_support.render({"envoy": {"maxHeapMiB": 512}})
+    with pytest.raises(helm_python.HelmValuesError, match=r"/envoy/maxHeapMiB"):
+        chart_support.render({"envoy": {"maxHeapMiB": 16}})
+
+    objects = chart_support.manifests({"envoy": {"maxHeapMiB": 700, "resources": {"limits": {"memory": "1Gi"}}}})
+
+    assert "max_heap_size_bytes: 734003200" in chart_support.envoy_config_text(objects)
+
+
+# --- Values the services or the API server would reject ----------------------------
+
+
+def schema() -> dict:
+    return json.loads((chart_support.CHART / "values.schema.json").read_text())
+
+
+def test_envoy_drain_bounds_match_defrag_edge():
+    bounds = schema()["properties"]["envoy"]["properties"]["shutdown"]["properties"]["drainSeconds"]
+
+    assert (bounds["minimum"], bounds["maximum"]) == (1, edge.MAX_DRAIN_SECONDS)
+    for seconds in (0, edge.MAX_DRAIN_SECONDS + 1):
+        with pytest.raises(helm_python.HelmValuesError, match=r"/envoy/shutdown/drainSeconds"):
+            chart_support.render({"envoy": {"shutdown": {"drainSeconds": seconds}}})
+
+
+@pytest.mark.parametrize("tier, path", [
+    ({"pro": {"monthly_quota": 5_000_000_000, "burst_per_second": 25, "methods": ["*"]}}, "monthly_quota"),
+    ({"pro": {"monthly_quota": 100, "burst_per_second": 2_000_000, "methods": ["*"]}}, "burst_per_second"),
+    ({"pro plan": {"monthly_quota": 100, "burst_per_second": 25, "methods": ["*"]}}, "pro plan"),
+    ({"pro": {"monthly_quota": 100, "burst_per_second": 25, "methods": ["/defrag.seda.v1.SedaService/Nope"]}}, "methods"),
+])
+def test_schema_rejects_tier_gateway_rejects(tier, path):
+    with pytest.raises(helm_python.HelmValuesError, match=rf"/gateway/tiers.*{path}|{path}.*/gateway/tiers"):
+        chart_support.render({"gateway": {"tiers": tier}})
+
+
+def test_tier_rules_match_gateway(tmp_path):
+    rules = schema()["properties"]["gateway"]["properties"]["tiers"]
+    entry = next(iter(rules["patternProperties"].values()))["properties"]
+    accepted = {"ok-tier_2": {"monthly_quota": 2**32 - 1, "burst_per_second": 1_000_000, "methods": sorted(PUBLIC_METHODS)}}
+    tiers_file = tmp_path / "tiers.yaml"
+    tiers_file.write_text(yaml.safe_dump({"tiers": accepted}))
+
+    assert set(entry["methods"]["items"]["enum"]) == {*PUBLIC_METHODS, "*"}
+    assert entry["monthly_quota"]["maximum"] == 2**32 - 1
+    assert entry["burst_per_second"]["maximum"] == 1_000_000
+    assert set(gateway_tiers.load(tiers_file, known_methods=set(PUBLIC_METHODS))) == {"ok-tier_2"}
+    chart_support.render({"gateway": {"tiers": accepted}})
+
+
+def test_price_under_two_tiers_fails_render():
+    price_ids = {"free": [], "pro": ["price_same"], "enterprise": ["price_same"]}
+
+    with pytest.raises(helm_python.HelmRenderError, match=r"billing\.stripe\.priceIds lists price_same under both pro and enterprise"):
+        chart_support.render({"billing": {"stripe": {"priceIds": price_ids}}})
+
+
+def test_redis_cluster_needs_database_zero():
+    for url in ("redis://redis.internal:6379/3", "rediss://redis.internal:6380/10"):
+        values = {"redis": {"mode": "external", "external": {"url": url, "cluster": True}}}
+        with pytest.raises(helm_python.HelmRenderError, match=r"redis\.external\.url ends in database number [0-9]+.*Redis Cluster"):
+            chart_support.render(values)
+    for url in ("redis://redis.internal:6379/0", "redis://redis.internal:6379"):
+        chart_support.render({"redis": {"mode": "external", "external": {"url": url, "cluster": True}}})
+
+
+def test_redis_cluster_flag_needs_external_mode():
+    with pytest.raises(helm_python.HelmRenderError, match=r"redis\.external\.cluster is true, but redis\.mode is internal"):
+        chart_support.render({"redis": {"mode": "internal", "external": {"cluster": True}}})
+
+
+def test_schema_rejects_userinfo_and_bad_port_in_redis_url():
+    for url in ("redis://SECRET@redis.internal:6379/0", "rediss://user:pass@redis.internal:6380", "redis://redis.internal:70000"):
+        with pytest.raises(helm_python.HelmValuesError, match=r"/redis/external/url"):
+            chart_support.render({"redis": {"mode": "external", "external": {"url": url}}})
+
+
+@pytest.mark.parametrize("values, path", [
+    ({"gateway": {"podDisruptionBudget": {"maxUnavailable": "150%"}}}, "/gateway/podDisruptionBudget/maxUnavailable"),
+    ({"seda": {"resources": {"requests": {"cpu": "1.5.5", "memory": "256Mi"}, "limits": {"cpu": "2", "memory": "512Mi"}}}}, "/seda/resources/requests/cpu"),
+    ({"orbit": {"resources": {"requests": {"cpu": "1", "memory": "1..Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}}}}, "/orbit/resources/requests/memory"),
+    ({"tmpVolume": {"sizeLimit": 256}}, "/tmpVolume/sizeLimit"),
+    ({"tmpVolume": {"sizeLimit": "256"}}, "/tmpVolume/sizeLimit"),
+])
+def test_schema_rejects_invalid_quantity(values, path):
+    with pytest.raises(helm_python.HelmValuesError, match=path):
+        chart_support.render(values)
+
+
+def test_schema_accepts_kubernetes_quantities():
+    resources = {"requests": {"cpu": "250m", "memory": "1.5e8"}, "limits": {"cpu": 1.5, "memory": "0.5Gi"}}
+
+    objects = chart_support.manifests({"telemetry": {"resources": resources, "podDisruptionBudget": {"maxUnavailable": "100%"}}})
+
+    assert container(objects, "telemetry")["resources"] == resources
+
+
+def test_request_above_limit_fails_render():
+    resources = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "512Mi"}}
+
+    with pytest.raises(helm_python.HelmRenderError, match=r"gateway\.resources\.requests\.memory \(1Gi\) is above gateway\.resources\.limits\.memory \(512Mi\)"):
+        chart_support.render({"gateway": {"resources": resources}})
+    with pytest.raises(helm_python.HelmRenderError, match=r"envoy\.resources\.requests\.cpu \(3\) is above"):
+        chart_support.render({"envoy": {"resources": {"requests": {"cpu": 3, "memory": "256Mi"}, "limits": {"cpu": "2", "memory": "512Mi"}}}})
+
+
+# --- Release names ------------------------------------------------------------------
+
+
+def test_long_release_name_gives_valid_names():
+    # Helm allows release names up to 53 characters; "<release>-defrag" is then cut to 63.
+    release = "a-very-long-release-name-for-the-clinical-api-x12"
+    objects = chart_support.manifests(None, release=release)
+    statefulset = next(o for o in objects if o["kind"] == "StatefulSet")
+
+    assert len(release) == 49
+    assert len(statefulset["metadata"]["name"]) <= 52, statefulset["metadata"]["name"]
+    for manifest in objects:
+        name = manifest["metadata"]["name"]
+        assert len(name) <= 63, name
+        assert not name.endswith("-"), name
+        if manifest["kind"] == "Service":
+            assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", name), name
+    names_of_services = chart_support.names(objects, "Service")
+    assert len(set(names_of_services)) == len(names_of_services)
+
+
+def test_release_name_starting_with_digit_fails():
+    with pytest.raises(helm_python.HelmRenderError, match=r'"1st-defrag".*must start with a lowercase letter.*fullnameOverride'):
+        chart_support.render(None, release="1st")
+
+    objects = chart_support.manifests({"fullnameOverride": "first"}, release="1st")
+
+    assert component_name("gateway").replace(chart_support.RELEASE, "first") in chart_support.names(objects, "Deployment")
+
+
+# --- Pod annotations and extra environment ------------------------------------------
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that rejects a mapping with the same key twice, where PyYAML keeps the last."""
+
+
+def construct_unique_mapping(loader, node, deep=False):
+    keys = [loader.construct_object(key, deep=deep) for key, _ in node.value]
+    repeated = {key for key in keys if keys.count(key) > 1}
+    if repeated:
+        raise yaml.constructor.ConstructorError(None, None, f"repeated keys {sorted(repeated)}", node.start_mark)
+    return loader.construct_mapping(node, deep)
+
+
+UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_unique_mapping)
+
+
+def test_pod_annotations_merge_without_duplicates():
+    extra = {"prometheus.io/scrape": "false", "checksum/config": "mine", "team": "edge"}
+    values = {component: {"podAnnotations": extra} for component in ("envoy", "gateway", "telemetry")}
+    values["gateway"]["tiers"] = {"starter": {"monthly_quota": 100, "burst_per_second": 2, "methods": ["*"]}}
+    rendered = chart_support.render(values)
+
+    for path, text in rendered.items():
+        if not path.endswith("NOTES.txt"):
+            list(yaml.load_all(text, Loader=UniqueKeyLoader))
+    objects = chart_support.manifests(values)
+    for component in ("envoy", "gateway", "telemetry"):
+        deployment = find(objects, "Deployment", component_name(component))
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "false", component
+        assert annotations["team"] == "edge", component
+        if component == "telemetry":
+            assert annotations["checksum/config"] == "mine", "telemetry has no configuration checksum of its own"
+        else:
+            assert re.fullmatch(r"[0-9a-f]{64}", annotations["checksum/config"]), component
+
+
+def test_extra_env_reaches_containers():
+    values = {component: {"extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.internal:3128"}]} for component in COMPONENTS}
+    values["billing"]["extraEnv"].append({"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}})
+    objects = chart_support.manifests(values)
+
+    for component in COMPONENTS:
+        assert env(container(objects, component))["HTTPS_PROXY"]["value"] == "http://proxy.internal:3128", component
+    assert env(container(objects, "billing"))["TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "s", "key": "k"}
+
+
+@pytest.mark.parametrize("component, name", [("envoy", "ENVOY_DRAIN_SECONDS"), ("gateway", "REDIS_URL"), ("billing", "DEFRAG_ADMIN_TOKEN"), ("seda", "TMPDIR")])
+def test_extra_env_rejects_chart_names(component, name):
+    with pytest.raises(helm_python.HelmRenderError, match=rf"{component}\.extraEnv sets {name}, which the chart already sets"):
+        chart_support.render({component: {"extraEnv": [{"name": name, "value": "x"}]}})
+
+
+def test_extra_env_rejects_repeated_and_nameless_entries():
+    repeated = [{"name": "TZ", "value": "UTC"}, {"name": "TZ", "value": "CET"}]
+
+    with pytest.raises(helm_python.HelmRenderError, match=r"orbit\.extraEnv sets TZ, which an earlier entry of orbit\.extraEnv already sets"):
+        chart_support.render({"orbit": {"extraEnv": repeated}})
+    with pytest.raises(helm_python.HelmValuesError, match=r"/orbit/extraEnv/0.*name"):
+        chart_support.render({"orbit": {"extraEnv": [{"value": "UTC"}]}})
+
+
+# --- NOTES.txt ----------------------------------------------------------------------
+
+
+def test_notes_warn_about_one_replica_budgets():
+    one_replica = {"autoscaling": {"enabled": False}, "replicas": 1}
+    values = {
+        "seda": {**one_replica, "podDisruptionBudget": {"maxUnavailable": 1}},
+        "orbit": {**one_replica, "podDisruptionBudget": {"maxUnavailable": 0}},
+        "billing": {"autoscaling": {"minReplicas": 1}, "podDisruptionBudget": {"maxUnavailable": "50%"}},
+    }
+    text = chart_support.notes(values)
+
+    assert "WARNING: seda can run one replica, and its PodDisruptionBudget allows 1 unavailable: a node drain evicts that only pod" in text
+    assert "WARNING: orbit can run one replica, and its PodDisruptionBudget allows 0 unavailable: a node drain waits forever" in text
+    assert "(billing.autoscaling.minReplicas)" in text
+    assert "WARNING" not in chart_support.notes(None)

@@ -66,6 +66,7 @@ resources:
 {{- $placeholders := dict
   "node_id" (include "defrag.componentName" (dict "root" . "component" "envoy"))
   "max_connections" (printf "%d" (int $envoy.maxConnections))
+  "max_heap_bytes" (printf "%d" (mul (int $envoy.maxHeapMiB) 1048576))
   "listen_host" "0.0.0.0"
   "listen_port" (printf "%d" (int $envoy.ports.public))
   "admin_host" "127.0.0.1"

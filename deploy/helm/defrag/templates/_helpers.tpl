@@ -26,10 +26,26 @@ app.kubernetes.io/component=<component>.
 
 {{/*
 Name of one component's resources. Call with (dict "root" $ "component" "gateway").
-The prefix is cut so that the longest suffix ("-gateway-admin") fits in 63 characters.
+The prefix is cut to 46 characters, so that the Redis StatefulSet's name
+("-redis") stays within 52 (its pods' controller-revision-hash label adds
+11 characters and must fit in 63), and the longest Service name
+("-gateway-admin") within 63.
 */}}
 {{- define "defrag.componentName" -}}
-{{- printf "%s-%s" (include "defrag.fullname" .root | trunc 49 | trimSuffix "-") .component -}}
+{{- printf "%s-%s" (include "defrag.namePrefix" .root) .component -}}
+{{- end -}}
+
+{{/*
+The fullname cut to the length that every component name allows. Fails
+when it cannot start a Service name: Kubernetes requires Service names to
+be DNS-1035 labels, which start with a lowercase letter.
+*/}}
+{{- define "defrag.namePrefix" -}}
+{{- $prefix := include "defrag.fullname" . | trunc 46 | trimSuffix "-" -}}
+{{- if not (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" $prefix) -}}
+{{- fail (printf "the resource names would start with %q, but Kubernetes Service names must start with a lowercase letter and contain only lowercase letters, digits and '-' (DNS-1035): install under a release name that starts with a letter, or set fullnameOverride" $prefix) -}}
+{{- end -}}
+{{- $prefix -}}
 {{- end -}}
 
 {{/*
@@ -124,6 +140,105 @@ comes from a Secret reaches the pod through secretKeyRef only.
 - name: REDIS_CLUSTER
   value: "true"
 {{- end }}
+{{- end -}}
+
+{{/*
+Checks the Redis values against the services' start-up checks
+(defrag/platform/redis_client.py), which would otherwise exit with status 2.
+*/}}
+{{- define "defrag.checkRedis" -}}
+{{- $redis := .Values.redis -}}
+{{- if and $redis.external.cluster (eq $redis.mode "internal") -}}
+{{- fail "redis.external.cluster is true, but redis.mode is internal, and the chart's own Redis is one server, not a Redis Cluster: set redis.external.cluster to false, or set redis.mode to external with the URL of a cluster node" -}}
+{{- end -}}
+{{- if and (eq $redis.mode "external") $redis.external.cluster (regexMatch "/0*[1-9][0-9]*$" $redis.external.url) -}}
+{{- fail (printf "redis.external.url ends in database number %s, but a Redis Cluster has database 0 only (redis.external.cluster is true): end the URL in /0 or leave the database number out" (regexFind "[0-9]+$" $redis.external.url)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Parses a Kubernetes quantity (500m, 2, 1.5Gi, 1e3) and returns its value in
+base units (cores or bytes) as a decimal string, for comparisons with float64.
+*/}}
+{{- define "defrag.quantityValue" -}}
+{{- $text := toString . -}}
+{{- $grammar := "^([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+|[a-zA-Z]*)$" -}}
+{{- if not (regexMatch $grammar $text) -}}
+{{- fail (printf "%q is not a Kubernetes quantity: use a number with an optional unit, such as 500m, 2 or 256Mi" $text) -}}
+{{- end -}}
+{{- $number := float64 (regexReplaceAll $grammar $text "${1}") -}}
+{{- $suffix := regexReplaceAll $grammar $text "${2}" -}}
+{{- $factors := dict "" 1.0 "n" 1e-9 "u" 1e-6 "m" 1e-3 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 -}}
+{{- if regexMatch "^[eE]" $suffix -}}
+{{- $exponent := int (trimPrefix "+" (substr 1 -1 $suffix)) -}}
+{{- range until (int (ternary $exponent (sub 0 $exponent) (ge $exponent 0))) -}}
+{{- $number = ternary (mulf $number 10) (divf $number 10) (ge $exponent 0) -}}
+{{- end -}}
+{{- else if hasKey $factors $suffix -}}
+{{- $number = mulf $number (index $factors $suffix) -}}
+{{- else -}}
+{{- fail (printf "%q has the unknown unit %q: use one of m, k, M, G, T, Ki, Mi, Gi, Ti" $text $suffix) -}}
+{{- end -}}
+{{- $number -}}
+{{- end -}}
+
+{{/*
+Fails when a request is above its limit, which the API server rejects.
+Call with (dict "path" "gateway.resources" "resources" .Values.gateway.resources).
+*/}}
+{{- define "defrag.checkResources" -}}
+{{- $requests := .resources.requests | default dict -}}
+{{- $limits := .resources.limits | default dict -}}
+{{- range $name := list "cpu" "memory" "ephemeral-storage" -}}
+{{- if and (hasKey $requests $name) (hasKey $limits $name) -}}
+{{- $request := index $requests $name -}}
+{{- $limit := index $limits $name -}}
+{{- if gt (float64 (include "defrag.quantityValue" $request)) (float64 (include "defrag.quantityValue" $limit)) -}}
+{{- fail (printf "%s.requests.%s (%v) is above %s.limits.%s (%v), which Kubernetes rejects: lower the request or raise the limit" $.path $name $request $.path $name $limit) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The container's env list: the chart's entries, then the operator's
+extraEnv. Fails on an extraEnv name that the chart sets or that extraEnv
+lists twice, because Kubernetes keeps the last of two entries of one name
+without a warning. Call with (dict "component" "gateway" "env" TEXT
+"extraEnv" LIST), where TEXT is the chart's entries as a YAML list.
+*/}}
+{{- define "defrag.containerEnv" -}}
+{{- $taken := dict -}}
+{{- range (fromYamlArray .env) -}}
+{{- $_ := set $taken .name "the chart" -}}
+{{- end -}}
+{{- range .extraEnv -}}
+{{- if hasKey $taken .name -}}
+{{- fail (printf "%s.extraEnv sets %s, which %s already sets: remove it from extraEnv (the chart's values.yaml has a setting for each variable the chart sets)" $.component .name (index $taken .name)) -}}
+{{- end -}}
+{{- $_ := set $taken .name (printf "an earlier entry of %s.extraEnv" $.component) -}}
+{{- end -}}
+{{- .env | trim }}
+{{- with .extraEnv }}
+{{ toYaml . }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Pod annotations: the scrape annotations, then podAnnotations over them,
+then the configuration checksum (when given) over both, as one map with
+unique keys. Call with (dict "root" $ "values" .Values.gateway "port" 9111
+"path" "/metrics" "checksum" "...").
+*/}}
+{{- define "defrag.podAnnotations" -}}
+{{- $annotations := include "defrag.scrapeAnnotations" (dict "root" .root "port" .port "path" .path) | fromYaml | default dict -}}
+{{- $annotations = mergeOverwrite $annotations (deepCopy (.values.podAnnotations | default dict)) -}}
+{{- with .checksum -}}
+{{- $_ := set $annotations "checksum/config" . -}}
+{{- end -}}
+{{- with $annotations -}}
+{{- toYaml . -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Pod annotations for Prometheus's annotation-based discovery. Call with (dict "root" $ "port" 9111 "path" "/metrics"). */}}

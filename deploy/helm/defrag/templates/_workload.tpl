@@ -102,6 +102,9 @@ Deployment of one gRPC service. Call with a dict:
 {{- $values := .values -}}
 {{- $ref := dict "root" $root "component" .component -}}
 {{- include "defrag.checkServiceShutdown" . -}}
+{{- include "defrag.checkResources" (dict "path" (printf "%s.resources" .component) "resources" $values.resources) -}}
+{{- $env := printf "%s\n- name: DEFRAG_DRAIN_SECONDS\n  value: %q\n%s" (include "defrag.pythonEnv" $root) (toString $values.shutdown.drainSeconds) (.env | trim) -}}
+{{- $annotations := include "defrag.podAnnotations" (dict "root" $root "values" $values "port" $values.ports.metrics "path" "/metrics" "checksum" .checksum) -}}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -126,14 +129,9 @@ spec:
     metadata:
       labels:
         {{- include "defrag.labels" $ref | nindent 8 }}
-      {{- $annotations := include "defrag.scrapeAnnotations" (dict "root" $root "port" $values.ports.metrics "path" "/metrics") | fromYaml | default dict }}
-      {{- with .checksum }}
-      {{- $_ := set $annotations "checksum/config" . }}
-      {{- end }}
-      {{- $annotations = merge $annotations $values.podAnnotations }}
       {{- with $annotations }}
       annotations:
-        {{- toYaml . | nindent 8 }}
+        {{- . | nindent 8 }}
       {{- end }}
     spec:
       serviceAccountName: {{ include "defrag.serviceAccountName" $root }}
@@ -172,10 +170,7 @@ spec:
               protocol: TCP
             {{- end }}
           env:
-            {{- include "defrag.pythonEnv" $root | nindent 12 }}
-            - name: DEFRAG_DRAIN_SECONDS
-              value: {{ $values.shutdown.drainSeconds | quote }}
-            {{- .env | trim | nindent 12 }}
+            {{- include "defrag.containerEnv" (dict "component" .component "env" $env "extraEnv" $values.extraEnv) | nindent 12 }}
           # grpc.health.v1 on the service port, which opens once start-up
           # (the position engine's warm-up, for telemetry and orbit) is done.
           # Start-up may take 5 minutes on a slow node whose Numba cache must compile.
