@@ -316,6 +316,29 @@ class LocalRedisCluster:
         """Stop one node with SIGTERM, which makes it write its append-only file; kill it after a timeout."""
         terminate(self.nodes[index].process, STOP_TIMEOUT_SECONDS)
 
+    def pause_node(self, index: int) -> None:
+        """Freeze one node with SIGSTOP: its kernel still accepts connections and data, but nothing replies.
+
+        stop() resumes a paused node before it stops it, so a test that pauses
+        a node inside the cluster's fixture cannot leave it frozen.
+        """
+        os.kill(self.nodes[index].process.pid, signal.SIGSTOP)
+
+    def resume_node(self, index: int) -> None:
+        """Let a node paused with pause_node run again (SIGCONT)."""
+        process = self.nodes[index].process
+        if process is not None and process.poll() is None:
+            os.kill(process.pid, signal.SIGCONT)
+
+    def primary_port_of_slot(self, slot: int, viewer: int) -> int | None:
+        """Return the port of the slot's primary in the slot map of the node with index viewer, or None without a reply."""
+        try:
+            with self.nodes[viewer].client(timeout=0.5) as client:
+                entries = client.execute_command("CLUSTER", "SLOTS")
+        except redis.RedisError:
+            return None
+        return next((int(entry[2][1]) for entry in entries if int(entry[0]) <= slot <= int(entry[1])), None)
+
     def restart_node(self, index: int) -> None:
         """Start a stopped node again from its nodes file and data, and wait until the cluster agrees."""
         node = self.nodes[index]

@@ -7,6 +7,7 @@ cluster as well; these tests cover what only a cluster has.
 import asyncio
 import base64
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import grpc
 import pytest
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 from google.rpc import error_details_pb2, status_pb2
+from prometheus_client import REGISTRY
 from redis import exceptions
 
 import billing_support as stripe_events
@@ -25,9 +27,10 @@ from defrag.keys.v1 import admin_pb2
 from defrag.platform import redis_client
 from defrag.platform.config import ROOT, ConfigError
 from defrag.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
-from redis_cluster import SLOT_COUNT, LocalRedisCluster
+from redis_cluster import SLOT_COUNT, TEST_TIERS, LocalRedisCluster
 from services.billing import ledger
-from services.gateway import apikeys, store
+from services.gateway import apikeys, authz, store, tiers
+from services.gateway.methods import PUBLIC_METHODS
 from services.gateway.pipeline import PipelineError, ScriptError
 from test_metering import envoy_check_request
 
@@ -294,7 +297,7 @@ def test_hot_path_follows_slot_migrations(redis_cluster):
             moved = await gateway.meter(account_id, record["key_id"], 1, table, None)
             usage = await gateway.usage(account_id)
             node = gateway.fast.node_of(store.account_key(account_id))
-            return record["key_id"], found, str(during.value), [first, moved], usage.used, node
+            return record["key_id"], found, during.value, [first, moved], usage.used, node
         finally:
             await gateway.close()
 
@@ -305,7 +308,9 @@ def test_hot_path_follows_slot_migrations(redis_cluster):
             redis_cluster.restore_slot(slot, home=0)
 
     assert found == (account_id, key_id)
-    assert rejection.startswith("TRYAGAIN")
+    assert str(rejection).startswith("TRYAGAIN")
+    # The target of the migration replies TRYAGAIN, and the gateway's log line names it.
+    assert rejection.node == f"127.0.0.1:{redis_cluster.nodes[1].port}"
     assert [decision.status for decision in decisions] == [200, 200]
     assert used == 2
     assert node == f"127.0.0.1:{redis_cluster.nodes[1].port}"
@@ -523,3 +528,101 @@ def test_metering_resumes_after_a_failover(cluster_with_replica):
     assert rejected >= 1
     assert used == 4
     assert node == f"127.0.0.1:{cluster.nodes[3].port}"
+
+
+# Bound on the time from a replica's election (as another primary's CLUSTER
+# SLOTS shows it) to the gateway's first admission on the new primary: the
+# gateway reads the slot map at most once per second (REFRESH_PAUSE_SECONDS)
+# and asks the stalled node last, so one pause, one refresh and one decision.
+ADMITTED_AFTER_ELECTION_SECONDS = 2.0
+# cluster-node-timeout of the hang test; the election follows in about two of these.
+HANG_NODE_TIMEOUT_MS = 1000
+
+
+@pytest.fixture
+def cluster_with_replicas(tmp_path):
+    """A cluster of its own with one replica per primary and a short node timeout; stop() resumes paused nodes."""
+    cluster = LocalRedisCluster(tmp_path, node_timeout_ms=HANG_NODE_TIMEOUT_MS).start()
+    try:
+        for primary in range(3):
+            cluster.add_replica(primary)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def decision_status(response) -> str:
+    """Return "allowed", or the ErrorInfo reason of a denied Check."""
+    return "allowed" if response.status.code == 0 else check_reason(response)
+
+
+def test_gateway_follows_failover_of_a_hung_primary(cluster_with_replicas, caplog):
+    cluster = cluster_with_replicas
+    hung = 0
+    hung_port = cluster.nodes[hung].port
+    account_id = account_on_node(cluster, hung, "hung")
+    account_slot = hash_slot(account_id)
+    plans = tiers.load(TEST_TIERS, known_methods=set(PUBLIC_METHODS))
+    timeouts_before = REGISTRY.get_sample_value(
+        "defrag_gateway_redis_errors_total", {"operation": "meter", "reason": "timeout"}) or 0.0
+    stream_ids = iter(range(5000, 10_000))
+
+    async def scenario():
+        gateway = store.Store(cluster.url, cluster=True)
+        servicer = authz.AuthorizationServicer(gateway, plans)
+
+        async def check(key: str) -> str:
+            return decision_status(await servicer.Check(envoy_check_request(key, str(next(stream_ids))), None))
+
+        try:
+            await gateway.create_account(account_id, "live", "pro")
+            _, key = await gateway.create_key(account_id, "", None)
+            ISSUED_KEYS.append(key)
+            before = [await check(key) for _ in range(3)]
+            # The replica has every charge before the primary hangs, so none is lost.
+            assert node_command(cluster, hung, "WAIT", 1, 2000) == 1
+
+            cluster.pause_node(hung)
+            paused_at = time.monotonic()
+            elected_at = None
+            during = []
+            try:
+                while True:
+                    status = await check(key)
+                    now = time.monotonic()
+                    if elected_at is None and cluster.primary_port_of_slot(account_slot, viewer=1) not in (hung_port, None):
+                        elected_at = now
+                    if status == "allowed":
+                        break
+                    during.append(status)
+                    assert now - paused_at < 30, "the gateway did not admit a call within 30 s of the pause"
+                    await asyncio.sleep(0.1)
+                admitted_at = time.monotonic()
+                new_primary = gateway.fast.node_of(store.account_key(account_id))
+            finally:
+                cluster.resume_node(hung)
+            # The resumed node rejoins as a replica; the calls it held run after their deadline.
+            await asyncio.to_thread(cluster.wait_until_agreed)
+            usage = await gateway.usage(account_id)
+            return before, during, paused_at, elected_at, admitted_at, new_primary, usage.used
+        finally:
+            await gateway.close()
+
+    with caplog.at_level(logging.WARNING, logger="gateway.authz"):
+        before, during, paused_at, elected_at, admitted_at, new_primary, used = asyncio.run(scenario())
+
+    assert before == ["allowed"] * 3
+    assert during and set(during) == {"REDIS_UNAVAILABLE"}
+    assert elected_at is not None, "the call was admitted before another primary reported the new one"
+    assert admitted_at - elected_at < ADMITTED_AFTER_ELECTION_SECONDS
+    assert new_primary == f"127.0.0.1:{cluster.nodes[hung + 3].port}"
+    # Three admissions before the pause and one after it; no refused call was charged.
+    assert used == 4
+    warnings = [record for record in caplog.records if record.getMessage() == "redis unavailable"]
+    assert {record.redis_node for record in warnings} == {f"127.0.0.1:{hung_port}"}
+    # At most one line per node per second.
+    assert len(warnings) <= admitted_at - paused_at + 1
+    # Each line counts the refusals left out since the line before, so the lines account for all but the last few.
+    assert sum(record.repeats_not_logged for record in warnings) + len(warnings) <= len(during)
+    timeouts = REGISTRY.get_sample_value("defrag_gateway_redis_errors_total", {"operation": "meter", "reason": "timeout"})
+    assert timeouts - timeouts_before == len(during)

@@ -11,7 +11,9 @@ script takes keys with one hash tag ({account_id} or {customer_id}).
 """
 
 import hashlib
+import logging
 import os
+import urllib.parse
 
 import redis.asyncio as aioredis
 from redis import exceptions
@@ -23,6 +25,10 @@ from defrag.platform.config import ConfigError
 
 CLUSTER_SETTING = "REDIS_CLUSTER"
 CLUSTER_VALUES = {"true": True, "false": False}
+# How long the start-up check of the server's cluster mode waits for Redis.
+MODE_CHECK_TIMEOUT_SECONDS = 2.0
+
+log = logging.getLogger("redis_client")
 
 
 def cluster_enabled() -> bool:
@@ -64,6 +70,7 @@ def connect(url: str, cluster: bool, *, retries: int = 1, **options):
     Raises ConfigError when the URL cannot name a Redis or a cluster node.
     The message never contains the URL, which may contain a password.
     """
+    check_url(url)
     try:
         if not cluster:
             return aioredis.Redis.from_url(url, **options)
@@ -76,6 +83,65 @@ def connect(url: str, cluster: bool, *, retries: int = 1, **options):
         ) from None
     except ValueError as error:
         raise ConfigError(f"REDIS_URL is invalid: {error}; use redis://host:port or rediss://host:port") from None
+
+
+def check_url(url: str) -> None:
+    """Raise ConfigError when a redis:// or rediss:// URL has a port or a database number that is not a number.
+
+    redis-py ignores a path that is not a number, so redis://host:6379/abc
+    would use database 0 without a word. The message never contains the URL.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        return
+    try:
+        parts.port
+    except ValueError:
+        raise ConfigError("REDIS_URL has an invalid port; use redis://host:port with a port from 1 to 65535") from None
+    database = urllib.parse.unquote(parts.path).strip("/")
+    if database and not (database.isascii() and database.isdigit()):
+        raise ConfigError(
+            "REDIS_URL has an invalid database number in its path (not a number); "
+            "use redis://host:port or redis://host:port/N, where N is a number such as 0"
+        )
+
+
+async def check_server_mode(url: str, cluster: bool, timeout: float = MODE_CHECK_TIMEOUT_SECONDS) -> None:
+    """Ask the server at the URL whether it runs in cluster mode, and raise ConfigError when REDIS_CLUSTER disagrees.
+
+    Reads cluster_enabled from INFO cluster on the URL's node alone. When
+    Redis cannot be reached or refuses INFO, the check logs a warning and
+    returns, so a service still starts before its Redis does (its calls fail
+    until Redis is up). The messages never contain the URL.
+    """
+    client = aioredis.Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True,
+        retry=Retry(NoBackoff(), 0),
+    )
+    try:
+        info = await client.info("cluster")
+    except (exceptions.RedisError, OSError) as error:
+        log.warning(
+            "skipped the check that REDIS_CLUSTER matches the Redis server, because Redis did not reply to INFO; "
+            "calls that need Redis fail until it is up",
+            extra={"error": f"{type(error).__name__}: {str(error)[:200]}"},
+        )
+        return
+    finally:
+        await client.aclose()
+    server_cluster = str(info.get("cluster_enabled", "0")) == "1"
+    if server_cluster == cluster:
+        return
+    if server_cluster:
+        raise ConfigError(
+            f"{CLUSTER_SETTING} is false or unset, but REDIS_URL names a node of a Redis Cluster "
+            f"(INFO cluster reports cluster_enabled:1); set {CLUSTER_SETTING}=true"
+        )
+    raise ConfigError(
+        f"{CLUSTER_SETTING}=true, but REDIS_URL names a Redis server that is not in cluster mode "
+        f"(INFO cluster reports cluster_enabled:0); set {CLUSTER_SETTING}=false, or point REDIS_URL at a node "
+        "of the Redis Cluster"
+    )
 
 
 class Script:

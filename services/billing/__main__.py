@@ -108,7 +108,9 @@ async def serve() -> None:
     prices = Prices(price_map())
     stripe_apis = stripe_clients()
 
-    ledger = Ledger(env_str("REDIS_URL"), cluster=redis_client.cluster_enabled())
+    redis_url, cluster = env_str("REDIS_URL"), redis_client.cluster_enabled()
+    ledger = Ledger(redis_url, cluster=cluster)
+    await redis_client.check_server_mode(redis_url, cluster)
     gateway = GatewayAdmin(env_str("DEFRAG_ADMIN_ADDR"), token)
     processor = EventProcessor(ledger, gateway, prices, stripe_apis)
     webhook = service.BillingServicer(processor, secrets)

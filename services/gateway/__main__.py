@@ -17,7 +17,11 @@ Environment:
 """
 
 import asyncio
+import contextlib
+import logging
 import sys
+
+from prometheus_client import Gauge
 
 from defrag.keys.v1 import admin_pb2, admin_pb2_grpc, usage_pb2, usage_pb2_grpc
 from defrag.platform import logs, redis_client, server
@@ -25,16 +29,61 @@ from defrag.platform.config import ConfigError, env_int, env_str
 from services.gateway import authz, reflection, tiers
 from services.gateway.admin import KeyAdminServicer
 from services.gateway.methods import PUBLIC_METHODS
-from services.gateway.store import Store
+from services.gateway.store import Store, StoreUnavailable
 from services.gateway.usage import UsageServicer
+
+# How often the gateway reads INFO memory from each Redis primary.
+MEMORY_SAMPLE_SECONDS = 15.0
+# At most one warning per interval while the samples keep failing.
+MEMORY_FAILURE_LOG_SECONDS = 300.0
+
+REDIS_MEMORY_USED = Gauge(
+    "defrag_redis_memory_used_bytes",
+    "Memory that Redis uses for data and overhead (used_memory of INFO memory), by node (host:port of each primary).",
+    ["node"],
+)
+REDIS_MEMORY_MAX = Gauge(
+    "defrag_redis_memory_max_bytes",
+    "The maxmemory limit of each Redis primary, by node (host:port); 0 when Redis has no limit.",
+    ["node"],
+)
+
+memory_log = logging.getLogger("gateway.redis_memory")
+
+
+async def sample_redis_memory(store: Store, interval_seconds: float = MEMORY_SAMPLE_SECONDS) -> None:
+    """Sets the Redis memory gauges every interval, until cancelled; decisions never wait for it.
+
+    A node that is no longer a primary loses its series at the next sample.
+    """
+    sampled: set[str] = set()
+    failures = logs.RepeatLimiter(MEMORY_FAILURE_LOG_SECONDS)
+    while True:
+        try:
+            memory = await asyncio.wait_for(store.memory_by_node(), interval_seconds)
+        except (StoreUnavailable, TimeoutError) as error:
+            skipped = failures.allow()
+            if skipped is not None:
+                memory_log.warning("reading Redis memory use failed; the gauges keep their last values",
+                                   extra={"error": (str(error) or "timed out")[:200], "repeats_not_logged": skipped})
+        else:
+            for node, (used, limit) in memory.items():
+                REDIS_MEMORY_USED.labels(node).set(used)
+                REDIS_MEMORY_MAX.labels(node).set(limit)
+            for node in sampled - memory.keys():
+                REDIS_MEMORY_USED.remove(node)
+                REDIS_MEMORY_MAX.remove(node)
+            sampled = set(memory)
+        await asyncio.sleep(interval_seconds)
 
 
 async def main() -> None:
     log = logs.setup("gateway", env_str("DEFRAG_LOG_LEVEL", "INFO"))
     try:
         plans = tiers.load(known_methods=set(PUBLIC_METHODS))
-        store = Store(env_str("REDIS_URL"), timeout_seconds=env_int("REDIS_TIMEOUT_MS", 500, 50, 60_000) / 1000,
-                      cluster=redis_client.cluster_enabled())
+        redis_url, cluster = env_str("REDIS_URL"), redis_client.cluster_enabled()
+        store = Store(redis_url, timeout_seconds=env_int("REDIS_TIMEOUT_MS", 500, 50, 60_000) / 1000, cluster=cluster)
+        await redis_client.check_server_mode(redis_url, cluster)
         admin_port = env_int("ADMIN_PORT", 0, 0, 65535)
         token = env_str("DEFRAG_ADMIN_TOKEN") if admin_port else ""
         port = env_int("GATEWAY_PORT", 50051, 0, 65535)
@@ -64,7 +113,12 @@ async def main() -> None:
         log.error("cannot start", extra={"error": str(error)})
         sys.exit(1)
 
+    memory_sampler = asyncio.create_task(sample_redis_memory(store))
+
     async def stop_admin():
+        memory_sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await memory_sampler
         if admin is not None:
             await admin.stop(5)
         await store.close()

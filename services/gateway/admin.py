@@ -19,6 +19,7 @@ from services.gateway.store import (
     LAST_INSTANT,
     ROLL_GRACE_SECONDS,
     AlreadyExists,
+    ClusterModeMismatch,
     KeyNotActive,
     NotFound,
     Store,
@@ -123,6 +124,11 @@ class KeyAdminServicer(admin_pb2_grpc.KeyAdminServiceServicer):
             ) from None
         except AlreadyExists as existing:
             raise ApiError(grpc.StatusCode.ALREADY_EXISTS, "ACCOUNT_EXISTS", f"account {existing} already exists") from None
+        except ClusterModeMismatch as mismatch:
+            log.error("the gateway's Redis setting does not match its Redis", extra={"error": str(mismatch)})
+            raise ApiError(
+                grpc.StatusCode.FAILED_PRECONDITION, "REDIS_CLUSTER_MISMATCH", f"the gateway cannot use its Redis: {mismatch}",
+            ) from None
         except StoreUnavailable:
             raise store_unavailable() from None
 

@@ -31,10 +31,11 @@ from google.rpc import status_pb2
 from prometheus_client import Counter, Histogram
 
 from defrag.platform.errors import ApiError, FieldViolation, QuotaViolation, status_json
+from defrag.platform.logs import RepeatLimiter
 from defrag.platform.server import MAX_ID_LENGTH
 from services.gateway import apikeys, ratelimit, tiers as tiers_module
 from services.gateway.methods import PUBLIC_METHODS, MethodRule
-from services.gateway.store import Decision, Store, StoreUnavailable
+from services.gateway.store import Decision, Store, StoreUnavailable, account_key, hash_index
 
 log = logging.getLogger("gateway.authz")
 
@@ -50,6 +51,17 @@ REDIS_LATENCY = Histogram(
     ["operation"],
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
 )
+REDIS_ERRORS = Counter(
+    "defrag_gateway_redis_errors_total",
+    "The gateway's Redis round trips that failed, by operation and reason: timeout (no reply in time, "
+    "or the metering script ran after its deadline) or unavailable (no connection, or a reply such as "
+    "CLUSTERDOWN or TRYAGAIN).",
+    ["operation", "reason"],
+)
+REDIS_ERROR_REASONS = ("timeout", "unavailable")
+# At most one "redis unavailable" warning per Redis node per interval; the
+# line counts the ones left out, and REDIS_ERRORS counts every failure.
+UNAVAILABLE_LOG_INTERVAL_SECONDS = 1.0
 QUOTA_USED = Histogram(
     "defrag_gateway_quota_used_ratio",
     "Share of the account's monthly quota used once a charged call is admitted, by tier; "
@@ -298,6 +310,10 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             QUOTA_USED.labels(tier)
         self.lookup_latency = REDIS_LATENCY.labels("lookup")
         self.meter_latency = REDIS_LATENCY.labels("meter")
+        for operation in ("lookup", "meter"):
+            for reason in REDIS_ERROR_REASONS:
+                REDIS_ERRORS.labels(operation, reason)
+        self.unavailable_logs = RepeatLimiter(UNAVAILABLE_LOG_INTERVAL_SECONDS)
 
     async def Check(self, request: external_auth_pb2.CheckRequest, context) -> external_auth_pb2.CheckResponse:
         http = request.attributes.request.http
@@ -377,17 +393,21 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         message = self._parse_body(rule, http.raw_body, headers, is_rest=bool(original_path))
         idempotency = self._idempotency(rule, headers, message, bool(original_path))
 
+        digest = apikeys.digest(key)
+        # The operation under way and a key of its slot, for the log line and metric of a failure.
+        operation, route_key = "lookup", hash_index(digest)
         try:
             # A slow Redis must not keep this attempt past Envoy's per-try
             # timeout: a script that runs after `deadline` charges nothing.
             async with asyncio.timeout_at(give_up_at):
                 started = time.perf_counter()
-                found = await self.store.find_key(apikeys.digest(key))
+                found = await self.store.find_key(digest)
                 self.lookup_latency.observe(time.perf_counter() - started)
                 if found is None:
                     raise Denied(401, ApiError(grpc.StatusCode.UNAUTHENTICATED, "API_KEY_UNKNOWN", DENIAL_MESSAGES["API_KEY_UNKNOWN"]))
                 account_id, key_id = found
                 cost = rule.cost(message)
+                operation, route_key = "meter", account_key(account_id)
                 started = time.perf_counter()
                 decision = await self.store.meter(
                     account_id, key_id, cost, self.tier_tables[rule.path], idempotency,
@@ -395,8 +415,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
                 )
                 self.meter_latency.observe(time.perf_counter() - started)
         except (StoreUnavailable, TimeoutError) as error:
-            reason = str(error) or f"no reply within {budget + self.store.deadline_margin:.2f} s"
-            log.warning("redis unavailable", extra={"request_id": request_id, "error": reason[:200]})
+            self._redis_failed(error, operation, route_key, budget, request_id)
             raise Denied(503, ApiError(
                 grpc.StatusCode.UNAVAILABLE, "REDIS_UNAVAILABLE",
                 "the quota store is unavailable, so the call was not admitted; retry after 1 second",
@@ -416,6 +435,23 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         # header that is not valid UTF-8; such headers carry nothing the API reads.
         admission.ok_response.headers_to_remove.extend(headers.undecodable)
         return admission, decision, identity
+
+    def _redis_failed(self, error: Exception, operation: str, route_key: str, budget: float, request_id: str) -> None:
+        """Counts a failed Redis round trip and logs it, at most once per node per UNAVAILABLE_LOG_INTERVAL_SECONDS."""
+        timed_out = isinstance(error, TimeoutError) or getattr(error, "timed_out", False)
+        REDIS_ERRORS.labels(operation, "timeout" if timed_out else "unavailable").inc()
+        node = getattr(error, "node", "") or self.store.address_of(route_key) or "unknown"
+        skipped = self.unavailable_logs.allow(node)
+        if skipped is None:
+            return
+        text = str(error) or f"no reply within {budget + self.store.deadline_margin:.2f} s"
+        log.warning("redis unavailable", extra={
+            "request_id": request_id,
+            "redis_node": node,
+            "operation": operation,
+            "error": text[:200],
+            "repeats_not_logged": skipped,
+        })
 
     def _parse_body(self, rule: MethodRule, raw: bytes, headers, is_rest: bool):
         if len(raw) > rule.max_body_bytes + 5:

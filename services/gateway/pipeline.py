@@ -14,7 +14,10 @@ new connection. The old one is closed only once every command sent on it
 has timed out, so no script sent on it can still run within its deadline.
 
 On a Redis Cluster, ClusterPipelinedRedis keeps one such client per primary
-and sends each command to the primary that serves its key's slot.
+and sends each command to the primary that serves its key's slot. A command
+that times out, or that its caller stops waiting for, starts a refresh of
+the slot map, so that the client follows a failover even when the old
+primary hangs without closing its connections.
 """
 
 import asyncio
@@ -41,17 +44,31 @@ SLOT_COUNT = 16384
 
 
 class PipelineError(Exception):
-    """Redis could not be reached, failed, or did not respond in time."""
+    """Redis could not be reached, failed, or did not respond in time.
+
+    `node` is the host:port of the Redis node, or "" when no node is known.
+    `timed_out` is true when the node did not reply in time.
+    """
+
+    def __init__(self, message: str, node: str = "", *, timed_out: bool = False):
+        super().__init__(message)
+        self.node = node
+        self.timed_out = timed_out
 
 
 class ScriptError(Exception):
-    """Redis ran the command and returned an error reply."""
+    """Redis ran the command and returned an error reply; `node` is the host:port of the node that replied."""
+
+    def __init__(self, message: str, node: str = ""):
+        super().__init__(message)
+        self.node = node
 
 
 class _Connection(asyncio.Protocol):
-    """One TCP connection and the commands waiting on it, in send order."""
+    """One TCP connection to the node named host:port and the commands waiting on it, in send order."""
 
-    def __init__(self):
+    def __init__(self, node: str):
+        self.node = node
         self.reader = hiredis.Reader(encoding="utf-8", errors="replace")
         self.transport: asyncio.Transport | None = None
         self.pending: collections.deque[tuple[float, asyncio.Future]] = collections.deque()
@@ -68,14 +85,14 @@ class _Connection(asyncio.Protocol):
             if reply is False:
                 return
             if not self.pending:
-                self.close(PipelineError("Redis sent a reply that no command was waiting for"))
+                self.close(PipelineError(f"Redis at {self.node} sent a reply that no command was waiting for", self.node))
                 return
             future = self.pending.popleft()[1]
             if not future.done():
                 future.set_result(reply)
 
     def connection_lost(self, error):
-        self.fail_pending(PipelineError(f"connection to Redis lost: {error or 'closed by the server'}"))
+        self.fail_pending(PipelineError(f"connection to Redis at {self.node} lost: {error or 'closed by the server'}", self.node))
 
     def send(self, command) -> asyncio.Future:
         loop = asyncio.get_running_loop()
@@ -99,7 +116,7 @@ class _Connection(asyncio.Protocol):
             if now - sent <= timeout:
                 break
             if not future.done():
-                future.set_exception(PipelineError(f"Redis did not respond within {timeout:g} s"))
+                future.set_exception(PipelineError(f"Redis at {self.node} did not respond within {timeout:g} s", self.node, timed_out=True))
 
     def fail_pending(self, error: Exception) -> None:
         while self.pending:
@@ -118,10 +135,10 @@ class _Connection(asyncio.Protocol):
         return self.transport is None or self.transport.is_closing()
 
 
-def _checked(reply):
+def _checked(reply, node: str):
     """Returns the reply, or raises ScriptError for an error reply."""
     if isinstance(reply, hiredis.ReplyError):
-        raise ScriptError(str(reply))
+        raise ScriptError(str(reply), node)
     return reply
 
 
@@ -129,14 +146,16 @@ class PipelinedRedis:
     """Pipelined connections to a redis:// URL: one in use, and any being retired."""
 
     def __init__(self, url: str, timeout_seconds: float):
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme != "redis":
-            raise ValueError(f"the pipelined client takes redis:// URLs, not {parts.scheme}://")
+        parts = _split_url(url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 6379
+        self.name = f"{self.host}:{self.port}"
         self.password = urllib.parse.unquote(parts.password) if parts.password else None
         self.username = urllib.parse.unquote(parts.username) if parts.username else None
-        self.db = int(parts.path.lstrip("/") or 0)
+        database = parts.path.lstrip("/") or "0"
+        if not database.isascii() or not database.isdigit():
+            raise ValueError("the path of the URL must be empty or a database number, such as /0")
+        self.db = int(database)
         self.timeout = timeout_seconds
         self._current: _Connection | None = None
         self._retiring: list[_Connection] = []
@@ -151,16 +170,16 @@ class PipelinedRedis:
             if self._current is not None and not self._current.closed:
                 return self._current
             if self._connect_error and time.monotonic() - self._connect_error[0] < RECONNECT_PAUSE_SECONDS:
-                raise PipelineError(self._connect_error[1])
+                raise PipelineError(self._connect_error[1], self.name)
             loop = asyncio.get_running_loop()
             try:
                 _, connection = await asyncio.wait_for(
-                    loop.create_connection(_Connection, self.host, self.port), self.timeout
+                    loop.create_connection(lambda: _Connection(self.name), self.host, self.port), self.timeout
                 )
             except (OSError, asyncio.TimeoutError) as error:
-                message = f"cannot connect to Redis at {self.host}:{self.port}: {error or 'timed out'}"
+                message = f"cannot connect to Redis at {self.name}: {error or 'timed out'}"
                 self._connect_error = (time.monotonic(), message)
-                raise PipelineError(message) from None
+                raise PipelineError(message, self.name) from None
             self._connect_error = None
             await self._authenticate(connection)
             self._current = connection
@@ -180,8 +199,8 @@ class PipelinedRedis:
             except asyncio.TimeoutError:
                 reply = "no reply"
             if not reply == "OK":
-                connection.close(PipelineError(f"Redis rejected {command[0]}"))
-                raise PipelineError(f"Redis rejected {command[0]}: {reply}")
+                connection.close(PipelineError(f"Redis at {self.name} rejected {command[0]}", self.name))
+                raise PipelineError(f"Redis at {self.name} rejected {command[0]}: {reply}", self.name)
 
     def _arm_watchdog(self) -> None:
         self._watchdog = asyncio.get_running_loop().call_later(min(self.timeout, 0.1), self._check_timeouts)
@@ -200,7 +219,7 @@ class PipelinedRedis:
         for connection in list(self._retiring):
             connection.expire(self.timeout, now)
             if not connection.pending or now - connection.pending[-1][0] > self.timeout:
-                connection.close(PipelineError("connection to Redis retired"))
+                connection.close(PipelineError(f"connection to Redis at {self.name} retired", self.name))
                 self._retiring.remove(connection)
         self._arm_watchdog()
 
@@ -214,21 +233,30 @@ class PipelinedRedis:
         """Returns the name of the node that serves the key: "" for the one server."""
         return ""
 
+    def address_of(self, key: str) -> str:
+        """Returns the host:port of the server, for logs."""
+        return self.name
+
+    @property
+    def busy(self) -> bool:
+        """True while a command sent on any connection still waits for its reply or its timeout."""
+        return any(connection.pending for connection in [self._current, *self._retiring] if connection is not None)
+
     async def execute(self, *command, key: str | None = None):
         """Sends one command and returns its reply; raises PipelineError or ScriptError.
 
         `key` picks the node on a cluster; one server ignores it.
         """
         connection = await self._connection()
-        return _checked(await connection.send(command))
+        return _checked(await connection.send(command), self.name)
 
     async def execute_asking(self, *command):
         """Sends ASKING and the command back to back on one connection, as an ASK redirect requires."""
         connection = await self._connection()
         asking = connection.send(("ASKING",))
         reply = connection.send(command)
-        _checked(await asking)
-        return _checked(await reply)
+        _checked(await asking, self.name)
+        return _checked(await reply, self.name)
 
     async def run_script(self, script: Script, keys: list[str], args: list) -> list:
         """Runs a Lua script by its SHA-1, loading it first if the server does not have it."""
@@ -246,9 +274,21 @@ class PipelinedRedis:
             self._watchdog = None
         for connection in [self._current, *self._retiring]:
             if connection is not None:
-                connection.close(PipelineError("closed"))
+                connection.close(PipelineError("closed", self.name))
         self._current = None
         self._retiring = []
+
+
+def _split_url(url: str) -> urllib.parse.SplitResult:
+    """Splits a redis:// URL; raises ValueError, whose message never contains the URL (it may contain a password)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "redis":
+        raise ValueError(f"the pipelined client takes redis:// URLs, not {parts.scheme[:20]}://")
+    try:
+        parts.port
+    except ValueError:
+        raise ValueError("the port of the URL is not a number from 0 to 65535") from None
+    return parts
 
 
 def _redirect(error: ScriptError, fallback_host: str) -> tuple[str, int, str] | None:
@@ -270,14 +310,16 @@ class ClusterPipelinedRedis:
     starts a refresh of the whole map. An ASK reply (a slot being migrated)
     sends ASKING and the command to the named node. Either way the command
     is sent once more and no more, so a second redirect is raised as a
-    ScriptError. A node that cannot be reached also starts a refresh,
-    because a replica may have taken its place.
+    ScriptError. A node that cannot be reached, does not reply in time, or
+    whose command the caller cancels also starts a refresh, because a
+    replica may have taken its place. Such a node is asked for the slot map
+    last, after the nodes that replied.
     """
 
     def __init__(self, url: str, timeout_seconds: float):
-        self._parts = urllib.parse.urlsplit(url)
-        if self._parts.scheme != "redis":
-            raise ValueError(f"the pipelined client takes redis:// URLs, not {self._parts.scheme}://")
+        self._parts = _split_url(url)
+        if self._parts.path.strip("/") not in ("", "0"):
+            raise ValueError("a Redis Cluster has only database 0, so the path of the URL must be empty or /0")
         self._seed = f"{self._parts.hostname or '127.0.0.1'}:{self._parts.port or 6379}"
         self.timeout = timeout_seconds
         self._slots: list[str | None] = [None] * SLOT_COUNT
@@ -285,6 +327,9 @@ class ClusterPipelinedRedis:
         self._refreshing: asyncio.Lock | None = None
         self._refreshed_at = -math.inf
         self._background: set[asyncio.Task] = set()
+        self._refresh_task: asyncio.Task | None = None
+        # When each node last failed or stalled a command (time.monotonic()).
+        self._stalled_at: dict[str, float] = {}
 
     def _node(self, name: str) -> PipelinedRedis:
         node = self._nodes.get(name)
@@ -300,6 +345,10 @@ class ClusterPipelinedRedis:
         """Returns the name (host:port) of the primary that serves the key, or None before the slot map is read."""
         return self._slots[key_slot(key.encode())]
 
+    def address_of(self, key: str) -> str:
+        """Returns the host:port of the key's primary for logs, or "" before the slot map is read."""
+        return self.node_of(key) or ""
+
     async def refresh(self) -> None:
         """Reads the slot map with CLUSTER SLOTS from a known primary or the URL's node; raises PipelineError."""
         if self._refreshing is None:
@@ -308,7 +357,9 @@ class ClusterPipelinedRedis:
         async with self._refreshing:
             if self._refreshed_at >= started:
                 return
-            candidates = list(dict.fromkeys([*filter(None, self._slots), self._seed]))
+            known = dict.fromkeys([*filter(None, self._slots), self._seed])
+            # A stalled node costs a whole timeout, so it is asked last.
+            candidates = sorted(known, key=lambda name: self._stalled_at.get(name, -math.inf))
             failures = []
             for name in candidates:
                 try:
@@ -328,14 +379,35 @@ class ClusterPipelinedRedis:
             name = f"{host or answering_host}:{port}"
             slots[int(first):int(last) + 1] = [name] * (int(last) - int(first) + 1)
         self._slots = slots
+        self._forget_idle_nodes(set(slots))
+
+    def _forget_idle_nodes(self, primaries: set[str | None]) -> None:
+        """Closes the clients of nodes that no longer serve a slot and wait for no reply.
+
+        A node that still has commands in flight keeps its client until a
+        later refresh, so those commands time out as usual and none of them
+        fails before its deadline.
+        """
+        for name, node in list(self._nodes.items()):
+            if name not in primaries and name != self._seed and not node.busy:
+                del self._nodes[name]
+                self._stalled_at.pop(name, None)
+                task = asyncio.ensure_future(node.close())
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
 
     def _refresh_soon(self) -> None:
         """Starts a background refresh unless one is running or the last one ended within REFRESH_PAUSE_SECONDS."""
-        if self._background or time.monotonic() - self._refreshed_at < REFRESH_PAUSE_SECONDS:
+        if self._refresh_task is not None or time.monotonic() - self._refreshed_at < REFRESH_PAUSE_SECONDS:
             return
-        task = asyncio.ensure_future(self._refresh_quietly())
+        task = self._refresh_task = asyncio.ensure_future(self._refresh_quietly())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def _node_stalled(self, name: str) -> None:
+        """Notes that a node failed a command or left it unanswered, and starts a refresh of the slot map."""
+        self._stalled_at[name] = time.monotonic()
+        self._refresh_soon()
 
     async def _refresh_quietly(self) -> None:
         try:
@@ -343,6 +415,8 @@ class ClusterPipelinedRedis:
         except PipelineError:
             # The next failed command starts another refresh. Until then the old map stays in use.
             self._refreshed_at = time.monotonic()
+        finally:
+            self._refresh_task = None
 
     async def _routed(self, key: str, send, send_asking):
         """Runs send(node) on the key's primary, following one MOVED or ASK redirect."""
@@ -355,8 +429,12 @@ class ClusterPipelinedRedis:
                 raise PipelineError(f"no Redis Cluster node serves slot {slot}")
         try:
             return await send(self._node(name))
-        except PipelineError:
-            self._refresh_soon()
+        except (PipelineError, asyncio.CancelledError):
+            # A caller that gives up before the pipeline's own timeout (the
+            # gateway's decision budget is shorter) cancels the command, so
+            # a hung primary shows up here as cancellations and never as
+            # PipelineError. Either way the map may name a new primary now.
+            self._node_stalled(name)
             raise
         except ScriptError as error:
             redirect = _redirect(error, name.rpartition(":")[0])

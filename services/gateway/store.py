@@ -14,9 +14,11 @@ import logging
 import pathlib
 import time
 
-from redis.exceptions import SlotNotCoveredError
+from redis.exceptions import MovedError, RedisClusterException, SlotNotCoveredError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from defrag.platform import redis_client
+from defrag.platform.config import ConfigError
 from defrag.platform.redis_client import Script
 from defrag.platform.redis_errors import UNAVAILABLE_ERRORS
 from services.gateway import apikeys
@@ -51,7 +53,20 @@ UNAVAILABLE_REPLIES = (
 
 
 class StoreUnavailable(Exception):
-    """Redis could not be reached or did not respond in time."""
+    """Redis could not be reached or did not respond in time.
+
+    `node` is the Redis node's host:port, or "" when the error does not name
+    one. `timed_out` is true when Redis did not reply in time.
+    """
+
+    def __init__(self, message: str, node: str = "", *, timed_out: bool = False):
+        super().__init__(message)
+        self.node = node
+        self.timed_out = timed_out
+
+
+class ClusterModeMismatch(StoreUnavailable):
+    """Redis replied as a Redis Cluster node to a one-server client, or as one server to a cluster client."""
 
 
 class NotFound(Exception):
@@ -186,7 +201,10 @@ class Store:
         # (rediss://) uses redis-py.
         self.fast: PipelinedRedis | ClusterPipelinedRedis | None = None
         if url.startswith("redis://"):
-            self.fast = ClusterPipelinedRedis(url, timeout_seconds) if cluster else PipelinedRedis(url, timeout_seconds)
+            try:
+                self.fast = ClusterPipelinedRedis(url, timeout_seconds) if cluster else PipelinedRedis(url, timeout_seconds)
+            except ValueError as error:
+                raise ConfigError(f"REDIS_URL is invalid: {error}") from None
         self._usage = Script(_script("usage.lua"))
         self._update = Script((LUA / "update_account.lua").read_text())
         self._create = Script((LUA / "create_account.lua").read_text())
@@ -255,6 +273,27 @@ class Store:
         else:
             clock.synced_at = time.monotonic()
         return clock
+
+    def address_of(self, route_key: str) -> str:
+        """Returns the host:port of the Redis node that serves route_key, for logs; "" when it is not known yet."""
+        if self.fast is not None:
+            return self.fast.address_of(route_key)
+        if self.cluster:
+            return self._node_name(route_key) or ""
+        options = self.redis.connection_pool.connection_kwargs
+        return f"{options.get('host', '')}:{options.get('port', '')}"
+
+    async def memory_by_node(self) -> dict[str, tuple[int, int]]:
+        """Returns (used_memory, maxmemory) in bytes from INFO memory, by host:port of each primary.
+
+        maxmemory is 0 when Redis has no limit. Uses redis-py's connections,
+        not the hot path's. Raises StoreUnavailable.
+        """
+        if self.cluster:
+            replies = await self._call(self.redis.info("memory", target_nodes=self.redis.PRIMARIES))
+        else:
+            replies = {self.address_of(""): await self._call(self.redis.info("memory"))}
+        return {node: (int(info["used_memory"]), int(info.get("maxmemory", 0))) for node, info in replies.items()}
 
     def _node_name(self, route_key: str) -> str | None:
         """Returns the name of the node that serves the key: "" for one server, None while the slot map is unknown."""
@@ -327,7 +366,10 @@ class Store:
         result = await self._call(run)
         status, reason, tier, quota, used, start, end, burst, burst_used, retry_ms, replayed = result
         if reason == "DEADLINE_EXCEEDED":
-            raise StoreUnavailable("Redis ran the metering script after its deadline; nothing was charged")
+            raise StoreUnavailable(
+                "Redis ran the metering script after its deadline; nothing was charged",
+                self.address_of(keys[0]), timed_out=True,
+            )
         return Decision(
             status=int(status),
             reason=reason,
@@ -502,10 +544,32 @@ class Store:
         try:
             return await awaitable
         except PipelineError as error:
-            raise StoreUnavailable(str(error)) from None
+            if self.cluster and "cluster support disabled" in str(error):
+                raise ClusterModeMismatch(NOT_A_CLUSTER, error.node) from None
+            raise StoreUnavailable(str(error), error.node, timed_out=error.timed_out) from None
         except ScriptError as error:
+            if not self.cluster and str(error).startswith("MOVED"):
+                raise ClusterModeMismatch(A_CLUSTER_NODE, error.node) from None
             if str(error).startswith(UNAVAILABLE_REPLIES):
-                raise StoreUnavailable(str(error)) from None
+                raise StoreUnavailable(str(error), error.node) from None
             raise
+        except MovedError:
+            # A cluster client follows MOVED itself, so only a one-server client gets here.
+            raise ClusterModeMismatch(A_CLUSTER_NODE) from None
         except UNAVAILABLE_ERRORS as error:
-            raise StoreUnavailable(str(error) or type(error).__name__) from None
+            timed_out = isinstance(error, RedisTimeoutError)
+            raise StoreUnavailable(str(error) or type(error).__name__, timed_out=timed_out) from None
+        except RedisClusterException as error:
+            if "not enabled" in str(error):
+                raise ClusterModeMismatch(NOT_A_CLUSTER) from None
+            raise
+
+
+A_CLUSTER_NODE = (
+    "REDIS_CLUSTER is false or unset, but Redis replied MOVED, so REDIS_URL names a node of a Redis Cluster; "
+    "set REDIS_CLUSTER=true on the gateway and restart it"
+)
+NOT_A_CLUSTER = (
+    "REDIS_CLUSTER=true, but the Redis server is not in cluster mode; set REDIS_CLUSTER=false on the gateway, "
+    "or point REDIS_URL at a node of the Redis Cluster, and restart it"
+)

@@ -60,6 +60,7 @@ async def serve() -> None:
     # One call before serving, so the first request does not pay for the scorer's set-up.
     scorer.assess("warm-up")
     audit_log = AuditLog(redis_url, retention_days, timeout_seconds, cluster=redis_cluster)
+    await redis_client.check_server_mode(redis_url, redis_cluster)
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="seda-scorer")
     servicer = SedaServicer(audit_log, secret, executor)
 

@@ -25,6 +25,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from defrag.platform import redis_client
+from defrag.platform.logs import RepeatLimiter
 from defrag.platform.config import ConfigError
 from defrag.platform.redis_errors import UNAVAILABLE_ERRORS
 
@@ -104,8 +105,7 @@ class AuditLog:
         )
         self.stream = stream
         self.retention_ms = retention_days * DAY_MS
-        self._last_failure_log = 0.0
-        self._unlogged_failures = 0
+        self._failure_logs = RepeatLimiter(FAILURE_LOG_INTERVAL_SECONDS)
 
     def oldest_kept_id(self) -> str:
         """Return the stream id before which entries are past the retention."""
@@ -141,9 +141,8 @@ class AuditLog:
 
     def _count_failure(self, reason: str, error: Exception, request_id: str) -> None:
         WRITE_FAILURES.labels(reason).inc()
-        now = time.monotonic()
-        if now - self._last_failure_log < FAILURE_LOG_INTERVAL_SECONDS:
-            self._unlogged_failures += 1
+        skipped = self._failure_logs.allow()
+        if skipped is None:
             return
         log.warning(
             "writing the audit record failed; the response has audit_logged=false",
@@ -151,8 +150,6 @@ class AuditLog:
                 "request_id": request_id,
                 "reason": reason,
                 "error": f"{type(error).__name__}: {str(error)[:200]}",
-                "failures_not_logged": self._unlogged_failures,
+                "failures_not_logged": skipped,
             },
         )
-        self._last_failure_log = now
-        self._unlogged_failures = 0
