@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from defrag import cli
 from defrag.keys.v1 import admin_pb2, admin_pb2_grpc
-from defrag.mesh import free_ports
+from defrag.mesh import free_ports, redis_server_binary, terminate
 from defrag.platform import redis_client, server
 from defrag.platform.config import ROOT, ConfigError
 from redis_cluster import TEST_TIERS
@@ -85,6 +85,46 @@ def test_cluster_setting_mismatch_exits(service, case, request):
     assert statement in output
     assert server_mode in output
     assert fix in output
+    assert "Traceback" not in output
+
+
+@pytest.fixture(scope="module")
+def password_redis(tmp_path_factory):
+    """A Redis server that requires the password SECRET_URL_PART."""
+    [port] = free_ports(1)
+    folder = tmp_path_factory.mktemp("password-redis")
+    process = subprocess.Popen(
+        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "",
+         "--requirepass", SECRET_URL_PART],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(host="127.0.0.1", port=port, password=SECRET_URL_PART)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.exceptions.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    yield port
+    terminate(process, 10)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("credentials", ["wrong", "missing"])
+def test_rejected_credentials_exit(service, credentials, password_redis):
+    userinfo = ":not-the-password@" if credentials == "wrong" else ""
+    url = f"redis://{userinfo}127.0.0.1:{password_redis}/0"
+
+    result = run_to_exit(service, service_env(url, "false"))
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "invalid configuration" in output
+    assert "Redis rejected the credentials in REDIS_URL" in output
+    assert "not-the-password" not in output
     assert "Traceback" not in output
 
 

@@ -112,7 +112,9 @@ async def check_server_mode(url: str, cluster: bool, timeout: float = MODE_CHECK
     Reads cluster_enabled from INFO cluster on the URL's node alone. When
     Redis cannot be reached or refuses INFO, the check logs a warning and
     returns, so a service still starts before its Redis does (its calls fail
-    until Redis is up). The messages never contain the URL.
+    until Redis is up). Redis rejecting the URL's credentials is a
+    ConfigError too: it will not pass later, so the process should not
+    start and report healthy. The messages never contain the URL.
     """
     client = aioredis.Redis.from_url(
         url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True,
@@ -120,6 +122,14 @@ async def check_server_mode(url: str, cluster: bool, timeout: float = MODE_CHECK
     )
     try:
         info = await client.info("cluster")
+    except exceptions.AuthenticationError as error:
+        # A subclass of ConnectionError: a wrong password (WRONGPASS), none
+        # where Redis requires one (NOAUTH), or one where Redis has none.
+        raise ConfigError(
+            f"Redis rejected the credentials in REDIS_URL ({type(error).__name__}: {str(error)[:120]}); "
+            "put the password that Redis requires in the URL (redis://:PASSWORD@host:port/0), "
+            "or none if Redis has no password"
+        ) from None
     except (exceptions.RedisError, OSError) as error:
         log.warning(
             "skipped the check that REDIS_CLUSTER matches the Redis server, because Redis did not reply to INFO; "

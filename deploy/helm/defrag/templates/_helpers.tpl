@@ -131,6 +131,10 @@ comes from a Secret reaches the pod through secretKeyRef only.
 {{- else if $redis.external.existingSecret.name }}
 {{- include "defrag.secretEnv" (dict "env" "REDIS_URL" "ref" $redis.external.existingSecret) }}
 {{- else if $redis.external.url }}
+{{- if contains "@" $redis.external.url }}
+{{- /* values.schema.json lets such a URL through so that this message, unlike a schema error, does not print the password. */}}
+{{- fail "redis.external.url contains user information (a user name or password); put the whole URL in a Secret and set redis.external.existingSecret, which keeps it out of the values and the rendered objects" }}
+{{- end }}
 - name: REDIS_URL
   value: {{ $redis.external.url | quote }}
 {{- else }}
