@@ -101,8 +101,8 @@ class LocalRedisCluster:
 
     def __init__(self, directory: pathlib.Path, primaries: int = 3, node_timeout_ms: int = 3000):
         self.directory = directory
-        # How long a node may not answer before the others count it as
-        # failing, and a replica may take over its slots.
+        # How long a node may go without replying before the others count it
+        # as failing, and a replica may take over its slots.
         self.node_timeout_ms = node_timeout_ms
         ports = free_node_ports(primaries)
         self.nodes = [
@@ -267,7 +267,7 @@ class LocalRedisCluster:
     def begin_slot_migration(self, slot: int, source: int, target: int) -> None:
         """Mark the slot as moving from source to target and move every key it holds.
 
-        Until finish_slot_migration, the source answers ASK for the slot's
+        Until finish_slot_migration, the source replies ASK for the slot's
         keys, which are all on the target now.
         """
         with self.nodes[target].client() as client:

@@ -820,7 +820,7 @@ def test_envoy_sheds_held_bodies_under_heap_limit(tmp_path):
         assert after["http.public.downstream_rq_idle_timeout"] == 100, after
         assert after["http.public.downstream_cx_active"] == 0, after
         assert after["overload.envoy.resource_monitors.fixed_heap.pressure"] < 80, after
-        # Envoy serves again: the gateway is not running, so the answer is ext_authz's 503.
+        # Envoy serves again: the gateway is not running, so the response is ext_authz's 503.
         assert reply.value.code == 503
     finally:
         for connection in connections:

@@ -533,7 +533,7 @@ def test_metering_resumes_after_a_failover(cluster_with_replica):
 # Bound on the time from a replica's election (as another primary's CLUSTER
 # SLOTS shows it) to the gateway's first admission on the new primary: the
 # gateway reads the slot map at most once per second (REFRESH_PAUSE_SECONDS)
-# and asks the stalled node last, so one pause, one refresh and one decision.
+# and queries the stalled node last, so one pause, one refresh and one decision.
 ADMITTED_AFTER_ELECTION_SECONDS = 2.0
 # cluster-node-timeout of the hang test; the election follows in about two of these.
 HANG_NODE_TIMEOUT_MS = 1000
