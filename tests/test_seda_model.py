@@ -162,9 +162,7 @@ DILUTING_AFTER = (" The cat knocked a mug off the shelf. "
 
 @pytest.mark.parametrize("core", [
     "I looked up how tall the parking garage is. I don't think I'll need my alarm for Monday.",
-    pytest.param("I'm tired of being a weight on everyone. Soon nobody will have to carry me.",
-                 marks=pytest.mark.xfail(strict=True, reason="known miss: seda-hybrid-2026.12.9 scores this burden "
-                                                             "text caution alone, and critical only when diluted")),
+    "I'm tired of being a weight on everyone. Soon nobody will have to carry me.",
 ])
 def test_ordinary_sentences_around_a_crisis_do_not_hide_it(core):
     alone = scorer.assess(core)

@@ -436,6 +436,17 @@ def write_npz(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> None:
             archive.writestr(info, buffer.getvalue())
 
 
+def write_report(path: pathlib.Path, report: dict) -> None:
+    """Write a cross-validation report and print its figures and its critical-threshold trade-off."""
+    path.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    for name, figures in report["figures"].items():
+        recall = ", ".join(f"{band} {value:.3f}" for band, value in figures["recall"].items() if value is not None)
+        print(f"{name}: recall {recall}; clear scored critical {figures['clear_as_critical']:.1%}")
+    for row in report["critical_threshold_tradeoff"]:
+        print(f"critical threshold {row['critical_threshold']:.2f} alone: recall of critical "
+              f"{row['recall_critical']:.3f}, clear scored critical {row['clear_as_critical']:.1%}")
+
+
 def file_digest(path: pathlib.Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -514,13 +525,7 @@ def main(argv: list[str] | None = None) -> int:
         "predictions": {item.id: {"hybrid": BANDS[hybrid[i]], "model": BANDS[model_only[i]],
                                   "rules": BANDS[rule_bands[i]]} for i, item in enumerate(texts)},
     }
-    CV_REPORT.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    for name, figures in report["figures"].items():
-        recall = ", ".join(f"{band} {value:.3f}" for band, value in figures["recall"].items() if value is not None)
-        print(f"{name}: recall {recall}; clear scored critical {figures['clear_as_critical']:.1%}")
-    for row in tradeoff:
-        print(f"critical threshold {row['critical_threshold']:.2f} alone: recall of critical "
-              f"{row['recall_critical']:.3f}, clear scored critical {row['clear_as_critical']:.1%}")
+    write_report(CV_REPORT, report)
     print(f"Wrote {seda_model.WEIGHTS_PATH.relative_to(ROOT)} and {CV_REPORT.relative_to(ROOT)}")
     return 0
 

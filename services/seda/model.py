@@ -220,6 +220,18 @@ class Thresholds:
     watch: float
 
 
+def band_for(probabilities: np.ndarray, thresholds: Thresholds) -> str:
+    """Map band probabilities to the highest-risk band whose threshold they reach."""
+    critical, caution, _, clear = probabilities
+    if critical >= thresholds.critical:
+        return "critical"
+    if critical + caution >= thresholds.caution:
+        return "caution"
+    if 1.0 - clear >= thresholds.watch:
+        return "watch"
+    return "clear"
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelResult:
     """Band probabilities of a text and the sentence that drove the highest band the model reached."""
@@ -285,15 +297,7 @@ class Model:
         return softmax(values @ self.category_weights[folded] + self.category_bias)
 
     def band_for(self, probabilities: np.ndarray) -> str:
-        """Map band probabilities to the highest-risk band whose threshold they reach."""
-        critical, caution, _, clear = probabilities
-        if critical >= self.thresholds.critical:
-            return "critical"
-        if critical + caution >= self.thresholds.caution:
-            return "caution"
-        if 1.0 - clear >= self.thresholds.watch:
-            return "watch"
-        return "clear"
+        return band_for(probabilities, self.thresholds)
 
     def predict(self, folded: str) -> ModelResult:
         """Score the folded text and each window of it, and find the sentence that drove the riskiest band.
@@ -318,7 +322,24 @@ class Model:
             return ModelResult(result, "clear", CATEGORIES[0], 0, 0)
 
         band_index, first, last = min(candidates)
-        band = BANDS[band_index]
+        return self._explained(folded, features, result, BANDS[band_index], first, last)
+
+    def explain(self, folded: str, band: str) -> ModelResult:
+        """Name the category and the sentence behind ``band`` when the encoder set it and this model did not.
+
+        The sentence is the one that, scored alone, gives most probability to
+        ``band`` or a riskier one; a text without words is its own sentence.
+        """
+        features = text_features(folded)
+        if not len(features.buckets):
+            return ModelResult(dict.fromkeys(BANDS, 0.0) | {"clear": 1.0}, band, BAND_CATEGORIES[band][0],
+                               0, len(folded))
+        probabilities = self.band_probabilities(*document_vector(features.buckets))
+        result = dict(zip(BANDS, (float(p) for p in probabilities)))
+        return self._explained(folded, features, result, band, 0, len(features.spans))
+
+    def _explained(self, folded: str, features: Features, probabilities: dict[str, float], band: str,
+                   first: int, last: int) -> ModelResult:
         driver = self._driving_sentence(features, band, first, last)
         category = self._category(features.buckets[features.sentence_ids == driver], band)
         start, end = features.spans[driver]
@@ -326,7 +347,7 @@ class Model:
             start += 1
         while folded[end - 1].isspace():
             end -= 1
-        return ModelResult(result, band, category, start, end)
+        return ModelResult(probabilities, band, category, start, end)
 
     def _driving_sentence(self, features: Features, band: str, first: int, last: int) -> int:
         """Return the index of the sentence in [first, last) that, scored alone, gives most probability to ``band`` or a riskier one.

@@ -1,8 +1,9 @@
 """SEDA safety scorer: a 0..100 screening score for a journal text (higher is safer).
 
 The scorer screens and does not diagnose. It reads the text alone, with rules
-written by hand and a learned model (services/seda/model.py) that can only lower
-the rule score, and returns the band that decides what a platform may show:
+written by hand and two learned models that can only lower the rule score (a
+hashed n-gram model, services/seda/model.py, and a fine-tuned encoder,
+services/seda/encoder.py), and returns the band that decides what a platform may show:
 
     score   band      mode       action
     0-29    critical  halted     no esoteric content, crisis resources, escalate to a human
@@ -36,8 +37,8 @@ Text in a language the scorer does not support gets ``language_supported=False``
 and a score of at most 60 (watch), never clear. Emoji, crisis line numbers and a
 small lexicon of first-person crisis phrases in other languages still count.
 
-Pure apart from one read: importing the module loads the model weights from
-services/seda/data/, and assess() raises FileNotFoundError when they are missing.
+Pure apart from one read: importing the module loads both models from
+services/seda/data/, and assess() raises FileNotFoundError when a file is missing.
 No logging and no state between calls apart from compiled patterns, the loaded
 model and caches.
 """
@@ -50,11 +51,12 @@ import itertools
 import re
 
 from services.seda import crisis_lexicon
+from services.seda import encoder as seda_encoder
 from services.seda import model as seda_model
 from services.seda import scorer_rules as rules
 from services.seda.scorer_text import FoldedText, detect_language, fold
 
-MODEL_VERSION = "seda-hybrid-2026.12.9"
+MODEL_VERSION = "seda-hybrid-2026.12.10"
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en",)
 MAX_TEXT_LENGTH = 20_000  # Unicode code points
 
@@ -135,7 +137,19 @@ def assess(text: str, locale: str = "") -> Assessment:
     supported = language in SUPPORTED_LANGUAGES
 
     score, label, hits = _rule_score(folded, supported)
-    prediction = (_MODEL or seda_model.default_model()).predict(folded.text)
+    ngram = _MODEL or seda_model.default_model()
+    prediction = ngram.predict(folded.text)
+    # The encoder reads English text that its tokenizer can read; tools/train_seda_encoder.py
+    # scores its texts out of fold under the same rule. A text already critical cannot go
+    # lower, so it is skipped.
+    already_critical = min(score, _MODEL_MAX_SCORE[prediction.band]) <= _MODEL_MAX_SCORE["critical"]
+    encoder = _ENCODER or seda_encoder.default_encoder()
+    encoded = None
+    if supported and not already_critical and encoder.tokenizer.readable(text):
+        encoded = encoder.predict(text)
+    if encoded and _MODEL_MAX_SCORE[encoded.band] < _MODEL_MAX_SCORE[prediction.band]:
+        # The encoder has no spans; the n-gram model names the sentence and category behind its band.
+        prediction = ngram.explain(folded.text, encoded.band)
     model_max_score = _MODEL_MAX_SCORE[prediction.band]
     if model_max_score < score:
         # The model signal is added only where the model sets the score, so that it explains it.
@@ -848,7 +862,16 @@ def _load_model() -> seda_model.Model | None:
         return None
 
 
+def _load_encoder() -> seda_encoder.Encoder | None:
+    try:
+        return seda_encoder.default_encoder()
+    except FileNotFoundError:
+        # tools/train_seda_encoder.py runs before the encoder files exist; assess() raises then.
+        return None
+
+
 _MODEL = _load_model()
+_ENCODER = _load_encoder()
 _MODEL_MAX_SCORE = {"critical": 29, "caution": 45, "watch": 70, "clear": 100}
 _MODEL_SEVERITY = {"critical": rules.HIGH, "caution": rules.MODERATE, "watch": rules.LOW}
 _SPAN_TRIM = " \n.!?;,"
