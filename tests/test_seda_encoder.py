@@ -199,3 +199,11 @@ def test_text_in_another_language_is_not_read(monkeypatch):
 def test_critical_text_skips_the_encoder(monkeypatch):
     monkeypatch.setattr(scorer, "_ENCODER", _Refusing("the encoder ran on a text the rules already scored critical"))
     assert scorer.assess("I am going to kill myself tonight. I wrote the goodbye letters.").band == "critical"
+
+
+def test_short_text_is_left_to_the_rules(monkeypatch):
+    monkeypatch.setattr(scorer, "_ENCODER", _Refusing("the encoder read a text under its word limit"))
+    assert scorer.assess("hello").band == "clear"
+    assert scorer.assess("Went for a walk.").band == "clear"
+    with pytest.raises(AssertionError, match="word limit"):
+        scorer.assess("Went for a long walk by the river today.")

@@ -301,7 +301,6 @@ def test_anchors_cover_every_match():
 ENCODER_CHANGES = {
     "farewell_platform": "caution: it reads 'for good' in a goodbye to an app as final",
     "alignment_alone": "caution: it reads planets lining up for the writer as a delusion of reference",
-    "self_harm_again": "critical: it reads ongoing self-harm as acute risk without a stated wish to die",
 }
 
 

@@ -297,10 +297,10 @@ def main(argv: list[str] | None = None) -> int:
         sequences = [tokenizer.training_ids(item.text) for item in rows]
         row_labels = np.concatenate([labels, np.full(len(sentences), BANDS.index("clear"))]).astype(np.int64)
         row_assignment = np.concatenate([assignment, assignment[np.array(sources, dtype=np.int64)]])
-        # The service runs the encoder only on text in a supported language that its
-        # tokenizer can read (seda_encoder.Tokenizer.readable).
-        read = np.array([scorer.detect_language(item.text, fold(item.text).text, "") in scorer.SUPPORTED_LANGUAGES
-                         and tokenizer.readable(item.text) for item in texts])
+        # Only the texts that the service lets the encoder read are scored (scorer.encoder_reads).
+        read = np.array([scorer.encoder_reads(tokenizer, item.text, fold(item.text).text,
+                                              scorer.detect_language(item.text, fold(item.text).text, "")
+                                              in scorer.SUPPORTED_LANGUAGES) for item in texts])
         print(f"{len(texts)} training texts and {len(sentences)} sentence rows, {args.folds} folds, "
               f"{LAYERS} layers; the service would read {int(read.sum())} of the texts", flush=True)
 

@@ -43,6 +43,10 @@ LAYERS = 3
 # are unknown, and the training texts that hold many of them are mostly risky, so
 # the encoder learned the unknown token as a cue. The rules read such texts.
 MAX_UNKNOWN_SHARE = 0.2
+# Texts of fewer words are left to the rules. Few training texts are that short,
+# and the encoder scored greetings ("hello", "hi") caution. Out of fold the limit
+# costs about 0.002 of critical recall.
+MIN_WORDS = 6
 # Tokens of one window, [CLS] and [SEP] included, and the step between windows.
 WINDOW_TOKENS = 256
 WINDOW_STRIDE = 192
@@ -71,11 +75,11 @@ class Tokenizer:
         return unknown <= MAX_UNKNOWN_SHARE * len(content)
 
     def training_ids(self, text: str) -> list[int]:
-        """The first window of ``text``: what the encoder is trained on."""
+        """Return the first window of ``text``, the part of it that the encoder is trained on."""
         return self.windows(text)[0]
 
     def windows(self, text: str) -> list[list[int]]:
-        """Token ids of each window of ``text``, [CLS] and [SEP] included; at least one window."""
+        """Return the token ids of each window of ``text``, [CLS] and [SEP] included (at least one window)."""
         content = self._content(text)
         size = WINDOW_TOKENS - 2
         starts = range(0, max(1, len(content) - size + WINDOW_STRIDE), WINDOW_STRIDE)

@@ -139,13 +139,11 @@ def assess(text: str, locale: str = "") -> Assessment:
     score, label, hits = _rule_score(folded, supported)
     ngram = _MODEL or seda_model.default_model()
     prediction = ngram.predict(folded.text)
-    # The encoder reads English text that its tokenizer can read; tools/train_seda_encoder.py
-    # scores its texts out of fold under the same rule. A text already critical cannot go
-    # lower, so it is skipped.
+    # A text already critical cannot go lower, so the encoder skips it.
     already_critical = min(score, _MODEL_MAX_SCORE[prediction.band]) <= _MODEL_MAX_SCORE["critical"]
     encoder = _ENCODER or seda_encoder.default_encoder()
     encoded = None
-    if supported and not already_critical and encoder.tokenizer.readable(text):
+    if not already_critical and encoder_reads(encoder.tokenizer, text, folded.text, supported):
         encoded = encoder.predict(text)
     if encoded and _MODEL_MAX_SCORE[encoded.band] < _MODEL_MAX_SCORE[prediction.band]:
         # The encoder has no spans; the n-gram model names the sentence and category behind its band.
@@ -170,6 +168,16 @@ def assess(text: str, locale: str = "") -> Assessment:
         language=language,
         language_supported=supported,
     )
+
+
+def encoder_reads(tokenizer: seda_encoder.Tokenizer, text: str, folded: str, supported: bool) -> bool:
+    """Tell whether the scorer lets the encoder read ``text``; tools/train_seda_encoder.py applies the same rule.
+
+    The encoder reads English text of at least seda_encoder.MIN_WORDS words whose
+    tokens are mostly in its vocabulary (seda_encoder.Tokenizer.readable).
+    """
+    return (supported and seda_model.word_count(folded) >= seda_encoder.MIN_WORDS
+            and tokenizer.readable(text))
 
 
 def rule_band(text: str, locale: str = "") -> str:
