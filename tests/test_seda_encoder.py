@@ -29,7 +29,9 @@ def meta():
 def test_files_load(encoder, meta):
     assert encoder.version == seda_encoder.ENCODER_VERSION == meta["version"]
     thresholds = encoder.thresholds
-    assert 0.0 < thresholds.critical <= 1.0 and 0.0 < thresholds.caution <= 1.0 and 0.0 < thresholds.watch <= 1.0
+    assert 0.0 < thresholds.critical <= 1.0
+    assert 0.0 < thresholds.caution <= 1.0
+    assert 0.0 < thresholds.watch <= 1.0
 
 
 def test_file_sizes():
@@ -50,7 +52,8 @@ def test_onnx_runtime_reproduces_pytorch(encoder, meta):
 def test_probes_cover_both_ends(meta):
     # The parity check means little if every probe sits in one band.
     riskiest = [int(np.argmax(probe["probabilities"])) for probe in meta["probes"]]
-    assert 0 in riskiest and 3 in riskiest
+    assert 0 in riskiest
+    assert 3 in riskiest
 
 
 def test_missing_files_raise(tmp_path):
@@ -93,7 +96,7 @@ def test_riskiest_probabilities_keep_each_band_reached():
 
 def test_crisis_buried_in_a_long_entry_is_read(encoder):
     # "bread" is one token, so the crisis starts at token WINDOW_STRIDE, where the
-    # second window starts; that window holds the crisis alone, as the short text does.
+    # second window starts. That window contains the crisis alone, as the short text does.
     crisis = "I have saved up my pills and tonight I am going to take all of them so this ends. " * 4
     filler = "bread " * seda_encoder.WINDOW_STRIDE
     windows = encoder.tokenizer.windows(filler + crisis)

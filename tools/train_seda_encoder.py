@@ -12,11 +12,11 @@ Training texts, near-duplicate groups and folds are those of tools/train_seda.py
 so both models are cross-validated on the same folds. blind5 is never read.
 
 Steps:
-1. For each of the 5 folds, fine-tune on the other four and keep the out-of-fold
-   band probabilities of the fold's texts in a supported language, the only ones the
-   service lets the encoder read (the windows of long texts are scored as the
-   service scores them). The sentences of wholly ordinary texts are added as extra
-   clear rows, as tools/train_seda.py does.
+1. For each of the 5 folds, fine-tune on the other four. Keep the out-of-fold band
+   probabilities of the fold's texts that the service lets the encoder read
+   (scorer.encoder_reads), with long texts read in windows as the service reads
+   them. The sentences of wholly ordinary texts are extra clear rows, as in
+   tools/train_seda.py.
 2. Choose the thresholds on those probabilities, combined with the out-of-fold bands
    of the n-gram hybrid in eval/seda/model_cv.json: the riskiest band wins, as in
    services/seda/scorer.py (see choose_thresholds).
@@ -127,6 +127,7 @@ def fine_tune(base: pathlib.Path, sequences: list[list[int]], labels: list[int],
     torch.manual_seed(seed)
     shuffle = random.Random(seed)
     model = BandEncoder(base)
+
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     steps = epochs * math.ceil(len(sequences) / BATCH_SIZE)
     warmup = max(1, int(WARMUP_SHARE * steps))
@@ -134,6 +135,7 @@ def fine_tune(base: pathlib.Path, sequences: list[list[int]], labels: list[int],
         optimizer, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup))))
     targets = torch.tensor(labels)
     started = time.monotonic()
+
     for epoch in range(epochs):
         model.train()
         # Sorting by length with a little noise keeps padding low and batches varied.
@@ -151,8 +153,16 @@ def fine_tune(base: pathlib.Path, sequences: list[list[int]], labels: list[int],
             total += loss.item()
         print(f"    epoch {epoch + 1}/{epochs}: mean loss {total / len(batches):.3f}, "
               f"{time.monotonic() - started:.0f} s", flush=True)
+
     model.eval()
     return model
+
+
+def service_reads(tokenizer: seda_encoder.Tokenizer, text: str) -> bool:
+    """Tell whether the service lets the encoder read ``text``; only such texts are scored out of fold."""
+    folded = fold(text).text
+    supported = scorer.detect_language(text, folded, "") in scorer.SUPPORTED_LANGUAGES
+    return scorer.encoder_reads(tokenizer, text, folded, supported)
 
 
 def window_probabilities(model: BandEncoder, windows: list[list[int]]) -> np.ndarray:
@@ -185,10 +195,10 @@ def choose_thresholds(probabilities: np.ndarray, labels: np.ndarray, hybrid: np.
     """Choose the lowest thresholds whose extra false alarms stay within the budgets.
 
     The encoder can only raise risk over the n-gram hybrid (rules and n-gram model),
-    so each threshold costs clear texts. In the order critical, caution, watch, each
-    is the lowest value (in steps of 0.01) that moves at most MAX_EXTRA_CLEAR_AS_* of
-    the clear texts into its band or a riskier one, beyond what the hybrid and the
-    stricter thresholds already put there.
+    so each threshold costs clear texts. The thresholds are chosen in the order
+    critical, caution, watch, in steps of 0.01. Each is the lowest value that moves
+    at most MAX_EXTRA_CLEAR_AS_* of the clear texts into its band or a riskier one,
+    beyond what the hybrid and the stricter thresholds already put there.
     """
     clear = labels == 3
     grid = np.round(np.arange(0.02, 1.0, 0.01), 2)
@@ -207,7 +217,7 @@ def choose_thresholds(probabilities: np.ndarray, labels: np.ndarray, hybrid: np.
 
 
 def combined_bands(probabilities: np.ndarray, hybrid: np.ndarray, thresholds: seda_model.Thresholds) -> np.ndarray:
-    """The riskier of the encoder's band and the hybrid's band, as band indices."""
+    """Return the riskier of the encoder's band and the hybrid's band of each text, as band indices."""
     return np.minimum(train_seda.model_band_indices(probabilities, thresholds), hybrid)
 
 
@@ -297,10 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         sequences = [tokenizer.training_ids(item.text) for item in rows]
         row_labels = np.concatenate([labels, np.full(len(sentences), BANDS.index("clear"))]).astype(np.int64)
         row_assignment = np.concatenate([assignment, assignment[np.array(sources, dtype=np.int64)]])
-        # Only the texts that the service lets the encoder read are scored (scorer.encoder_reads).
-        read = np.array([scorer.encoder_reads(tokenizer, item.text, fold(item.text).text,
-                                              scorer.detect_language(item.text, fold(item.text).text, "")
-                                              in scorer.SUPPORTED_LANGUAGES) for item in texts])
+        read = np.array([service_reads(tokenizer, item.text) for item in texts])
         print(f"{len(texts)} training texts and {len(sentences)} sentence rows, {args.folds} folds, "
               f"{LAYERS} layers; the service would read {int(read.sum())} of the texts", flush=True)
 
