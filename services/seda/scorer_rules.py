@@ -44,6 +44,14 @@ _FRAGMENTS = {
     "MEDS": r"(?:pills|tablets|capsules|meds|medication|medications|mg|milligrams|antidepressants|painkillers"
             r"|sleeping pills|sleeping tablets|tylenol|paracetamol|acetaminophen|ibuprofen|advil|aspirin|benadryl"
             r"|insulin|xanax|ambien|lithium|sertraline|zoloft|prozac|seroquel|oxycodone|oxy|percs|opioids|benzos)",
+    # A large amount of alcohol at once ("a whole bottle of vodka", "drank a fifth").
+    "BINGE": r"(?:(?:a|the|one|an entire|a whole|the whole|half a|two|three|most of (?:a|the)) (?:whole )?(?:bottle|fifth|handle)"
+             r"s? of (?:[a-z']+ )?(?:vodka|whiskey|whisky|gin|rum|tequila|wine|booze|liquor|jack|bourbon)"
+             r"|(?:drank|drinking|downed|chugged|finished) (?:a |the )?(?:whole |entire )?(?:bottle|fifth|handle))",
+    # Pills the writer took, their own or someone else's ("took some of my mom's pills").
+    "PILLS_TAKEN": r"(?:took|take|taken|taking|swallowed|swallowing|popped|popping|downed|ate|had) (?:some|a few|a couple|a lot"
+                   r"|loads|a bunch|a handful|several|all|most|<NUM>|\d+)? ?(?:of )?(?:my |the |[a-z]+'s |his |her )?"
+                   r"(?:[a-z']+ )?(?:pills|tablets|meds|xanax|benzos|painkillers|sleeping pills|valium|ambien|oxy|percs)",
     # Aims that make a question about a dose a question about dying ("to not wake up").
     "LETHAL_AIM": r"to (?:die|not wake up|never wake up|kill (?:me|myself|a person|someone)|overdose|od|be fatal"
                   r"|be lethal|stop (?:my|a) heart|end it|end my life|sleep forever)|(?:would|will) kill (?:me|a person|someone)",
@@ -279,6 +287,12 @@ SUICIDE_RULES = (
           r"|all (?:of )?(?:my|the) (?:[a-z']+ )?(?:pills|meds|tablets) (?:at once|with|together)"
           r"|(?:pills|meds|tablets) with (?:the )?(?:vodka|alcohol|wine|whiskey|booze)",
           "overdos od take swallow pills meds tablets", intent_upgrade=True),
+    # A large amount of alcohol and pills within a few words may be an overdose in progress, whatever the intent.
+    _rule("cssrs.behavior.alcohol_and_pills", _BEHAVIOR, HIGH,
+          r"<BINGE> (?:[a-z',]+ ){0,8}?<PILLS_TAKEN>|<PILLS_TAKEN> (?:[a-z',]+ ){0,8}?<BINGE>",
+          "bottle fifth drank drunk vodka whiskey wine pills tablets meds",
+          unless=r"(?:didn't|did not|never|don't|do not|won't|wouldn't) (?:[a-z']+ ){0,3}?(?:take|took|drink|drank)"
+                 r"|vitamins|supplements|antibiotics"),
     _rule("cssrs.method.cutting", _METHOD, HIGH,
           r"(?:razor|blade|knife)(?: blade)?s?(?: [a-z']+){0,3}? (?:against|to|on|across|into) my (?:wrists?|arms?|skin"
           r"|thighs?|legs?|throat)|(?:slit|cut|slash|slice) (?:open )?my (?:wrists?|throat)",
@@ -723,6 +737,14 @@ IDIOMS = re.compile(_expand(
     r"|ego death|death card|the death|ctb (?:bus|route|line|station|stop)"
     r"|end it (?:with|between) (?:him|her|them|my|us)|cut myself (?:some slack|a break|a slice|a piece|shaving|while|on"
     r"|by accident|accidentally|chopping)|hurt myself (?:at|lifting|running|playing|skiing|while|on|in|during|working)"
+    r"|(?:hang|hanging|hung) myself (?:up )?(?:a|an|some|another) (?:[a-z]+ ){0,2}?(?:picture|frame|shelf|shelves|mirror"
+    r"|hammock|poster|painting|print|curtains?|clock|lamp|photo|hook|swing|plants?|wreath|lights|canvas|sign|flag|tv"
+    r"|blinds?|rail|calendar|map|tapestry)s?"
+    r"|(?:one more|1 more|another) (?:[a-z']+ ){0,3}?(?:meeting|email|call|zoom|spreadsheet|ad|advert|episode"
+    r"|customer|lecture|exam|assignment|essay|reply all|group project|presentation|report|form|ticket|update"
+    r"|announcement|delay|chorus|jingle|pop ?up|captcha|password reset|invoice|timesheet|standup|stand up)s?"
+    r"(?: [a-z']+){0,4}?(?: and|,| &)? (?:i'll|i will|ill|i'm gonna|im gonna|i'm going to|i am going to|i swear i'll"
+    r"|imma|i'ma) (?:shoot|kill|hang|strangle|off|unalive) myself"
     r"|(?:i'm|im) dead(?= tired| serious|[ .!]*(?:lol|lmao|haha|\U0001f480|\U0001f602))"
     r"|unaliv[a-z]* (?:this|that|these|those|the|a|an|his|her|their|your|our)(?= [a-z])"
     r"|(?:unalived|killed|kms'?d) (?:myself|me) (?:[a-z0-9]+ )?(?:times|x)"
