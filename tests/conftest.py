@@ -5,12 +5,15 @@ a fake Stripe API on 127.0.0.1 (tests/stripe_fake.py) for the reads that
 reconcile and same-second events make.
 """
 
+import asyncio
 import base64
 import itertools
 import json
 import os
 import pathlib
 import secrets
+import signal
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +26,8 @@ import pytest  # noqa: E402
 from google.rpc import error_details_pb2, status_pb2
 
 from defrag.keys.v1 import admin_pb2, admin_pb2_grpc
-from defrag.mesh import Mesh, MeshError, Ports
+from defrag.mesh import Mesh, MeshError, Ports, free_port, redis_server_binary
+from services.gateway.store import Store, StoreUnavailable
 import billing_support
 from redis_cluster import LocalRedisCluster, cluster_mesh  # noqa: F401 (cluster_mesh is a session fixture)
 from stripe_fake import StripeFake
@@ -43,12 +47,19 @@ AUDITED_TEXTS: list[str] = []
 MAPPED_PEOPLE: list[str] = []
 
 
-def start_mesh(var: pathlib.Path, gateways: int = 2, telemetry: int = 1, env: dict[str, str] | None = None) -> Mesh:
-    """Starts a mesh on free ports, once more on new ports if another process took one in between."""
+def start_mesh(
+    var: pathlib.Path, gateways: int = 2, telemetry: int = 1, env: dict[str, str] | None = None, redis_url: str | None = None
+) -> Mesh:
+    """Starts a mesh on free ports, once more on new ports if another process took one in between.
+
+    With redis_url, the mesh uses that Redis instead of starting its own.
+    """
     try:
-        return Mesh(var, Ports.free(gateway_workers=gateways, telemetry_workers=telemetry), tiers=TEST_TIERS, env=env).start()
+        ports = Ports.free(gateway_workers=gateways, telemetry_workers=telemetry)
+        return Mesh(var, ports, redis_url=redis_url, tiers=TEST_TIERS, env=env).start()
     except MeshError:
-        return Mesh(var, Ports.free(gateway_workers=gateways, telemetry_workers=telemetry), tiers=TEST_TIERS, env=env).start()
+        ports = Ports.free(gateway_workers=gateways, telemetry_workers=telemetry)
+        return Mesh(var, ports, redis_url=redis_url, tiers=TEST_TIERS, env=env).start()
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +75,28 @@ def mesh(tmp_path_factory, stripe_api):
     running = start_mesh(tmp_path_factory.mktemp("var"), env=billing_support.billing_env(stripe_api.url))
     yield running
     running.stop()
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A Redis server of its own for one test, on a free port; yields its URL and process."""
+    port = free_port()
+    server = subprocess.Popen(
+        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            asyncio.run(Store(url).ping())
+            break
+        except StoreUnavailable:
+            time.sleep(0.05)
+    yield url, server
+    os.kill(server.pid, signal.SIGCONT)
+    server.terminate()
+    server.wait(10)
 
 
 @pytest.fixture(scope="session")

@@ -3,38 +3,15 @@
 import asyncio
 import os
 import signal
-import subprocess
 import time
 
 import pytest
 
-from defrag.mesh import free_port, redis_server_binary
 from services.gateway.store import Store, StoreUnavailable
 
 pytestmark = pytest.mark.integration
 
 TABLE = "pro 50000 1000 1"
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    port = free_port()
-    server = subprocess.Popen(
-        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            asyncio.run(Store(url).ping())
-            break
-        except StoreUnavailable:
-            time.sleep(0.05)
-    yield url, server
-    os.kill(server.pid, signal.SIGCONT)
-    server.terminate()
-    server.wait(10)
 
 
 async def new_key(store: Store) -> tuple[str, str]:

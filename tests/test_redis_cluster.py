@@ -81,6 +81,7 @@ def account_keys(account_id: str) -> list[str]:
         store.burst_key(account_id),
         store.idempotency_key(account_id, "0" * 64),
         store.check_record(account_id, "7680865165873441478"),
+        store.refund_marker(account_id, "0" * 32),
         ledger.subscriptions_key(account_id, "live"),
         ledger.subscriptions_key(account_id, "test"),
         ledger.lock_key(account_id),

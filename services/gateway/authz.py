@@ -14,6 +14,7 @@ Nothing is charged unless the last step admits the call.
 import asyncio
 import base64
 import collections
+import functools
 import hashlib
 import logging
 import math
@@ -35,6 +36,7 @@ from defrag.platform.logs import RepeatLimiter
 from defrag.platform.server import MAX_ID_LENGTH
 from services.gateway import apikeys, ratelimit, tiers as tiers_module
 from services.gateway.methods import PUBLIC_METHODS, MethodRule
+from services.gateway.refunds import LateChargeRefunder
 from services.gateway.store import Decision, Store, StoreUnavailable, account_key, hash_index
 
 log = logging.getLogger("gateway.authz")
@@ -101,6 +103,8 @@ IDEMPOTENCY_KEY_MAX = 255
 # 503 is not charged.
 # NOTE: one such call is still charged: a replica charged it and then froze
 # or died before responding, and the retry on another replica failed as well.
+# When Redis ran the script in time but its reply came late, the charge is
+# refunded (LateChargeRefunder) if the reply still arrives.
 DECISION_BUDGET_SECONDS = 0.25
 # Taken off the caller's own gRPC deadline for the same reason.
 CALLER_DEADLINE_MARGIN_SECONDS = 0.1
@@ -314,6 +318,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             for reason in REDIS_ERROR_REASONS:
                 REDIS_ERRORS.labels(operation, reason)
         self.unavailable_logs = RepeatLimiter(UNAVAILABLE_LOG_INTERVAL_SECONDS)
+        self.refunder = LateChargeRefunder(store)
 
     async def Check(self, request: external_auth_pb2.CheckRequest, context) -> external_auth_pb2.CheckResponse:
         http = request.attributes.request.http
@@ -412,6 +417,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
                 decision = await self.store.meter(
                     account_id, key_id, cost, self.tier_tables[rule.path], idempotency,
                     free=rule.free, deadline=deadline, check_id=attempt,
+                    on_late_charge=functools.partial(self.refunder.schedule, request_id=request_id),
                 )
                 self.meter_latency.observe(time.perf_counter() - started)
         except (StoreUnavailable, TimeoutError) as error:

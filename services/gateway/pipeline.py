@@ -8,10 +8,14 @@ hiredis (C). Admin operations keep using redis-py.
 A watchdog fails each command that has waited longer than the timeout, so
 a frozen Redis gives the caller an error in bounded time rather than a
 hang. A connection stays open while it has commands in flight, so late
-replies still line up with their commands. When nothing has come back on
-it for DEAD_AFTER_TIMEOUTS timeouts, it is retired and new commands go to a
-new connection. The old one is closed only once every command sent on it
-has timed out, so no script sent on it can still run within its deadline.
+replies still line up with their commands. A caller that passes
+on_late_reply gets the reply of a command that it stopped waiting for
+(timed out or cancelled), because a script may have written before Redis
+stalled. When nothing has come back on a connection for DEAD_AFTER_TIMEOUTS
+timeouts, it is retired and new commands go to a new connection. The old
+one is closed only once every command sent on it has timed out, so no
+script sent on it can still run within its deadline. Replies that arrive
+after that close are lost.
 
 On a Redis Cluster, ClusterPipelinedRedis keeps one such client per primary
 and sends each command to the primary that serves its key's slot. A command
@@ -25,6 +29,7 @@ import collections
 import math
 import time
 import urllib.parse
+from collections.abc import Callable
 
 import hiredis
 from redis.crc import key_slot
@@ -41,6 +46,10 @@ RECONNECT_PAUSE_SECONDS = 0.25
 # redirects and unreachable nodes.
 REFRESH_PAUSE_SECONDS = 1.0
 SLOT_COUNT = 16384
+
+# Called with the reply (a hiredis.ReplyError for an error reply) of a
+# command whose caller stopped waiting for it, in a later turn of the event loop.
+LateReplyHandler = Callable[[object], None]
 
 
 class PipelineError(Exception):
@@ -71,7 +80,7 @@ class _Connection(asyncio.Protocol):
         self.node = node
         self.reader = hiredis.Reader(encoding="utf-8", errors="replace")
         self.transport: asyncio.Transport | None = None
-        self.pending: collections.deque[tuple[float, asyncio.Future]] = collections.deque()
+        self.pending: collections.deque[tuple[float, asyncio.Future, LateReplyHandler | None]] = collections.deque()
         self.outgoing: list[bytes] = []
         self.flush_scheduled = False
 
@@ -87,17 +96,19 @@ class _Connection(asyncio.Protocol):
             if not self.pending:
                 self.close(PipelineError(f"Redis at {self.node} sent a reply that no command was waiting for", self.node))
                 return
-            future = self.pending.popleft()[1]
+            _, future, on_late_reply = self.pending.popleft()
             if not future.done():
                 future.set_result(reply)
+            elif on_late_reply is not None:
+                future.get_loop().call_soon(on_late_reply, reply)
 
     def connection_lost(self, error):
         self.fail_pending(PipelineError(f"connection to Redis at {self.node} lost: {error or 'closed by the server'}", self.node))
 
-    def send(self, command) -> asyncio.Future:
+    def send(self, command, on_late_reply: LateReplyHandler | None = None) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self.pending.append((time.monotonic(), future))
+        self.pending.append((time.monotonic(), future, on_late_reply))
         self.outgoing.append(hiredis.pack_command(command))
         if not self.flush_scheduled:
             self.flush_scheduled = True
@@ -112,7 +123,7 @@ class _Connection(asyncio.Protocol):
 
     def expire(self, timeout: float, now: float) -> None:
         """Fails every command that has waited longer than the timeout, keeping its place in the queue."""
-        for sent, future in self.pending:
+        for sent, future, _ in self.pending:
             if now - sent <= timeout:
                 break
             if not future.done():
@@ -140,6 +151,30 @@ def _checked(reply, node: str):
     if isinstance(reply, hiredis.ReplyError):
         raise ScriptError(str(reply), node)
     return reply
+
+
+async def _checked_reply(future: asyncio.Future, node: str, on_late_reply: LateReplyHandler | None):
+    """Awaits a command's reply and returns it, raising ScriptError for an error reply.
+
+    A reply that arrives after the caller was cancelled goes to on_late_reply.
+    """
+    try:
+        reply = await future
+    except asyncio.CancelledError:
+        _pass_on_unread_reply(future, on_late_reply)
+        raise
+    return _checked(reply, node)
+
+
+def _pass_on_unread_reply(future: asyncio.Future, on_late_reply: LateReplyHandler | None) -> None:
+    """Passes a reply that arrived but that a cancelled caller never read to on_late_reply.
+
+    A task cancelled in the turn between the reply's arrival and its own
+    wake-up raises CancelledError with the reply already in the future, so
+    _Connection.data_received did not pass it on.
+    """
+    if on_late_reply is not None and future.done() and not future.cancelled() and future.exception() is None:
+        future.get_loop().call_soon(on_late_reply, future.result())
 
 
 class PipelinedRedis:
@@ -242,31 +277,45 @@ class PipelinedRedis:
         """True while a command sent on any connection still waits for its reply or its timeout."""
         return any(connection.pending for connection in [self._current, *self._retiring] if connection is not None)
 
-    async def execute(self, *command, key: str | None = None):
+    async def execute(self, *command, key: str | None = None, on_late_reply: LateReplyHandler | None = None):
         """Sends one command and returns its reply; raises PipelineError or ScriptError.
 
-        `key` picks the node on a cluster; one server ignores it.
+        `key` picks the node on a cluster; one server ignores it. When the
+        caller stops waiting (a timeout, or its task is cancelled) and the
+        reply still comes on the open connection, on_late_reply gets it.
         """
         connection = await self._connection()
-        return _checked(await connection.send(command), self.name)
+        return await _checked_reply(connection.send(command, on_late_reply), self.name, on_late_reply)
 
-    async def execute_asking(self, *command):
+    async def execute_asking(self, *command, on_late_reply: LateReplyHandler | None = None):
         """Sends ASKING and the command back to back on one connection, as an ASK redirect requires."""
         connection = await self._connection()
         asking = connection.send(("ASKING",))
-        reply = connection.send(command)
-        _checked(await asking, self.name)
-        return _checked(await reply, self.name)
-
-    async def run_script(self, script: Script, keys: list[str], args: list) -> list:
-        """Runs a Lua script by its SHA-1, loading it first if the server does not have it."""
+        future = connection.send(command, on_late_reply)
         try:
-            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+            _checked(await asking, self.name)
+        except BaseException:
+            # The caller no longer waits for the command, so its reply goes
+            # to on_late_reply: later, or now if it came with ASKING's.
+            if not future.cancel():
+                _pass_on_unread_reply(future, on_late_reply)
+            raise
+        return await _checked_reply(future, self.name, on_late_reply)
+
+    async def run_script(
+        self, script: Script, keys: list[str], args: list, on_late_reply: LateReplyHandler | None = None
+    ) -> list:
+        """Runs a Lua script by its SHA-1, loading it first if the server does not have it.
+
+        on_late_reply gets the script's reply if it comes after the caller stopped waiting (see execute).
+        """
+        try:
+            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args, on_late_reply=on_late_reply)
         except ScriptError as error:
             if not str(error).startswith("NOSCRIPT"):
                 raise
         await self.execute("SCRIPT", "LOAD", script.source)
-        return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args, on_late_reply=on_late_reply)
 
     async def close(self) -> None:
         if self._watchdog is not None:
@@ -451,13 +500,19 @@ class ClusterPipelinedRedis:
         """Sends one command to the primary that serves the key's slot and returns its reply."""
         return await self._routed(key, lambda node: node.execute(*command), lambda node: node.execute_asking(*command))
 
-    async def run_script(self, script: Script, keys: list[str], args: list) -> list:
-        """Runs a Lua script on the primary that serves its keys' slot, loading it there if that node lacks it."""
+    async def run_script(
+        self, script: Script, keys: list[str], args: list, on_late_reply: LateReplyHandler | None = None
+    ) -> list:
+        """Runs a Lua script on the primary that serves its keys' slot, loading it there if that node lacks it.
+
+        on_late_reply gets the script's reply if it comes after the caller
+        stopped waiting (see PipelinedRedis.execute).
+        """
         return await self._routed(
             keys[0],
-            lambda node: node.run_script(script, keys, args),
+            lambda node: node.run_script(script, keys, args, on_late_reply),
             # Scripts are cached per node, so the node of an ASK gets the source.
-            lambda node: node.execute_asking("EVAL", script.source, len(keys), *keys, *args),
+            lambda node: node.execute_asking("EVAL", script.source, len(keys), *keys, *args, on_late_reply=on_late_reply),
         )
 
     async def close(self) -> None:

@@ -13,6 +13,8 @@ import datetime as dt
 import logging
 import pathlib
 import time
+import uuid
+from collections.abc import Callable
 
 from redis.exceptions import MovedError, RedisClusterException, SlotNotCoveredError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -44,6 +46,10 @@ IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
 CHECK_RECORD_TTL_MS = 10_000
 # Replays of one Idempotency-Key that run free; later ones are charged.
 FREE_REPLAYS = 5
+# How long the marker of a refunded charge is kept. The gateway sends every
+# attempt to refund one charge within a few seconds, so an hour covers any
+# attempt that Redis runs late. Refunds are rare, so the markers take little memory.
+REFUND_MARKER_TTL_MS = 3600 * 1000
 # Error replies that mean "Redis cannot serve now" rather than a bug in a script.
 # MOVED and ASK reach the store only when a Redis Cluster redirected a
 # command twice, while its slots are moving.
@@ -109,6 +115,10 @@ def check_record(account_id: str, check_id: str) -> str:
     return f"dfg:{{{account_id}}}:check:{check_id}"
 
 
+def refund_marker(account_id: str, charge_id: str) -> str:
+    return f"dfg:{{{account_id}}}:refund:{charge_id}"
+
+
 def hash_index(key_digest: str) -> str:
     return f"dfg:keyhash:{key_digest}"
 
@@ -151,6 +161,54 @@ class Decision:
     burst_used: int
     retry_after_ms: int
     replayed: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Charge:
+    """A call that the metering script charged, with what refund.lua needs to undo exactly that charge."""
+
+    account_id: str
+    # Random, one per charge: it names the refund marker.
+    charge_id: str
+    cost: int
+    window_start: int
+    window_end: int
+    # meter.lua's now (unix seconds): the second whose burst unit it took.
+    second: int
+    # "-" without an Idempotency-Key, as in Store.meter.
+    idempotency_digest: str
+    # The record that the charge wrote ("fingerprint#0"), or "" when it wrote none.
+    idempotency_record: str
+    check_id: str | None
+
+
+def late_charge(
+    reply, account_id: str, cost: int, now_ms: int, idempotency: tuple[str, str] | None, check_id: str | None
+) -> Charge | None:
+    """Return the charge that a reply of meter.lua shows, or None when the script charged nothing.
+
+    The other arguments are those of the Store.meter call that sent the
+    script. A denial, a script past its deadline, a free replay of an
+    Idempotency-Key, Envoy's repeat of a Check (RETRY) and a call that costs
+    0 charge nothing. An error reply or one of another shape returns None.
+    """
+    if not isinstance(reply, list) or len(reply) != 12 or cost <= 0:
+        return None
+    status, reason, _tier, _quota, _used, start, end, _burst, _burst_used, _retry_ms, replayed, recorded = reply
+    if int(status) != 200 or reason != "OK" or int(replayed):
+        return None
+    idem_digest, fingerprint = idempotency or ("-", "")
+    return Charge(
+        account_id=account_id,
+        charge_id=uuid.uuid4().hex,
+        cost=cost,
+        window_start=int(start),
+        window_end=int(end),
+        second=now_ms // 1000,
+        idempotency_digest=idem_digest,
+        idempotency_record=f"{fingerprint}#0" if int(recorded) else "",
+        check_id=check_id,
+    )
 
 
 @dataclasses.dataclass
@@ -196,6 +254,7 @@ class Store:
             health_check_interval=0,
         )
         self._meter = Script(_script("meter.lua"))
+        self._refund = Script((LUA / "refund.lua").read_text())
         # The hot path (key lookup and metering) pipelines concurrent calls
         # on one connection per Redis server or cluster primary. TLS
         # (rediss://) uses redis-py.
@@ -332,6 +391,7 @@ class Store:
         free: bool = False,
         deadline: float | None = None,
         check_id: str | None = None,
+        on_late_charge: Callable[[Charge], None] | None = None,
     ) -> Decision:
         """Checks key, account, tier, quota and burst and charges, all in one script run.
 
@@ -343,6 +403,12 @@ class Store:
         The first admitted attempt charges and records it for
         CHECK_RECORD_TTL_MS; a later attempt with the same id is admitted
         with reason "RETRY" and charges nothing. None records nothing.
+
+        Redis may run the script in time and stall before its reply goes
+        out, so this call raises StoreUnavailable (or is cancelled) although
+        the script charged. When the reply of such a charge still arrives,
+        `on_late_charge` gets the Charge, in a later turn of the event loop,
+        so that the caller can refund it with `refund`.
         """
         idem_digest, fingerprint = idempotency or ("-", "")
         keys = [
@@ -362,9 +428,21 @@ class Store:
             now_ms, cost, tier_table, fingerprint, IDEMPOTENCY_TTL_MS, redis_deadline_ms, "1" if free else "", FREE_REPLAYS,
             CHECK_RECORD_TTL_MS if check_id else "",
         ]
-        run = self.fast.run_script(self._meter, keys, args) if self.fast else self._meter.run(self.redis, keys, args)
+        if self.fast is not None:
+            on_late_reply = None
+            if on_late_charge is not None:
+                def on_late_reply(reply):
+                    charge = late_charge(reply, account_id, cost, now_ms, idempotency, check_id)
+                    if charge is not None:
+                        on_late_charge(charge)
+            run = self.fast.run_script(self._meter, keys, args, on_late_reply)
+        else:
+            # NOTE: redis-py closes the connection of a command that timed
+            # out or was cancelled, so on this path (rediss:// URLs) a late
+            # reply is never read and a charge that it shows stays charged.
+            run = self._meter.run(self.redis, keys, args)
         result = await self._call(run)
-        status, reason, tier, quota, used, start, end, burst, burst_used, retry_ms, replayed = result
+        status, reason, tier, quota, used, start, end, burst, burst_used, retry_ms, replayed, _recorded = result
         if reason == "DEADLINE_EXCEEDED":
             raise StoreUnavailable(
                 "Redis ran the metering script after its deadline; nothing was charged",
@@ -383,6 +461,31 @@ class Store:
             retry_after_ms=int(retry_ms),
             replayed=bool(int(replayed)),
         )
+
+    async def refund(self, charge: Charge, now_ms: int | None = None) -> str:
+        """Undoes one charge of the metering script with refund.lua; raises StoreUnavailable.
+
+        After a run that refunds, a marker keyed by charge.charge_id makes every later run change nothing.
+
+        Returns the script's outcome: REFUNDED, ALREADY_REFUNDED,
+        WINDOW_ENDED or USED_SINCE (see refund.lua). `now_ms` is unix
+        milliseconds on the clock that meter() uses.
+        """
+        account_id = charge.account_id
+        keys = [
+            usage_key(account_id),
+            burst_key(account_id),
+            idempotency_key(account_id, charge.idempotency_digest),
+            check_record(account_id, charge.check_id or "-"),
+            refund_marker(account_id, charge.charge_id),
+        ]
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        args = [
+            charge.cost, charge.window_start, charge.window_end, now_ms, charge.second, charge.idempotency_record,
+            "1" if charge.check_id else "", REFUND_MARKER_TTL_MS,
+        ]
+        run = self.fast.run_script(self._refund, keys, args) if self.fast else self._refund.run(self.redis, keys, args)
+        return await self._call(run)
 
     # --- accounts ---------------------------------------------------------
 

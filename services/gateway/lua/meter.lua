@@ -24,7 +24,9 @@
 --           charged already, so the record makes the repeat free
 --
 -- Returns {status, reason, tier, quota, used, window_start, window_end,
---          burst, burst_used, retry_after_ms, replayed}.
+--          burst, burst_used, retry_after_ms, replayed, recorded}.
+-- recorded is 1 when this run wrote a new idempotency record, so that
+-- refund.lua can tell that record from one written by an earlier call.
 -- A denial writes nothing.
 
 local now_ms = tonumber(ARGV[1])
@@ -32,7 +34,7 @@ local now = math.floor(now_ms / 1000)
 local cost = tonumber(ARGV[2])
 
 local function deny(status, reason, tier)
-  return {status, reason, tier or "", -1, 0, 0, 0, 0, 0, 0, 0}
+  return {status, reason, tier or "", -1, 0, 0, 0, 0, 0, 0, 0, 0}
 end
 
 if ARGV[6] ~= "" then
@@ -68,9 +70,12 @@ local burst_used = 0
 if tonumber(second[1]) == now then burst_used = tonumber(second[2]) or 0 end
 
 -- A repeat of a Check that was admitted already: admit it again without
--- charging, counting or checking any limit a second time.
+-- charging, counting or checking any limit a second time. The record is
+-- marked, so refund.lua keeps the charge of a call that reached the service
+-- through this repeat.
 if ARGV[9] ~= "" and redis.call("EXISTS", KEYS[6]) == 1 then
-  return {200, "RETRY", tier, quota, used, window_start, window_end, burst, burst_used, 0, 1}
+  redis.call("SET", KEYS[6], "retried", "KEEPTTL")
+  return {200, "RETRY", tier, quota, used, window_start, window_end, burst, burst_used, 0, 1, 0}
 end
 
 -- The record is "fingerprint#replays"; a record without the count is an
@@ -92,7 +97,7 @@ if ARGV[4] ~= "" then
 end
 
 local function limited(reason, retry_ms)
-  return {429, reason, tier, quota, used, window_start, window_end, burst, burst_used, retry_ms, replayed}
+  return {429, reason, tier, quota, used, window_start, window_end, burst, burst_used, retry_ms, replayed, 0}
 end
 -- The quota first: when both are exhausted, the caller must wait for the
 -- monthly reset, not for the next second.
@@ -111,9 +116,11 @@ if cost > 0 or tonumber(usage[1]) ~= window_start then
 end
 redis.call("HSET", KEYS[4], "second", now, "count", burst_used)
 redis.call("PEXPIRE", KEYS[4], 2000)
+local recorded = 0
 if ARGV[4] ~= "" then
   if replays == 0 and replayed == 0 then
     redis.call("SET", KEYS[5], ARGV[4] .. "#0", "PX", tonumber(ARGV[5]))
+    recorded = 1
   elseif replayed == 1 then
     -- Count the free replay; the record keeps its lifetime from the first call.
     redis.call("SET", KEYS[5], ARGV[4] .. "#" .. (replays + 1), "KEEPTTL")
@@ -126,4 +133,4 @@ local last_used = tonumber(key[3] or "")
 if not last_used or now - last_used >= 60 then
   redis.call("HSET", KEYS[2], "last_used", now)
 end
-return {200, "OK", tier, quota, used, window_start, window_end, burst, burst_used, 0, replayed}
+return {200, "OK", tier, quota, used, window_start, window_end, burst, burst_used, 0, replayed, recorded}
