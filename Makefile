@@ -61,14 +61,14 @@ openapi: $(DESCRIPTOR)
 bench: $(DESCRIPTOR) $(CACHE) $(TEST_STAMP)
 	$(PY) -m bench.run
 
-# Scores eval/seda/, prints in-sample, cross-validated and (when eval/seda/blind5.jsonl
-# exists) blind figures and timing, and rewrites the SEDA section of BENCHMARKS.md.
-# Fails when a target fails on blind5, or without blind5 when the model is stale.
+# Scores eval/seda/, prints in-sample, cross-validated and blind figures (eval/seda/blind6.jsonl
+# and blind5.jsonl, when they exist) and timing, and rewrites the SEDA section of BENCHMARKS.md.
+# Fails when a target fails on a blind split, or without one when the model is stale.
 .PHONY: eval-seda train-seda
 eval-seda: $(STAMP)
 	$(PY) tools/eval_seda.py
 
-# Refits the SEDA model on eval/seda/ (never blind5) with 5-fold cross-validation and
+# Refits the SEDA model on eval/seda/ (never the blind splits) with 5-fold cross-validation and
 # rewrites services/seda/data/seda_model.npz and eval/seda/model_cv.json.
 train-seda: $(STAMP)
 	$(PY) tools/train_seda.py

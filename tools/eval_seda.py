@@ -3,7 +3,7 @@
 Prints per-band precision and recall and the 4x4 confusion matrix for each split.
 The splits fall into three groups:
 
-    training   every eval/seda/*.jsonl file but blind5, and eval/seda/train/*.jsonl.
+    training   every eval/seda/*.jsonl file but the blind splits, and eval/seda/train/*.jsonl.
                The model was fitted on these texts and the rules were tuned on dev,
                so their figures are in-sample and measure nothing about new text.
     cross-validated
@@ -13,15 +13,15 @@ The splits fall into three groups:
                whole scorer, "cv scorer with encoder"): each training text scored by
                models fitted without its fold. Not blind, because the thresholds were
                chosen on them and the rules were tuned on dev and holdout.
-    blind5     eval/seda/blind5.jsonl when it exists: texts never used to build or
-               tune the scorer. It is the only gate.
+    blind      eval/seda/blind6.jsonl and blind5.jsonl, each when it exists: texts
+               never used to build or tune the scorer. They are the gate.
 
 Targets:
 
     recall of critical              >= 0.97
     clear texts scored critical      < 2%
 
-Exits 1 when a target fails on blind5, or, without blind5, when model_cv.json or
+Exits 1 when a target fails on a blind split, or, without one, when model_cv.json or
 encoder_cv.json does not match the current training files (retrain with
 `make train-seda`, then `make train-seda-encoder`). Rewrites the
 part of BENCHMARKS.md between the seda-eval markers unless --no-write is given.
@@ -46,6 +46,9 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "tools"))
+
+import train_seda  # noqa: E402
 from services.seda import encoder as seda_encoder  # noqa: E402
 from services.seda import scorer  # noqa: E402
 
@@ -53,8 +56,8 @@ EVAL_DIR = ROOT / "eval" / "seda"
 TRAIN_DIR = EVAL_DIR / "train"
 CV_REPORT = EVAL_DIR / "model_cv.json"
 ENCODER_CV_REPORT = EVAL_DIR / "encoder_cv.json"
-# The blind split that gates the scorer; the trainer never reads it.
-GATE_SPLIT = "blind5"
+# The blind splits, newest first, that gate the scorer; the trainers never read them.
+BLIND_SPLITS = train_seda.BLIND_SPLITS
 # Splits the rules were tuned on (dev) or read for failure families (holdout).
 RULES_TUNED_SPLITS = frozenset({"dev", "holdout"})
 BENCHMARKS = ROOT / "BENCHMARKS.md"
@@ -113,7 +116,7 @@ class Result:
 
 
 def data_files() -> list[pathlib.Path]:
-    """List eval/seda/*.jsonl (blind5 included when present) and eval/seda/train/*.jsonl."""
+    """List eval/seda/*.jsonl (the blind splits included when present) and eval/seda/train/*.jsonl."""
     return sorted(EVAL_DIR.glob("*.jsonl")) + sorted(TRAIN_DIR.glob("*.jsonl"))
 
 
@@ -139,9 +142,9 @@ def load_examples() -> list[Example]:
 
 
 def evaluate(examples: list[Example]) -> dict[str, Result]:
-    """Score every example with the shipped scorer; group the results by split, plus "training" for all but blind5."""
+    """Score every example with the shipped scorer; group the results by split, plus "training" for all but the blind splits."""
     pairs = [(example, scorer.assess(example.text).band) for example in examples]
-    results = {"training": Result("training", [(e, got) for e, got in pairs if e.split != GATE_SPLIT])}
+    results = {"training": Result("training", [(e, got) for e, got in pairs if e.split not in BLIND_SPLITS])}
     for split in sorted({example.split for example in examples}):
         results[split] = Result(split, [(e, got) for e, got in pairs if e.split == split])
     return results
@@ -150,7 +153,7 @@ def evaluate(examples: list[Example]) -> dict[str, Result]:
 def training_digests() -> dict[str, str]:
     """Hash each training file with SHA-256, keyed by path as tools/train_seda.py keys them in model_cv.json."""
     return {path.relative_to(ROOT).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in data_files() if path.stem != GATE_SPLIT}
+            for path in data_files() if path.stem not in BLIND_SPLITS}
 
 
 def cross_validated(examples: list[Example]) -> tuple[dict[str, Result], list[str]]:
@@ -166,7 +169,7 @@ def cross_validated(examples: list[Example]) -> tuple[dict[str, Result], list[st
                         f"{scorer.MODEL_VERSION}; run `make train-seda`")
 
     predictions = report["predictions"]
-    training = [e for e in examples if e.split != GATE_SPLIT and e.id in predictions]
+    training = [e for e in examples if e.split not in BLIND_SPLITS and e.id in predictions]
     rules_blind = [e for e in training if e.split not in RULES_TUNED_SPLITS]
     results = {}
     if not ENCODER_CV_REPORT.exists():
@@ -264,7 +267,7 @@ def target_line(result: Result) -> str:
 def print_report(results: dict[str, Result], cv_results: dict[str, Result], problems: list[str],
                  timing: tuple[float, float]) -> None:
     print("== Training data, in-sample (the model was fitted on these texts; not a measurement) ==\n")
-    for name in [n for n in results if n not in ("training", GATE_SPLIT)] + ["training"]:
+    for name in [n for n in results if n != "training" and n not in BLIND_SPLITS] + ["training"]:
         print("\n".join(format_tables(results[name])))
     print("== Cross-validated (out-of-fold, from model_cv.json; not blind) ==\n")
     for result in cv_results.values():
@@ -277,13 +280,14 @@ def print_report(results: dict[str, Result], cv_results: dict[str, Result], prob
         print(f"Targets on {name} (reported, not enforced): {target_line(result)}")
     for problem in problems:
         print(f"Problem: {problem}")
-    if GATE_SPLIT in results:
-        print(f"\n== {GATE_SPLIT} (blind) ==\n")
-        print("\n".join(format_tables(results[GATE_SPLIT])))
-        print_misses(f"Misses in {GATE_SPLIT}", results[GATE_SPLIT])
-        print(f"\nTargets on {GATE_SPLIT} (the gate): " + target_line(results[GATE_SPLIT]).replace("missed", "FAILED"))
-    else:
-        print(f"\nNo eval/seda/{GATE_SPLIT}.jsonl, so no blind gate was run.")
+    for split in BLIND_SPLITS:
+        if split not in results:
+            print(f"\nNo eval/seda/{split}.jsonl, so it was not scored.")
+            continue
+        print(f"\n== {split} (blind) ==\n")
+        print("\n".join(format_tables(results[split])))
+        print_misses(f"Misses in {split}", results[split])
+        print(f"\nTargets on {split} (the gate): " + target_line(results[split]).replace("missed", "FAILED"))
 
 
 def write_benchmarks(results: dict[str, Result], cv_results: dict[str, Result], timing: tuple[float, float]) -> None:
@@ -300,7 +304,8 @@ def write_benchmarks(results: dict[str, Result], cv_results: dict[str, Result], 
         "",
         "Which figures are blind:",
         "",
-        f"- `{GATE_SPLIT}` (below, when present) is the only blind measurement and the only gate.",
+        f"- {' and '.join(f'`{split}`' for split in BLIND_SPLITS)} (below, when present) are the only blind "
+        "measurements and the gate.",
         "- The cross-validated figures are not blind. Each text was scored by models fitted without",
         "  its fold (5 folds, near-duplicates kept together), but the thresholds were chosen on these",
         "  same predictions, and the rules inside the hybrid were tuned on `dev` and read `holdout`.",
@@ -315,13 +320,14 @@ def write_benchmarks(results: dict[str, Result], cv_results: dict[str, Result], 
         lines += ["No cross-validation report; run `make train-seda`.", ""]
     for result in cv_results.values():
         lines += format_tables(result)
-    if GATE_SPLIT in results:
-        lines += [f"### {GATE_SPLIT} (blind, the gate)", ""] + format_tables(results[GATE_SPLIT])
-        lines += [f"Targets on {GATE_SPLIT}: {target_line(results[GATE_SPLIT])}.", ""]
-    else:
-        lines += [f"### {GATE_SPLIT} (blind, the gate)", "", f"Not run: `eval/seda/{GATE_SPLIT}.jsonl` is absent.", ""]
+    for split in BLIND_SPLITS:
+        lines += [f"### {split} (blind, the gate)", ""]
+        if split in results:
+            lines += format_tables(results[split]) + [f"Targets on {split}: {target_line(results[split])}.", ""]
+        else:
+            lines += [f"Not run: `eval/seda/{split}.jsonl` is absent.", ""]
     lines += ["### Training data, in-sample (not a measurement)", ""]
-    for name in [n for n in results if n not in ("training", GATE_SPLIT)] + ["training"]:
+    for name in [n for n in results if n != "training" and n not in BLIND_SPLITS] + ["training"]:
         lines += format_tables(results[name])
     lines += [
         f"Timing: `assess()` in process on one {TIMING_TEXT_LENGTH}-character text mixed from the clear texts "
@@ -356,8 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         write_benchmarks(results, cv_results, timing)
         print(f"Updated {BENCHMARKS.relative_to(ROOT)}")
-    if GATE_SPLIT in results:
-        return 1 if failed_targets(results[GATE_SPLIT]) else 0
+    scored = [split for split in BLIND_SPLITS if split in results]
+    if scored:
+        return 1 if any(failed_targets(results[split]) for split in scored) else 0
     return 1 if problems else 0
 
 

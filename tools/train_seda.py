@@ -1,7 +1,7 @@
 """Train the SEDA model, choose its thresholds by grouped cross-validation and write the weights.
 
-Training texts: every eval/seda/*.jsonl file except blind5.jsonl, plus
-eval/seda/train/*.jsonl. blind5 is the final blind measurement and is never read.
+Training texts: every eval/seda/*.jsonl file except the blind sets (BLIND_SPLITS),
+plus eval/seda/train/*.jsonl. The blind sets are the final measurement and are never read.
 
 Steps:
 1. Fold each text (scorer_text.fold) and hash its features (services/seda/model.py).
@@ -47,8 +47,8 @@ from services.seda.scorer_text import fold  # noqa: E402
 EVAL_DIR = ROOT / "eval" / "seda"
 TRAIN_DIR = EVAL_DIR / "train"
 CV_REPORT = EVAL_DIR / "model_cv.json"
-# The final blind split; the trainer must never read it.
-BLIND_SPLIT = "blind5"
+# The blind splits, newest first; the trainers must never read them.
+BLIND_SPLITS = ("blind6", "blind5")
 
 MODEL_VERSION = scorer.MODEL_VERSION
 SEED = 20261205
@@ -101,8 +101,8 @@ class Text:
 
 
 def training_files() -> list[pathlib.Path]:
-    """List the training files: eval/seda/*.jsonl without blind5, and eval/seda/train/*.jsonl."""
-    files = [path for path in sorted(EVAL_DIR.glob("*.jsonl")) if path.stem != BLIND_SPLIT]
+    """List the training files: eval/seda/*.jsonl without the blind splits, and eval/seda/train/*.jsonl."""
+    files = [path for path in sorted(EVAL_DIR.glob("*.jsonl")) if path.stem not in BLIND_SPLITS]
     files += sorted(TRAIN_DIR.glob("*.jsonl"))
     return files
 
