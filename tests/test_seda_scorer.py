@@ -302,7 +302,6 @@ def test_anchors_cover_every_match():
 # Hard cases whose band the encoder changed. They stay strict expected failures, so a
 # later model that scores one as written is noticed.
 ENCODER_CHANGES = {
-    "farewell_platform": "caution: it reads 'for good' in a goodbye to an app as final",
     "alignment_alone": "caution: it reads planets lining up for the writer as a delusion of reference",
 }
 
@@ -510,15 +509,13 @@ def test_command_hallucination_needs_self_harm(text, expected):
 # Everyday texts that share a crisis rule's words, each once raised to critical. The
 # texts were written for these tests.
 @pytest.mark.parametrize("text", [
-    pytest.param("Tonight is the night I finally finish the scarf.",
-                 marks=pytest.mark.xfail(strict=True, reason="known false alarm of the encoder: scores this short everyday text critical")),
+    "Tonight is the night I finally finish the scarf.",
     pytest.param("I took all my pills this morning like the doctor said.",
                  marks=pytest.mark.xfail(strict=True, reason="known false alarm of the encoder: scores this short everyday text critical")),
     "I took all my antibiotics, the course is done.",
     "This is my last entry in this notebook, starting a new one tomorrow.",
     "My plan is to jump into the lake at the summer party.",
-    pytest.param("I won't be around much next week, exams.",
-                 marks=pytest.mark.xfail(strict=True, reason="known false alarm of the encoder: scores this short everyday text critical")),
+    "I won't be around much next week, exams.",
     "Wrote letters to everyone for the wedding invites.",
     "It ends tonight, the season finale of my favourite show!",
 ])

@@ -9,7 +9,7 @@ creates .venv-train from requirements-train.lock. The service never imports torc
 it runs the ONNX file this tool writes with ONNX Runtime (services/seda/encoder.py).
 
 Training texts, near-duplicate groups and folds are those of tools/train_seda.py,
-so both models are cross-validated on the same folds. blind5 is never read.
+so both models are cross-validated on the same folds. The blind splits are never read.
 
 Steps:
 1. For each of the 5 folds, fine-tune on the other four. Keep the out-of-fold band
@@ -122,30 +122,54 @@ def padded(sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, mask
 
 
-def fine_tune(base: pathlib.Path, sequences: list[list[int]], labels: list[int], epochs: int, seed: int) -> BandEncoder:
-    """Fine-tune a fresh BandEncoder with AdamW, linear warm-up and decay, in batches of like length."""
+def riskiest_log_probabilities(probabilities: torch.Tensor, owners: torch.Tensor, count: int) -> torch.Tensor:
+    """Log band probabilities of ``count`` texts from those of their windows, as the service combines them.
+
+    The torch form of seda_encoder.riskiest_probabilities: each cumulative band
+    probability takes its highest value over a text's windows. A text of one window
+    keeps its own probabilities, so the loss is then plain cross-entropy.
+    """
+    cumulative = torch.cumsum(probabilities[:, :3], dim=1)
+    riskiest = torch.zeros(count, 3, dtype=cumulative.dtype).scatter_reduce(
+        0, owners.unsqueeze(1).expand(-1, 3), cumulative, reduce="amax", include_self=False)
+    combined = torch.cat([riskiest[:, :1], riskiest[:, 1:] - riskiest[:, :-1], 1.0 - riskiest[:, 2:]], dim=1)
+    return torch.log(combined.clamp_min(1e-7))
+
+
+def fine_tune(base: pathlib.Path, rows: list[list[list[int]]], labels: list[int], epochs: int, seed: int) -> BandEncoder:
+    """Fine-tune a fresh BandEncoder with AdamW, linear warm-up and decay, in batches of like length.
+
+    Each row is a text's list of windows. The loss is on the text's riskiest
+    windows (riskiest_log_probabilities), so a long text labelled critical for one
+    sentence in its middle teaches the window that contains it, not its first window.
+    """
     torch.manual_seed(seed)
     shuffle = random.Random(seed)
     model = BandEncoder(base)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
-    steps = epochs * math.ceil(len(sequences) / BATCH_SIZE)
+    steps = epochs * math.ceil(len(rows) / BATCH_SIZE)
     warmup = max(1, int(WARMUP_SHARE * steps))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup))))
     targets = torch.tensor(labels)
     started = time.monotonic()
+    size = [sum(len(window) for window in row) for row in rows]
 
     for epoch in range(epochs):
         model.train()
         # Sorting by length with a little noise keeps padding low and batches varied.
-        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]) + shuffle.random() * 8)
+        order = sorted(range(len(rows)), key=lambda i: size[i] + shuffle.random() * 8)
         batches = [order[i:i + BATCH_SIZE] for i in range(0, len(order), BATCH_SIZE)]
         shuffle.shuffle(batches)
         total = 0.0
         for batch in batches:
-            ids, mask = padded([sequences[i] for i in batch])
-            loss = torch.nn.functional.cross_entropy(model(ids, mask), targets[batch])
+            windows = [window for i in batch for window in rows[i]]
+            owners = torch.tensor([position for position, i in enumerate(batch) for _ in rows[i]])
+            ids, mask = padded(windows)
+            probabilities = torch.softmax(model(ids, mask), dim=-1)
+            loss = torch.nn.functional.nll_loss(
+                riskiest_log_probabilities(probabilities, owners, len(batch)), targets[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -249,7 +273,7 @@ def export(model: BandEncoder, base: pathlib.Path, thresholds: seda_model.Thresh
     table = model.encoder.embeddings.word_embeddings.weight.detach().numpy().astype(np.float64)
     scales = np.maximum(np.abs(table).max(axis=1), 1e-12) / 127.0
     rows = np.round(table / scales[:, None]).astype(np.int8)
-    ids, mask = padded([tokenizer.training_ids(PROBE_TEXTS[1])])
+    ids, mask = padded(tokenizer.windows(PROBE_TEXTS[1])[:1])
     seda_encoder.DATA_DIR.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(FromEmbeddings(model), (model.encoder.embeddings.word_embeddings(ids), mask),
                       str(seda_encoder.WEIGHTS_PATH), input_names=["inputs_embeds", "attention_mask"],
@@ -304,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         # row stays in the fold of the text it came from, and is trained on, never scored.
         sentences, sources = train_seda.sentence_rows(texts)
         rows = texts + sentences
-        sequences = [tokenizer.training_ids(item.text) for item in rows]
+        sequences = [tokenizer.windows(item.text) for item in rows]
         row_labels = np.concatenate([labels, np.full(len(sentences), BANDS.index("clear"))]).astype(np.int64)
         row_assignment = np.concatenate([assignment, assignment[np.array(sources, dtype=np.int64)]])
         read = np.array([service_reads(tokenizer, item.text) for item in texts])

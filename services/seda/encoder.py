@@ -33,7 +33,7 @@ WEIGHTS_PATH = DATA_DIR / "seda_encoder.onnx"
 EMBEDDINGS_PATH = DATA_DIR / "seda_encoder_embeddings.npz"
 TOKENIZER_PATH = DATA_DIR / "seda_encoder_tokenizer.json"
 META_PATH = DATA_DIR / "seda_encoder.json"
-ENCODER_VERSION = "seda-encoder-2026.12.10"
+ENCODER_VERSION = "seda-encoder-2026.12.11"
 BANDS = seda_model.BANDS
 
 # Layers of all-MiniLM-L6-v2 that the encoder keeps. The cost of a call grows in proportion.
@@ -73,10 +73,6 @@ class Tokenizer:
         content = self._content(text)
         unknown = sum(1 for token in content if token == self._unknown)
         return unknown <= MAX_UNKNOWN_SHARE * len(content)
-
-    def training_ids(self, text: str) -> list[int]:
-        """Return the first window of ``text``, the part of it that the encoder is trained on."""
-        return self.windows(text)[0]
 
     def windows(self, text: str) -> list[list[int]]:
         """Return the token ids of each window of ``text``, [CLS] and [SEP] included (at least one window)."""
