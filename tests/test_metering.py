@@ -2,12 +2,14 @@
 
 import asyncio
 import concurrent.futures
+import hashlib
 import http.client as http_client
 import json
 import uuid
 
 import grpc
 import pytest
+import redis
 from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
 from google.rpc import error_details_pb2
 
@@ -172,6 +174,41 @@ def test_replays_past_free_limit_charged(admin, public_channel):
         stub.GetVectors(la_request(), metadata=metadata, timeout=30)
 
     assert admin.used(account_id) == 3
+
+
+def test_idempotency_key_scoped_to_api_key(admin, public_channel):
+    account_id, _, key = admin.account_with_key("pro")
+    _, other_key = admin.new_key(account_id)
+    idempotency = str(uuid.uuid4())
+    stub = telemetry_pb2_grpc.TelemetryServiceStub(public_channel)
+
+    stub.GetVectors(la_request(), metadata=[("x-api-key", key), ("idempotency-key", idempotency)], timeout=30)
+    other = stub.GetVectors(la_request(), metadata=[("x-api-key", other_key), ("idempotency-key", idempotency)], timeout=30)
+
+    assert len(other.bodies) == 10
+    assert admin.used(account_id) == 2
+
+
+def test_idempotency_record_needs_api_key_to_guess(redis_kind, mesh, admin, public_channel):
+    # Redis contains keyed hashes only. A plain SHA-256 of the request or of the
+    # Idempotency-Key, which anyone reading Redis could compute from a guess, is absent.
+    account_id, _, key = admin.account_with_key("pro")
+    idempotency = str(uuid.uuid4())
+    request = la_request()
+    stub = telemetry_pb2_grpc.TelemetryServiceStub(public_channel)
+    stub.GetVectors(request, metadata=[("x-api-key", key), ("idempotency-key", idempotency)], timeout=30)
+
+    client_class = redis.RedisCluster if redis_kind == "cluster" else redis.Redis
+    client = client_class.from_url(mesh.redis_url, decode_responses=True)
+    names = list(client.scan_iter(match=f"dfg:{{{account_id}}}:idem:*"))
+    values = [client.get(name) for name in names]
+    client.close()
+    plain_body = hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
+    plain_key = hashlib.sha256(idempotency.encode()).hexdigest()
+
+    assert len(names) == 1
+    assert plain_key not in names[0]
+    assert plain_body not in values[0]
 
 
 def test_idempotency_key_with_another_request_is_409(admin, public_channel):

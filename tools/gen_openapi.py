@@ -818,7 +818,8 @@ def request_header_parameters() -> dict[str, dict]:
             "in": "header",
             "description": (
                 "Makes a POST safe to retry. The same key with the same method and body within 24 hours runs "
-                "again without a second charge. The same key with another body is rejected with 409."
+                "again without a second charge. The same key with another body is rejected with 409. "
+                "Keys are scoped to the API key that sends them."
             ),
             "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x20-\x7E]+$"},
         },

@@ -16,6 +16,7 @@ import base64
 import collections
 import functools
 import hashlib
+import hmac
 import logging
 import math
 import time
@@ -396,7 +397,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             ))
 
         message = self._parse_body(rule, http.raw_body, headers, is_rest=bool(original_path))
-        idempotency = self._idempotency(rule, headers, message, bool(original_path))
+        idempotency = self._idempotency(rule, headers, message, bool(original_path), key)
 
         digest = apikeys.digest(key)
         # The operation under way and a key of its slot, for the log line and metric of a failure.
@@ -500,7 +501,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             ))
         return message
 
-    def _idempotency(self, rule: MethodRule, headers, message, is_rest: bool) -> tuple[str, str] | None:
+    def _idempotency(self, rule: MethodRule, headers, message, is_rest: bool, key: str) -> tuple[str, str] | None:
         value = headers.get("idempotency-key")
         # The key makes a repeated POST free. A REST GET is a read that any
         # client may repeat, so there it is ignored and every call is charged.
@@ -513,10 +514,15 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
                 f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters; a UUID works",
                 violations=[FieldViolation("Idempotency-Key", "1..255 printable ASCII characters")],
             ))
+        # Both hashes are HMAC-SHA-256 keyed with the API key, because a plain
+        # hash of the body in Redis (and its append-only file) would let anyone
+        # who reads them test guesses of a short journal text. Only the key's
+        # holder can compute these, so an Idempotency-Key is scoped to the API key.
         # The same request over REST or gRPC hashes alike: the message is
         # re-serialised deterministically rather than hashed as sent.
-        body = hashlib.sha256(message.SerializeToString(deterministic=True)).hexdigest()
-        return hashlib.sha256(value.encode()).hexdigest(), f"{rule.path} {body}"
+        secret = key.encode()
+        body = hmac.new(secret, message.SerializeToString(deterministic=True), hashlib.sha256).hexdigest()
+        return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest(), f"{rule.path} {body}"
 
     def _metering_denial(self, decision: Decision, rule: MethodRule, cost: int) -> Denied:
         reason = decision.reason
