@@ -35,7 +35,7 @@ _FRAGMENTS = {
     "SH": r"(?:(?:cut|cutting|burn|burning|hurt|hurting|harm|harming) my ?self|self ?harm(?:ing|ed|s)?)",
     "DIE": r"(?:die|be dead|not be alive|stop living|stop breathing|not exist)",
     # What a voice orders the writer to do to themselves.
-    "HARM_ORDER": r"(?:<ACT>|<SH>|<DIE>|kill me|end it(?: all)?(?= |[.,!;]|$)|end (?:everything|my life)"
+    "HARM_ORDER": r"(?:<ACT>|<SH>|<DIE>|kill me|end it(?: all)?(?= |[.,!;]|$)|end (?:everything|my life)|jump(?= and |[.,!;]|$)"
                   r"|(?:give|sacrifice) (?:up )?(?:my ?self|my life)|jump (?:off|from|in front)|step (?:in front|off)"
                   r"|throw my ?self|walk into (?:traffic|the (?:sea|river|road|ocean|lake))|(?:cut|slit) my (?:wrists?|arms?|throat))",
     "NUM": r"(?:\d+|two|three|four|five|six|seven|eight|nine|ten|several|many|a few|few)",
@@ -51,7 +51,8 @@ _FRAGMENTS = {
     # Pills the writer took, their own or someone else's ("took some of my mom's pills").
     "PILLS_TAKEN": r"(?:took|take|taken|taking|swallowed|swallowing|popped|popping|downed|ate|had) (?:some|a few|a couple|a lot"
                    r"|loads|a bunch|a handful|several|all|most|<NUM>|\d+)? ?(?:of )?(?:my |the |[a-z]+'s |his |her )?"
-                   r"(?:[a-z']+ )?(?:pills|tablets|meds|xanax|benzos|painkillers|sleeping pills|valium|ambien|oxy|percs)",
+                   r"(?:[a-z']+ )?(?:pills|tablets|meds|xanax|xans|bars|benzos|painkillers|sleeping pills|valium|ambien"
+                   r"|oxys?|oxycodone|percs|percocets?|opioids|codeine|tramadol)",
     # Aims that make a question about a dose a question about dying ("to not wake up").
     "LETHAL_AIM": r"to (?:die|not wake up|never wake up|kill (?:me|myself|a person|someone)|overdose|od|be fatal"
                   r"|be lethal|stop (?:my|a) heart|end it|end my life|sleep forever)|(?:would|will) kill (?:me|a person|someone)",
@@ -277,8 +278,12 @@ SUICIDE_RULES = (
           r"(?:dad's|father's|grandfather's|grandpa's|his|my|our|the|uncle's|mom's) (?:gun|pistol|rifle|shotgun|firearm)",
           "gun pistol rifle shotgun firearm"),
     _rule("cssrs.method.hanging", _METHOD, HIGH,
-          r"noose|hang myself|hanging myself|tie (?:a|the) (?:rope|knot) (?:around|to)",
-          "noose hang tie"),
+          r"noose|hang myself|hanging myself|tie (?:a|the) (?:rope|knot) (?:around|to)"
+          r"|(?:tied|tie|tying) (?:the |a )?(?:knot|loop) (?:on|in|into) (?:the |a |my )?rope"
+          r"|rope(?: [a-z',]+){0,10}? (?:tested|checked|made sure|sure) (?:that |if |whether )?the (?:beam|rafter|hook"
+          r"|banister|bannister|railing|branch|pipe) (?:holds|will hold|would hold|can hold|takes my weight)",
+          "noose hang tie tied tying rope",
+          unless=r"(?:tire|tyre|rope) swing|hammock|clothes ?line|washing line|tow rope|climbing|sailing|boat|tent"),
     _rule("cssrs.method.overdose", _METHOD, MODERATE,
           r"overdos(?:e|ing)(?! on (?:chocolate|caffeine|coffee|sugar|netflix|tv|candy|cake|content))"
           r"|od(?:ing)?(?= on (?!chocolate|caffeine|coffee|sugar))"
@@ -448,6 +453,7 @@ SUICIDE_RULES = (
           r"|suicide note|goodbye letters?|left letters|letters (?:to|for) everyone",
           "note notes letter letters",
           unless=r"thank you note|sticky note|grocery|shopping|class|lecture|meeting|cover letter|recommendation"
+                 r"|(?:in|on) the (?:show|film|movie|book|novel|episode|series|game|play)(?![a-z])|detective|the character"
                  r"|landlord|letting agent|council|boss|manager|teacher|school|neighbou?r about|complain[a-z]*"
                  r"|about the (?:boiler|rent|noise|parking|heating|bins|leak|repairs?)"
                  r"|wedding|invitations?|invites?|christmas cards|birthday cards|pen ?pals?|santa"),
@@ -578,7 +584,7 @@ PSYCHOSIS_RULES = (
     _rule("psychosis.command_harm", _PSYCHOSIS, SEVERE,
           r"(?:(?:telling|commanding|ordering|told|tell|tells|want|wants|wanted|command|commands|order|orders|instructing"
           r"|instructed|urging|urges|urged) me |(?:(?:voices?|god|the devil|satan|demons?|angels?|spirits?|radio|tv"
-          r"|television|walls|stars|moon|planets|cards|universe) (?:[a-z']+ ){0,2}?(?:says|said|saying|insists|insisted"
+          r"|television|walls|stars|moon|planets|cards|universe) (?:[a-z']+ ){0,2}?(?:says|say|said|saying|insists|insist|insisted"
           r"|insisting)|whispers|whispered|whispering|screams|screamed|screaming) (?:to me )?(?=that |i ))"
           r"(?:that )?(?:i (?:have|need|must|should|ought|am going|'m going|'ll have) )?(?:to )?<HARM_ORDER>",
           "tell told want command order instruct urg say said whisper insist scream", negatable=False),
@@ -749,6 +755,9 @@ IDIOMS = re.compile(_expand(
     r"|unaliv[a-z]* (?:this|that|these|those|the|a|an|his|her|their|your|our)(?= [a-z])"
     r"|(?:unalived|killed|kms'?d) (?:myself|me) (?:[a-z0-9]+ )?(?:times|x)"
     r"|(?:is|are|was|were|keeps|keep) unaliving me"
+    # Believable denials: "suicide has never crossed my mind", a question answered no.
+    r"|suicid[a-z]* (?:thoughts? )?(?:has|have|had) never (?:once )?(?:crossed|entered|been on) my mind"
+    r"|asked (?:me )?(?:if|whether) i (?:want|wanted) to die,? (?:and )?i (?:said|told (?:her|him|them)|answered) no"
     r"|(?:kms|kys) (?:this|these|the|over (?:this|these|the))(?= [a-z]+ (?:homework|exam|essay|deadline|assignment"
     r"|quiz|test|class|lecture|shift|meeting|game|level|match|traffic|queue|commute|song|episode|questions|pages))"
     r"|(?:gonna|going to|will|i'll|ill|might|about to) kms if (?:[a-z']+ ){0,5}?(?:essay|exam|homework|assignment"
