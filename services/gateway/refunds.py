@@ -21,8 +21,8 @@ log = logging.getLogger("gateway.refunds")
 LATE_CHARGE_REFUNDS = Counter(
     "defrag_gateway_late_charge_refunds_total",
     "Charges whose metering reply came after the gateway had returned 503 REDIS_UNAVAILABLE, by result: "
-    "refunded; window_ended (the quota window is over, so the charge stands); used_since (a replay or Envoy's "
-    "repeat of the call was admitted after the charge, so the charge stands); failed (the refund did not run).",
+    "refunded; window_ended (the quota window is over, so the charge is kept); used_since (a replay or Envoy's "
+    "repeat of the call was admitted after the charge, so the charge is kept); failed (the refund did not run).",
     ["result"],
 )
 # refund.lua's outcomes, by the result label they count under. ALREADY_REFUNDED

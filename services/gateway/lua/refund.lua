@@ -27,7 +27,7 @@
 --   USED_SINCE        a replay of the Idempotency-Key or Envoy's repeat of
 --                     the Check was admitted after the charge (or the record
 --                     is gone), so the call may have reached the service and
---                     the charge stands; nothing changes
+--                     the charge is kept; nothing changes
 --
 -- The key's last_used time is left as it is, because the key was presented.
 
