@@ -189,7 +189,7 @@ def test_idempotency_key_scoped_to_api_key(admin, public_channel):
     assert admin.used(account_id) == 2
 
 
-def test_idempotency_record_needs_api_key_to_guess(redis_kind, mesh, admin, public_channel):
+def test_idempotency_record_hashes_keyed(redis_kind, mesh, admin, public_channel):
     # Redis contains keyed hashes only. A plain SHA-256 of the request or of the
     # Idempotency-Key, which anyone reading Redis could compute from a guess, is absent.
     account_id, _, key = admin.account_with_key("pro")
