@@ -194,21 +194,40 @@ def late_charge(
     """
     if not isinstance(reply, list) or len(reply) != 12 or cost <= 0:
         return None
-    status, reason, _tier, _quota, _used, start, end, _burst, _burst_used, _retry_ms, replayed, recorded = reply
-    if int(status) != 200 or reason != "OK" or int(replayed):
+    decision, recorded = read_meter_reply(reply)
+    if decision.status != 200 or decision.reason != "OK" or decision.replayed:
         return None
     idem_digest, fingerprint = idempotency or ("-", "")
     return Charge(
         account_id=account_id,
         charge_id=uuid.uuid4().hex,
         cost=cost,
-        window_start=int(start),
-        window_end=int(end),
+        window_start=decision.window_start,
+        window_end=decision.window_end,
         second=now_ms // 1000,
         idempotency_digest=idem_digest,
-        idempotency_record=f"{fingerprint}#0" if int(recorded) else "",
+        idempotency_record=f"{fingerprint}#0" if recorded else "",
         check_id=check_id,
     )
+
+
+def read_meter_reply(reply) -> tuple[Decision, bool]:
+    """Read meter.lua's 12-field reply: the decision, and whether it wrote an idempotency record."""
+    status, reason, tier, quota, used, start, end, burst, burst_used, retry_ms, replayed, recorded = reply
+    decision = Decision(
+        status=int(status),
+        reason=reason,
+        tier=tier,
+        quota=None if int(quota) < 0 else int(quota),
+        used=int(used),
+        window_start=int(start),
+        window_end=int(end),
+        burst=int(burst),
+        burst_used=int(burst_used),
+        retry_after_ms=int(retry_ms),
+        replayed=bool(int(replayed)),
+    )
+    return decision, bool(int(recorded))
 
 
 @dataclasses.dataclass
@@ -441,26 +460,13 @@ class Store:
             # out or was cancelled, so on this path (rediss:// URLs) a late
             # reply is never read and a charge that it shows stays charged.
             run = self._meter.run(self.redis, keys, args)
-        result = await self._call(run)
-        status, reason, tier, quota, used, start, end, burst, burst_used, retry_ms, replayed, _recorded = result
-        if reason == "DEADLINE_EXCEEDED":
+        decision, _recorded = read_meter_reply(await self._call(run))
+        if decision.reason == "DEADLINE_EXCEEDED":
             raise StoreUnavailable(
                 "Redis ran the metering script after its deadline; nothing was charged",
                 self.address_of(keys[0]), timed_out=True,
             )
-        return Decision(
-            status=int(status),
-            reason=reason,
-            tier=tier,
-            quota=None if int(quota) < 0 else int(quota),
-            used=int(used),
-            window_start=int(start),
-            window_end=int(end),
-            burst=int(burst),
-            burst_used=int(burst_used),
-            retry_after_ms=int(retry_ms),
-            replayed=bool(int(replayed)),
-        )
+        return decision
 
     async def refund(self, charge: Charge, now_ms: int | None = None) -> str:
         """Undoes one charge of the metering script with refund.lua; raises StoreUnavailable.
