@@ -26,6 +26,9 @@ from services.seda import audit, resources, scorer, service
         ("sr-Latn", ""),
         ("en", ""),
         ("de-CH-1996", "CH"),
+        ("en-US-u-ca-gregory", "US"),
+        ("de-DE-u-co-phonebk-x-private", "DE"),
+        ("en-GB-x-test", "GB"),
         ("", ""),
     ],
 )
@@ -36,7 +39,8 @@ def test_locale_region_is_read(locale, region):
     assert found == region
 
 
-@pytest.mark.parametrize("locale", ["en_US", "english", "e", "en-", "-US", "en-US-", "en-US\n", "en-" + "a" * 40, "12-US"])
+@pytest.mark.parametrize("locale", ["en_US", "english", "e", "en-", "-US", "en-US-", "en-US\n", "en-" + "a" * 40, "12-US",
+                                    "en-US-u", "en-US-u-ca-", "en-US-x", "en-US-x-toolongpart", "en-US-u-" + "-".join(["ca"] * 30)])
 def test_malformed_locale_is_rejected(locale):
     violations, region = service.check_locale(locale)
 

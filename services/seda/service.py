@@ -33,16 +33,21 @@ SERVICE_DESCRIPTOR = seda_pb2.DESCRIPTOR.services_by_name["SedaService"]
 CONTEXTS = ("tarot_reading", "transit_forecast", "horoscope", "journal_prompt", "astrology_chart", "meditation", "other")
 
 # The shape of a BCP 47 language tag (RFC 5646, section 2.1): language,
-# optional script, optional region, then variants. Extensions and private-use
-# subtags are not accepted. Tags are matched without regard to case.
+# optional script, optional region, variants, extensions such as -u-ca-gregory,
+# then a private-use part (-x-...). Tags are matched without regard to case;
+# the scorer reads only the language and the resources only the region.
 LOCALE_PATTERN = re.compile(
     r"(?P<language>[a-z]{2,3})"
     r"(?:-(?P<script>[a-z]{4}))?"
     r"(?:-(?P<region>[a-z]{2}|[0-9]{3}))?"
-    r"(?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*",
+    r"(?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*"
+    r"(?:-[0-9a-wyz](?:-[a-z0-9]{2,8})+)*"
+    r"(?:-x(?:-[a-z0-9]{1,8})+)?",
     re.IGNORECASE,
 )
-MAX_LOCALE_LENGTH = 35
+# RFC 5646 (section 4.4.1) asks for room for 35 characters without extensions;
+# this leaves room for a few extensions as well.
+MAX_LOCALE_LENGTH = 80
 # Characters of a rejected context or locale repeated in its error message.
 MAX_SHOWN_VALUE = 40
 
