@@ -61,8 +61,8 @@ openapi: $(DESCRIPTOR)
 bench: $(DESCRIPTOR) $(CACHE) $(TEST_STAMP)
 	$(PY) -m bench.run
 
-# Scores eval/seda/, prints in-sample, cross-validated and blind figures (eval/seda/blind6.jsonl
-# and blind5.jsonl, when they exist) and timing, and rewrites the SEDA section of BENCHMARKS.md.
+# Scores eval/seda/, prints in-sample, cross-validated and blind figures (eval/seda/blind7.jsonl,
+# blind6.jsonl and blind5.jsonl, when they exist) and timing, and rewrites the SEDA section of BENCHMARKS.md.
 # Fails when a target fails on a blind split, or without one when the model is stale.
 .PHONY: eval-seda train-seda
 eval-seda: $(STAMP)

@@ -154,6 +154,7 @@ def test_training_skips_blind_splits():
     stems = {path.stem for path in train.training_files()}
     assert "blind5" not in stems
     assert "blind6" not in stems
+    assert "blind7" not in stems
 
 
 DILUTING_BEFORE = ("Work was long today and the bus was late again. "
