@@ -55,6 +55,11 @@ FAMILY_CASES = [
     ("fiction_note", "In the film, the detective finds a goodbye letter in the car.", "clear"),
     ("third_person", "My friend said she wants to die, how can I help her?", "clear"),
     ("past_resolved", "Two years ago I wanted to end it; therapy helped and I'm doing much better.", "clear"),
+    ("anniversary_resolved", "Eight years ago today I tried to end my life. Today I took my kids to the beach and I'm so glad I'm here.", "clear"),
+    ("anniversary_again", "A year ago today I tried to end my life, and tonight I want to try again.", "critical"),
+    ("age_past", "At 16 I wrote a goodbye note I never used. I'm 34 now, and I rang my mum after reading it.", "clear"),
+    ("age_present", "At 22 I want to die, every single day.", "critical"),
+    ("study_notes", "Revision for the psych exam: Durkheim's theory of suicide and suicide risk factors in older men.", "clear"),
     ("lyrics", "Singing 'I want to die tonight' along with my favourite song in the car.", "clear"),
     ("cyrillic", "I want to k\u0456ll mys\u0435lf.", "critical"),
     ("zero_width", "I want to k\u200bill my\u200bself.", "critical"),
@@ -69,6 +74,11 @@ FAMILY_CASES = [
     ("emoji_crisis", "i'm done \U0001faa6\U0001f52b", "critical"),
     ("emoji_pills", "\U0001f48a\U0001f48a\U0001f48a\U0001f48a tonight", "critical"),
     ("emoji_benign", "Vitamins \U0001f48a and a tarot pull \u2728", "clear"),
+    ("emoji_cooking", "Cooking class tonight \U0001f52a", "clear"),
+    ("emoji_sailing", "sailing lesson tonight \U0001faa2", "clear"),
+    ("emoji_knife_final", "tonight \U0001f52a", "critical"),
+    ("emoji_cooking_farewell", "cooking one last dinner tonight \U0001f52a goodbye", "critical"),
+    ("emoji_rope_its_time", "\U0001faa2\U0001fa9c it's time", "critical"),
     ("oblique_farewell", "This is my last entry, thank you for everything, take care of my cat.", "critical"),
     ("everyday", "Made soup and watched a film with my brother.", "clear"),
     ("esoteric", "Drew the Death card, which is about change, and Saturn is squaring my sun.", "clear"),
@@ -422,6 +432,29 @@ def test_foreign_band(name, text, language, expected):
     assert band(text) == expected
 
 
+CHAT_ENGLISH_CASES = [
+    ("brb gtg ttyl idk", ""),
+    ("Halloween party costume ideas so excited!", ""),
+    ("Halloween costume shopping with the kids", "en-US"),
+    ("lowkey obsessed w this playlist rn", "en-GB"),
+]
+
+
+@pytest.mark.parametrize("text, locale", CHAT_ENGLISH_CASES)
+def test_english_chat_is_english(text, locale):
+    assessment = assess(text, locale)
+    assert (assessment.language, assessment.language_supported) == ("en", True)
+
+
+@pytest.mark.parametrize("text, locale, language", [
+    # An English locale does not make a text English when no English word is in it.
+    ("Nataka kufa leo usiku", "en-US", "und"),
+    ("quero me matar amanh\u00e3", "en-US", "pt"),
+])
+def test_english_locale_does_not_override_other_words(text, locale, language):
+    assert assess(text, locale).language == language
+
+
 @pytest.mark.parametrize(("text", "folded_words"), [
     ("I am going to k i l l m y s e l f tonight", "i am going to kill myself tonight"),
     ("i want to k i l l myself", "i want to kill myself"),
@@ -489,6 +522,36 @@ def test_slang_with_time_stays_critical():
 
 def test_conditional_slang_about_a_person_stays_critical():
     assert band("i'll kms if she leaves me tonight") == "critical"
+
+
+# Oblique wording: a future the writer does not expect, a burden lifted by their death,
+# hoping for an accident; each beside its everyday twin.
+@pytest.mark.parametrize("text, expected", [
+    ("My family will get the insurance money and finally be free of me.", "critical"),
+    ("Renewed my life insurance policy today, boring adult stuff.", "clear"),
+    ("I don't see myself being here when spring comes.", "critical"),
+    ("I don't see myself being here in five years, this company is going nowhere.", "clear"),
+    ("I kind of hope the plane goes down.", "caution"),
+    ("Scared of flying, I keep imagining the plane goes down.", "clear"),
+    ("I won't need a winter coat this year.", "watch"),
+    ("I won't need a winter coat this year, we're moving to Queensland!", "clear"),
+])
+def test_oblique_wording_and_its_everyday_twin(text, expected):
+    assert band(text) == expected
+
+
+# "kys" is an insult aimed at someone else, unless the writer is its subject.
+@pytest.mark.parametrize("text, expected", [
+    ("might just kys", "critical"),
+    ("i'm gonna kys fr", "critical"),
+    ("ok. wanna kys tbh", "critical"),
+    ("you should kys lol", "clear"),
+    ("lmao kys noob", "clear"),
+    ("he told me to kys", "clear"),
+    ("might just kys if this meeting runs over", "clear"),
+])
+def test_kys_counts_when_the_writer_is_its_subject(text, expected):
+    assert band(text) == expected
 
 
 @pytest.mark.parametrize(("text", "folded_words"), [

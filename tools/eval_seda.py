@@ -290,6 +290,12 @@ def print_report(results: dict[str, Result], cv_results: dict[str, Result], prob
         print(f"\nTargets on {split} (the gate): " + target_line(results[split]).replace("missed", "FAILED"))
 
 
+def _listed(items) -> str:
+    """Join items as English lists them: "a", "a and b", "a, b and c"."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def write_benchmarks(results: dict[str, Result], cv_results: dict[str, Result], timing: tuple[float, float]) -> None:
     """Replace the seda-eval section of BENCHMARKS.md, appending it when the markers are missing."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -304,7 +310,7 @@ def write_benchmarks(results: dict[str, Result], cv_results: dict[str, Result], 
         "",
         "Which figures are blind:",
         "",
-        f"- {' and '.join(f'`{split}`' for split in BLIND_SPLITS)} (below, when present) are the only blind "
+        f"- {_listed(f'`{split}`' for split in BLIND_SPLITS)} (below, when present) are the only blind "
         "measurements and the gate.",
         "- The cross-validated figures are not blind. Each text was scored by models fitted without",
         "  its fold (5 folds, near-duplicates kept together), but the thresholds were chosen on these",

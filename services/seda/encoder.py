@@ -33,7 +33,7 @@ WEIGHTS_PATH = DATA_DIR / "seda_encoder.onnx"
 EMBEDDINGS_PATH = DATA_DIR / "seda_encoder_embeddings.npz"
 TOKENIZER_PATH = DATA_DIR / "seda_encoder_tokenizer.json"
 META_PATH = DATA_DIR / "seda_encoder.json"
-ENCODER_VERSION = "seda-encoder-2026.12.11"
+ENCODER_VERSION = "seda-encoder-2026.12.13"
 BANDS = seda_model.BANDS
 
 # Layers of all-MiniLM-L6-v2 that the encoder keeps. The cost of a call grows in proportion.

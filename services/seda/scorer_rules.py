@@ -38,6 +38,9 @@ _FRAGMENTS = {
     "HARM_ORDER": r"(?:<ACT>|<SH>|<DIE>|kill me|end it(?: all)?(?= |[.,!;]|$)|end (?:everything|my life)|jump(?= and |[.,!;]|$)"
                   r"|(?:give|sacrifice) (?:up )?(?:my ?self|my life)|jump (?:off|from|in front)|step (?:in front|off)"
                   r"|throw my ?self|walk into (?:traffic|the (?:sea|river|road|ocean|lake))|(?:cut|slit) my (?:wrists?|arms?|throat))",
+    # Words between the writer and "kys", and the verb that makes it their own act.
+    "KYS_FILL": r"(?:(?:lol|lmao|ngl|tbh|honestly|lowkey|fr|just|really|literally|actually|prob|probably|so) ){0,3}",
+    "KYS_MODAL": r"(?:gonna|going to|might|about to|finna|wanna|want to|will|could|need to|have to|gotta) ",
     "NUM": r"(?:\d+|two|three|four|five|six|seven|eight|nine|ten|several|many|a few|few)",
     "DAY": r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)",
     # Medicines named in overdose questions.
@@ -188,6 +191,23 @@ SUICIDE_RULES = (
           r"|dying|that much|not waking up|getting hit)"
           r"|(?:if|hope) (?:a |some )?(?:car|bus|truck|train) (?:hits|hit|would hit|ran over|runs over) me",
           "care mind hit over", negatable=False),
+    # Hoping for an accident that would kill the writer: "I kind of hope the plane goes down".
+    _rule("cssrs.wish.accident", _WISH, MODERATE,
+          r"(?:hope|hoping|wish|wishing|pray|praying) (?:that )?(?:the|my|this|our) (?:plane|flight) "
+          r"(?:goes down|go down|crashes|crash|falls|doesn't land|never lands|just drops)"
+          r"|(?:hope|hoping|wish|wishing|pray|praying) (?:that )?(?:the|my|this) (?:car|bus|train|taxi|uber) "
+          r"(?:crashes|crash|goes off the road|doesn't make it)",
+          "hope hoping wish wishing pray praying"),
+    # Perceived burden: the family "finally free of me", or paid out for the writer's death.
+    _rule("cssrs.wish.burden", _WISH, MODERATE,
+          r"(?:be|finally be|set|finally) free of me|(?:be|get|finally be|finally get) rid of me"
+          r"|(?:won't|will not|wont) have to (?:deal with|worry about|put up with|look after|take care of|carry) me"
+          r"(?: any ?more| any longer| much longer)",
+          "free rid have"),
+    _rule("cssrs.plan.insurance", _PLAN, HIGH,
+          r"(?:life )?insurance (?:money|payout|pays? out|policy|will pay|would pay)(?: [a-z']+){0,8}? "
+          r"(?:free of me|rid of me|without me|when i'm gone|after i'm gone|once i'm gone|if i die|when i die|after i die)",
+          "insurance"),
     _rule("cssrs.wish.not_worth", _WISH, MODERATE,
           r"(?:life|living|my life|being alive) (?:isn't|is not|'s not|is no longer|isnt|wasn't|was not) worth "
           r"(?:living|it)",
@@ -225,6 +245,14 @@ SUICIDE_RULES = (
           "die dead alive living breathing exist",
           unless=_DYE_OBJECT),
     _rule("cssrs.ideation.act", _IDEATION, HIGH, r"<ACT>", _ACT_ANCHORS),
+    # "kys" (kill yourself) is aimed at others, but "might just kys" with the writer as
+    # the subject, named or left out at the start of a sentence, means themselves.
+    _rule("cssrs.ideation.kys_self", _IDEATION, HIGH,
+          r"(?:(?:i |i'm |im |i am |i'll |ill |ima |imma )<KYS_FILL>(?:<KYS_MODAL>)?"
+          r"|(?:(?<=^)|(?<=[.!?,;:\n] )|(?<=[.!?,;:\n]))<KYS_FILL><KYS_MODAL>)"
+          r"(?:(?:just|really|literally|actually|prob|probably|fr|lowkey) ){0,2}kys"
+          r"(?! (?:him|her|them|you|u|ya|yall|everyone|someone|somebody|this|that|my|his|their|the)(?![a-z']))",
+          "kys", bounded=False),
     _rule("cssrs.ideation.self_harm", _IDEATION, MODERATE, r"<SH>", "self"),
     _rule("cssrs.ideation.suicide_word", _IDEATION, MODERATE, r"suicid(?:e|al)", "suicid"),
     _rule("cssrs.ideation.suicidal_self", _IDEATION, HIGH,
@@ -338,11 +366,13 @@ SUICIDE_RULES = (
           r"(?: [a-z']+){0,2}? (?:much longer|for long|for the next|for my|tomorrow|next (?:week|month|year)|by|to (?:see|feel)"
           r"|anymore|soon|after)"
           r"|(?:don't|do not) (?:plan|intend|expect) (?:on |to )?be(?:ing)? (?:here|around|alive)"
+          r"|(?:don't|do not|can't|cannot|cant|dont) see myself (?:being |still )?(?:here|around|alive) (?:when|by|for|to see|at|in|next|this)"
           r"|(?:won't|will not|not going to) be a burden (?:much|for much) longer",
           "here around alive burden", negatable=False,
           # An ordinary absence with its reason or its end ("won't be around next week, exams").
           unless=r"exams?|revision|busy|work trip|business trip|travel|holiday|vacation|conference|offline|camp|festival"
-                 r"|wifi|signal|on call|shifts?|out of (?:town|office)|back (?:on|in|next|by)|reply|replies|respond"),
+                 r"|wifi|signal|on call|shifts?|out of (?:town|office)|back (?:on|in|next|by)|reply|replies|respond"
+                 r"|job|company|firm|role|career|team|department|flat|apartment|house|city|town|country|moving|move"),
     _rule("cssrs.intent.decided", _INTENT, MODERATE,
           r"(?:i've|i have|ive) (?:made (?:up )?my (?:mind|choice|decision)|decided)(?=[.!,]|$| and| this| that i| to"
           r" (?:end|die|go|do it|kill)| i won't| i'm going)"
@@ -444,8 +474,15 @@ SUICIDE_RULES = (
           unless=r"charity|goodwill|thrift|donat|declutter|moving|spring cleaning|yard sale|garage sale|outgrown"),
     _rule("cssrs.behavior.wont_need", _BEHAVIOR, MODERATE,
           r"(?:won't|will not|wont) need (?:them|it|these|those|my [a-z']+|anything|any of (?:it|this|them))"
-          r"(?: anymore| where i'm going)?|where i'm going(?=[.!,]|$)",
-          "need going", negatable=False),
+          r"(?: anymore| where i'm going)?|where i'm going(?=[.!,]|$)"
+          # Things for a future the writer does not expect: "I won't need a winter coat this year".
+          r"|(?:won't|will not|wont) need (?:a|an|my|any|new) (?:[a-z']+ ){0,2}?(?:coat|jacket|glasses|passport|clothes"
+          r"|shoes|boots|appointment|check ?up|dentist|haircut|renewal|subscription|birthday present|christmas present)s?"
+          r" (?:this (?:year|winter|christmas|time)|next (?:year|winter|month|week)|any ?more|after (?:this|tonight|[a-z]+day))",
+          "need going", negatable=False,
+          # The ordinary reasons: a move somewhere warm, a purchase, eye surgery.
+          unless=r"moving|move to|bought|got a new|buying|warm|summer|australia|queensland|florida|laser|surgery|contacts"
+                 r"|lenses|because|since|cause|cos|as i"),
     _rule("cssrs.behavior.note", _BEHAVIOR, HIGH,
           r"(?:wrote|written|writing|write|left|leave|leaving|sealed|finished) (?:[a-z']+ ){0,2}?(?:suicide )?"
           r"(?:notes?|letters)(?: [a-z']+){0,3}? (?:to|for) (?:everyone|each|my [a-z']+|the people|mum|mom|dad|people)"
@@ -740,6 +777,9 @@ IDIOMS = re.compile(_expand(
     r"|kill(?:ing|ed|s)? (?:it|time)(?![a-z])|kill for|killing my ?self (?:at|over|for|with|to|trying|working|studying|on)"
     r"|shoot myself in the foot|(?:suicide|suicidal) (?:squad|mission|doors?|runs?|sprints?|burn|prevention|awareness"
     r"|bomber|pact film)|(?:social|career|political|commercial|financial) suicide"
+    # Suicide as a subject of study: "Durkheim's theory of suicide", "suicide risk factors".
+    r"|(?:theory|theories|lecture|seminar|module|essay|research|statistics|stats|risk factors|rates?) (?:of|on|about|into)"
+    r" (?:[a-z'-]+ ){0,3}?suicide|suicide (?:risk factors?|rates?|statistics|stats|research|studies|literature)"
     r"|ego death|death card|the death|ctb (?:bus|route|line|station|stop)"
     r"|end it (?:with|between) (?:him|her|them|my|us)|cut myself (?:some slack|a break|a slice|a piece|shaving|while|on"
     r"|by accident|accidentally|chopping)|hurt myself (?:at|lifting|running|playing|skiing|while|on|in|during|working)"
@@ -760,7 +800,7 @@ IDIOMS = re.compile(_expand(
     r"|asked (?:me )?(?:if|whether) i (?:want|wanted) to die,? (?:and )?i (?:said|told (?:her|him|them)|answered) no"
     r"|(?:kms|kys) (?:this|these|the|over (?:this|these|the))(?= [a-z]+ (?:homework|exam|essay|deadline|assignment"
     r"|quiz|test|class|lecture|shift|meeting|game|level|match|traffic|queue|commute|song|episode|questions|pages))"
-    r"|(?:gonna|going to|will|i'll|ill|might|about to) kms if (?:[a-z']+ ){0,5}?(?:essay|exam|homework|assignment"
+    r"|(?:gonna|going to|will|i'll|ill|might|about to) (?:just )?k[my]s if (?:[a-z']+ ){0,5}?(?:essay|exam|homework|assignment"
     r"|deadline|extension|game|match|teacher|lecture|class|quiz|test|boss|meeting|shift|wifi|traffic|printer|queue)"
     r"|overdos(?:e|ed|ing) on (?:christmas |easter |birthday )?(?:chocolate|sugar|caffeine|coffee|carbs|cheese|cake"
     r"|sweets|candy|netflix|tv|telly|sun|vitamin [a-z]|kindness|nostalgia|memes)"

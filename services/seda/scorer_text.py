@@ -291,17 +291,23 @@ _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 # Frequent English function words and journal words. A text whose words are mostly
 # outside this list is not taken for English.
 _ENGLISH = frozenset("""
-a about after again all also always am an and any anymore anyone anything are around as at away back
-be because been before being better but by can can't cant could couldn't day days did didn't do does
+a about after again all also always am an and any anymore anyone anything are around as at away back be
+because been before being better but by can can't cant could couldn't day days did didn't do does
 doesn't don't dont down even ever every everyone everything feel feeling feels felt for from get gets
-getting go going gonna got had has have haven't having he her here him his how i i'd i'll i'm i've id
-if im in into is isn't it it's its just know last less life like little lot made make many may me
-might more most much my myself need never next no nobody not nothing now of off ok okay on one only
-or other our out over people really right said same say see she should since so some someone
-something still such than that that's the their them then there these they thing things think this
-those though through time to today told tomorrow tonight too try trying up us very want wanna wanted
-was wasn't way we well went were what when where which while who why will with without won't would
-wouldn't yeah yes yet you your yourself week weekend night morning work feel tired happy sad
+getting go going gonna got had has have haven't having he her here him his how i i'd i'll i'm i've id if
+im in into is isn't it it's its just know last less life like little lot made make many may me might
+more most much my myself need never next no nobody not nothing now of off ok okay on one only or other
+our out over people really right said same say see she should since so some someone something still such
+than that that's the their them then there these they thing things think this those though through time
+to today told tomorrow tonight too try trying up us very want wanna wanted was wasn't way we well went
+were what when where which while who why will with without won't would wouldn't yeah yes yet you your
+yourself week weekend night morning work feel tired happy sad good great new old first last big best
+love loved hate fun funny excited party ideas idea friend friends family mom dad home house school class
+job boss money dinner lunch food coffee pizza movie show game games music song phone text call read
+watch watched bed sleep slept hours minutes year years month tonight's finally guess maybe probably
+actually literally honestly pretty super sure thanks thank please lol lmao omg idk ngl tbh brb gtg ttyl
+lmk omw smh rn btw imo irl jk nvm pls plz thx ty ur yall kk bruh hbu wyd hmu gotta kinda sorta lowkey
+dunno
 """.split())
 
 # Frequent words of other languages written in Latin script, without accents (folding
@@ -362,6 +368,8 @@ def detect_language(text: str, folded: str, locale: str = "") -> str:
     Returns a language code such as "en" or "es", or "und" when the guess has no
     basis. A Latin-script text of fewer than four words with no word of another
     language counts as English, or as the language of ``locale`` when one is given.
+    With an English ``locale``, one English word is enough when no word of another
+    language is found, so that chat with few function words ("brb gtg") stays English.
     """
     if not _latin_is_majority(text):
         for pattern, code in _SCRIPTS:
@@ -386,9 +394,14 @@ def detect_language(text: str, folded: str, locale: str = "") -> str:
     if best_hits >= 1 and best_hits > english:
         return best_code
     english += sum(1 for word in words if word in _SHARED_WORDS)
-    if english >= 1 and english >= 0.2 * len(words):
+    if english >= 1 and (english >= 0.2 * len(words) or (best_hits == 0 and _locale_language(locale) == "en")):
         return "en"
     if len(words) < 4 and best_hits == 0:
-        hint = locale.replace("_", "-").split("-")[0].lower()
-        return hint if hint.isalpha() and len(hint) in (2, 3) else "en"
+        return _locale_language(locale) or "en"
     return best_code if best_hits >= 1 else "und"
+
+
+def _locale_language(locale: str) -> str:
+    """Return the language subtag of ``locale`` in lower case, or "" when it has none."""
+    hint = locale.replace("_", "-").split("-")[0].lower()
+    return hint if hint.isalpha() and len(hint) in (2, 3) else ""
