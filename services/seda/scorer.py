@@ -406,7 +406,9 @@ _REMOTE_PAST = re.compile(
     r"(?<![a-z])(?:(?:\d+|a few|few|several|many|two|three|four|five|six|seven|eight|nine|ten) years? ago|"
     r"years ago|a (?:long time|decade|year) ago|decades? ago|months ago|back (?:then|in)|in (?:high school|college|"
     r"university|school|my teens|my twenties|my thirties|(?:19|20)\d\d)|when i was (?:a kid|a teen(?:ager)?|younger|"
-    r"little|in (?:high )?school|in college|\d+|[a-z]+teen|twenty)|as a (?:kid|teen(?:ager)?)|at (?:age )?\d\d(?=,? i (?:[a-z]+ )?(?:was|had|wrote|tried|wanted|thought|felt|used|did|took|made|got|went) )|there (?:was|were) "
+    r"little|in (?:high )?school|in college|\d+|[a-z]+teen|twenty)|as a (?:kid|teen(?:ager)?)"
+    r"|at (?:age )?\d\d(?=,? i (?:[a-z]+ )?(?:was|had|wrote|tried|wanted|thought|felt|used|did|took|made|got|went) )"
+    r"|there (?:was|were) "
     r"(?:a time|days|times)|used to|i remember (?:when|wanting|feeling)|at my lowest|last year|once thought|"
     r"last (?:winter|spring|summer|autumn|fall)|(?:my|the|an?) (?:old|(?:19|20)\d\d) (?:journal|diary|notebook|entries)|"
     r"(?:journal|diary|notebook|entries) from (?:19|20)\d\d|in the first year)(?![a-z])")
@@ -419,8 +421,8 @@ _RESOLVED = re.compile(
     r"today i (?:ran|feel|am|'m|have)|i'm sober|i'm \d+ now|now i'm|haven't felt that way|"
     r"(?:not|no longer) that person|(?:have been|are|were) absent|really okay|i'm not in that place)(?![a-z])")
 # "Ten years ago today" dates the past; its "today" is not the present.
-_PRESENT = re.compile(r"(?<![a-z])(?<!ago )(?:now|today|tonight|again|still|lately|these days|right now|currently|anymore)"
-                      r"(?![a-z])")
+_PRESENT = re.compile(r"(?<![a-z])(?<!ago )"
+                      r"(?:now|today|tonight|again|still|lately|these days|right now|currently|anymore)(?![a-z])")
 
 # An imperative that passes a message on, followed only by its addressee ("please tell my dad that ").
 _ADDRESSED = re.compile(r"(?:^\s*|(?<![a-z'])(?:please|and|just|so) )tell (?:[a-z']+ ){1,3}?(?:that )?$")
@@ -609,8 +611,9 @@ def _emoji_hits(text: str, context: _Context) -> list[_Hit]:
         paired = any(c in rules.DEATH_EMOJI for c in near) if is_method else any(c in rules.METHOD_EMOJI for c in near)
         repeated = sum(1 for c in near if c in rules.METHOD_EMOJI) >= 3
 
-        if is_method and not (farewell or paired) and _innocent_emoji_use(ch, text if len(text) <= 120 else text[start:end]):
-            continue
+        if is_method and not (farewell or paired):
+            if _innocent_emoji_use(ch, text if len(text) <= 120 else text[start:end]):
+                continue
         if is_method:
             severity = rules.HIGH if (final or farewell or paired) else rules.MODERATE if repeated else rules.LOW
             hits.append(_Hit("emoji.method", "method", severity, index, index + 1))
@@ -633,11 +636,14 @@ _EMOJI_FAREWELL = re.compile(r"(?<![a-z])(?:bye|goodbye|farewell|adios|adieu|ade
 # for a prescription, a knot for sailing. They cancel the emoji unless a farewell or
 # a death emoji goes with it.
 _EMOJI_INNOCENT = {
-    "\U0001f52a": re.compile(r"(?<![a-z])(?:cook|cooking|cooked|chef|kitchen|recipe|chop|chopping|dice|dicing|slice|slicing"
-                             r"|carve|carving|knife skills|sharpen|sharpening|dinner|lunch|prep|meal|butcher|onions?|veg)(?![a-z])"),
-    "\U0001f48a": re.compile(r"(?<![a-z])(?:vitamins?|prescription|prescribed|doctor|gp|pharmacy|pharmacist|refill|antibiotics"
-                             r"|supplements?|allergy|hay ?fever|headache|cold|flu|melatonin|(?:my|morning|evening|night) meds)(?![a-z])"),
-    "\U0001faa2": re.compile(r"(?<![a-z])(?:sail|sailing|boat|scouts?|macrame|climbing|knot tying|crochet|knitting|rope course)(?![a-z])"),
+    "\U0001f52a": re.compile(r"(?<![a-z])(?:cook|cooking|cooked|chef|kitchen|recipe|chop|chopping|dice|dicing|slice"
+                             r"|slicing|carve|carving|knife skills|sharpen|sharpening|dinner|lunch|prep|meal|butcher"
+                             r"|onions?|veg)(?![a-z])"),
+    "\U0001f48a": re.compile(r"(?<![a-z])(?:vitamins?|prescription|prescribed|doctor|gp|pharmacy|pharmacist|refill"
+                             r"|antibiotics|supplements?|allergy|hay ?fever|headache|cold|flu|melatonin"
+                             r"|(?:my|morning|evening|night) meds)(?![a-z])"),
+    "\U0001faa2": re.compile(r"(?<![a-z])(?:sail|sailing|boat|scouts?|macrame|climbing|knot tying|crochet|knitting"
+                             r"|rope course)(?![a-z])"),
     "\U0001fa92": re.compile(r"(?<![a-z])(?:shave|shaving|shaved|beard|barber|legs)(?![a-z])"),
     "\U0001fa78": re.compile(r"(?<![a-z])(?:donate|donating|donation|donor|blood test|period|bloods)(?![a-z])"),
 }

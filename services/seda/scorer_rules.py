@@ -206,7 +206,8 @@ SUICIDE_RULES = (
           "free rid have"),
     _rule("cssrs.plan.insurance", _PLAN, HIGH,
           r"(?:life )?insurance (?:money|payout|pays? out|policy|will pay|would pay)(?: [a-z']+){0,8}? "
-          r"(?:free of me|rid of me|without me|when i'm gone|after i'm gone|once i'm gone|if i die|when i die|after i die)",
+          r"(?:free of me|rid of me|without me|when i'm gone|after i'm gone|once i'm gone|if i die|when i die"
+          r"|after i die)",
           "insurance"),
     _rule("cssrs.wish.not_worth", _WISH, MODERATE,
           r"(?:life|living|my life|being alive) (?:isn't|is not|'s not|is no longer|isnt|wasn't|was not) worth "
@@ -366,7 +367,8 @@ SUICIDE_RULES = (
           r"(?: [a-z']+){0,2}? (?:much longer|for long|for the next|for my|tomorrow|next (?:week|month|year)|by|to (?:see|feel)"
           r"|anymore|soon|after)"
           r"|(?:don't|do not) (?:plan|intend|expect) (?:on |to )?be(?:ing)? (?:here|around|alive)"
-          r"|(?:don't|do not|can't|cannot|cant|dont) see myself (?:being |still )?(?:here|around|alive) (?:when|by|for|to see|at|in|next|this)"
+          r"|(?:don't|do not|can't|cannot|cant|dont) see myself (?:being |still )?(?:here|around|alive)"
+          r" (?:when|by|for|to see|at|in|next|this)"
           r"|(?:won't|will not|not going to) be a burden (?:much|for much) longer",
           "here around alive burden", negatable=False,
           # An ordinary absence with its reason or its end ("won't be around next week, exams").
@@ -477,12 +479,13 @@ SUICIDE_RULES = (
           r"(?: anymore| where i'm going)?|where i'm going(?=[.!,]|$)"
           # Things for a future the writer does not expect: "I won't need a winter coat this year".
           r"|(?:won't|will not|wont) need (?:a|an|my|any|new) (?:[a-z']+ ){0,2}?(?:coat|jacket|glasses|passport|clothes"
-          r"|shoes|boots|appointment|check ?up|dentist|haircut|renewal|subscription|birthday present|christmas present)s?"
-          r" (?:this (?:year|winter|christmas|time)|next (?:year|winter|month|week)|any ?more|after (?:this|tonight|[a-z]+day))",
+          r"|shoes|boots|appointment|check ?up|dentist|haircut|renewal|subscription|birthday present"
+          r"|christmas present)s? (?:this (?:year|winter|christmas|time)|next (?:year|winter|month|week)|any ?more"
+          r"|after (?:this|tonight|[a-z]+day))",
           "need going", negatable=False,
           # The ordinary reasons: a move somewhere warm, a purchase, eye surgery.
-          unless=r"moving|move to|bought|got a new|buying|warm|summer|australia|queensland|florida|laser|surgery|contacts"
-                 r"|lenses|because|since|cause|cos|as i"),
+          unless=r"moving|move to|bought|got a new|buying|warm|summer|australia|queensland|florida|laser|surgery"
+                 r"|contacts|lenses|because|since|cause|cos|as i"),
     _rule("cssrs.behavior.note", _BEHAVIOR, HIGH,
           r"(?:wrote|written|writing|write|left|leave|leaving|sealed|finished) (?:[a-z']+ ){0,2}?(?:suicide )?"
           r"(?:notes?|letters)(?: [a-z']+){0,3}? (?:to|for) (?:everyone|each|my [a-z']+|the people|mum|mom|dad|people)"
@@ -778,8 +781,8 @@ IDIOMS = re.compile(_expand(
     r"|shoot myself in the foot|(?:suicide|suicidal) (?:squad|mission|doors?|runs?|sprints?|burn|prevention|awareness"
     r"|bomber|pact film)|(?:social|career|political|commercial|financial) suicide"
     # Suicide as a subject of study: "Durkheim's theory of suicide", "suicide risk factors".
-    r"|(?:theory|theories|lecture|seminar|module|essay|research|statistics|stats|risk factors|rates?) (?:of|on|about|into)"
-    r" (?:[a-z'-]+ ){0,3}?suicide|suicide (?:risk factors?|rates?|statistics|stats|research|studies|literature)"
+    r"|(?:theory|theories|lecture|seminar|module|essay|research|statistics|stats|risk factors|rates?)"
+    r" (?:of|on|about|into) (?:[a-z'-]+ ){0,3}?suicide|suicide (?:risk factors?|rates?|statistics|stats|research|studies|literature)"
     r"|ego death|death card|the death|ctb (?:bus|route|line|station|stop)"
     r"|end it (?:with|between) (?:him|her|them|my|us)|cut myself (?:some slack|a break|a slice|a piece|shaving|while|on"
     r"|by accident|accidentally|chopping)|hurt myself (?:at|lifting|running|playing|skiing|while|on|in|during|working)"
@@ -800,7 +803,8 @@ IDIOMS = re.compile(_expand(
     r"|asked (?:me )?(?:if|whether) i (?:want|wanted) to die,? (?:and )?i (?:said|told (?:her|him|them)|answered) no"
     r"|(?:kms|kys) (?:this|these|the|over (?:this|these|the))(?= [a-z]+ (?:homework|exam|essay|deadline|assignment"
     r"|quiz|test|class|lecture|shift|meeting|game|level|match|traffic|queue|commute|song|episode|questions|pages))"
-    r"|(?:gonna|going to|will|i'll|ill|might|about to) (?:just )?k[my]s if (?:[a-z']+ ){0,5}?(?:essay|exam|homework|assignment"
+    r"|(?:gonna|going to|will|i'll|ill|might|about to) (?:just )?k[my]s if (?:[a-z']+ ){0,5}?"
+    r"(?:essay|exam|homework|assignment"
     r"|deadline|extension|game|match|teacher|lecture|class|quiz|test|boss|meeting|shift|wifi|traffic|printer|queue)"
     r"|overdos(?:e|ed|ing) on (?:christmas |easter |birthday )?(?:chocolate|sugar|caffeine|coffee|carbs|cheese|cake"
     r"|sweets|candy|netflix|tv|telly|sun|vitamin [a-z]|kindness|nostalgia|memes)"
