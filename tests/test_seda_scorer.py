@@ -540,6 +540,21 @@ def test_oblique_wording_and_its_everyday_twin(text, expected):
     assert band(text) == expected
 
 
+# Plans told as a trip or a routine, and their everyday twins.
+@pytest.mark.parametrize("text, expected", [
+    ("After work I'm driving to the top of the parking garage on 5th and jumping.", "critical"),
+    ("Driving out to the cliffs this weekend and jumping into the sea with friends, so excited", "clear"),
+    ("I'll be stepping in front of the 7:15 train tomorrow.", "critical"),
+    ("Got the 7:15 train to work, stepped in front of a puddle lol", "clear"),
+    ("I'm going to stop eating and drinking until it's over.", "critical"),
+    ("going to stop eating sugar until the wedding lol", "clear"),
+    ("My therapist asked if I'd ever thought about suicide and I said no, honestly.", "clear"),
+    ("\U0001f52a\U0001f345\U0001f9c5 making salsa tonight", "clear"),
+])
+def test_plans_told_as_trips_and_their_twins(text, expected):
+    assert band(text) == expected
+
+
 # "kys" is an insult aimed at someone else, unless the writer is its subject.
 @pytest.mark.parametrize("text, expected", [
     ("might just kys", "critical"),

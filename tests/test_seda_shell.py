@@ -59,6 +59,8 @@ def test_underscore_locale_gets_a_hint():
     [
         ("", "missing"),
         ("   \n", "only whitespace"),
+        ("\u0301\u0301\u0301", "only whitespace"),
+        ("\ufe0f\ufe0f", "only whitespace"),
         ("x" * 20_001, "20001 code points"),
     ],
 )

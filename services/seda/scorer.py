@@ -56,7 +56,7 @@ from services.seda import model as seda_model
 from services.seda import scorer_rules as rules
 from services.seda.scorer_text import FoldedText, detect_language, fold
 
-MODEL_VERSION = "seda-hybrid-2026.12.13"
+MODEL_VERSION = "seda-hybrid-2026.12.14"
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en",)
 MAX_TEXT_LENGTH = 20_000  # Unicode code points
 
@@ -349,7 +349,8 @@ def _drop_contained(hits: list[_Hit]) -> list[_Hit]:
     return kept
 
 
-_SENTENCE_END = re.compile(r"[.!?;:\n]+")
+# A point or colon between two digits ("7:15", "2.5") ends no sentence.
+_SENTENCE_END = re.compile(r"(?<![0-9])[.!?;:\n]+|[.!?;:\n]+(?![0-9])")
 _CLAUSE_BREAK = re.compile(r"(?<![a-z'])(?:but|though|although|however|yet|except)(?![a-z'])|[,;]")
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
@@ -638,7 +639,8 @@ _EMOJI_FAREWELL = re.compile(r"(?<![a-z])(?:bye|goodbye|farewell|adios|adieu|ade
 _EMOJI_INNOCENT = {
     "\U0001f52a": re.compile(r"(?<![a-z])(?:cook|cooking|cooked|chef|kitchen|recipe|chop|chopping|dice|dicing|slice"
                              r"|slicing|carve|carving|knife skills|sharpen|sharpening|dinner|lunch|prep|meal|butcher"
-                             r"|onions?|veg)(?![a-z])"),
+                             r"|onions?|veg|salsa|salad|soup|stew|curry|bread|cake|baking|making (?:tea|lunch|dinner|breakfast))"
+                             r"(?![a-z])|[\U0001f345-\U0001f37f\U0001f950-\U0001f96f\U0001f9c0-\U0001f9cb]"),
     "\U0001f48a": re.compile(r"(?<![a-z])(?:vitamins?|prescription|prescribed|doctor|gp|pharmacy|pharmacist|refill"
                              r"|antibiotics|supplements?|allergy|hay ?fever|headache|cold|flu|melatonin"
                              r"|(?:my|morning|evening|night) meds)(?![a-z])"),

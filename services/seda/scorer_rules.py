@@ -294,6 +294,24 @@ SUICIDE_RULES = (
           "bridge roof building balcony overpass cliff tracks train bus truck traffic sea ocean river lake window ledge garage wall tree", intent_upgrade=True,
           unless=r"swim|diving|cliff jumping|for fun|pool|holiday|vacation|with friends|splash|bungee|parachut|skydiv"
                  r"|party|festival|dare"),
+    # A plan told as a trip: "driving to the top of the parking garage and jumping",
+    # "stepping in front of the 7:15 train tomorrow".
+    _rule("cssrs.method.trip_jump", _METHOD, HIGH,
+          r"(?:driving|heading|going|walking|taking the [a-z]+|getting a [a-z]+) (?:out )?(?:to|up to) (?:[a-z0-9']+ ){0,6}?"
+          r"(?:garage|roof|rooftop|bridge|cliffs?|quarry|tower|building|overpass|balcony|ledge|top floor|pier|dam)"
+          r"(?: [a-z0-9']+){0,5}? and (?:jumping|jump|throwing myself|stepping off|going over)(?! (?:in|into) the (?:pool|lake|water|sea)"
+          r" (?:with|for))"
+          r"|(?:stepping|step|walking|walk|throwing myself|throw myself) in front of (?:a|the|an) (?:[0-9:]+ |[a-z]+ )?"
+          r"(?:train|bus|truck|lorry|tube|tram|subway)(?! (?:doors|station|stop|timetable))",
+          "garage roof rooftop bridge cliff cliffs quarry tower building overpass balcony ledge floor pier dam front",
+          unless=r"swim|diving|cliff jumping|for fun|pool|holiday|vacation|with friends|splash|bungee|parachut|skydiv"
+                 r"|party|festival|dare|photo|selfie|picture"),
+    # Stopping food, drink or a life-saving medicine in order to die.
+    _rule("cssrs.intent.stop_eating", _INTENT, HIGH,
+          r"(?:going to|gonna|will|i'll|ill|decided to|plan to|planning to) (?:just )?(?:stop|quit) (?:eating|drinking"
+          r"|eating and drinking|drinking and eating|taking my (?:insulin|meds|medication|heart pills))"
+          r"(?: [a-z']+){0,3}? (?:until (?:it's over|it is over|i die|the end|i'm gone|i am gone|i don't wake up)|to die)",
+          "until die"),
     _rule("cssrs.method.edge", _METHOD, MODERATE,
           r"stand(?:ing)? (?:at|on) the edge|imagin(?:e|ing) (?:[a-z']+ ){0,2}?(?:stepping|jumping|falling) "
           r"(?:forward|off|in front)|stepping forward",
@@ -801,6 +819,9 @@ IDIOMS = re.compile(_expand(
     # Believable denials: "suicide has never crossed my mind", a question answered no.
     r"|suicid[a-z]* (?:thoughts? )?(?:has|have|had) never (?:once )?(?:crossed|entered|been on) my mind"
     r"|asked (?:me )?(?:if|whether) i (?:want|wanted) to die,? (?:and )?i (?:said|told (?:her|him|them)|answered) no"
+    r"|asked (?:me )?(?:if|whether) i(?:'d| had| have)? (?:ever )?(?:thought (?:about|of)|had (?:any )?thoughts (?:of|about)"
+    r"|considered) (?:suicide|killing myself|ending my life|dying|hurting myself)(?: [a-z']+){0,3}?,? (?:and )?i"
+    r" (?:said|told (?:her|him|them)|answered) no"
     r"|(?:kms|kys) (?:this|these|the|over (?:this|these|the))(?= [a-z]+ (?:homework|exam|essay|deadline|assignment"
     r"|quiz|test|class|lecture|shift|meeting|game|level|match|traffic|queue|commute|song|episode|questions|pages))"
     r"|(?:gonna|going to|will|i'll|ill|might|about to) (?:just )?k[my]s if (?:[a-z']+ ){0,5}?"

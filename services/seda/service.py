@@ -146,7 +146,9 @@ def read_request(request: seda_pb2.AuditRequest) -> CheckedRequest:
 
 
 # Control and format characters (U+200B, U+FEFF, bidi marks) and separators.
-INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+# Control, format and separator characters, and marks (combining accents, and variation
+# selectors such as U+FE0F), which say nothing without a letter to sit on.
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
 
 
 def check_text(text: str) -> list[FieldViolation]:
@@ -159,7 +161,7 @@ def check_text(text: str) -> list[FieldViolation]:
     if not any(not char.isspace() and unicodedata.category(char) not in INVISIBLE_CATEGORIES for char in text):
         return [FieldViolation(
             "journal_text",
-            "journal_text contains only whitespace or invisible characters (such as U+200B or control characters): "
+            "journal_text contains only whitespace or invisible characters (such as U+200B, control characters or lone combining marks): "
             f"send the person's text, 1 to {limit} code points",
         )]
     if len(text) > limit:
