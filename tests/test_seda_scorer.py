@@ -451,7 +451,7 @@ def test_english_chat_is_english(text, locale):
     ("Nataka kufa leo usiku", "en-US", "und"),
     ("quero me matar amanh\u00e3", "en-US", "pt"),
 ])
-def test_english_locale_does_not_override_other_words(text, locale, language):
+def test_english_locale_keeps_other_languages(text, locale, language):
     assert assess(text, locale).language == language
 
 
@@ -524,9 +524,10 @@ def test_conditional_slang_about_a_person_stays_critical():
     assert band("i'll kms if she leaves me tonight") == "critical"
 
 
-# Oblique wording: a future the writer does not expect, a burden lifted by their death,
-# hoping for an accident; each beside its everyday twin.
-@pytest.mark.parametrize("text, expected", [
+# Each risky phrase sits beside an everyday twin in nearly the same words.
+TWIN_CASES = [
+    # Oblique wording: a future the writer does not expect, a burden lifted by their
+    # death, hoping for an accident.
     ("My family will get the insurance money and finally be free of me.", "critical"),
     ("Renewed my life insurance policy today, boring adult stuff.", "clear"),
     ("I don't see myself being here when spring comes.", "critical"),
@@ -535,13 +536,7 @@ def test_conditional_slang_about_a_person_stays_critical():
     ("Scared of flying, I keep imagining the plane goes down.", "clear"),
     ("I won't need a winter coat this year.", "watch"),
     ("I won't need a winter coat this year, we're moving to Queensland!", "clear"),
-])
-def test_oblique_wording_and_its_everyday_twin(text, expected):
-    assert band(text) == expected
-
-
-# Plans told as a trip or a routine, and their everyday twins.
-@pytest.mark.parametrize("text, expected", [
+    # Plans phrased as a trip or a routine.
     ("After work I'm driving to the top of the parking garage on 5th and jumping.", "critical"),
     ("Driving out to the cliffs this weekend and jumping into the sea with friends, so excited", "clear"),
     ("I'll be stepping in front of the 7:15 train tomorrow.", "critical"),
@@ -550,13 +545,7 @@ def test_oblique_wording_and_its_everyday_twin(text, expected):
     ("going to stop eating sugar until the wedding lol", "clear"),
     ("My therapist asked if I'd ever thought about suicide and I said no, honestly.", "clear"),
     ("\U0001f52a\U0001f345\U0001f9c5 making salsa tonight", "clear"),
-])
-def test_plans_told_as_trips_and_their_twins(text, expected):
-    assert band(text) == expected
-
-
-# "kys" is an insult aimed at someone else, unless the writer is its subject.
-@pytest.mark.parametrize("text, expected", [
+    # "kys" is an insult aimed at someone else, unless the writer is its subject.
     ("might just kys", "critical"),
     ("i'm gonna kys fr", "critical"),
     ("ok. wanna kys tbh", "critical"),
@@ -564,8 +553,11 @@ def test_plans_told_as_trips_and_their_twins(text, expected):
     ("lmao kys noob", "clear"),
     ("he told me to kys", "clear"),
     ("might just kys if this meeting runs over", "clear"),
-])
-def test_kys_counts_when_the_writer_is_its_subject(text, expected):
+]
+
+
+@pytest.mark.parametrize("text, expected", TWIN_CASES)
+def test_twin_phrase_band(text, expected):
     assert band(text) == expected
 
 

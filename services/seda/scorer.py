@@ -421,7 +421,7 @@ _RESOLVED = re.compile(
     r"(?:years?|months?) (?:clean|sober|free)|free of it|haven't (?:in|since|had)|recovered|recovery|now i |"
     r"today i (?:ran|feel|am|'m|have)|i'm sober|i'm \d+ now|now i'm|haven't felt that way|"
     r"(?:not|no longer) that person|(?:have been|are|were) absent|really okay|i'm not in that place)(?![a-z])")
-# "Ten years ago today" dates the past; its "today" is not the present.
+# The "today" of "ten years ago today" dates the past, so it does not mark the present.
 _PRESENT = re.compile(r"(?<![a-z])(?<!ago )"
                       r"(?:now|today|tonight|again|still|lately|these days|right now|currently|anymore)(?![a-z])")
 
@@ -636,6 +636,7 @@ _EMOJI_FAREWELL = re.compile(r"(?<![a-z])(?:bye|goodbye|farewell|adios|adieu|ade
 # Everyday uses of a method emoji, named in its sentence: a knife for cooking, a pill
 # for a prescription, a knot for sailing. They cancel the emoji unless a farewell or
 # a death emoji goes with it.
+# NOTE: the uses are short word lists, so an everyday use named in other words still counts.
 _EMOJI_INNOCENT = {
     "\U0001f52a": re.compile(r"(?<![a-z])(?:cook|cooking|cooked|chef|kitchen|recipe|chop|chopping|dice|dicing|slice"
                              r"|slicing|carve|carving|knife skills|sharpen|sharpening|dinner|lunch|prep|meal|butcher"

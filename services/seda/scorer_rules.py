@@ -294,7 +294,7 @@ SUICIDE_RULES = (
           "bridge roof building balcony overpass cliff tracks train bus truck traffic sea ocean river lake window ledge garage wall tree", intent_upgrade=True,
           unless=r"swim|diving|cliff jumping|for fun|pool|holiday|vacation|with friends|splash|bungee|parachut|skydiv"
                  r"|party|festival|dare"),
-    # A plan told as a trip: "driving to the top of the parking garage and jumping",
+    # A plan phrased as a trip: "driving to the top of the parking garage and jumping",
     # "stepping in front of the 7:15 train tomorrow".
     _rule("cssrs.method.trip_jump", _METHOD, HIGH,
           r"(?:driving|heading|going|walking|taking the [a-z]+|getting a [a-z]+) (?:out )?(?:to|up to) (?:[a-z0-9']+ ){0,6}?"

@@ -394,6 +394,8 @@ def detect_language(text: str, folded: str, locale: str = "") -> str:
     if best_hits >= 1 and best_hits > english:
         return best_code
     english += sum(1 for word in words if word in _SHARED_WORDS)
+    # NOTE: with an English locale, text in a language missing from _OTHER_LANGUAGES that
+    # holds one English word counts as English, so it loses the cap of unsupported text.
     if english >= 1 and (english >= 0.2 * len(words) or (best_hits == 0 and _locale_language(locale) == "en")):
         return "en"
     if len(words) < 4 and best_hits == 0:

@@ -34,8 +34,8 @@ CONTEXTS = ("tarot_reading", "transit_forecast", "horoscope", "journal_prompt", 
 
 # The shape of a BCP 47 language tag (RFC 5646, section 2.1): language,
 # optional script, optional region, variants, extensions such as -u-ca-gregory,
-# then a private-use part (-x-...). Tags are matched without regard to case;
-# the scorer reads only the language and the resources only the region.
+# then a private-use part (-x-...). Tags are matched without regard to case.
+# The scorer reads only the language, and the resources only the region.
 LOCALE_PATTERN = re.compile(
     r"(?P<language>[a-z]{2,3})"
     r"(?:-(?P<script>[a-z]{4}))?"
@@ -147,7 +147,7 @@ def read_request(request: seda_pb2.AuditRequest) -> CheckedRequest:
 
 # Control and format characters (U+200B, U+FEFF, bidi marks) and separators.
 # Control, format and separator characters, and marks (combining accents, and variation
-# selectors such as U+FE0F), which say nothing without a letter to sit on.
+# selectors such as U+FE0F), which carry no text without a letter to attach to.
 INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
 
 
