@@ -8,13 +8,17 @@ request schema) into the chart as edge_schema.lua, which
 tools/build_protos.py refreshes on every build.
 """
 
+import base64
 import dataclasses
 import json
 import pathlib
 import string
 
+import grpc
+
 from defrag import edgeschema
 from defrag.platform.config import ROOT, descriptor_path
+from defrag.platform.errors import ApiError
 
 CHART_ENVOY_FILES = ROOT / "deploy" / "helm" / "defrag" / "files" / "envoy"
 TEMPLATE = CHART_ENVOY_FILES / "envoy.yaml.tmpl"
@@ -51,6 +55,48 @@ UPSTREAM_TIMEOUT = "30s"
 # An idle edge with one worker thread had a 16 MiB heap (measured on
 # loopback), and each held REST body adds up to 1 MiB.
 MAX_HEAP_BYTES = 512 * 1024 * 1024
+
+
+# Envoy's own replies to native gRPC calls, by template placeholder prefix.
+# Envoy sends the reply body as grpc-message. The template also sends the
+# whole Status in grpc-status-details-bin, so a gRPC client finds the reason
+# where the gateway and the services put it.
+# The details are fixed bytes, so their ErrorInfo has no request_id. The
+# x-request-id response header carries it.
+GRPC_LOCAL_REPLIES = {
+    "grpc_authz_unavailable": ApiError(
+        grpc.StatusCode.UNAVAILABLE,
+        "AUTHORIZATION_UNAVAILABLE",
+        "the authorization service is unavailable; retry after 1 second",
+        retry_after_seconds=1,
+    ),
+    "grpc_service_unavailable": ApiError(
+        grpc.StatusCode.UNAVAILABLE,
+        "SERVICE_UNAVAILABLE",
+        "the service is unavailable; retry after 1 second",
+        retry_after_seconds=1,
+    ),
+    "grpc_unrouted": ApiError(
+        grpc.StatusCode.UNIMPLEMENTED,
+        "METHOD_NOT_FOUND",
+        "no such method; list the public methods with gRPC server reflection",
+    ),
+    "grpc_body_too_large": ApiError(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "BODY_TOO_LARGE",
+        "the request message is over 1 MiB; send a smaller message",
+    ),
+}
+
+
+def grpc_local_reply_values() -> dict[str, str]:
+    """Returns the template values of GRPC_LOCAL_REPLIES: each one's message and its details header."""
+    values = {}
+    for prefix, error in GRPC_LOCAL_REPLIES.items():
+        details = base64.b64encode(error.to_status().SerializeToString()).decode().rstrip("=")
+        values[f"{prefix}_message"] = error.message
+        values[f"{prefix}_details"] = details
+    return values
 
 
 @dataclasses.dataclass
@@ -115,6 +161,7 @@ def chart_files(descriptor: pathlib.Path) -> dict[pathlib.Path, str]:
         "max_request_bytes": MAX_REQUEST_BYTES,
         "transcoded_services": TRANSCODED_SERVICES,
         "ignored_query_parameters": IGNORED_QUERY_PARAMETERS,
+        "grpc_local_replies": grpc_local_reply_values(),
     }
     return {
         EDGE_SCHEMA_LUA: edge_schema_line(descriptor),
@@ -164,5 +211,6 @@ def render(config: EdgeConfig, template: pathlib.Path = TEMPLATE) -> str:
         "billing_endpoints": endpoints_yaml(config.billing),
         # Plaintext: only the chart terminates TLS in Envoy.
         "public_transport_socket": "",
+        **grpc_local_reply_values(),
     }
     return string.Template(template.read_text()).substitute(values)

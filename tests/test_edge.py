@@ -7,6 +7,7 @@ import json
 import grpc
 import pytest
 from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from conftest import ISSUED_KEYS, LOS_ANGELES_1990, bearer, error_reason, http, rich_status, status_detail
 from defrag.keys.v1 import admin_pb2, usage_pb2, usage_pb2_grpc
@@ -248,6 +249,10 @@ def test_unknown_grpc_method_is_unimplemented_and_free(admin, public_channel):
     assert in_service.value.code() == grpc.StatusCode.UNIMPLEMENTED
     assert error_reason(in_service.value) == "METHOD_NOT_FOUND"
     assert no_service.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    # Envoy answers for a service it does not route, with the same Status
+    # in grpc-status-details-bin as in the call's code and message.
+    assert error_reason(no_service.value) == "METHOD_NOT_FOUND"
+    assert rpc_status.from_call(no_service.value).message == no_service.value.details()
     assert admin.used(account_id) == 0
 
 
@@ -349,6 +354,8 @@ def test_grpc_message_over_envoy_limit_is_resource_exhausted(public_channel, adm
 
     assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "1 MiB" in raised.value.details()
+    assert error_reason(raised.value) == "BODY_TOO_LARGE"
+    assert rpc_status.from_call(raised.value).code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
 
 
 def test_plus_sign_in_utc_offset_is_kept(mesh, admin):

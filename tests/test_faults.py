@@ -10,8 +10,10 @@ import urllib.request
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
-from conftest import LOS_ANGELES_1990, AdminClient, bearer, error_reason, eventually, http, start_mesh
+from conftest import LOS_ANGELES_1990, AdminClient, bearer, error_reason, eventually, http, start_mesh, status_detail
 from defrag.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
 
 pytestmark = pytest.mark.integration
@@ -30,6 +32,17 @@ REJOIN_SECONDS = 2.0 + 1.0
 def grpc_call(mesh, key):
     with grpc.insecure_channel(f"127.0.0.1:{mesh.ports.public}") as channel:
         return telemetry_pb2_grpc.TelemetryServiceStub(channel).GetVectors(REQUEST, metadata=[("x-api-key", key)], timeout=10)
+
+
+def assert_envoy_unavailable(error: grpc.RpcError, reason: str) -> None:
+    """Check Envoy's own UNAVAILABLE reply to a native gRPC call: its Status, reason, RetryInfo and request id."""
+    status = rpc_status.from_call(error)  # raises unless its code and message are the call's
+    assert status is not None, "no grpc-status-details-bin"
+    assert error_reason(error) == reason
+    assert status_detail(status, error_details_pb2.RetryInfo).retry_delay.seconds == 1
+    metadata = dict(error.trailing_metadata())
+    assert metadata["retry-after"] == "1"
+    assert metadata["x-request-id"]
 
 
 def envoy_counter(mesh, name: str) -> int:
@@ -113,6 +126,7 @@ def test_gateway_stopped_gives_503_with_retry_after(small_mesh):
     assert reply.reason() == "AUTHORIZATION_UNAVAILABLE"
     assert reply.headers["retry-after"] == "1"
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert_envoy_unavailable(raised.value, "AUTHORIZATION_UNAVAILABLE")
 
 
 def test_frozen_gateway_gives_503_within_the_timeout(small_mesh):
@@ -162,10 +176,14 @@ def test_telemetry_stopped_gives_503_in_the_shared_shape(small_mesh):
     small_mesh.stop_process("telemetry-0")
 
     reply = http(small_mesh, VECTORS, bearer(key))
+    with pytest.raises(grpc.RpcError) as raised:
+        grpc_call(small_mesh, key)
 
     assert reply.status == 503
     assert reply.reason() == "SERVICE_UNAVAILABLE"
     assert reply.headers["retry-after"] == "1"
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert_envoy_unavailable(raised.value, "SERVICE_UNAVAILABLE")
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ Differences from `make run`, all in placeholder values: listeners on
 0.0.0.0 (the admin port stays on 127.0.0.1), each gRPC service found by the
 DNS name of its headless Service (STRICT_DNS) instead of STATIC addresses,
 the descriptor set at envoy.descriptorPath, and an optional TLS transport
-socket. The Lua source, the limits and the lists of services come from
-files that defrag/envoyconf.py writes into files/envoy/ (edge_schema.lua,
-edge_constants.json), so both renderings share them.
+socket. The Lua source, the limits, the lists of services and Envoy's own
+gRPC error replies come from files that defrag/envoyconf.py writes into
+files/envoy/ (edge_schema.lua, edge_constants.json), so both renderings
+share them.
 */}}
 
 {{/* Where the pod mounts the configuration and the TLS Secret. */}}
@@ -85,6 +86,9 @@ resources:
 {{- $host := include "defrag.serviceHost" (dict "root" $ "component" $component) }}
 {{- $_ := set $placeholders (printf "%s_discovery" $component) "STRICT_DNS" }}
 {{- $_ := set $placeholders (printf "%s_endpoints" $component) (include "defrag.envoyEndpoint" (dict "host" $host "port" (index $.Values $component).ports.grpc)) }}
+{{- end }}
+{{- range $name, $value := $constants.grpc_local_replies }}
+{{- $_ := set $placeholders $name $value }}
 {{- end }}
 {{- $config := .Files.Get "files/envoy/envoy.yaml.tmpl" -}}
 {{- range $name, $value := $placeholders }}
