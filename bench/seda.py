@@ -6,7 +6,9 @@ client measures each call, which includes one loopback gRPC hop and the
 Python client. The service's own time comes from its request-duration
 histogram, so it is known only to a bucket's upper bound. A second task
 sends a gRPC health check every 20 ms during the load and records how long
-each took, which shows whether scoring blocks the event loop.
+each took, which shows whether scoring blocks the event loop. It measures
+the service as shipped and then with SEDA_ENCODER=off (the rules and the
+n-gram model alone), one process after the other in the same run.
 
 Run it alone with `python -m bench.seda`; `make bench` runs it too.
 """
@@ -35,6 +37,8 @@ TEXT_LENGTH = 2_000
 IN_FLIGHT_LEVELS = (1, 8)
 HEALTH_INTERVAL_SECONDS = 0.02
 TARGET_P99_MS = 10.0
+# SEDA_ENCODER values, as shipped first.
+ENCODER_SETTINGS = ("on", "off")
 AUDIT_METHOD = "/defrag.seda.v1.SedaService/Audit"
 
 # Ordinary journal sentences with some distress, so the scorer runs its rules on every call.
@@ -59,6 +63,7 @@ def journal_text(length: int = TEXT_LENGTH) -> str:
 class SedaResult:
     """One measured load on the SEDA service."""
 
+    encoder: str  # the SEDA_ENCODER setting
     in_flight: int
     seconds: float
     latencies_ms: list[float]
@@ -127,7 +132,8 @@ async def _check_health_until(channel, deadline: float, waits: list[float]) -> i
     return failures
 
 
-async def _load(address: str, metrics_port: int, in_flight: int, seconds: float, warm_up_seconds: float) -> SedaResult:
+async def _load(encoder: str, address: str, metrics_port: int, in_flight: int, seconds: float,
+                warm_up_seconds: float) -> SedaResult:
     request = seda_pb2.AuditRequest(journal_text=journal_text(), locale="en-US", context="journal_prompt")
     # Separate channels, so the health checks do not queue behind audits on one HTTP/2 connection.
     async with grpc.aio.insecure_channel(address) as load_channel, grpc.aio.insecure_channel(address) as health_channel:
@@ -145,32 +151,35 @@ async def _load(address: str, metrics_port: int, in_flight: int, seconds: float,
         elapsed = time.perf_counter() - started
         after = audit_buckets(metrics_port)
     buckets = {bound: after[bound] - before.get(bound, 0) for bound in after}
-    return SedaResult(in_flight, elapsed, latencies, waits, failures, buckets)
+    return SedaResult(encoder, in_flight, elapsed, latencies, waits, failures, buckets)
 
 
 def measure(var: pathlib.Path, seconds: float, warm_up_seconds: float = 1.0) -> list[SedaResult]:
-    """Start Redis and one SEDA process, run each load of IN_FLIGHT_LEVELS, and stop them."""
-    mesh = Mesh(var, Ports.free(gateway_workers=1, telemetry_workers=1, seda_workers=1), tiers=BENCH_TIERS)
-    mesh.logs.mkdir(parents=True, exist_ok=True)
-    try:
-        mesh.start_redis()
-        mesh.start_seda(0)
-        mesh.wait_ready(envoy=False)
-        address = f"127.0.0.1:{mesh.ports.seda[0]}"
-        metrics_port = mesh.ports.seda_metrics[0]
-        results = []
-        for level in IN_FLIGHT_LEVELS:
-            result = asyncio.run(_load(address, metrics_port, level, seconds, warm_up_seconds))
-            result.peak_rss_mib = cpu.peak_rss_mib(mesh.processes["seda-0"].pid)
-            results.append(result)
-        return results
-    finally:
-        mesh.stop()
+    """Run each load of IN_FLIGHT_LEVELS on each of ENCODER_SETTINGS, each setting with its own Redis and SEDA process."""
+    results = []
+    for encoder in ENCODER_SETTINGS:
+        mesh = Mesh(var / f"encoder-{encoder}", Ports.free(gateway_workers=1, telemetry_workers=1, seda_workers=1),
+                    tiers=BENCH_TIERS, env={"SEDA_ENCODER": encoder})
+        mesh.logs.mkdir(parents=True, exist_ok=True)
+        try:
+            mesh.start_redis()
+            mesh.start_seda(0)
+            mesh.wait_ready(envoy=False)
+            address = f"127.0.0.1:{mesh.ports.seda[0]}"
+            metrics_port = mesh.ports.seda_metrics[0]
+            for level in IN_FLIGHT_LEVELS:
+                result = asyncio.run(_load(encoder, address, metrics_port, level, seconds, warm_up_seconds))
+                result.peak_rss_mib = cpu.peak_rss_mib(mesh.processes["seda-0"].pid)
+                results.append(result)
+        finally:
+            mesh.stop()
+    return results
 
 
 def result_line(result: SedaResult) -> str:
     return (
-        f"SEDA Audit, {TEXT_LENGTH} characters, {result.in_flight} in flight: {result.calls_per_second:,.0f} calls/s  "
+        f"SEDA Audit, encoder {result.encoder}, {TEXT_LENGTH} characters, {result.in_flight} in flight: "
+        f"{result.calls_per_second:,.0f} calls/s  "
         f"p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms  "
         f"in the service p50 <= {result.service_bound_ms(0.5):g} ms, p99 <= {result.service_bound_ms(0.99):g} ms  "
         f"health checks: {len(result.health_ms)}, "
@@ -189,13 +198,19 @@ def markdown(results: list[SedaResult]) -> list[str]:
         "request-duration histogram that the share of calls had reached. A health check goes to the same process",
         f"every 20 ms during each load, on a channel of its own. Target: p99 under {TARGET_P99_MS:g} ms with one call in flight.",
         "Peak RSS is the SEDA process's most resident memory since it started (VmHWM), read after each load.",
+        "Each setting of SEDA_ENCODER runs in a process of its own, one after the other in the same run: `on` as shipped,",
+        "`off` with the rules and the n-gram model alone (lower recall: docs/seda-method.md). The ratio is each row's",
+        "p99 over the p99 of `off` at the same number of calls in flight.",
         "",
-        "| calls in flight | calls/s | p50 ms | p99 ms | in the service: p50, p99 ms | health checks | not serving or failed | health p99 ms | health max ms | peak RSS MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| SEDA_ENCODER | calls in flight | calls/s | p50 ms | p99 ms | p99 / off | in the service: p50, p99 ms | health checks | not serving or failed | health p99 ms | health max ms | peak RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    off_p99 = {r.in_flight: r.p99_ms for r in results if r.encoder == "off"}
     for result in results:
+        ratio = f"{result.p99_ms / off_p99[result.in_flight]:.1f}" if result.in_flight in off_p99 else ""
         lines.append(
-            f"| {result.in_flight} | {result.calls_per_second:,.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} "
+            f"| {result.encoder} | {result.in_flight} | {result.calls_per_second:,.0f} | {result.p50_ms:.2f} "
+            f"| {result.p99_ms:.2f} | {ratio} "
             f"| <= {result.service_bound_ms(0.5):g}, <= {result.service_bound_ms(0.99):g} "
             f"| {len(result.health_ms)} | {result.health_failures} | {result.health_p99_ms:.2f} | {result.health_max_ms:.2f} "
             f"| {result.peak_rss_mib:.0f} |"

@@ -600,6 +600,13 @@ def test_external_redis_url_and_cluster_flag():
         assert "REDIS_URL" not in env(container(objects, component)), component
 
 
+@pytest.mark.parametrize("encoder, expected", [(True, "on"), (False, "off")])
+def test_seda_encoder_setting(encoder, expected):
+    objects = chart_support.manifests({"seda": {"encoder": encoder}})
+
+    assert env(container(objects, "seda"))["SEDA_ENCODER"]["value"] == expected
+
+
 def test_external_redis_needs_url():
     with pytest.raises(helm_python.HelmRenderError, match="redis.external.url"):
         chart_support.render({"redis": {"mode": "external"}})

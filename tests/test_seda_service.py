@@ -23,6 +23,7 @@ from test_observability import sample, scrape
 from defrag.mesh import free_port
 from defrag.platform.config import ROOT
 from defrag.seda.v1 import seda_pb2, seda_pb2_grpc
+from services.seda import scorer
 
 pytestmark = pytest.mark.integration
 
@@ -531,9 +532,7 @@ def test_metrics_count_bands_and_scoring(mesh, admin):
 
 def test_short_secret_stops_start_up(mesh):
     secret = "only-nineteen-bytes"
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           "SEDA_AUDIT_HMAC_SECRET": secret, "REDIS_URL": mesh.redis_url, "SEDA_PORT": "0",
-           "SEDA_METRICS_PORT": str(free_port())}
+    env = seda_env(mesh, SEDA_AUDIT_HMAC_SECRET=secret, SEDA_PORT="0")
 
     result = subprocess.run([sys.executable, "-m", "services.seda"], env=env, cwd=ROOT, capture_output=True,
                             text=True, timeout=60)
@@ -541,6 +540,46 @@ def test_short_secret_stops_start_up(mesh):
     assert result.returncode == 2
     assert "SEDA_AUDIT_HMAC_SECRET is 19 bytes long" in result.stdout
     assert secret not in result.stdout + result.stderr
+
+
+def seda_env(mesh, **values: str) -> dict[str, str]:
+    """Return the environment of a SEDA process of its own, on the mesh's Redis, with ``values`` added."""
+    return {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            "SEDA_AUDIT_HMAC_SECRET": mesh.seda_secret, "REDIS_URL": mesh.redis_url,
+            "SEDA_METRICS_PORT": str(free_port()), **values}
+
+
+# Critical only with the encoder: the rules and the n-gram model alone score it clear.
+ENCODER_ONLY_TEXT = "Nobody will have to deal with my mess after next Tuesday."
+
+
+def test_encoder_off_scores_without_it(mesh, seda_channel):
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "services.seda"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=seda_env(mesh, SEDA_ENCODER="off", SEDA_PORT=str(port)))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=60)
+            off_identity = identity()
+            off = grpc_audit(channel, seda_pb2.AuditRequest(journal_text=ENCODER_ONLY_TEXT), off_identity)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    on = grpc_audit(seda_channel, seda_pb2.AuditRequest(journal_text=ENCODER_ONLY_TEXT), identity())
+
+    assert on.model_version == scorer.MODEL_VERSION
+    assert on.band == "critical"
+    assert off.model_version == scorer.MODEL_VERSION + "-no-encoder"
+    assert off.band == "clear"
+    assert stream_entry(mesh, dict(off_identity)["x-request-id"])["model_version"] == off.model_version
+
+
+def test_unknown_encoder_setting_stops_start_up(mesh):
+    result = subprocess.run([sys.executable, "-m", "services.seda"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60, env=seda_env(mesh, SEDA_ENCODER="yes", SEDA_PORT="0"))
+
+    assert result.returncode == 2
+    assert "SEDA_ENCODER='yes' is not one of on, off" in result.stdout + result.stderr
 
 
 def test_concurrent_audits_each_logged(mesh, admin):

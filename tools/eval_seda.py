@@ -13,8 +13,10 @@ The splits fall into three groups:
                whole scorer, "cv scorer with encoder"): each training text scored by
                models fitted without its fold. Not blind, because the thresholds were
                chosen on them and the rules were tuned on dev and holdout.
-    blind      eval/seda/blind6.jsonl and blind5.jsonl, each when it exists: texts
-               never used to build or tune the scorer. They are the gate.
+    blind      eval/seda/blind7.jsonl, blind6.jsonl and blind5.jsonl, each when it
+               exists: texts never used to build or tune the scorer. They are the
+               gate. Each is also scored without the encoder (SEDA_ENCODER=off),
+               reported beside it and not part of the gate.
 
 Targets:
 
@@ -212,7 +214,17 @@ def failed_targets(result: Result) -> list[str]:
     return failures
 
 
-def measure_timing(examples: list[Example]) -> tuple[float, float]:
+def evaluate_without_encoder(examples: list[Example]) -> dict[str, Result]:
+    """Score the blind splits as SEDA_ENCODER=off does, by split; reported, not the gate."""
+    results = {}
+    for split in BLIND_SPLITS:
+        pairs = [(e, scorer.assess(e.text, use_encoder=False).band) for e in examples if e.split == split]
+        if pairs:
+            results[split] = Result(f"{split}, encoder off", pairs)
+    return results
+
+
+def measure_timing(examples: list[Example], use_encoder: bool = True) -> tuple[float, float]:
     """Time assess() on a 2,000-character text built from clear dev examples; return p50 and p99 in ms.
 
     Clear texts, because the scorer skips its encoder, the slowest part, on a text
@@ -226,11 +238,11 @@ def measure_timing(examples: list[Example]) -> tuple[float, float]:
     text = text[:TIMING_TEXT_LENGTH]
 
     for _ in range(50):
-        scorer.assess(text)
+        scorer.assess(text, use_encoder=use_encoder)
     durations = []
     for _ in range(TIMING_RUNS):
         start = time.perf_counter()
-        scorer.assess(text)
+        scorer.assess(text, use_encoder=use_encoder)
         durations.append((time.perf_counter() - start) * 1000)
     cuts = statistics.quantiles(durations, n=100)
     return cuts[49], cuts[98]
@@ -264,8 +276,8 @@ def target_line(result: Result) -> str:
     return "met" if not failures else "missed: " + "; ".join(failures)
 
 
-def print_report(results: dict[str, Result], cv_results: dict[str, Result], problems: list[str],
-                 timing: tuple[float, float]) -> None:
+def print_report(results: dict[str, Result], off_results: dict[str, Result], cv_results: dict[str, Result],
+                 problems: list[str], timing: dict[bool, tuple[float, float]]) -> None:
     print("== Training data, in-sample (the model was fitted on these texts; not a measurement) ==\n")
     for name in [n for n in results if n != "training" and n not in BLIND_SPLITS] + ["training"]:
         print("\n".join(format_tables(results[name])))
@@ -274,8 +286,9 @@ def print_report(results: dict[str, Result], cv_results: dict[str, Result], prob
         print("\n".join(format_tables(result)))
     if "cv scorer with encoder" in cv_results:
         print_misses("Cross-validated misses", cv_results["cv scorer with encoder"])
-    print(f"\nTiming, {TIMING_TEXT_LENGTH}-character text, {TIMING_RUNS} runs: "
-          f"p50 {timing[0]:.2f} ms, p99 {timing[1]:.2f} ms")
+    for use_encoder, (p50, p99) in timing.items():
+        print(f"\nTiming, {TIMING_TEXT_LENGTH}-character text, {TIMING_RUNS} runs, encoder {_on_off(use_encoder)}: "
+              f"p50 {p50:.2f} ms, p99 {p99:.2f} ms")
     for name, result in cv_results.items():
         print(f"Targets on {name} (reported, not enforced): {target_line(result)}")
     for problem in problems:
@@ -288,6 +301,13 @@ def print_report(results: dict[str, Result], cv_results: dict[str, Result], prob
         print("\n".join(format_tables(results[split])))
         print_misses(f"Misses in {split}", results[split])
         print(f"\nTargets on {split} (the gate): " + target_line(results[split]).replace("missed", "FAILED"))
+        if split in off_results:
+            print("\n".join(format_tables(off_results[split])))
+            print(f"Targets on {split} with the encoder off (reported, not the gate): {target_line(off_results[split])}")
+
+
+def _on_off(use_encoder: bool) -> str:
+    return "on" if use_encoder else "off"
 
 
 def _listed(items) -> str:
@@ -296,7 +316,8 @@ def _listed(items) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def write_benchmarks(results: dict[str, Result], cv_results: dict[str, Result], timing: tuple[float, float]) -> None:
+def write_benchmarks(results: dict[str, Result], off_results: dict[str, Result], cv_results: dict[str, Result],
+                     timing: dict[bool, tuple[float, float]]) -> None:
     """Replace the seda-eval section of BENCHMARKS.md, appending it when the markers are missing."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -317,6 +338,7 @@ def write_benchmarks(results: dict[str, Result], cv_results: dict[str, Result], 
         "  same predictions, and the rules inside the hybrid were tuned on `dev` and read `holdout`.",
         "  The rules-blind row leaves out `dev` and `holdout`, so only the thresholds saw its texts.",
         "  `cv scorer with encoder` is the shipped scorer; `cv hybrid` is it without the encoder.",
+        "- Each blind split is also scored without the encoder (`SEDA_ENCODER=off`): reported, not the gate.",
         "- The per-split figures are in-sample: the model was fitted on every one of these texts.",
         "",
         "### Cross-validated (not blind)",
@@ -330,15 +352,18 @@ def write_benchmarks(results: dict[str, Result], cv_results: dict[str, Result], 
         lines += [f"### {split} (blind, the gate)", ""]
         if split in results:
             lines += format_tables(results[split]) + [f"Targets on {split}: {target_line(results[split])}.", ""]
+        if split in off_results:
+            lines += format_tables(off_results[split])
         else:
             lines += [f"Not run: `eval/seda/{split}.jsonl` is absent.", ""]
     lines += ["### Training data, in-sample (not a measurement)", ""]
     for name in [n for n in results if n != "training" and n not in BLIND_SPLITS] + ["training"]:
         lines += format_tables(results[name])
+    timings = "; ".join(f"encoder {_on_off(use_encoder)}: p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+                        for use_encoder, (p50, p99) in timing.items())
     lines += [
         f"Timing: `assess()` in process on one {TIMING_TEXT_LENGTH}-character text mixed from the clear texts "
-        "of the dev split, "
-        f"{TIMING_RUNS} runs: p50 {timing[0]:.2f} ms, p99 {timing[1]:.2f} ms "
+        f"of the dev split, {TIMING_RUNS} runs each: {timings} "
         f"(one core of the machine described above, shared with other work).",
         END_MARKER,
     ]
@@ -361,12 +386,13 @@ def main(argv: list[str] | None = None) -> int:
 
     examples = load_examples()
     results = evaluate(examples)
+    off_results = evaluate_without_encoder(examples)
     cv_results, problems = cross_validated(examples)
-    timing = measure_timing(examples)
+    timing = {use_encoder: measure_timing(examples, use_encoder) for use_encoder in (True, False)}
 
-    print_report(results, cv_results, problems, timing)
+    print_report(results, off_results, cv_results, problems, timing)
     if not args.no_write:
-        write_benchmarks(results, cv_results, timing)
+        write_benchmarks(results, off_results, cv_results, timing)
         print(f"Updated {BENCHMARKS.relative_to(ROOT)}")
     scored = [split for split in BLIND_SPLITS if split in results]
     if scored:

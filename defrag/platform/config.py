@@ -34,6 +34,16 @@ def env_int(name: str, default: int, minimum: int = 0, maximum: int = 2**31) -> 
     return value
 
 
+def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    """Returns the variable's value, which must be one of ``choices``, or the default when it is unset."""
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}: set one of them or leave it unset")
+    return value
+
+
 def descriptor_path() -> pathlib.Path:
     """Returns the descriptor set built by `make protos`."""
     return pathlib.Path(env_str("DEFRAG_DESCRIPTOR", str(ROOT / "build" / "defrag.pb")))

@@ -81,21 +81,22 @@ class CheckedRequest:
 class SedaServicer(seda_pb2_grpc.SedaServiceServicer):
     """Serves defrag.seda.v1.SedaService."""
 
-    def __init__(self, audit_log: AuditLog, secret: bytes, executor: Executor):
+    def __init__(self, audit_log: AuditLog, secret: bytes, executor: Executor, use_encoder: bool = True):
         self.audit_log = audit_log
         self.secret = secret
         self.executor = executor
+        self.use_encoder = use_encoder
 
     async def Audit(self, request: seda_pb2.AuditRequest, context: grpc.aio.ServicerContext) -> seda_pb2.AuditResponse:
         checked = read_request(request)
 
-        # The scorer took a median 2.3 ms for 2,000 code points and 22 ms
-        # for 20,000 (30 calls each, seda-rules-2026.12.1, a 2-CPU AMD EPYC
-        # machine), so it runs in a worker thread and the event loop keeps
-        # serving health checks meanwhile. The thread adds no CPU because of
-        # the GIL: more throughput needs more processes (DEFRAG_SEDA_WORKERS).
+        # The scorer takes about 100 ms for 2,000 code points with the encoder
+        # and 5 ms without it (BENCHMARKS.md), so it runs in a worker thread
+        # and the event loop keeps serving health checks meanwhile. The rules
+        # hold the GIL, so more throughput needs more processes
+        # (DEFRAG_SEDA_WORKERS).
         loop = asyncio.get_running_loop()
-        assessment = await loop.run_in_executor(self.executor, score, checked.text, checked.locale)
+        assessment = await loop.run_in_executor(self.executor, score, checked.text, checked.locale, self.use_encoder)
         BANDS_TOTAL.labels(assessment.band).inc()
 
         record = AuditRecord(
@@ -104,7 +105,7 @@ class SedaServicer(seda_pb2_grpc.SedaServiceServicer):
             input_hash=input_hash(self.secret, checked.text),
             seda_score=assessment.score,
             band=assessment.band,
-            model_version=scorer.MODEL_VERSION,
+            model_version=scorer.model_version(self.use_encoder),
             key_id=metadata_value(context, "x-defrag-key-id"),
             account_id=metadata_value(context, "x-defrag-account-id"),
             tier=metadata_value(context, "x-defrag-tier"),
@@ -120,10 +121,10 @@ def register(server: grpc.aio.Server, servicer: SedaServicer) -> list[pb_descrip
     return [SERVICE_DESCRIPTOR]
 
 
-def score(text: str, locale: str) -> scorer.Assessment:
+def score(text: str, locale: str, use_encoder: bool = True) -> scorer.Assessment:
     """Run the scorer and record its duration. The handler calls this in a worker thread."""
     started = time.perf_counter()
-    assessment = scorer.assess(text, locale)
+    assessment = scorer.assess(text, locale, use_encoder=use_encoder)
     SCORING_SECONDS.observe(time.perf_counter() - started)
     return assessment
 
@@ -233,7 +234,7 @@ def build_response(
         input_hash=record.input_hash,
         signals=[_signal(signal) for signal in sorted(assessment.signals, key=lambda s: (s.start, s.end))],
         crisis_resources=[_resource(resource) for resource in resources_for(checked.region)] if crisis else [],
-        model_version=scorer.MODEL_VERSION,
+        model_version=record.model_version,
         language_supported=assessment.language_supported,
         language=assessment.language,
         context=checked.context,
