@@ -44,6 +44,10 @@ ACTIVE = [
     ("ja", "もう死にたい。"),
     ("ko", "진짜 죽고 싶어."),
     ("th", "ฉันอยากตาย"),
+    # The verb last, after a time or a place.
+    ("de-gap", "Ich werde mich heute Nacht umbringen."),
+    ("de-gap-place", "Ich werde mich am Wochenende im Wald erhängen."),
+    ("nl-gap", "Ik ga mezelf vanavond van kant maken."),
 ]
 
 
@@ -58,6 +62,8 @@ NEGATED = [
     ("de", "Ich will nicht sterben, ich bin nur müde."),
     ("ru", "Я не хочу умереть, просто устала."),
     ("zh", "我不想死，我只是很累。"),
+    ("de-gap", "Ich werde mich heute Nacht nicht umbringen, keine Sorge."),
+    ("nl-gap", "Ik ga mezelf vanavond niet van kant maken."),
     ("ja", "死にたくない、ただ休みたい。"),
     ("ko", "죽고 싶지 않아, 그냥 쉬고 싶어."),
     ("th", "ฉันไม่อยากตาย แค่เหนื่อย"),
@@ -117,6 +123,9 @@ NOT_THE_WRITER = [
     ("haircut", "Mañana voy a cortarme el pelo, ¡por fin!"),
     ("ja_negated_after", "死にたいとは思わない。ただ今日は疲れただけ。"),
     ("ko_negated_after", "자살하고 싶지 않아. 그냥 좀 지쳤을 뿐이야."),
+    # The words of a phrase with a gap in two clauses or two sentences.
+    ("gap_two_clauses", "Ich werde mich morgen mit Anna treffen und dann umbringen wir die Zeit mit Karten."),
+    ("gap_two_sentences", "Ich werde mich heute. Nacht umbringen ist ein guter Filmtitel."),
 ]
 
 

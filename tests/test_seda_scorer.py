@@ -8,7 +8,7 @@ import time
 import pytest
 
 from services.seda import scorer
-from services.seda.scorer import assess
+from services.seda.scorer import assess, without_repeated_sentences
 from services.seda.scorer_text import fold
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -553,12 +553,105 @@ TWIN_CASES = [
     ("lmao kys noob", "clear"),
     ("he told me to kys", "clear"),
     ("might just kys if this meeting runs over", "clear"),
+    # A will made for a new baby, and a last entry of a year.
+    ("Wrote my will and got life insurance now that the baby is here. Adulting!", "clear"),
+    ("Wrote my will and got life insurance. The kids will be better off without me.", "critical"),
+    ("Last entry of the year! Thanks for reading along. See you in 2027!", "clear"),
+    ("This is my last entry. Thank you for everything.", "critical"),
+    # A loaded gun is a prepared means, unless hunting, a range or guarding the house.
+    ("My gun is loaded and on the bed next to me.", "critical"),
+    ("gun's loaded. sorry.", "critical"),
+    ("Loaded the shotgun for duck season, heading out at dawn with dad.", "clear"),
+    ("Keep the pistol loaded for home defense since the break-in, locked in the safe.", "clear"),
+    # The writer's own death on a near date, and the same words as hyperbole.
+    ("I'm going to die tonight.", "critical"),
+    ("We're going to die laughing at the show tonight.", "clear"),
+    # Goodbyes that say they are the last, and the same goodbyes before a trip or a move.
+    ("bye forever", "critical"),
+    ("wont see u guys again", "critical"),
+    ("this is goodbye", "critical"),
+    ("wont see u guys again till christmas, enjoy the trip!", "clear"),
+    ("this is goodbye Tokyo, flight home tomorrow!", "clear"),
+    # A past attempt the writer has left behind, and one they mean to repeat.
+    ("Ten years ago I tried to kill myself. Today I'm a nurse and I love my life.", "clear"),
+    ("Ten years ago I tried to kill myself. Tonight I will finish it.", "critical"),
+    # Rebirth in shadow work; keys left for a neighbour on a trip or for good.
+    ("My shadow work journal: letting the old version of me die so a new one can grow.", "clear"),
+    ("Going on a long journey tonight: night train to Vienna. Left the keys with my neighbor so she can feed the cat.",
+     "clear"),
+    ("Going on a long journey tonight. Left the keys with my neighbor. Won't be back, ever.", "critical"),
+    ("I'm giving away all my baby clothes now that the kids are older.", "clear"),
+    ("I don't see a future for myself.", "watch"),
+    ("I don't see a future for myself in this company, time to job hunt.", "clear"),
 ]
+
+
+def test_repeated_sentence_adds_no_risk():
+    once = "The market was busy today and I bought apples."
+
+    assert band(once) == "clear"
+    assert band(" ".join([once] * 4)) == "clear"
+    assert band(" ".join(["I love you."] * 4)) == "clear"
+
+
+def test_repeated_crisis_sentence_stays_critical():
+    assert band(" ".join(["I want to die."] * 4)) == "critical"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("I love you. I love you. i love  you.", "I love you. "),
+    ("I ran 3.5 km. Then 3.5 km. Then 3.5 km.", "I ran 3.5 km. Then 3.5 km. "),
+    ("Same. same!", "Same. "),
+    ("!!! !!! ok", "!!! !!! ok"),
+])
+def test_without_repeated_sentences(text, expected):
+    assert without_repeated_sentences(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", TWIN_CASES)
 def test_twin_phrase_band(text, expected):
     assert band(text) == expected
+
+
+# Punctuation and line breaks inside a phrase, which hid it from the rules.
+PAUSED_PHRASES = [
+    "I want to... die.", "i want to...die", "I want to\u2026die", "I want to: die", "I want to - die",
+    "I want to \u2014 die", "I want to, die", "I want to (die)", 'I want to "die"', "I want to kill... myself",
+    "I'm going to\u2014end it. tonight.", "i want to\ndie", "i want to\nkill\nmyself", "I\nwant\nto\ndie",
+]
+
+
+@pytest.mark.parametrize("text", PAUSED_PHRASES)
+def test_paused_phrase_is_critical(text):
+    assert band(text) == "critical"
+
+
+@pytest.mark.parametrize(("text", "folded"), [
+    ("I want to... die.", "i want to die."),
+    # A capital after the pause starts a sentence, so the sentences stay apart.
+    ("Not really... I want to sleep", "not really... i want to sleep"),
+    ("eggs\nMilk", "eggs\nmilk"),
+    ("Tired\u2014I'm done", "tired i'm done"),
+    ("self-harm", "selfharm"),
+])
+def test_pauses_fold_to_spaces(text, folded):
+    assert fold(text).text == folded
+
+
+def test_haven_t_slept_is_not_eating():
+    rules_found = {s.rule for s in assess("Haven't slept in three days, my thoughts are racing.").signals}
+
+    assert "distress.not_eating" not in rules_found
+    assert "psychosis.no_sleep" in rules_found
+
+
+@pytest.mark.parametrize(("text", "folded_words"), [
+    ("\u0399'\u217f \u0261\u03bf\u0456\u0578\u0261 t\u03bf \u217e\u0456\u0435 t\u03bf\u0578\u0456\u0261\u04bbt",
+     "i'm going to die tonight"),
+    ("I \u13b3\u13aaNT \u13a2O \u13a0IE", "i want to die"),
+])
+def test_armenian_and_cherokee_lookalikes_fold_to_latin(text, folded_words):
+    assert fold(text).text == folded_words
 
 
 @pytest.mark.parametrize(("text", "folded_words"), [

@@ -266,6 +266,7 @@ def test_birth_time_may_be_unknown(mesh, admin):
         ({"journal_text": " \n\t "}, "journal_text", "only whitespace"),
         ({"journal_text": "\u200b\u200b"}, "journal_text", "invisible characters"),
         ({"journal_text": "\ufeff \u202e\u2028\x07"}, "journal_text", "invisible characters"),
+        ({"journal_text": "\u3164\u3164 \u2800"}, "journal_text", "invisible characters"),
         ({"journal_text": "a" * 20_001}, "journal_text", "20001 code points"),
         ({"journal_text": CALM_TEXT, "context": "palm_reading"}, "context", "tarot_reading"),
         ({"journal_text": CALM_TEXT, "locale": "en_US"}, "locale", "not '_'"),

@@ -21,9 +21,12 @@ How the kinds combine into a band is in ``services/seda/scorer.py`` (``_lexicon_
 Phrases are written in their usual spelling and folded with ``scorer_text.fold`` when
 this module loads, so they match the folded text whatever its accents or case. They are
 folded without turning look-alike letters into Latin ones, because a Russian or Greek
-text keeps its own letters when it is folded. A
-trailing ``*`` on a word matches any ending, for inflected languages ("zabić*" also
-matches "zabiję"). Scripts written with spaces between words match whole words only.
+text keeps its own letters when it is folded. A trailing ``*`` on a word matches any
+ending, for inflected languages ("zabić*" also matches "zabiję"). A ``…`` between two
+words lets up to five other words of the same clause stand there ("ich werde mich …
+umbringen" matches "ich werde mich heute Nacht umbringen"), unless one of them is a
+negator of the phrase's language or a conjunction that starts another clause. Scripts
+written with spaces between words match whole words only.
 Chinese, Japanese and Thai match anywhere. Korean matches anywhere too, because its
 particles attach to the word.
 
@@ -134,7 +137,11 @@ _LEXICON: dict[str, dict[str, list[str]]] = {
                    "ich bring mich um", "bring ich mich um", "ich werde mich umbringen", "mich umzubringen",
                    "will nur noch sterben", "ich häng mich auf", "ich hänge mich auf", "häng ich mich auf",
                    "spring ich vor den zug", "ich springe vor den zug", "töte ich mich", "ich töte mich",
-                   "ich will tot sein", "alle tabletten auf einmal"],
+                   "ich will tot sein", "alle tabletten auf einmal",
+                   # the verb comes last, after a time or a place
+                   "werde mich … umbringen", "will mich … umbringen", "möchte mich … umbringen",
+                   "werde mir … das leben nehmen", "will mir … das leben nehmen", "werde mich … töten",
+                   "werde mich … erhängen", "werde mich … aufhängen"],
         "passive": ["einschlafen und nicht mehr aufwachen", "nie mehr aufwachen", "für immer verschwinden",
                     "besser dran ohne mich", "lebensmüde", "mich ritzen", "ich will nicht mehr"],
         "gone": ["werde nicht mehr lange da sein", "niemand muss sich mehr sorgen"],
@@ -172,7 +179,8 @@ _LEXICON: dict[str, dict[str, list[str]]] = {
     "nl": {
         "active": ["ik wil dood", "wil dood", "mezelf van kant maken", "mezelf doden", "een einde aan mijn leven",
                    "ik wil niet meer leven", "wil niet meer leven", "ik maak er een einde aan",
-                   "ik ga er een einde aan maken"],
+                   "ik ga er een einde aan maken", "ga mezelf … van kant maken", "ga mezelf … doden",
+                   "ga mezelf … ophangen"],
         "passive": ["niet meer wakker worden", "voor altijd verdwijnen", "beter af zonder mij", "moe van het leven",
                     "het zat om hier te zijn"],
         "gone": ["ben ik er niet meer", "hoeft niemand zich meer zorgen"],
@@ -451,7 +459,7 @@ _LEXICON: dict[str, dict[str, list[str]]] = {
 class _Phrase:
     kind: str
     language: str
-    words: tuple[str, ...]  # folded
+    words: tuple[str, ...]  # folded; _GAP where other words may stand
     stems: tuple[bool, ...]  # whether each word matches any word that starts with it
 
 
@@ -465,6 +473,12 @@ class Match:
 
 # A word of folded text: letters, digits and inner apostrophes ("d'en", "aujourd'hui").
 _WORD = re.compile(r"\w+(?:'\w+)*")
+# The mark for other words inside a phrase, how many may stand there, and the
+# conjunctions that start another clause there ("… treffen und dann umbringen wir die Zeit").
+_GAP = "…"
+_GAP_WORDS = 5
+_GAP_BREAKS = frozenset({"und", "oder", "aber", "sondern", "dann", "y", "o", "pero", "et", "ou", "mais", "e", "ma",
+                         "en", "of", "maar", "and", "or", "but", "then"})
 # Letters of the scripts whose phrases match anywhere (Thai, kana, CJK ideographs, Hangul).
 # Folding decomposes Hangul syllables into conjoining jamo (U+1100..U+11FF).
 _UNSPACED_SCRIPT = re.compile(r"[\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u9fff\uac00-\ud7af"
@@ -509,6 +523,10 @@ class Lexicon:
             return
         words, stems = [], []
         for word in phrase.split():
+            if word == _GAP:
+                words.append(_GAP)
+                stems.append(False)
+                continue
             folded = _fold(word.rstrip("*"))
             # Folding can split a word ("week-end" keeps one word, "l'ultima" too).
             parts = _WORD.findall(folded)
@@ -536,11 +554,10 @@ class Lexicon:
                 candidates = (candidates or []) + [p for p in stemmed if word.startswith(p.words[0])]
             start = matches[index].start()
             for phrase in candidates:
-                last = index + len(phrase.words) - 1
-                if last >= len(words) or counts[phrase.kind] >= limit:
+                if counts[phrase.kind] >= limit:
                     continue
-                if all(_word_matches(words[index + k], phrase.words[k], phrase.stems[k])
-                       for k in range(1, len(phrase.words))):
+                last = self._last_word(text, matches, index, phrase)
+                if last is not None:
                     found.append(Match(phrase.kind, phrase.language, start, matches[last].end()))
                     counts[phrase.kind] += 1
 
@@ -552,6 +569,27 @@ class Lexicon:
                     counts[kind] += 1
                     position = text.find(phrase, position + len(phrase))
         return found
+
+    def _last_word(self, text: str, matches: list[re.Match], index: int, phrase: _Phrase) -> int | None:
+        """Return the index of the phrase's last word when the phrase starts at word ``index``, or None."""
+        position = index
+        gap = 0
+        for expected, stem in zip(phrase.words[1:], phrase.stems[1:]):
+            if expected == _GAP:
+                gap = _GAP_WORDS
+                continue
+            for candidate in range(position + 1, min(position + 2 + gap, len(matches))):
+                if _word_matches(matches[candidate].group(), expected, stem):
+                    break
+            else:
+                return None
+            skipped = [m.group() for m in matches[position + 1:candidate]]
+            negators = self.negators[phrase.language]
+            if skipped and (any(word in negators or word in _GAP_BREAKS for word in skipped)
+                            or _SENTENCE_END.search(text, matches[position].end(), matches[candidate].start())):
+                return None
+            position, gap = candidate, 0
+        return position
 
     def is_negated(self, text: str, match: Match) -> bool:
         """Check whether a negator of the phrase's language negates it.

@@ -56,7 +56,7 @@ from services.seda import model as seda_model
 from services.seda import scorer_rules as rules
 from services.seda.scorer_text import FoldedText, detect_language, fold
 
-MODEL_VERSION = "seda-hybrid-2026.12.14"
+MODEL_VERSION = "seda-hybrid-2026.12.15"
 # Appended to MODEL_VERSION when the scorer runs without the encoder (SEDA_ENCODER=off).
 NO_ENCODER_SUFFIX = "-no-encoder"
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en",)
@@ -152,7 +152,7 @@ def assess(text: str, locale: str = "", *, use_encoder: bool = True) -> Assessme
     encoder = _ENCODER or seda_encoder.default_encoder()
     encoded = None
     if use_encoder and not already_critical and encoder_reads(encoder.tokenizer, text, folded.text, supported):
-        encoded = encoder.predict(text)
+        encoded = encoder.predict(without_repeated_sentences(text))
     if encoded and _MODEL_MAX_SCORE[encoded.band] < _MODEL_MAX_SCORE[prediction.band]:
         # The encoder has no spans; the n-gram model names the sentence and category behind its band.
         prediction = ngram.explain(folded.text, encoded.band)
@@ -176,6 +176,27 @@ def assess(text: str, locale: str = "", *, use_encoder: bool = True) -> Assessme
         language=language,
         language_supported=supported,
     )
+
+
+# A sentence with its end marks and the spaces after them; a point between two digits ("3.5") ends none.
+_SENTENCE_WITH_END = re.compile(r"(?:[^.!?\n]|(?<=[0-9])\.(?=[0-9]))+(?:[.!?\n]+\s*|$)|[.!?\n]+\s*")
+
+
+def without_repeated_sentences(text: str) -> str:
+    """Return ``text`` without the later copies of each sentence (the same words in any case and spacing).
+
+    The encoder reads the result: four copies of "I love you." raised its
+    critical probability from 0.003 to 0.68, and a repeat adds no evidence.
+    """
+    seen: set[str] = set()
+    first_copies = []
+    for match in _SENTENCE_WITH_END.finditer(text):
+        sentence = match.group()
+        key = " ".join(sentence.casefold().split()).rstrip(".!? ")
+        if key not in seen or not any(ch.isalnum() for ch in key):
+            first_copies.append(sentence)
+        seen.add(key)
+    return "".join(first_copies)
 
 
 def encoder_reads(tokenizer: seda_encoder.Tokenizer, text: str, folded: str, supported: bool) -> bool:
@@ -427,7 +448,7 @@ _RESOLVED = re.compile(
     r"(?:much |so much |a lot )?better (?:now|place)|doing (?:much |so much |a lot )?better|proud of|how far i've come|"
     r"chapter is closed|behind me|(?:feelings|thoughts) (?:are|were) gone|life is (?:good|full|great)|"
     r"(?:years?|months?) (?:clean|sober|free)|free of it|haven't (?:in|since|had)|recovered|recovery|now i |"
-    r"today i (?:ran|feel|am|'m|have)|i'm sober|i'm \d+ now|now i'm|haven't felt that way|"
+    r"today i(?:'m| ran| feel| am| have)|i love my life|i'm sober|i'm \d+ now|now i'm|haven't felt that way|"
     r"(?:not|no longer) that person|(?:have been|are|were) absent|really okay|i'm not in that place)(?![a-z])")
 # The "today" of "ten years ago today" dates the past, so it does not mark the present.
 _PRESENT = re.compile(r"(?<![a-z])(?<!ago )"
@@ -452,7 +473,10 @@ _ORDINARY_DEPARTURE = re.compile(
     r"|online|the internet|this site|this server|this forum|the group ?chat|house|town|city|country|job|company|office"
     r"|school|moving|move|relocat[a-z]*|emigrat[a-z]*|abroad|new (?:place|home|start)|work|last day|sabbatical"
     r"|retire|retiring|retirement|colleagues|backpack[a-z]*|gap year|travel[a-z]*"
-    r"|new (?:journal|notebook|diary|one)|starting (?:a )?new)(?![a-z'])")
+    r"|new (?:journal|notebook|diary|one)|starting (?:a )?new"
+    # the end of a year, or a meeting on a date ("last entry of the year! see you in 2027")
+    r"|of the year|(?:see|talk to|catch) (?:you|y'all|ya) (?:soon|tomorrow|next [a-z]+|in [0-9]{4}|in the new year)"
+    r"|until next (?:time|week|month|year))(?![a-z'])")
 
 _INTENT_LEAD = re.compile(r"(?<![a-z'])(?:want|wanna|going to|gonna|thinking|thought|think|plan|planning|keep|"
                           r"imagine|imagining|tempted|urge|will|i'll|should|decided|about to)(?![a-z'])")
@@ -520,6 +544,8 @@ class _Context:
             severity = max(severity, rule.final_severity)
         if rule.category not in ("substance_use", "acute_distress", "psychosis_mania"):
             severity = self._past_or_retracted(severity, start, end, sentence_start, sentence_end)
+            if severity is None:
+                return None
         if _LAUGHTER.search(sentence) or _LAUGHTER.search(text[end:end + 12]):
             # Laughing about something that "will make me kms" is hyperbole about its cause.
             causative = _CAUSATIVE.search(_last_words(prefix, 3)) is not None
@@ -574,7 +600,9 @@ class _Context:
         lead = self.text[max(sentence_start, start - 40):start]
         return _LYRIC_LEAD.search(lead) is not None or _WORK_ABOUT.search(lead) is not None
 
-    def _past_or_retracted(self, severity: int, start: int, end: int, sentence_start: int, sentence_end: int) -> int:
+    def _past_or_retracted(self, severity: int, start: int, end: int, sentence_start: int,
+                           sentence_end: int) -> int | None:
+        """Return the severity lowered for a retraction or a remote past, or None for a past the writer has left behind."""
         text = self.text
 
         # A retraction later in the sentence or in the next one.
@@ -588,7 +616,7 @@ class _Context:
         window = text[previous_start:sentence_end]
         clause = _CLAUSE_BREAK.split(text[sentence_start:start])[-1] + " " + _CLAUSE_BREAK.split(text[end:sentence_end])[0]
         if _REMOTE_PAST.search(window) and not _PRESENT.search(clause):
-            return rules.LOW if self.resolved else max(rules.LOW, severity - 2)
+            return None if self.resolved else max(rules.LOW, severity - 2)
         return severity
 
 

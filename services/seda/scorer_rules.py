@@ -150,6 +150,13 @@ _DISTRESS = "acute_distress"
 
 _ACT_ANCHORS = "self life suicid all delet unaliv slide kms ctb"
 
+# Why a goodbye is ordinary: a move, a trip, a job, a party or a school year.
+_ORDINARY_GOODBYE = (
+    r"moving (?:to|away|abroad|house|out)|move (?:to|away|abroad|out)|flight|trip|vacation|holiday|abroad"
+    r"|new job|last day (?:at|of)|coworkers|colleagues|graduat|party|off to|leaving for|heading (?:to|off)"
+    r"|semester|camp|relocat|emigrat|leaving (?:for|to|this|the|my) (?:[a-z]+ )?(?:town|city|country|job|house"
+    r"|flat|apartment|company|school|uni|team)")
+
 SUICIDE_RULES = (
     # C-SSRS 1: wish to be dead, or to fall asleep and not wake up.
     _rule("cssrs.wish.dead", _WISH, MODERATE,
@@ -324,6 +331,16 @@ SUICIDE_RULES = (
     _rule("cssrs.method.firearm_access", _METHOD, LOW,
           r"(?:dad's|father's|grandfather's|grandpa's|his|my|our|the|uncle's|mom's) (?:gun|pistol|rifle|shotgun|firearm)",
           "gun pistol rifle shotgun firearm"),
+    # Loading a gun is preparing the means (the C-SSRS counts it as preparatory behaviour),
+    # unless the sentence is about hunting, a range or guarding the house.
+    _rule("cssrs.method.firearm_loaded", _METHOD, HIGH,
+          r"(?:gun|pistol|rifle|shotgun|revolver|handgun|glock)(?:'s| is| was)? (?:already |now |fully )?loaded"
+          r"|loaded (?:up )?(?:the|my|his|her|dad's|a) (?:gun|pistol|rifle|shotgun|revolver|handgun|glock)",
+          "loaded",
+          unless=r"(?<![a-z])(?:hunt[a-z]*|season|range|target|practice|deer|duck|pheasant|goose|geese|clay|skeet"
+                 r"|competition|club|class|training|lesson|instructor|safety|safe|locked|unloaded|clean[a-z]*"
+                 r"|protection|intruder|burglar[a-z]*|self[- ]?defen[cs]e|home defen[cs]e|movie|film|game|scene"
+                 r"|character|novel|story|chapter)(?![a-z])"),
     _rule("cssrs.method.hanging", _METHOD, HIGH,
           r"noose|hang myself|hanging myself|tie (?:a|the) (?:rope|knot) (?:around|to)"
           r"|(?:tied|tie|tying) (?:the |a )?(?:knot|loop) (?:on|in|into) (?:the |a |my )?rope"
@@ -380,6 +397,11 @@ SUICIDE_RULES = (
     _rule("cssrs.intent.die", _INTENT, MODERATE,
           r"(?:decided to|planning to|plan to|intend to) <F2><DIE>",
           "die dead alive living"),
+    # "I'm going to die tonight": the writer's own death on a near date, with no cause
+    # that makes it a figure of speech ("of embarrassment", "if this curry is hot").
+    _rule("cssrs.intent.die_on_date", _INTENT, HIGH,
+          r"(?:i'm|im|i am) (?:going to|gonna) die (?:tonight|today|tomorrow|this (?:week|weekend))(?= *(?:[.!]|$))",
+          "die"),
     _rule("cssrs.intent.not_around", _INTENT, HIGH,
           r"(?:won't|wont|will not|not going to|n't going to|not gonna|n't gonna) be (?:here|around|alive)"
           r"(?: [a-z']+){0,2}? (?:much longer|for long|for the next|for my|tomorrow|next (?:week|month|year)|by|to (?:see|feel)"
@@ -491,7 +513,8 @@ SUICIDE_RULES = (
           r"|(?:gave|giving|given) away (?:my|all my|most of my) |(?:been )?giving my (?:things|stuff|belongings) away"
           r"|(?:giving|gave) (?:my|all my) (?:things|stuff|belongings|possessions) away",
           "away",
-          unless=r"charity|goodwill|thrift|donat|declutter|moving|spring cleaning|yard sale|garage sale|outgrown"),
+          unless=r"charity|goodwill|thrift|donat|declutter|moving|spring cleaning|yard sale|garage sale|outgrown"
+                 r"|baby clothes|kids are older|kids' clothes|maternity"),
     _rule("cssrs.behavior.wont_need", _BEHAVIOR, MODERATE,
           r"(?:won't|will not|wont) need (?:them|it|these|those|my [a-z']+|anything|any of (?:it|this|them))"
           r"(?: anymore| where i'm going)?|where i'm going(?=[.!,]|$)"
@@ -519,7 +542,9 @@ SUICIDE_RULES = (
           r"(?:updated|made|wrote|writing|finished|redid|sorted) (?:out )?my will|(?:paid off|paying off) (?:all )?(?:of )?"
           r"my debts|(?:put|putting|got|getting) my (?:affairs|things|finances|life) in order"
           r"|everything(?:'s| is) (?:in order|sorted|taken care of|settled)|(?:everything|it all) is sorted",
-          "will debts order sorted taken settled"),
+          "will debts order sorted taken settled",
+          # A will made for a new baby, a marriage or a house is planning ahead.
+          unless=r"(?<![a-z])(?:baby|newborn|pregnan[a-z]*|wedding|married|mortgage|estate planning|adulting)(?![a-z])"),
     _rule("cssrs.behavior.accounts", _BEHAVIOR, MODERATE,
           r"(?:deleted|deleting|delete) (?:all )?(?:of )?my (?:accounts|social media|profiles|instagram|facebook)",
           "delet"),
@@ -552,15 +577,18 @@ SUICIDE_RULES = (
                  r"|for now|for a while|for today|on this app",
           final_severity=HIGH),
     _rule("cssrs.behavior.goodbye", _BEHAVIOR, MODERATE,
-          r"(?:goodbye|bye|farewell) (?:everyone|all|world|cruel world|to (?:everyone|all|you all))|this is goodbye"
+          r"(?:goodbye|bye|farewell) (?:everyone|all|world|cruel world|to (?:everyone|all|you all))"
           r"|(?:saying|said|say) (?:my )?goodbyes?(?: [a-z']+){0,2}? (?:to (?:everyone|people|the people)|now|quietly"
           r"|without)|said my goodbyes|goodbye(?=[.!]+(?: |$)|$)|saying goodbye now",
-          "bye farewell",
-          unless=r"moving (?:to|away|abroad|house|out)|move (?:to|away|abroad|out)|flight|trip|vacation|holiday|abroad"
-                 r"|new job|last day (?:at|of)|coworkers|colleagues|graduat|party|off to|leaving for|heading (?:to|off)"
-                 r"|semester|camp|relocat|emigrat|leaving (?:for|to|this|the|my) (?:[a-z]+ )?(?:town|city|country|job|house"
-                 r"|flat|apartment|company|school|uni|team)",
-          final_severity=HIGH),
+          "bye farewell", unless=_ORDINARY_GOODBYE, final_severity=HIGH),
+    # A goodbye that is meant as the last one.
+    _rule("cssrs.behavior.final_goodbye", _BEHAVIOR, HIGH,
+          r"this is (?:goodbye|farewell)|(?:good)?bye forever|goodbye for good"
+          r"|(?:won't|wont|will not|never) (?:see|talk to|hear from) (?:you|u|y'all|ya) (?:guys |all )?again",
+          "bye farewell again",
+          # Someone else's post, an old thing sold, or exams over.
+          unless=_ORDINARY_GOODBYE + r"|posted|instagram|facebook|tiktok|twitter|caption|my old [a-z]+|sold"
+                 r"|exams?|finals|a ?levels|levels|school|uni"),
     _rule("cssrs.behavior.reading_this", _BEHAVIOR, MODERATE,
           r"(?:by the time|when) (?:you|anyone|someone|somebody) (?:reads?|finds?|sees?|gets) this"
           r"|if (?:you're|you are) reading this|if (?:anyone|someone|somebody|you) (?:ever )?finds? this"
@@ -594,7 +622,10 @@ SUICIDE_RULES = (
           r"finally at peace|don't be sad for me|(?:don't|do not) (?:cry|grieve|mourn) for me|take care of each other"
           r"|made my peace with (?:it|dying|this|everything)|while i still can"
           r"|left (?:the|my) keys with|(?:written|wrote|writing) to (?:mum|mom|dad|my [a-z]+|everyone)",
-          "peace sad cry grieve mourn each still keys written wrote writing"),
+          "peace sad cry grieve mourn each still keys written wrote writing",
+          # Keys left for a neighbour who minds the house or the pets while the writer travels.
+          unless=_ORDINARY_GOODBYE + r"|train|so (?:she|he|they|someone) can (?:feed|water|walk|check|let)"
+                 r"|while (?:i'm|i am|we're|we are) (?:away|gone)"),
 )
 
 PSYCHOSIS_RULES = (
@@ -717,6 +748,13 @@ DISTRESS_RULES = (
           r"|just |such |pretty )*(?:hopeless|worthless|empty|numb|useless|helpless|broken|defeated|trapped|alone|lonely"
           r"|dead inside)",
           "hopeless worthless empty numb useless helpless broken defeated trapped alone lonely dead"),
+    _rule("distress.no_future", _DISTRESS, MODERATE,
+          r"(?:don't|do not|can't|cannot|cant|dont) see (?:a|any) future (?:for (?:me|myself)|ahead)"
+          r"|(?:there's|there is) no future for me|i have no future",
+          "future",
+          # A future in a job, a relationship or a place is not the writer's own.
+          unless=r"(?<![a-z])(?:job|company|firm|career|role|team|relationship|with (?:him|her|them)|here in|this (?:town"
+                 r"|city|country|industry|field)|in (?:this|that) (?:job|company|town|city|industry))(?![a-z])"),
     _rule("distress.cant_cope", _DISTRESS, MODERATE,
           r"(?:can't|cannot|can no longer|cant) (?:take|handle|do|bear|stand) (?:this|it|any ?more|much more)"
           r"(?: any ?more)?|(?:can't|cannot|cant) anymore",
@@ -727,7 +765,11 @@ DISTRESS_RULES = (
           "can't cant cannot much longer", negatable=False),
     _rule("distress.self_hate", _DISTRESS, MODERATE, r"(?:hate|hating|loathe|despise) myself", "myself"),
     _rule("distress.not_eating", _DISTRESS, MODERATE,
-          r"(?:haven't|have not|havent|didn't|can't) (?:eaten|slept|eat|sleep) (?:properly |well |at all )?(?:in|for) "
+          r"(?:haven't|have not|havent|didn't|can't) (?:eaten|eat) (?:properly |well |at all )?(?:in|for) "
+          r"(?:<NUM> )?days",
+          "days", negatable=False),
+    _rule("distress.not_sleeping", _DISTRESS, MODERATE,
+          r"(?:haven't|have not|havent|didn't|can't) (?:slept|sleep) (?:properly |well |at all )?(?:in|for) "
           r"(?:<NUM> )?days",
           "days", negatable=False),
     _rule("distress.burden", _DISTRESS, HIGH,
@@ -802,6 +844,9 @@ IDIOMS = re.compile(_expand(
     r"|(?:theory|theories|lecture|seminar|module|essay|research|statistics|stats|risk factors|rates?)"
     r" (?:of|on|about|into) (?:[a-z'-]+ ){0,3}?suicide|suicide (?:risk factors?|rates?|statistics|stats|research|studies|literature)"
     r"|ego death|death card|the death|ctb (?:bus|route|line|station|stop)"
+    # shadow work and rebirth: an old self that dies so that a new one can grow
+    r"|(?:old|former|past|previous) (?:version|versions|self|selves|me|identity) (?:of (?:me|myself) )?(?:die|dies|died|dying)"
+    r"(?= so| to make| and (?:a|the) new| for (?:a|the) new|[.!,]|$)"
     r"|end it (?:with|between) (?:him|her|them|my|us)|cut myself (?:some slack|a break|a slice|a piece|shaving|while|on"
     r"|by accident|accidentally|chopping)|hurt myself (?:at|lifting|running|playing|skiing|while|on|in|during|working)"
     r"|(?:hang|hanging|hung) myself (?:up )?(?:a|an|some|another) (?:[a-z]+ ){0,2}?(?:picture|frame|shelf|shelves|mirror"

@@ -4,6 +4,9 @@ The rules in scorer_rules match a folded copy of the journal text. It is lowerca
 without accents or zero-width characters, and with whitespace collapsed.
 Compatibility forms (fullwidth, mathematical letters, ligatures) are decomposed.
 Cyrillic and Greek look-alikes and leetspeak inside words become Latin letters.
+A pause inside a sentence is a space: an ellipsis, a dash or a line break before a
+lowercase word ("I want to... die"), a comma or colon after "to", and brackets or
+quotes around one word ("I want to (die)").
 ``fold`` returns that copy together with ``origin``, where ``origin[i]`` is the code
 point index in the original text of folded character ``i``. A match on
 ``folded[a:b]`` therefore points at ``text[origin[a]:origin[b - 1] + 1]``.
@@ -26,14 +29,17 @@ _DROP = "\x00"
 _PUNCTUATION = {
     **dict.fromkeys("\u2018\u2019\u201a\u201b\u02bc\u02bb\u02b9\u0060\u00b4\u2032\uff07", "'"),
     **dict.fromkeys("\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033\u301d\u301e", '"'),
-    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2e3a\u2e3b", "-"),
+    **dict.fromkeys("\u2010\u2011\u2012\u2212", "-"),
+    # en and em dashes stand between words, not inside them ("going to\u2014end it")
+    **dict.fromkeys("\u2013\u2014\u2015\u2e3a\u2e3b", " "),
     "\u2026": ".",
     "\u0131": "i",
 }
 
-# Cyrillic, Greek and small-capital letters that look like Latin ones (a subset of the
-# Unicode confusables table, chosen for lowercase text). Applied only when Latin
-# letters are the majority, so that Russian or Greek text keeps its own letters.
+# Cyrillic, Greek, Armenian, Cherokee and small-capital letters that look like Latin
+# ones (a subset of the Unicode confusables table, chosen for lowercase text). Applied
+# only when Latin letters are the majority, so that Russian or Greek text keeps its own
+# letters.
 _LOOKALIKES = {
     # Cyrillic
     "\u0430": "a", "\u0432": "b", "\u0435": "e", "\u0451": "e", "\u043a": "k", "\u043c": "m",
@@ -52,6 +58,14 @@ _LOOKALIKES = {
     "\u1d1b": "t", "\u1d1c": "u", "\u1d20": "v", "\u1d21": "w", "\u028f": "y", "\u1d22": "z",
     "\ua730": "f", "\ua7af": "q",
     "\u0251": "a", "\u0261": "g", "\u0269": "i", "\u0138": "k",
+    # Armenian
+    "\u0578": "n", "\u057d": "u", "\u0570": "h", "\u0585": "o", "\u0581": "g", "\u0561": "w", "\u057c": "n",
+    # Cherokee, in the small letters that lower() gives for the capitals
+    **{chr(0xab70 + capital - 0x13a0): latin for capital, latin in (
+        (0x13a0, "d"), (0x13a1, "r"), (0x13a2, "t"), (0x13a9, "y"), (0x13aa, "a"), (0x13ab, "j"), (0x13ac, "e"),
+        (0x13b3, "w"), (0x13b7, "m"), (0x13bb, "h"), (0x13c0, "g"), (0x13c3, "z"), (0x13cf, "b"), (0x13d2, "r"),
+        (0x13d4, "w"), (0x13d5, "s"), (0x13d9, "v"), (0x13da, "s"), (0x13de, "l"), (0x13df, "c"), (0x13e2, "p"),
+        (0x13e6, "k"))},
 }
 
 # Letters and digits typed in place of letters inside a word ("k1ll", "mys3lf", "my$elf").
@@ -68,6 +82,16 @@ _NUMBER_WITH_UNIT = re.compile(
     r"g|d|mo|yr|yrs|ft|cm|mm|gb|mb|tb|p|v|w|hz|mph|kph|c|f)?")
 
 _WHITESPACE_RUN = re.compile(r"[ \n]{2,}")
+# Pauses inside a sentence, in the original text: an ellipsis, a dash or a line
+# break between a word and a lowercase word, and a comma, colon or semicolon after "to".
+_PAUSE = re.compile(r"(?<=\w)[ \t\r]*(?:\.{2,}|\u2026+|-{2,}|(?<=[ \t])-|\n)[ \t\r]*(?=[a-z])"
+                    r"|(?<=\b[Tt]o)[,:;](?=[ \t]*[a-z])")
+# Brackets around one lowercase word after another word ("to (die)"), and quotes around one
+# after "want to" and the like ("want to \"die\""). Elsewhere quotes may mark a pretence
+# ("I get to \"die\" after the starter"), so they stay.
+_WRAPPED_WORD = re.compile(r"(?<=\w )[(\[]([a-z']+)[)\]]"
+                           r"|(?:(?<=want to )|(?<=wanna to )|(?<=going to )|(?<=gonna )|(?<=need to )|(?<=ready to ))"
+                           r"[\"\u201c]([a-z']+)[\"\u201d]")
 _LETTER_RUN = re.compile(r"([a-z])\1\1+")
 # Separators inside a word that only hide it: "self-harm", "sewer_slide", "s.u.i.c.i.d.e".
 _INWORD_SEPARATOR = re.compile(r"(?<=[a-z])[-_*](?=[a-z])|(?<=\b[a-z])\.(?=[a-z]\b)")
@@ -104,6 +128,7 @@ def fold(text: str, map_lookalikes: bool | None = None) -> FoldedText:
     """
     if map_lookalikes is None:
         map_lookalikes = _latin_is_majority(text)
+    text = _without_pauses(text)
 
     # Step 1: one folded string per original character (usually one character).
     if text.isascii():
@@ -134,6 +159,12 @@ def fold(text: str, map_lookalikes: bool | None = None) -> FoldedText:
     folded = _map_leetspeak(folded)
 
     return FoldedText(folded, None if origin is None else tuple(origin))
+
+
+def _without_pauses(text: str) -> str:
+    """Return ``text`` with its pauses inside sentences as spaces, at the same length so that indices still match."""
+    text = _PAUSE.sub(lambda m: " " * len(m.group()), text)
+    return _WRAPPED_WORD.sub(lambda m: f" {m.group(1) or m.group(2)} ", text)
 
 
 _ASCII_WHITESPACE = str.maketrans({"\t": " ", "\r": " ", "\f": " ", "\v": " "})
@@ -191,8 +222,8 @@ def _latin_is_majority(text: str) -> bool:
 
 
 _NOT_LATIN_LETTER = re.compile(r"[^A-Za-z\u00c0-\u024f\uff21-\uff3a\uff41-\uff5a]+")
-_NOT_OTHER_LETTER = re.compile(r"[^\u0370-\u03ff\u0400-\u052f\u0590-\u06ff\u0900-\u0dff\u0e00-\u0e7f"
-                               r"\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+")
+_NOT_OTHER_LETTER = re.compile(r"[^\u0370-\u03ff\u0400-\u06ff\u0900-\u0dff\u0e00-\u0e7f\u13a0-\u13ff"
+                               r"\u3040-\u30ff\u3400-\u9fff\uab70-\uabbf\uac00-\ud7af]+")
 
 
 def _drop_positions(folded: str) -> list[int]:

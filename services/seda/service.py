@@ -150,6 +150,8 @@ def read_request(request: seda_pb2.AuditRequest) -> CheckedRequest:
 # Control, format and separator characters, and marks (combining accents, and variation
 # selectors such as U+FE0F), which carry no text without a letter to attach to.
 INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
+# Letters and symbols that render as blank space: the Hangul fillers and the blank Braille pattern.
+BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 def check_text(text: str) -> list[FieldViolation]:
@@ -159,10 +161,12 @@ def check_text(text: str) -> list[FieldViolation]:
         return [FieldViolation("journal_text", f"journal_text is missing: send the person's text, 1 to {limit} Unicode code points")]
     # Whitespace and invisible characters alone give the scorer nothing to
     # read, and a band for them would look like a real result.
-    if not any(not char.isspace() and unicodedata.category(char) not in INVISIBLE_CATEGORIES for char in text):
+    if not any(not char.isspace() and char not in BLANK_CHARACTERS and unicodedata.category(char) not in INVISIBLE_CATEGORIES
+               for char in text):
         return [FieldViolation(
             "journal_text",
-            "journal_text contains only whitespace or invisible characters (such as U+200B, control characters or lone combining marks): "
+            "journal_text contains only whitespace or invisible characters (such as U+200B, control characters, lone combining "
+            "marks or the blank U+3164 and U+2800): "
             f"send the person's text, 1 to {limit} code points",
         )]
     if len(text) > limit:
