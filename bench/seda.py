@@ -41,21 +41,47 @@ TARGET_P99_MS = 10.0
 ENCODER_SETTINGS = ("on", "off")
 AUDIT_METHOD = "/defrag.seda.v1.SedaService/Audit"
 
-# Ordinary journal sentences with some distress, so the scorer runs its rules on every call.
+# Ordinary journal sentences with some distress, each once: the scorer reads a repeated
+# sentence once, so a text of repeats would time a shorter text than its length says.
 SENTENCES = (
     "Woke up early again and could not get back to sleep. ",
     "Work was a lot today and I felt overwhelmed by the inbox. ",
     "Called my sister in the evening, which helped a little. ",
     "I keep wondering whether any of this is going to get better. ",
     "Made soup, watched the rain, tried to read for a while. ",
+    "The bus was late twice this week and I missed the first meeting on Tuesday. ",
+    "My manager asked for the quarterly figures by Friday, so the evenings are gone. ",
+    "Went for a short walk at lunch and the park smelled of cut grass. ",
+    "I forgot to reply to three messages from friends and now it feels awkward. ",
+    "The landlord finally fixed the heating, which is one less thing to think about. ",
+    "Spent too long scrolling before bed and regretted it in the morning. ",
+    "My knee aches on the stairs, I should book the physio again. ",
+    "Tried the new bakery on the corner; the rye bread was worth the queue. ",
+    "I feel a bit flat most afternoons, like the colour has drained out of things. ",
+    "Mum sent photos of the garden and the tomatoes are finally turning red. ",
+    "Paid the electricity bill and the number made me wince. ",
+    "Started a jigsaw of a lighthouse that has far too much sky in it. ",
+    "The neighbour's dog barked for an hour and I could not concentrate on anything. ",
+    "Booked a dentist appointment I have been putting off since spring. ",
+    "Watched a documentary about octopuses and felt calm for the first time in days. ",
+    "I keep making lists and then losing them under other lists. ",
+    "A colleague said my presentation was clear, which I did not expect. ",
+    "Cleaned the kitchen properly and found a spoon I thought was lost. ",
+    "The evenings are getting darker and I notice my mood dipping with them. ",
+    "Planning to try the swimming pool on Saturday if the lanes are quiet. ",
+    "Read two chapters of the novel my friend lent me and liked the main character. ",
+    "I should drink more water and less coffee, I say this every week. ",
+    "Tomorrow I will try to leave the laptop closed after seven. ",
+    "The train home was packed and someone played music without headphones the whole way. ",
+    "Ordered a new notebook because the old one is full of half-finished plans. ",
 )
 
 
 def journal_text(length: int = TEXT_LENGTH) -> str:
-    """Return a text of exactly `length` code points built from SENTENCES."""
-    text = ""
-    while len(text) < length:
-        text += "".join(SENTENCES)
+    """Return a text of exactly `length` code points of distinct SENTENCES; raise ValueError when they are too short."""
+    text = "".join(SENTENCES)
+    if len(text) < length:
+        raise ValueError(f"SENTENCES hold {len(text)} code points, fewer than {length}: add sentences")
     return text[:length]
 
 
