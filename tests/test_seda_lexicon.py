@@ -98,6 +98,8 @@ COMBINATIONS = [
     ("farewell_and_means", "Ich habe den Abschiedsbrief geschrieben und die Tabletten gesammelt.", "critical"),
     ("intent_and_means", "Já separei os comprimidos. Vou fazer isso quando todos dormirem.", "caution"),
     ("deferral", "Hoy no me voy a suicidar, lo haré el domingo.", "critical"),
+    ("passive_pt", "Já não tenho vontade de viver.", "caution"),
+    ("passive_and_means_ko", "나 오늘 밤에 죽을 거야. 약 다 모아놨어.", "critical"),
     ("topic_and_final", "Ciągle myślę o samobójstwie. Zdecydowałam.", "critical"),
     ("farewell_and_timing", "Escribí una carta de despedida para mi madre. Mañana se la doy.", "caution"),
     ("topic_and_timing", "Ein Film über Selbstmord läuft heute Abend.", "caution"),

@@ -583,6 +583,16 @@ TWIN_CASES = [
     ("I'm giving away all my baby clothes now that the kids are older.", "clear"),
     ("I don't see a future for myself.", "watch"),
     ("I don't see a future for myself in this company, time to job hunt.", "clear"),
+    # A date for the act, a line of a note, a note to be read after.
+    ("My mom always said I'd be better off dead, and I finally agree. I'm doing it this week.", "critical"),
+    ("Tell my mom it wasn't her fault.", "critical"),
+    ("By the time anyone reads this I'll be at peace.", "critical"),
+    # Pills mixed with drink and not caring what happens; an old feeling that comes back.
+    ("I mixed my Xanax with half a bottle of vodka again last night and I don't really care what happens.", "caution"),
+    ("I don't really care what happens with the football this season.", "clear"),
+    ("At 19 I wanted to die. Therapy helped me, but the thoughts are back this winter and I wish I could disappear.",
+     "caution"),
+    ("At 19 I wanted to die. Therapy helped me and I'm doing much better now.", "clear"),
 ]
 
 

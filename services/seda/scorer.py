@@ -56,7 +56,7 @@ from services.seda import model as seda_model
 from services.seda import scorer_rules as rules
 from services.seda.scorer_text import FoldedText, detect_language, fold
 
-MODEL_VERSION = "seda-hybrid-2026.12.15"
+MODEL_VERSION = "seda-hybrid-2026.12.16"
 # Appended to MODEL_VERSION when the scorer runs without the encoder (SEDA_ENCODER=off).
 NO_ENCODER_SUFFIX = "-no-encoder"
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en",)
@@ -450,6 +450,9 @@ _RESOLVED = re.compile(
     r"(?:years?|months?) (?:clean|sober|free)|free of it|haven't (?:in|since|had)|recovered|recovery|now i |"
     r"today i(?:'m| ran| feel| am| have)|i love my life|i'm sober|i'm \d+ now|now i'm|haven't felt that way|"
     r"(?:not|no longer) that person|(?:have been|are|were) absent|really okay|i'm not in that place)(?![a-z])")
+# A past feeling that comes back, in the rest of its sentence or the next one ("some of that feeling is creeping back").
+_RETURNING = re.compile(r"(?<![a-z])(?:(?:creeping|coming|came|crept|is|are|it's|they're|feels?|feeling) back"
+                        r"|returning|has returned|have returned|resurfac[a-z]*)(?![a-z])")
 # The "today" of "ten years ago today" dates the past, so it does not mark the present.
 _PRESENT = re.compile(r"(?<![a-z])(?<!ago )"
                       r"(?:now|today|tonight|again|still|lately|these days|right now|currently|anymore)(?![a-z])")
@@ -460,6 +463,7 @@ _ADDRESSED = re.compile(r"(?:^\s*|(?<![a-z'])(?:please|and|just|so) )tell (?:[a-
 # Words saying that an act is permanent, or that the writer called it temporary to hide that.
 _PERMANENCE = re.compile(
     r"(?<![a-z'])(?:for good|permanently|forever|for keeps|to keep (?:him|her|them|it)"
+    r"|i(?:'ll| will) be (?:at peace|gone|dead)(?= ?[.!,]|$)"
     r"|(?:he|she|they|it)(?:'s| is|'re| are) (?:yours|hers|his|theirs) now"
     r"|(?:won't|will not|wont) be (?:coming )?back(?: for (?:him|her|them|it))?(?= ?[.!,]|$)"
     r"|not coming back(?= ?[.!,]|$| for)"
@@ -616,7 +620,10 @@ class _Context:
         window = text[previous_start:sentence_end]
         clause = _CLAUSE_BREAK.split(text[sentence_start:start])[-1] + " " + _CLAUSE_BREAK.split(text[end:sentence_end])[0]
         if _REMOTE_PAST.search(window) and not _PRESENT.search(clause):
-            return None if self.resolved else max(rules.LOW, severity - 2)
+            # A recovery counts only when the feeling has not come back.
+            if self.resolved and not _RETURNING.search(after):
+                return None
+            return max(rules.LOW, severity - 2)
         return severity
 
 

@@ -425,8 +425,9 @@ SUICIDE_RULES = (
           r"|it (?:all )?ends|i end it|i'm doing it"
           r"|i do it)|it (?:all )?ends (?:tonight|today|tomorrow|this weekend|soon)"
           r"|(?:i'm going to|gonna|i'll) do it (?:tonight|today|tomorrow|this weekend|soon)"
+          r"|i'm doing it (?:tonight|today|tomorrow|this (?:week|weekend)|soon)(?= *(?:[.!]|$))"
           r"|tonight i (?:end|finish) (?:it|everything)|(?:that|it|this) (?:would|will|should) do it",
-          "tonight today tomorrow weekend ends would will should",
+          "tonight today tomorrow weekend week soon ends would will should",
           # What ends may be a show, a sale or a contest ("it ends tonight, the season finale").
           unless=r"finale|season|episode|series|the show|sale|offer|discount|deal|tournament|contest|competition"
                  r"|giveaway|auction|voting|registration|deadline"),
@@ -595,6 +596,12 @@ SUICIDE_RULES = (
           r"|(?:to )?(?:whoever|whomever) (?:reads|finds) this",
           "read this reads this reading this finds this find this sees this see this gets this",
           final_severity=HIGH),
+    # A line of a note: a message for someone that their loved one's death is not on them.
+    _rule("cssrs.behavior.tell_not_fault", _BEHAVIOR, HIGH,
+          r"tell (?:my |our )?(?:mom|mum|dad|mother|father|sister|brother|wife|husband|partner|kids|son|daughter|[a-z]+) "
+          r"(?:that )?(?:it (?:wasn't|was not|isn't|is not)|none of (?:this|it) (?:is|was)) (?:her|his|their|your) fault"
+          r"(?= *(?:[.!]|$))",
+          "fault"),
     _rule("cssrs.behavior.not_your_fault", _BEHAVIOR, MODERATE,
           r"(?:it's|it is|it was|it wasn't|was never|wasn't ever|is not|isn't|it was never) (?:not )?(?:your|anyone's"
           r"|her|his|their|mom's|mum's|dad's) fault|(?:don't|do not|please don't) blame (?:yourselves|yourself|anyone)"
@@ -737,9 +744,10 @@ SUBSTANCE_RULES = (
           r"(?:more|extra) (?:of )?(?:my )?(?:[a-z']+ ){0,2}?(?:pills|xanax|meds|medication|painkillers|pain pills|adderall"
           r"|benzos) than (?:i'm supposed to|prescribed|my prescription|i should|the prescription)"
           r"|(?:extra|more) (?:xanax|benzos|painkillers|pills) (?:to|than)"
-          r"|mixing (?:[a-z']+ ){0,2}?(?:benzos|xanax|pills|meds|sleeping pills) (?:with|and) (?:wine|alcohol|vodka|booze"
-          r"|drinks|beer)|comedowns?",
-          "than extra mixing comedown"),
+          r"|(?:mixing|mixed|mix) (?:[a-z']+ ){0,2}?(?:benzos|xanax|pills|meds|sleeping pills) (?:with|and) "
+          r"(?:(?:a|half a|most of a|a whole|half|most of) (?:bottle|glass|can) of )?(?:wine|alcohol|vodka|booze|drinks|beer"
+          r"|whiskey|gin|rum|tequila)|comedowns?",
+          "than extra mixing mixed mix comedown"),
 )
 
 DISTRESS_RULES = (
@@ -755,6 +763,10 @@ DISTRESS_RULES = (
           # A future in a job, a relationship or a place is not the writer's own.
           unless=r"(?<![a-z])(?:job|company|firm|career|role|team|relationship|with (?:him|her|them)|here in|this (?:town"
                  r"|city|country|industry|field)|in (?:this|that) (?:job|company|town|city|industry))(?![a-z])"),
+    _rule("distress.indifferent", _DISTRESS, MODERATE,
+          r"(?:don't|do not|dont) (?:really |even )?care (?:anymore )?(?:what happens to me|what happens(?= *(?:[.!]|$))"
+          r"|whether i wake up)",
+          "care"),
     _rule("distress.cant_cope", _DISTRESS, MODERATE,
           r"(?:can't|cannot|can no longer|cant) (?:take|handle|do|bear|stand) (?:this|it|any ?more|much more)"
           r"(?: any ?more)?|(?:can't|cannot|cant) anymore",
