@@ -6,6 +6,7 @@ it with free ports. Every process writes JSON lines to var/log/<name>.log.
 
 import ctypes
 import dataclasses
+import json
 import os
 import pathlib
 import secrets
@@ -190,6 +191,22 @@ def write_private_file(path: pathlib.Path, text: str) -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(text)
+
+
+def last_log_line(log: pathlib.Path) -> str:
+    """Return ": " and the message of the log's last line (a JSON log line gives its message), or "" when none."""
+    try:
+        lines = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    if not lines:
+        return ""
+    last = lines[-1]
+    try:
+        last = json.loads(last).get("message", last)
+    except (ValueError, AttributeError):
+        pass
+    return f": {str(last)[:300]}"
 
 
 class MeshError(Exception):
@@ -407,7 +424,8 @@ class Mesh:
         while True:
             process = self.processes.get(name)
             if process is not None and process.poll() is not None:
-                raise MeshError(f"{name} exited with code {process.returncode}; see {self.logs / (name + '.log')}")
+                log = self.logs / f"{name}.log"
+                raise MeshError(f"{name} exited with code {process.returncode}{last_log_line(log)}; see {log}")
             try:
                 if ready():
                     return

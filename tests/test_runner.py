@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import LOS_ANGELES_1990, AdminClient, bearer, http, start_mesh
-from defrag.mesh import Ports
+from defrag.mesh import Ports, last_log_line
 from defrag.run import supervise
 
 pytestmark = pytest.mark.integration
@@ -106,3 +106,12 @@ def test_runner_rejects_bad_port_offset(offset, fragment):
     assert result.returncode == 2
     assert "DEFRAG_PORT_OFFSET" in result.stderr
     assert fragment in result.stderr
+
+
+def test_start_error_names_the_log_message(tmp_path):
+    log = tmp_path / "seda-0.log"
+    log.write_text('{"level":"info","message":"starting"}\n'
+                   '{"level":"error","message":"invalid configuration: SEDA_ENCODER=\'yes\' is not one of on, off"}\n')
+
+    assert last_log_line(log) == ": invalid configuration: SEDA_ENCODER='yes' is not one of on, off"
+    assert last_log_line(tmp_path / "missing.log") == ""

@@ -586,6 +586,18 @@ TWIN_CASES = [
     # A date for the act, a line of a note, a note to be read after.
     ("My mom always said I'd be better off dead, and I finally agree. I'm doing it this week.", "critical"),
     ("Tell my mom it wasn't her fault.", "critical"),
+    ("tell mom it wasnt ur fault", "critical"),
+    ("tell Mom it wasn`t her fault", "critical"),
+    ("make sure Lily knows it wasn't because of her", "critical"),
+    # A gun made ready without the word "loaded", and a gun that is a tool.
+    ("I put one bullet in the chamber and pointed it at my head", "critical"),
+    ("I loaded my dad's revolver and I'm sitting with it", "critical"),
+    ("loaded. safety off. sorry everyone", "critical"),
+    ("the staple gun is loaded and I'm holding it under the shelf", "clear"),
+    # Hyperbole aimed at homework or a laugh.
+    ("this calc homework is killing me, kms", "clear"),
+    ("everything is killing me, kms", "critical"),
+    ("I will literally kill myself laughing if he wears that hat again", "clear"),
     ("By the time anyone reads this I'll be at peace.", "critical"),
     # Pills mixed with drink and not caring what happens; an old feeling that comes back.
     ("I mixed my Xanax with half a bottle of vodka again last night and I don't really care what happens.", "caution"),
@@ -625,6 +637,8 @@ def test_twin_phrase_band(text, expected):
 
 # Punctuation and line breaks inside a phrase, which hid it from the rules.
 PAUSED_PHRASES = [
+    "I want to killmyself tonight", "I want to kill\u00admyself tonight", "I want to kill\u2060myself tonight",
+    "kill, myself", "kill / myself", "kill_myself",
     "I want to... die.", "i want to...die", "I want to\u2026die", "I want to: die", "I want to - die",
     "I want to \u2014 die", "I want to, die", "I want to (die)", 'I want to "die"', "I want to kill... myself",
     "I'm going to\u2014end it. tonight.", "i want to\ndie", "i want to\nkill\nmyself", "I\nwant\nto\ndie",
@@ -648,6 +662,13 @@ def test_pauses_fold_to_spaces(text, folded):
     assert fold(text).text == folded
 
 
+def test_locale_of_another_language_wins_over_a_shared_word():
+    result = assess("me muero de risa jajaja", "es-MX")
+
+    assert result.language == "es"
+    assert result.band == "watch"
+
+
 def test_haven_t_slept_is_not_eating():
     rules_found = {s.rule for s in assess("Haven't slept in three days, my thoughts are racing.").signals}
 
@@ -659,8 +680,10 @@ def test_haven_t_slept_is_not_eating():
     ("\u0399'\u217f \u0261\u03bf\u0456\u0578\u0261 t\u03bf \u217e\u0456\u0435 t\u03bf\u0578\u0456\u0261\u04bbt",
      "i'm going to die tonight"),
     ("I \u13b3\u13aaNT \u13a2O \u13a0IE", "i want to die"),
+    ("i want to k\u0268ll my\u00f8wn", "i want to kill myown"),
+    ("\U0001f1f0\U0001f1ee\U0001f1f1\U0001f1f1", "kill"),
 ])
-def test_armenian_and_cherokee_lookalikes_fold_to_latin(text, folded_words):
+def test_more_lookalikes_fold_to_latin(text, folded_words):
     assert fold(text).text == folded_words
 
 

@@ -10,7 +10,7 @@ Settings (environment):
   SEDA_REDIS_TIMEOUT_MS      Redis connect and reply timeout, 10..5000, default 250
   SEDA_SCORING_THREADS       worker threads that run the scorer, 1..64, default 2
   SEDA_ENCODER               on (default) or off: off scores with the rules and
-                             the n-gram model alone, about 20 times faster with
+                             the n-gram model alone, 10 to 20 times faster with
                              lower recall, and adds -no-encoder to model_version
   SEDA_PORT                  gRPC port, default 50081 (0 picks a free port)
   SEDA_METRICS_PORT          Prometheus /metrics port, default 9131

@@ -56,7 +56,7 @@ from services.seda import model as seda_model
 from services.seda import scorer_rules as rules
 from services.seda.scorer_text import FoldedText, detect_language, fold
 
-MODEL_VERSION = "seda-hybrid-2026.12.16"
+MODEL_VERSION = "seda-hybrid-2026.12.17"
 # Appended to MODEL_VERSION when the scorer runs without the encoder (SEDA_ENCODER=off).
 NO_ENCODER_SUFFIX = "-no-encoder"
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en",)
@@ -129,7 +129,7 @@ def assess(text: str, locale: str = "", *, use_encoder: bool = True) -> Assessme
 
     ``locale`` (a BCP 47 tag such as "en-US") is only a hint for the language of
     very short texts. Without ``use_encoder`` the rules and the n-gram model
-    score alone: about 20 times faster, with lower recall (docs/seda-method.md).
+    score alone: 10 to 20 times faster, with lower recall (docs/seda-method.md).
     Raises ValueError for empty text or text longer than MAX_TEXT_LENGTH code points.
     """
     if not isinstance(text, str):

@@ -28,8 +28,8 @@ _FRAGMENTS = {
     "F3": rf"(?:(?!(?:{_NEGATORS})(?![a-z']))[a-z']+ ){{0,3}}?",
     # Acts directed at oneself that end one's life, including filter-dodging slang.
     "ACT": r"(?:(?:kill|killing|killed|off|offing|unalive|unaliving|hang|hanging|shoot|shooting|drown|drowning|"
-           r"poison|poisoning|stab|stabbing|end|ending|neck|necking|suffocate|suffocating|starve|starving) my ?self"
-           r"|(?:end|ending|take|taking) my (?:own )?life|commit(?:ting)? suicide|(?:end|ending) it all"
+           r"poison|poisoning|stab|stabbing|end|ending|neck|necking|suffocate|suffocating|starve|starving) ?my ?self"
+           r"|(?:end|ending|take|taking) ?my ?(?:own )?life|commit(?:ting)? suicide|(?:end|ending) it all"
            r"|self ?delet(?:e|ing)|unaliv(?:e|ing)|sewer ?slide|(?<![0-9] )(?<![0-9])kms|ctb)",
     # Self-harm that need not be suicidal.
     "SH": r"(?:(?:cut|cutting|burn|burning|hurt|hurting|harm|harming) my ?self|self ?harm(?:ing|ed|s)?)",
@@ -335,10 +335,15 @@ SUICIDE_RULES = (
     # unless the sentence is about hunting, a range or guarding the house.
     _rule("cssrs.method.firearm_loaded", _METHOD, HIGH,
           r"(?:gun|pistol|rifle|shotgun|revolver|handgun|glock)(?:'s| is| was)? (?:already |now |fully )?loaded"
-          r"|loaded (?:up )?(?:the|my|his|her|dad's|a) (?:gun|pistol|rifle|shotgun|revolver|handgun|glock)",
-          "loaded",
+          r"|loaded (?:up )?(?:the|my|his|her|dad's|a) (?:[a-z']+ )?(?:gun|pistol|rifle|shotgun|revolver|handgun|glock)"
+          r"|(?:bullet|round|shell) (?:in the chamber|chambered)|chambered (?:a|one|the) (?:round|bullet|shell)"
+          r"|(?:one|a) (?:round|bullet) chambered|safety(?:'s| is)? off"
+          r"|point(?:ed|ing)? (?:it|the gun|the barrel|the pistol|the revolver) at my (?:head|temple|chest|mouth|heart)",
+          "loaded chamber chambered safety point",
           unless=r"(?<![a-z])(?:hunt[a-z]*|season|range|target|practice|deer|duck|pheasant|goose|geese|clay|skeet"
-                 r"|competition|club|class|training|lesson|instructor|safety|safe|locked|unloaded|clean[a-z]*"
+                 r"|staple|glue|nail|water|nerf|paintball|airsoft|caulk|toy|spray|heat|squirt|bb|dishwasher|washing"
+                 r"|competition|club|class|training|lesson|instructor|safety (?:class|course|training|lesson|catch on)"
+                 r"|safe|locked|unloaded|clean[a-z]*"
                  r"|protection|intruder|burglar[a-z]*|self[- ]?defen[cs]e|home defen[cs]e|movie|film|game|scene"
                  r"|character|novel|story|chapter)(?![a-z])"),
     _rule("cssrs.method.hanging", _METHOD, HIGH,
@@ -599,9 +604,11 @@ SUICIDE_RULES = (
     # A line of a note: a message for someone that their loved one's death is not on them.
     _rule("cssrs.behavior.tell_not_fault", _BEHAVIOR, HIGH,
           r"tell (?:my |our )?(?:mom|mum|dad|mother|father|sister|brother|wife|husband|partner|kids|son|daughter|[a-z]+) "
-          r"(?:that )?(?:it (?:wasn't|was not|isn't|is not)|none of (?:this|it) (?:is|was)) (?:her|his|their|your) fault"
-          r"(?= *(?:[.!]|$))",
-          "fault"),
+          r"(?:that )?(?:it (?:wasn't|wasnt|was not|isn't|isnt|is not)|none of (?:this|it) (?:is|was)) "
+          r"(?:her|his|their|your|ur) fault(?= *(?:[.!]|$))"
+          r"|make sure (?:[a-z']+ ){1,2}knows? (?:that )?it (?:wasn't|wasnt|was not|isn't|isnt) (?:because of|on) "
+          r"(?:her|him|them|you|u)(?= *(?:[.!]|$))",
+          "fault knows know"),
     _rule("cssrs.behavior.not_your_fault", _BEHAVIOR, MODERATE,
           r"(?:it's|it is|it was|it wasn't|was never|wasn't ever|is not|isn't|it was never) (?:not )?(?:your|anyone's"
           r"|her|his|their|mom's|mum's|dad's) fault|(?:don't|do not|please don't) blame (?:yourselves|yourself|anyone)"
@@ -846,7 +853,8 @@ IDIOMS = re.compile(_expand(
     r"(?<![a-z])(?:"
     r"die (?:of|from) (?:embarrassment|shame|boredom|laugh[a-z]*|cuteness|happiness|excitement|cringe|heat|thirst"
     r"|hunger|jealousy|envy|curiosity)"
-    r"|(?:die|died|dying|dies) laughing|nearly died|almost died"
+    r"|(?:die|died|dying|dies) laughing|(?:kill|killed|killing) my ?self laughing|nearly died|almost died"
+    r"|unaliv(?:e|ed|ing) (?:my|the|this|that|your|his|her) (?!self|life)[a-z]+"
     r"|could (?:just |have )?(?:die|died)(?= of| from| laughing| happy| right| on the spot|[.!,]|$)"
     r"|dying (?:to|for)|to die for|(?:scared|bored|sick|worked|worried|frozen|tickled) to death|death of me"
     r"|kill(?:ing|ed|s)? (?:it|time)(?![a-z])|kill for|killing my ?self (?:at|over|for|with|to|trying|working|studying|on)"
@@ -881,6 +889,8 @@ IDIOMS = re.compile(_expand(
     r" (?:said|told (?:her|him|them)|answered) no"
     r"|(?:kms|kys) (?:this|these|the|over (?:this|these|the))(?= [a-z]+ (?:homework|exam|essay|deadline|assignment"
     r"|quiz|test|class|lecture|shift|meeting|game|level|match|traffic|queue|commute|song|episode|questions|pages))"
+    r"|(?:homework|exam|essay|deadline|assignment|class|meeting|traffic|commute|boss|game|test|quiz|shift|calc|math"
+    r"|maths|chem|physics|lecture|queue|wifi|printer) (?:is|are) killing me,? (?:lol |lmao |ngl |fr |tbh )?k[my]s"
     r"|(?:gonna|going to|will|i'll|ill|might|about to) (?:just )?k[my]s if (?:[a-z']+ ){0,5}?"
     r"(?:essay|exam|homework|assignment"
     r"|deadline|extension|game|match|teacher|lecture|class|quiz|test|boss|meeting|shift|wifi|traffic|printer|queue)"

@@ -5,8 +5,8 @@ without accents or zero-width characters, and with whitespace collapsed.
 Compatibility forms (fullwidth, mathematical letters, ligatures) are decomposed.
 Cyrillic and Greek look-alikes and leetspeak inside words become Latin letters.
 A pause inside a sentence is a space: an ellipsis, a dash or a line break before a
-lowercase word ("I want to... die"), a comma or colon after "to", and brackets or
-quotes around one word ("I want to (die)").
+lowercase word ("I want to... die"), a comma or colon after "to", brackets around one
+word ("I want to (die)"), and quotes around one word after "want to" and the like.
 ``fold`` returns that copy together with ``origin``, where ``origin[i]`` is the code
 point index in the original text of folded character ``i``. A match on
 ``folded[a:b]`` therefore points at ``text[origin[a]:origin[b - 1] + 1]``.
@@ -58,6 +58,9 @@ _LOOKALIKES = {
     "\u1d1b": "t", "\u1d1c": "u", "\u1d20": "v", "\u1d21": "w", "\u028f": "y", "\u1d22": "z",
     "\ua730": "f", "\ua7af": "q",
     "\u0251": "a", "\u0261": "g", "\u0269": "i", "\u0138": "k",
+    # Latin letters with a bar or a stroke, and the regional indicator letters of flags
+    "\u00f8": "o", "\u0268": "i",
+    **{chr(0x1f1e6 + offset): chr(ord("a") + offset) for offset in range(26)},
     # Armenian
     "\u0578": "n", "\u057d": "u", "\u0570": "h", "\u0585": "o", "\u0581": "g", "\u0561": "w", "\u057c": "n",
     # Cherokee, in the small letters that lower() gives for the capitals
@@ -83,14 +86,15 @@ _NUMBER_WITH_UNIT = re.compile(
 
 _WHITESPACE_RUN = re.compile(r"[ \n]{2,}")
 # Pauses inside a sentence, in the original text: an ellipsis, a dash or a line
-# break between a word and a lowercase word, and a comma, colon or semicolon after "to".
+# break between a word and a lowercase word, a comma, colon or semicolon after "to",
+# and a comma or slash before "myself".
 _PAUSE = re.compile(r"(?<=\w)[ \t\r]*(?:\.{2,}|\u2026+|-{2,}|(?<=[ \t])-|\n)[ \t\r]*(?=[a-z])"
-                    r"|(?<=\b[Tt]o)[,:;](?=[ \t]*[a-z])")
+                    r"|(?<=\b[Tt]o)[,:;](?=[ \t]*[a-z])|(?<=\w)[ \t]*[,/|][ \t]*(?=my ?self\b)")
 # Brackets around one lowercase word after another word ("to (die)"), and quotes around one
 # after "want to" and the like ("want to \"die\""). Elsewhere quotes may mark a pretence
 # ("I get to \"die\" after the starter"), so they stay.
 _WRAPPED_WORD = re.compile(r"(?<=\w )[(\[]([a-z']+)[)\]]"
-                           r"|(?:(?<=want to )|(?<=wanna to )|(?<=going to )|(?<=gonna )|(?<=need to )|(?<=ready to ))"
+                           r"|(?:(?<=want to )|(?<=wanna )|(?<=going to )|(?<=gonna )|(?<=need to )|(?<=ready to ))"
                            r"[\"\u201c]([a-z']+)[\"\u201d]")
 _LETTER_RUN = re.compile(r"([a-z])\1\1+")
 # Separators inside a word that only hide it: "self-harm", "sewer_slide", "s.u.i.c.i.d.e".
@@ -133,7 +137,7 @@ def fold(text: str, map_lookalikes: bool | None = None) -> FoldedText:
     # Step 1: one folded string per original character (usually one character).
     if text.isascii():
         pieces = None
-        base = text.lower().translate(_ASCII_WHITESPACE)
+        base = text.lower().translate(_ASCII_FOLD)
     else:
         base = text.translate(_FOLD_TABLES[map_lookalikes])
         # Equal lengths mean that no character expanded, so indices still match.
@@ -167,7 +171,8 @@ def _without_pauses(text: str) -> str:
     return _WRAPPED_WORD.sub(lambda m: f" {m.group(1) or m.group(2)} ", text)
 
 
-_ASCII_WHITESPACE = str.maketrans({"\t": " ", "\r": " ", "\f": " ", "\v": " "})
+# ASCII text skips the per-character tables, so its whitespace and backtick apostrophe are mapped here.
+_ASCII_FOLD = str.maketrans({"\t": " ", "\r": " ", "\f": " ", "\v": " ", "`": "'"})
 
 
 @functools.lru_cache(maxsize=8192)
@@ -401,6 +406,8 @@ def detect_language(text: str, folded: str, locale: str = "") -> str:
     language counts as English, or as the language of ``locale`` when one is given.
     With an English ``locale``, one English word is enough when no word of another
     language is found, so that chat with few function words ("brb gtg") stays English.
+    With a ``locale`` of another language, a text whose words are not mostly English is
+    in that language ("me muero de risa" with es-MX).
     """
     if not _latin_is_majority(text):
         for pattern, code in _SCRIPTS:
@@ -425,6 +432,11 @@ def detect_language(text: str, folded: str, locale: str = "") -> str:
     if best_hits >= 1 and best_hits > english:
         return best_code
     english += sum(1 for word in words if word in _SHARED_WORDS)
+    # The platform's locale names another language, and English words are not the majority
+    # ("me muero de risa jajaja" with es-MX): the text is in the locale's language.
+    hinted = _locale_language(locale)
+    if hinted and hinted != "en" and english < 0.5 * len(words):
+        return hinted
     # NOTE: with an English locale, text in a language missing from _OTHER_LANGUAGES that
     # holds one English word counts as English, so it loses the cap of unsupported text.
     if english >= 1 and (english >= 0.2 * len(words) or (best_hits == 0 and _locale_language(locale) == "en")):
