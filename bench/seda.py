@@ -41,8 +41,8 @@ TARGET_P99_MS = 10.0
 ENCODER_SETTINGS = ("on", "off")
 AUDIT_METHOD = "/defrag.seda.v1.SedaService/Audit"
 
-# Ordinary journal sentences with some distress, each once: the scorer reads a repeated
-# sentence once, so a text of repeats would time a shorter text than its length says.
+# Ordinary journal sentences with some distress, each used once. The scorer reads a repeated
+# sentence once, so a text of repeats would time a text shorter than its length.
 SENTENCES = (
     "Woke up early again and could not get back to sleep. ",
     "Work was a lot today and I felt overwhelmed by the inbox. ",

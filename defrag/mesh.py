@@ -195,8 +195,11 @@ def write_private_file(path: pathlib.Path, text: str) -> None:
 
 def last_log_line(log: pathlib.Path) -> str:
     """Return ": " and the message of the log's last line (a JSON log line gives its message), or "" when none."""
+    # Logs are appended to across runs, so only their end is read.
     try:
-        lines = log.read_text(errors="replace").strip().splitlines()
+        with open(log, "rb") as file:
+            file.seek(max(0, file.seek(0, os.SEEK_END) - 8192))
+            lines = file.read().decode(errors="replace").strip().splitlines()
     except OSError:
         return ""
     if not lines:

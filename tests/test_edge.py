@@ -249,7 +249,7 @@ def test_unknown_grpc_method_is_unimplemented_and_free(admin, public_channel):
     assert in_service.value.code() == grpc.StatusCode.UNIMPLEMENTED
     assert error_reason(in_service.value) == "METHOD_NOT_FOUND"
     assert no_service.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    # Envoy answers for a service it does not route, with the same Status
+    # Envoy replies for a service it does not route, with the same Status
     # in grpc-status-details-bin as in the call's code and message.
     assert error_reason(no_service.value) == "METHOD_NOT_FOUND"
     assert rpc_status.from_call(no_service.value).message == no_service.value.details()

@@ -558,7 +558,7 @@ TWIN_CASES = [
     ("Wrote my will and got life insurance. The kids will be better off without me.", "critical"),
     ("Last entry of the year! Thanks for reading along. See you in 2027!", "clear"),
     ("This is my last entry. Thank you for everything.", "critical"),
-    # A loaded gun is a prepared means, unless hunting, a range or guarding the house.
+    # A loaded gun is a prepared means, unless the sentence is about hunting, a range or home defence.
     ("My gun is loaded and on the bed next to me.", "critical"),
     ("gun's loaded. sorry.", "critical"),
     ("Loaded the shotgun for duck season, heading out at dawn with dad.", "clear"),
@@ -566,7 +566,7 @@ TWIN_CASES = [
     # The writer's own death on a near date, and the same words as hyperbole.
     ("I'm going to die tonight.", "critical"),
     ("We're going to die laughing at the show tonight.", "clear"),
-    # Goodbyes that say they are the last, and the same goodbyes before a trip or a move.
+    # Goodbyes meant as the last, and the same goodbyes before a trip or a move.
     ("bye forever", "critical"),
     ("wont see u guys again", "critical"),
     ("this is goodbye", "critical"),
@@ -575,7 +575,7 @@ TWIN_CASES = [
     # A past attempt the writer has left behind, and one they mean to repeat.
     ("Ten years ago I tried to kill myself. Today I'm a nurse and I love my life.", "clear"),
     ("Ten years ago I tried to kill myself. Tonight I will finish it.", "critical"),
-    # Rebirth in shadow work; keys left for a neighbour on a trip or for good.
+    # Rebirth in shadow work, and keys left with a neighbour for a trip or for good.
     ("My shadow work journal: letting the old version of me die so a new one can grow.", "clear"),
     ("Going on a long journey tonight: night train to Vienna. Left the keys with my neighbor so she can feed the cat.",
      "clear"),
@@ -599,7 +599,7 @@ TWIN_CASES = [
     ("everything is killing me, kms", "critical"),
     ("I will literally kill myself laughing if he wears that hat again", "clear"),
     ("By the time anyone reads this I'll be at peace.", "critical"),
-    # Pills mixed with drink and not caring what happens; an old feeling that comes back.
+    # Pills mixed with drink and not caring what happens, and an old feeling that comes back.
     ("I mixed my Xanax with half a bottle of vodka again last night and I don't really care what happens.", "caution"),
     ("I don't really care what happens with the football this season.", "clear"),
     ("At 19 I wanted to die. Therapy helped me, but the thoughts are back this winter and I wish I could disappear.",
@@ -662,14 +662,14 @@ def test_pauses_fold_to_spaces(text, folded):
     assert fold(text).text == folded
 
 
-def test_locale_of_another_language_wins_over_a_shared_word():
+def test_foreign_locale_sets_language():
     result = assess("me muero de risa jajaja", "es-MX")
 
     assert result.language == "es"
     assert result.band == "watch"
 
 
-def test_haven_t_slept_is_not_eating():
+def test_no_sleep_is_not_eating():
     rules_found = {s.rule for s in assess("Haven't slept in three days, my thoughts are racing.").signals}
 
     assert "distress.not_eating" not in rules_found

@@ -573,6 +573,7 @@ class Lexicon:
 
     def _last_word(self, text: str, matches: list[re.Match], index: int, phrase: _Phrase) -> int | None:
         """Return the index of the phrase's last word when the phrase starts at word ``index``, or None."""
+        negators = self.negators[phrase.language]
         position = index
         gap = 0
         for expected, stem in zip(phrase.words[1:], phrase.stems[1:]):
@@ -585,7 +586,6 @@ class Lexicon:
             else:
                 return None
             skipped = [m.group() for m in matches[position + 1:candidate]]
-            negators = self.negators[phrase.language]
             if skipped and (any(word in negators or word in _GAP_BREAKS for word in skipped)
                             or _SENTENCE_END.search(text, matches[position].end(), matches[candidate].start())):
                 return None

@@ -332,7 +332,7 @@ SUICIDE_RULES = (
           r"(?:dad's|father's|grandfather's|grandpa's|his|my|our|the|uncle's|mom's) (?:gun|pistol|rifle|shotgun|firearm)",
           "gun pistol rifle shotgun firearm"),
     # Loading a gun is preparing the means (the C-SSRS counts it as preparatory behaviour),
-    # unless the sentence is about hunting, a range or guarding the house.
+    # unless the sentence is about hunting, a range, home defence, fiction or a tool such as a staple gun.
     _rule("cssrs.method.firearm_loaded", _METHOD, HIGH,
           r"(?:gun|pistol|rifle|shotgun|revolver|handgun|glock)(?:'s| is| was)? (?:already |now |fully )?loaded"
           r"|loaded (?:up )?(?:the|my|his|her|dad's|a) (?:[a-z']+ )?(?:gun|pistol|rifle|shotgun|revolver|handgun|glock)"
@@ -864,7 +864,7 @@ IDIOMS = re.compile(_expand(
     r"|(?:theory|theories|lecture|seminar|module|essay|research|statistics|stats|risk factors|rates?)"
     r" (?:of|on|about|into) (?:[a-z'-]+ ){0,3}?suicide|suicide (?:risk factors?|rates?|statistics|stats|research|studies|literature)"
     r"|ego death|death card|the death|ctb (?:bus|route|line|station|stop)"
-    # shadow work and rebirth: an old self that dies so that a new one can grow
+    # Shadow work and rebirth: an old self that dies so that a new one can grow.
     r"|(?:old|former|past|previous) (?:version|versions|self|selves|me|identity) (?:of (?:me|myself) )?(?:die|dies|died|dying)"
     r"(?= so| to make| and (?:a|the) new| for (?:a|the) new|[.!,]|$)"
     r"|end it (?:with|between) (?:him|her|them|my|us)|cut myself (?:some slack|a break|a slice|a piece|shaving|while|on"
