@@ -29,6 +29,11 @@ from services.seda import audit, resources, scorer, service
         ("en-US-u-ca-gregory", "US"),
         ("de-DE-u-co-phonebk-x-private", "DE"),
         ("en-GB-x-test", "GB"),
+        ("zh-yue-HK", "HK"),
+        # Private use alone, and grandfathered tags, have no region.
+        ("x-whatever", ""),
+        ("i-klingon", ""),
+        ("sgn-BE-FR", ""),
         ("", ""),
     ],
 )
@@ -40,7 +45,7 @@ def test_locale_region_is_read(locale, region):
 
 
 @pytest.mark.parametrize("locale", ["en_US", "english", "e", "en-", "-US", "en-US-", "en-US\n", "en-" + "a" * 40, "12-US",
-                                    "en-US-u", "en-US-u-ca-", "en-US-x", "en-US-x-toolongpart", "en-US-u-" + "-".join(["ca"] * 30)])
+                                    "en-US-u", "en-US-u-ca-", "en-US-x", "x", "x-", "i-unknown", "en-US-x-toolongpart", "en-US-u-" + "-".join(["ca"] * 30)])
 def test_malformed_locale_is_rejected(locale):
     violations, region = service.check_locale(locale)
 

@@ -32,17 +32,26 @@ SERVICE_DESCRIPTOR = seda_pb2.DESCRIPTOR.services_by_name["SedaService"]
 # Values of the context field, the kind of content the platform is about to show.
 CONTEXTS = ("tarot_reading", "transit_forecast", "horoscope", "journal_prompt", "astrology_chart", "meditation", "other")
 
-# The shape of a BCP 47 language tag (RFC 5646, section 2.1): language,
-# optional script, optional region, variants, extensions such as -u-ca-gregory,
-# then a private-use part (-x-...). Tags are matched without regard to case.
+# The shape of a BCP 47 language tag (RFC 5646, section 2.1). It starts with a
+# language of 2 or 3 letters and up to three extended language subtags (zh-yue).
+# Then come an optional script, an optional region, variants, extensions such as
+# -u-ca-gregory, and a private-use part (-x-...).
+# A tag may also be private use alone (x-whatever) or one of the grandfathered
+# tags of section 2.2.8 (i-klingon). Tags are matched without regard to case.
 # The scorer reads only the language, and the resources only the region.
+_GRANDFATHERED = (
+    "en-gb-oed i-ami i-bnn i-default i-enochian i-hak i-klingon i-lux i-mingo i-navajo i-pwn i-tao i-tay i-tsu "
+    "sgn-be-fr sgn-be-nl sgn-ch-de art-lojban cel-gaulish no-bok no-nyn zh-guoyu zh-hakka zh-min zh-min-nan zh-xiang"
+).split()
 LOCALE_PATTERN = re.compile(
-    r"(?P<language>[a-z]{2,3})"
+    r"(?P<language>[a-z]{2,3}(?:-[a-z]{3}){0,3})"
     r"(?:-(?P<script>[a-z]{4}))?"
     r"(?:-(?P<region>[a-z]{2}|[0-9]{3}))?"
     r"(?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*"
     r"(?:-[0-9a-wyz](?:-[a-z0-9]{2,8})+)*"
-    r"(?:-x(?:-[a-z0-9]{1,8})+)?",
+    r"(?:-x(?:-[a-z0-9]{1,8})+)?"
+    r"|x(?:-[a-z0-9]{1,8})+"
+    r"|" + "|".join(re.escape(tag) for tag in sorted(_GRANDFATHERED, key=len, reverse=True)),
     re.IGNORECASE,
 )
 # RFC 5646 (section 4.4.1) asks for room for 35 characters without extensions;
