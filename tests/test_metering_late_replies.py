@@ -27,8 +27,8 @@ from defrag.mesh import free_port
 from defrag.platform.redis_client import Script
 from defrag.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
 from services.gateway import store as store_module
-from services.gateway.refunds import LateChargeRefunder
-from services.gateway.store import FREE_REPLAYS, REFUND_MARKER_TTL_MS, Charge, Store, StoreUnavailable, late_charge
+from services.gateway.refunds import ChargeRefunder
+from services.gateway.store import FREE_REPLAYS, REFUND_MARKER_TTL_MS, Charge, Store, StoreUnavailable, charge_in_reply
 
 pytestmark = pytest.mark.integration
 
@@ -252,13 +252,13 @@ def meter_reply(status=200, reason="OK", replayed=0, recorded=1) -> list:
     ],
     ids=["replayed", "envoy-retry", "free", "denied", "past-deadline", "error-reply", "old-shape"],
 )
-def test_late_charge_ignores_uncharged_replies(reply, cost):
-    assert late_charge(reply, "acct", cost, NOW_MS, IDEMPOTENCY, "check-1") is None
+def test_charge_in_reply_ignores_uncharged_replies(reply, cost):
+    assert charge_in_reply(reply, "acct", cost, NOW_MS, IDEMPOTENCY, "check-1") is None
 
 
-def test_late_charge_describes_the_charge():
-    found = late_charge(meter_reply(), "acct", 3, NOW_MS + 250, IDEMPOTENCY, "check-1")
-    without_record = late_charge(meter_reply(recorded=0), "acct", 3, NOW_MS, IDEMPOTENCY, None)
+def test_charge_in_reply_describes_the_charge():
+    found = charge_in_reply(meter_reply(), "acct", 3, NOW_MS + 250, IDEMPOTENCY, "check-1")
+    without_record = charge_in_reply(meter_reply(recorded=0), "acct", 3, NOW_MS, IDEMPOTENCY, None)
 
     assert found.account_id == "acct"
     assert found.cost == 3
@@ -317,7 +317,7 @@ def test_late_charge_is_refunded(store_target, give_up):
     url, cluster = store_target
 
     async def steps(store, account_id, key_id):
-        refunder = LateChargeRefunder(store)
+        refunder = ChargeRefunder(store)
         charges: list[Charge] = []
         arrived = asyncio.Event()
 
@@ -518,7 +518,7 @@ def test_failed_refund_is_counted_and_logged(caplog):
     async def scenario():
         # Nothing listens on a free port, so every attempt fails to connect.
         store = Store(f"redis://127.0.0.1:{free_port()}/0", timeout_seconds=0.2)
-        refunder = LateChargeRefunder(store, attempts=2, pause_seconds=0.01)
+        refunder = ChargeRefunder(store, attempts=2, pause_seconds=0.01)
         try:
             refunder.schedule(late, "request-2")
             await refunder.wait()

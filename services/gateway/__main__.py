@@ -1,4 +1,4 @@
-"""Starts one gateway process: ext_authz and usage (public port) and, when configured, the admin API.
+"""Starts one gateway process: ext_authz, usage and Envoy's access log service (public port) and, when configured, the admin API.
 
 Environment:
   REDIS_URL              Redis with the keys, accounts and usage (required);
@@ -6,7 +6,8 @@ Environment:
   REDIS_CLUSTER          true when REDIS_URL names a node of a Redis Cluster,
                          default false (one Redis server)
   REDIS_TIMEOUT_MS       Redis connect and reply timeout, 50..60000, default 500
-  GATEWAY_PORT           ext_authz, usage and reflection, default 50051
+  GATEWAY_PORT           ext_authz, usage, reflection and Envoy's access log
+                         service, default 50051
   GATEWAY_METRICS_PORT   Prometheus /metrics, default 9101
   ADMIN_PORT             admin API port; unset or 0 serves no admin API
   ADMIN_HOST             admin API address, default 127.0.0.1
@@ -26,7 +27,7 @@ from prometheus_client import Gauge
 from defrag.keys.v1 import admin_pb2, admin_pb2_grpc, usage_pb2, usage_pb2_grpc
 from defrag.platform import logs, redis_client, server
 from defrag.platform.config import ConfigError, env_int, env_str
-from services.gateway import authz, reflection, tiers
+from services.gateway import authz, reflection, tiers, undelivered
 from services.gateway.admin import KeyAdminServicer
 from services.gateway.methods import PUBLIC_METHODS
 from services.gateway.store import Store, StoreUnavailable
@@ -94,6 +95,7 @@ async def main() -> None:
 
     def register_public(grpc_server):
         descriptors = authz.add_to_server(authz.AuthorizationServicer(store, plans), grpc_server)
+        descriptors += undelivered.add_to_server(undelivered.AccessLogReceiver(store), grpc_server)
         usage_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(store, plans), grpc_server)
         reflection.enable(grpc_server)
         return [*descriptors, usage_pb2.DESCRIPTOR.services_by_name["UsageService"]]

@@ -37,8 +37,9 @@ from defrag.platform.logs import RepeatLimiter
 from defrag.platform.server import MAX_ID_LENGTH
 from services.gateway import apikeys, ratelimit, tiers as tiers_module
 from services.gateway.methods import PUBLIC_METHODS, MethodRule
-from services.gateway.refunds import LateChargeRefunder
+from services.gateway.refunds import ChargeRefunder
 from services.gateway.store import Decision, Store, StoreUnavailable, account_key, hash_index
+from services.gateway.undelivered import charge_metadata
 
 log = logging.getLogger("gateway.authz")
 
@@ -105,7 +106,7 @@ IDEMPOTENCY_KEY_MAX = 255
 # NOTE: one such call is still charged: a replica charged it and then froze
 # or died before responding, and the retry on another replica failed as well.
 # When Redis ran the script in time but its reply came late, the charge is
-# refunded (LateChargeRefunder) if the reply still arrives.
+# refunded (ChargeRefunder) if the reply still arrives.
 DECISION_BUDGET_SECONDS = 0.25
 # Taken off the caller's own gRPC deadline for the same reason.
 CALLER_DEADLINE_MARGIN_SECONDS = 0.1
@@ -319,7 +320,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             for reason in REDIS_ERROR_REASONS:
                 REDIS_ERRORS.labels(operation, reason)
         self.unavailable_logs = RepeatLimiter(UNAVAILABLE_LOG_INTERVAL_SECONDS)
-        self.refunder = LateChargeRefunder(store)
+        self.refunder = ChargeRefunder(store)
 
     async def Check(self, request: external_auth_pb2.CheckRequest, context) -> external_auth_pb2.CheckResponse:
         http = request.attributes.request.http
@@ -438,6 +439,12 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
                 QUOTA_USED.labels(decision.tier).observe(decision.used / decision.quota)
         identity = {"key_id": key_id, "account_id": account_id}
         admission = self._admission(decision, key_id, account_id, from_query, original_path)
+        if decision.charge is not None:
+            # Envoy logs it with a 503 of its own when no service replica takes
+            # the call, and any gateway replica then refunds the charge.
+            metadata = charge_metadata(decision.charge)
+            if metadata is not None:
+                admission.dynamic_metadata.CopyFrom(metadata)
         # The services' gRPC library logs an error line, with the value, for each
         # header that is not valid UTF-8; such headers carry nothing the API reads.
         admission.ok_response.headers_to_remove.extend(headers.undecodable)

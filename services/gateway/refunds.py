@@ -1,13 +1,23 @@
-"""Refunds of charges whose metering reply reached the gateway after it had returned 503.
+"""Refunds of charges for calls that never reached a service.
 
-Redis can run the metering script before its deadline and then stall (a
-slow command, a fork, a pause) before the reply goes out. The gateway has
-then returned 503 REDIS_UNAVAILABLE, so the call never reached the service,
-but the account was charged. When the pipelined client still receives that
-reply, LateChargeRefunder undoes the charge with refund.lua.
+Two causes share one mechanism, refund.lua through Store.refund:
+
+- A late charge. Redis can run the metering script before its deadline and
+  then stall (a slow command, a fork, a pause) before the reply goes out.
+  The gateway has then returned 503 REDIS_UNAVAILABLE, so the call never
+  reached the service, but the account was charged. When the pipelined
+  client still receives that reply, the gateway refunds the charge.
+- An undelivered call. The gateway admitted and charged the call, and then
+  Envoy found no service replica to take it (none healthy, no connection,
+  a full connection pool) and returned 503 itself. Envoy's access log
+  reports such a call to the gateway (services/gateway/undelivered.py).
+
+Each cause has its own counter and log messages, so that an operator can
+tell a Redis stall from a service outage.
 """
 
 import asyncio
+import dataclasses
 import logging
 
 from prometheus_client import Counter
@@ -25,6 +35,16 @@ LATE_CHARGE_REFUNDS = Counter(
     "repeat of the call was admitted after the charge, so the charge is kept); failed (the refund did not run).",
     ["result"],
 )
+UNDELIVERED_CALL_REFUNDS = Counter(
+    "defrag_gateway_undelivered_call_refunds_total",
+    "Charged calls that Envoy answered with 503 because no service replica could take them (response flags UH, "
+    "UF or UO), by result: refunded; window_ended (the quota window is over, so the charge is kept); used_since "
+    "(a replay or Envoy's repeat of the call was admitted after the charge, or Envoy's log entry came after the "
+    "10 s check record expired, so the charge is kept); sent_upstream (Envoy sent request bytes to a replica "
+    "before the failure, so the call may have run and the charge is kept); invalid (the entry's charge could "
+    "not be read); failed (the refund did not run).",
+    ["result"],
+)
 # refund.lua's outcomes, by the result label they count under. ALREADY_REFUNDED
 # means that an earlier attempt for the same charge ran although its reply was lost.
 RESULTS = {
@@ -34,29 +54,65 @@ RESULTS = {
     "USED_SINCE": "used_since",
 }
 FAILED = "failed"
-KEPT_MESSAGES = {
-    "window_ended": "late charge kept, because its quota window has ended",
-    "used_since": "late charge kept, because a replay or retry of the call was admitted since",
-}
 # Attempts to run one refund while Redis is unavailable; refund.lua's marker
 # makes a second run of a refund that did run change nothing.
 REFUND_ATTEMPTS = 3
 REFUND_RETRY_PAUSE_SECONDS = 1.0
 
 
-class LateChargeRefunder:
-    """Refunds late charges in background tasks, then counts and logs each outcome."""
+@dataclasses.dataclass(frozen=True)
+class RefundCause:
+    """Why a charge is refunded: the counter of its outcomes and the words of its log lines."""
 
-    def __init__(self, store: Store, attempts: int = REFUND_ATTEMPTS, pause_seconds: float = REFUND_RETRY_PAUSE_SECONDS):
+    counter: Counter
+    # The charge as the log lines name it, such as "late charge".
+    subject: str
+    # The warning when a refund did not run.
+    failure_message: str
+    # Result labels that the caller counts itself, initialised with the others.
+    extra_results: tuple[str, ...] = ()
+
+    def messages(self) -> dict[str, str]:
+        """Return the log message of each result but "failed"."""
+        return {
+            "refunded": f"{self.subject} refunded",
+            "window_ended": f"{self.subject} kept, because its quota window has ended",
+            "used_since": f"{self.subject} kept, because a replay or retry of the call was admitted since",
+        }
+
+
+LATE_CHARGE = RefundCause(
+    LATE_CHARGE_REFUNDS, "late charge",
+    "refunding a late charge failed, so the account may stay charged for a call that was not admitted",
+)
+UNDELIVERED_CALL = RefundCause(
+    UNDELIVERED_CALL_REFUNDS, "undelivered call",
+    "refunding an undelivered call failed, so the account may stay charged for a call that no service replica received",
+    extra_results=("sent_upstream", "invalid"),
+)
+
+
+class ChargeRefunder:
+    """Refunds charges of one cause in background tasks, then counts and logs each outcome."""
+
+    def __init__(
+        self,
+        store: Store,
+        cause: RefundCause = LATE_CHARGE,
+        attempts: int = REFUND_ATTEMPTS,
+        pause_seconds: float = REFUND_RETRY_PAUSE_SECONDS,
+    ):
         self.store = store
+        self.cause = cause
+        self.messages = cause.messages()
         self.attempts = attempts
         self.pause_seconds = pause_seconds
         self._tasks: set[asyncio.Task] = set()
-        for result in [*RESULTS.values(), FAILED]:
-            LATE_CHARGE_REFUNDS.labels(result)
+        for result in [*RESULTS.values(), FAILED, *cause.extra_results]:
+            cause.counter.labels(result)
 
     def schedule(self, charge: Charge, request_id: str) -> None:
-        """Starts the refund of one late charge and returns at once; the event loop must be running."""
+        """Starts the refund of one charge and returns at once; the event loop must be running."""
         task = asyncio.get_running_loop().create_task(self._refund(charge, request_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -85,13 +141,13 @@ class LateChargeRefunder:
 
         result = RESULTS.get(outcome)
         if result is None:
-            LATE_CHARGE_REFUNDS.labels(FAILED).inc()
+            self.cause.counter.labels(FAILED).inc()
             if outcome:
                 error = f"refund.lua returned {outcome[:40]!r}"
             log.warning(
-                "refunding a late charge failed, so the account may stay charged for a call that was not admitted",
+                self.cause.failure_message,
                 extra={**ids, "error": error[:200], "attempts": attempts},
             )
             return
-        LATE_CHARGE_REFUNDS.labels(result).inc()
-        log.info("late charge refunded" if result == "refunded" else KEPT_MESSAGES[result], extra=ids)
+        self.cause.counter.labels(result).inc()
+        log.info(self.messages[result], extra=ids)

@@ -161,6 +161,8 @@ class Decision:
     burst_used: int
     retry_after_ms: int
     replayed: bool
+    # What this run charged, set by Store.meter; None when it charged nothing.
+    charge: "Charge | None" = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,7 +184,7 @@ class Charge:
     check_id: str | None
 
 
-def late_charge(
+def charge_in_reply(
     reply, account_id: str, cost: int, now_ms: int, idempotency: tuple[str, str] | None, check_id: str | None
 ) -> Charge | None:
     """Return the charge that a reply of meter.lua shows, or None when the script charged nothing.
@@ -414,6 +416,9 @@ class Store:
     ) -> Decision:
         """Checks key, account, tier, quota and burst and charges, all in one script run.
 
+        The returned decision's `charge` describes what the run charged, so
+        that the charge can be refunded later; it is None when nothing was.
+
         `deadline` (unix seconds, this machine's clock) is the latest time at
         which the script may still charge. The Redis timeout caps it as well,
         so a script that Redis runs after the gateway gave up changes nothing.
@@ -451,7 +456,7 @@ class Store:
             on_late_reply = None
             if on_late_charge is not None:
                 def on_late_reply(reply):
-                    charge = late_charge(reply, account_id, cost, now_ms, idempotency, check_id)
+                    charge = charge_in_reply(reply, account_id, cost, now_ms, idempotency, check_id)
                     if charge is not None:
                         on_late_charge(charge)
             run = self.fast.run_script(self._meter, keys, args, on_late_reply)
@@ -460,12 +465,14 @@ class Store:
             # out or was cancelled, so on this path (rediss:// URLs) a late
             # reply is never read and a charge that it shows stays charged.
             run = self._meter.run(self.redis, keys, args)
-        decision, _recorded = read_meter_reply(await self._call(run))
+        reply = await self._call(run)
+        decision, _recorded = read_meter_reply(reply)
         if decision.reason == "DEADLINE_EXCEEDED":
             raise StoreUnavailable(
                 "Redis ran the metering script after its deadline; nothing was charged",
                 self.address_of(keys[0]), timed_out=True,
             )
+        decision.charge = charge_in_reply(reply, account_id, cost, now_ms, idempotency, check_id)
         return decision
 
     async def refund(self, charge: Charge, now_ms: int | None = None) -> str:
