@@ -4,7 +4,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import grpc
 from google.protobuf import descriptor as pb_descriptor
@@ -164,11 +164,13 @@ async def start(
     host: str = "127.0.0.1",
     metrics_port: int | None = None,
     extra: Callable[[grpc.aio.Server], Awaitable[None] | None] | None = None,
+    channel_options: Sequence[tuple[str, int]] = (),
 ) -> Service:
     """Starts a gRPC server on host:port (0 picks a free port) and returns it.
 
     `register` adds the servicers and returns their descriptors, which name
     the health entries and the metric series created at start-up.
+    `channel_options` are gRPC core arguments added to the defaults.
     """
     server = grpc.aio.server(
         interceptors=[ObservingInterceptor(name)],
@@ -181,6 +183,7 @@ async def start(
             ("grpc.max_metadata_size", MAX_METADATA_BYTES),
             ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
             ("grpc.so_reuseport", 0),
+            *channel_options,
         ],
     )
     services = list(register(server))

@@ -37,6 +37,16 @@ from services.gateway.usage import UsageServicer
 MEMORY_SAMPLE_SECONDS = 15.0
 # At most one warning per interval while the samples keep failing.
 MEMORY_FAILURE_LOG_SECONDS = 300.0
+# Envoy pings every gateway connection each second and closes one whose ping
+# gets no ack within 1 s (connection_keepalive in the Envoy template), so that
+# its access log stream leaves a hung replica. gRPC's default server policy
+# responds to pings that often with GOAWAY (too many pings), which would
+# close every idle connection after two pings.
+ENVOY_PING_OPTIONS = (
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 500),
+    ("grpc.http2.max_ping_strikes", 0),
+)
 
 REDIS_MEMORY_USED = Gauge(
     "defrag_redis_memory_used_bytes",
@@ -107,7 +117,8 @@ async def main() -> None:
     admin = None
     try:
         public = await server.start(
-            "gateway", port, register_public, host=env_str("DEFRAG_BIND_HOST", "127.0.0.1"), metrics_port=metrics_port
+            "gateway", port, register_public, host=env_str("DEFRAG_BIND_HOST", "127.0.0.1"), metrics_port=metrics_port,
+            channel_options=ENVOY_PING_OPTIONS,
         )
         if admin_port:
             admin = await server.start("gateway-admin", admin_port, register_admin, host=env_str("ADMIN_HOST", "127.0.0.1"))
