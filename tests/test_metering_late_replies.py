@@ -97,7 +97,8 @@ async def charge(
         wrote_record = idempotency is not None
     return Charge(
         account_id=account_id,
-        charge_id=uuid.uuid4().hex,
+        # The id that meter.lua stored in the check record.
+        charge_id=decision.charge.charge_id,
         cost=cost,
         window_start=decision.window_start,
         window_end=decision.window_end,
@@ -117,14 +118,15 @@ def test_refund_undoes_exactly_the_charge(redis_url):
         outcome = await store.refund(late, now_ms=NOW_MS + 900)
         after = await records(store, account_id, late.charge_id, "check-1")
         ttl = await store.redis.pttl(store_module.refund_marker(account_id, late.charge_id))
-        return before, charged, outcome, after, ttl
+        return late, before, charged, outcome, after, ttl
 
-    before, charged, outcome, after, ttl = on_new_account(redis_url[0], steps)
+    late, before, charged, outcome, after, ttl = on_new_account(redis_url[0], steps)
+    idempotency_record = store_module.idempotency_key(late.account_id, IDEMPOTENCY[0])
 
     assert charged["usage"]["used"] == "4"
     assert charged["burst"]["count"] == "2"
     assert charged["idempotency"] == IDEMPOTENCY[1] + "#0"
-    assert charged["check"] == "1"
+    assert charged["check"] == f"{late.charge_id} 3 {late.window_start} {late.window_end} {NOW_MS // 1000} {idempotency_record}"
     assert outcome == "REFUNDED"
     assert after["usage"] == before["usage"]
     assert after["burst"] == before["burst"]
@@ -253,12 +255,12 @@ def meter_reply(status=200, reason="OK", replayed=0, recorded=1) -> list:
     ids=["replayed", "envoy-retry", "free", "denied", "past-deadline", "error-reply", "old-shape"],
 )
 def test_charge_in_reply_ignores_uncharged_replies(reply, cost):
-    assert charge_in_reply(reply, "acct", cost, NOW_MS, IDEMPOTENCY, "check-1") is None
+    assert charge_in_reply(reply, "acct", cost, NOW_MS, IDEMPOTENCY, "check-1", "a" * 32) is None
 
 
 def test_charge_in_reply_describes_the_charge():
-    found = charge_in_reply(meter_reply(), "acct", 3, NOW_MS + 250, IDEMPOTENCY, "check-1")
-    without_record = charge_in_reply(meter_reply(recorded=0), "acct", 3, NOW_MS, IDEMPOTENCY, None)
+    found = charge_in_reply(meter_reply(), "acct", 3, NOW_MS + 250, IDEMPOTENCY, "check-1", "a" * 32)
+    without_record = charge_in_reply(meter_reply(recorded=0), "acct", 3, NOW_MS, IDEMPOTENCY, None, "b" * 32)
 
     assert found.account_id == "acct"
     assert found.cost == 3
@@ -269,7 +271,8 @@ def test_charge_in_reply_describes_the_charge():
     assert found.check_id == "check-1"
     assert without_record.idempotency_record == ""
     assert without_record.check_id is None
-    assert found.charge_id != without_record.charge_id
+    assert found.charge_id == "a" * 32
+    assert without_record.charge_id == "b" * 32
 
 
 # --- late replies on the pipelined client ----------------------------------------------------------

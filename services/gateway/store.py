@@ -185,12 +185,13 @@ class Charge:
 
 
 def charge_in_reply(
-    reply, account_id: str, cost: int, now_ms: int, idempotency: tuple[str, str] | None, check_id: str | None
+    reply, account_id: str, cost: int, now_ms: int, idempotency: tuple[str, str] | None, check_id: str | None,
+    charge_id: str,
 ) -> Charge | None:
     """Return the charge that a reply of meter.lua shows, or None when the script charged nothing.
 
     The other arguments are those of the Store.meter call that sent the
-    script. A denial, a script past its deadline, a free replay of an
+    script, charge_id included. A denial, a script past its deadline, a free replay of an
     Idempotency-Key, Envoy's repeat of a Check (RETRY) and a call that costs
     0 charge nothing. An error reply or one of another shape returns None.
     """
@@ -202,7 +203,7 @@ def charge_in_reply(
     idem_digest, fingerprint = idempotency or ("-", "")
     return Charge(
         account_id=account_id,
-        charge_id=uuid.uuid4().hex,
+        charge_id=charge_id,
         cost=cost,
         window_start=decision.window_start,
         window_end=decision.window_end,
@@ -211,6 +212,13 @@ def charge_in_reply(
         idempotency_record=f"{fingerprint}#0" if recorded else "",
         check_id=check_id,
     )
+
+
+def check_record_value(charge: Charge) -> str:
+    """Return the check record that meter.lua wrote for a charge with a check id, as refund.lua compares it."""
+    idempotency = idempotency_key(charge.account_id, charge.idempotency_digest) if charge.idempotency_record else "-"
+    fields = (charge.charge_id, charge.cost, charge.window_start, charge.window_end, charge.second, idempotency)
+    return " ".join(str(field) for field in fields)
 
 
 def read_meter_reply(reply) -> tuple[Decision, bool]:
@@ -424,9 +432,10 @@ class Store:
         so a script that Redis runs after the gateway gave up changes nothing.
 
         `check_id` is the same for every attempt of one Envoy request's Check.
-        The first admitted attempt charges and records it for
-        CHECK_RECORD_TTL_MS; a later attempt with the same id is admitted
-        with reason "RETRY" and charges nothing. None records nothing.
+        The first admitted attempt charges and records it, with the charge's
+        id and what it took, for CHECK_RECORD_TTL_MS; a later attempt with
+        the same id is admitted with reason "RETRY" and charges nothing.
+        None records nothing.
 
         Redis may run the script in time and stall before its reply goes
         out, so this call raises StoreUnavailable (or is cancelled) although
@@ -444,19 +453,17 @@ class Store:
             check_record(account_id, check_id or "-"),
         ]
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        clock = await self.redis_clock(keys[0])
-        latest = time.time() + self.timeout_seconds - self.deadline_margin
-        deadline = latest if deadline is None else min(deadline, latest)
-        redis_deadline_ms = int(deadline * 1000 + clock.offset_ms - clock.error_ms)
+        redis_deadline_ms = await self._redis_deadline_ms(keys[0], deadline)
+        charge_id = uuid.uuid4().hex
         args = [
             now_ms, cost, tier_table, fingerprint, IDEMPOTENCY_TTL_MS, redis_deadline_ms, "1" if free else "", FREE_REPLAYS,
-            CHECK_RECORD_TTL_MS if check_id else "",
+            CHECK_RECORD_TTL_MS if check_id else "", charge_id,
         ]
         if self.fast is not None:
             on_late_reply = None
             if on_late_charge is not None:
                 def on_late_reply(reply):
-                    charge = charge_in_reply(reply, account_id, cost, now_ms, idempotency, check_id)
+                    charge = charge_in_reply(reply, account_id, cost, now_ms, idempotency, check_id, charge_id)
                     if charge is not None:
                         on_late_charge(charge)
             run = self.fast.run_script(self._meter, keys, args, on_late_reply)
@@ -472,17 +479,25 @@ class Store:
                 "Redis ran the metering script after its deadline; nothing was charged",
                 self.address_of(keys[0]), timed_out=True,
             )
-        decision.charge = charge_in_reply(reply, account_id, cost, now_ms, idempotency, check_id)
+        decision.charge = charge_in_reply(reply, account_id, cost, now_ms, idempotency, check_id, charge_id)
         return decision
 
-    async def refund(self, charge: Charge, now_ms: int | None = None) -> str:
+    async def refund(
+        self, charge: Charge, now_ms: int | None = None, on_late_outcome: Callable[[object], None] | None = None
+    ) -> str:
         """Undoes one charge of the metering script with refund.lua; raises StoreUnavailable.
 
         After a run that refunds, a marker keyed by charge.charge_id makes every later run change nothing.
 
         Returns the script's outcome: REFUNDED, ALREADY_REFUNDED,
-        WINDOW_ENDED or USED_SINCE (see refund.lua). `now_ms` is unix
-        milliseconds on the clock that meter() uses.
+        CHARGE_MISMATCH, WINDOW_ENDED or USED_SINCE (see refund.lua).
+        `now_ms` is unix milliseconds on the clock that meter() uses.
+
+        The script carries a deadline, as meter() does, so a script that
+        Redis runs after this call gave up changes nothing; a script past it
+        raises StoreUnavailable. Redis may still run the script in time and
+        stall before its reply goes out: when that reply arrives, on the
+        pipelined client only, `on_late_outcome` gets it.
         """
         account_id = charge.account_id
         keys = [
@@ -493,12 +508,34 @@ class Store:
             refund_marker(account_id, charge.charge_id),
         ]
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        redis_deadline_ms = await self._redis_deadline_ms(keys[0])
         args = [
             charge.cost, charge.window_start, charge.window_end, now_ms, charge.second, charge.idempotency_record,
-            "1" if charge.check_id else "", REFUND_MARKER_TTL_MS,
+            check_record_value(charge) if charge.check_id else "", REFUND_MARKER_TTL_MS, redis_deadline_ms,
         ]
-        run = self.fast.run_script(self._refund, keys, args) if self.fast else self._refund.run(self.redis, keys, args)
-        return await self._call(run)
+        if self.fast is not None:
+            run = self.fast.run_script(self._refund, keys, args, on_late_outcome)
+        else:
+            run = self._refund.run(self.redis, keys, args)
+        outcome = await self._call(run)
+        if outcome == "DEADLINE_EXCEEDED":
+            raise StoreUnavailable(
+                "Redis ran the refund script after its deadline; nothing was refunded",
+                self.address_of(keys[0]), timed_out=True,
+            )
+        return outcome
+
+    async def _redis_deadline_ms(self, route_key: str, deadline: float | None = None) -> int:
+        """Return the latest time, in the Redis node's clock (unix ms), at which a script may still write.
+
+        `deadline` is unix seconds on this machine's clock. The Redis timeout
+        less deadline_margin caps it, so that a script that starts in time
+        replies before this client stops waiting.
+        """
+        clock = await self.redis_clock(route_key)
+        latest = time.time() + self.timeout_seconds - self.deadline_margin
+        deadline = latest if deadline is None else min(deadline, latest)
+        return int(deadline * 1000 + clock.offset_ms - clock.error_ms)
 
     # --- accounts ---------------------------------------------------------
 

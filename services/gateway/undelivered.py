@@ -19,10 +19,12 @@ refused the connection shows UF as well), so its charge is kept. Envoy 1.40
 adds upstream_wire_bytes_sent over all attempts of a request.
 
 refund.lua refunds a charge that carries a check id only while the check
-record that its admission wrote still reads "1" (10 s,
-CHECK_RECORD_TTL_MS), and deletes it. Envoy chooses that id at random, so
-an entry that did not come from Envoy cannot refund a charge. Entries
-without a check id are refused for that reason.
+record that its admission wrote still exists (10 s, CHECK_RECORD_TTL_MS)
+and stores the same charge id, cost, window, second and idempotency
+record, and deletes it. Envoy chooses the check id and the gateway the
+charge id at random, so an entry that did not come from Envoy refunds
+nothing, and no entry refunds more than its charge took. Entries without
+a check id are refused for that reason.
 """
 
 import logging

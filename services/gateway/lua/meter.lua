@@ -22,6 +22,8 @@
 --           the same Check again to another gateway replica when the first
 --           one failed or did not respond in time. That replica may have
 --           charged already, so the record makes the repeat free
+--   ARGV[10] charge id, 32 hex digits: the check record stores it with what
+--           the charge took, so that refund.lua refunds only that charge
 --
 -- Returns {status, reason, tier, quota, used, window_start, window_end,
 --          burst, burst_used, retry_after_ms, replayed, recorded}.
@@ -127,7 +129,13 @@ if ARGV[4] ~= "" then
   end
 end
 if ARGV[9] ~= "" then
-  redis.call("SET", KEYS[6], "1", "PX", tonumber(ARGV[9]))
+  -- "charge_id cost window_start window_end second idempotency_key", with
+  -- "-" for no idempotency record; Store.refund builds the same string
+  -- (check_record_value in store.py).
+  local idempotency = "-"
+  if recorded == 1 then idempotency = KEYS[5] end
+  local record = table.concat({ARGV[10], cost, window_start, window_end, now, idempotency}, " ")
+  redis.call("SET", KEYS[6], record, "PX", tonumber(ARGV[9]))
 end
 local last_used = tonumber(key[3] or "")
 if not last_used or now - last_used >= 60 then
