@@ -276,6 +276,13 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as error:
         print(f"defrag: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader (such as `| head -2`) closed the pipe before the output ended,
+        # which may have cut off a key that is shown only once.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("defrag: standard output was closed before the output ended. If a key was being shown, "
+              "revoke it with `defrag keys revoke KEY_ID` and create another.", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,7 +1,10 @@
 """Billing when its dependencies fail, and `defrag billing reconcile` against a fake Stripe API."""
 
 import os
+import pathlib
 import signal
+import subprocess
+import sys
 import time
 
 import grpc
@@ -367,3 +370,28 @@ def test_live_subscription_with_unmapped_price_keeps_keys(mesh, admin, stripe_ho
     assert "price_TestUnmapped02" in output
     assert get_account(admin, customer).status == "active"
     assert [k.status for k in admin.ListKeys(admin_pb2.ListKeysRequest(account_id=customer)).keys] == ["active"]
+
+
+def test_cli_closed_stdout_names_the_fix():
+    # A command whose output outlives its reader, as `defrag keys create | head -2` does.
+    script = (
+        "import sys\n"
+        "from defrag import cli\n"
+        "def run(admin, args):\n"
+        "    for _ in range(100_000):\n"
+        "        print('line')\n"
+        "class Parser:\n"
+        "    def parse_args(self, argv):\n"
+        "        return type('Args', (), {'command': 'billing', 'run': staticmethod(run)})()\n"
+        "cli.parser = Parser\n"
+        "sys.exit(cli.main([]))\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               cwd=pathlib.Path(__file__).resolve().parent.parent)
+    process.stdout.read(10)
+    process.stdout.close()
+    stderr = process.stderr.read()
+
+    assert process.wait(timeout=60) == 1
+    assert b"standard output was closed" in stderr
+    assert b"Traceback" not in stderr
