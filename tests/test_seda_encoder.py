@@ -10,10 +10,16 @@ from services.seda import model as seda_model
 from services.seda import scorer
 
 BAND_ORDER = {band.name: index for index, band in enumerate(scorer.BANDS)}
-# Largest difference allowed between ONNX Runtime's probabilities and the PyTorch
-# model's, which tools/train_seda_encoder.py records when it exports. The service's
-# word embeddings are int8 rows; on training texts that moved probabilities by at most 0.04.
-INT8_TOLERANCE = 0.05
+# Largest difference allowed between the probabilities that ONNX Runtime gives the
+# probe texts here and those that tools/train_seda_encoder.py recorded from the same
+# files when it exported them. Other CPUs may run other int8 kernels.
+RUNTIME_TOLERANCE = 0.01
+# Largest difference allowed between those recorded probabilities and PyTorch's
+# float32 ones. The int8 weights move a text near a band boundary most: 0.22 on
+# the watch probe of seda-encoder-2026.12.18, in the same likeliest band.
+INT8_TOLERANCE = 0.25
+# Largest difference allowed between two runs of one window in different calls.
+QUANTIZATION_SLACK = 0.01
 
 
 @pytest.fixture(scope="module")
@@ -35,18 +41,25 @@ def test_files_load(encoder, meta):
 
 
 def test_file_sizes():
-    # Three float32 layers: about 22 MB. The word embeddings as int8 rows: about 11 MB, a quarter of float32.
-    assert seda_encoder.WEIGHTS_PATH.stat().st_size < 25_000_000
+    # Three layers with int8 weights: about 6 MB. The word embeddings as int8 rows: about 11 MB.
+    assert seda_encoder.WEIGHTS_PATH.stat().st_size < 8_000_000
     assert seda_encoder.EMBEDDINGS_PATH.stat().st_size < 12_500_000
 
 
-def test_onnx_runtime_reproduces_pytorch(encoder, meta):
+def test_onnx_runtime_reproduces_the_export(encoder, meta):
     assert len(meta["probes"]) >= 5
     for probe in meta["probes"]:
         got = encoder.predict(probe["text"]).probabilities
         expected = dict(zip(seda_model.BANDS, probe["probabilities"]))
         for band in seda_model.BANDS:
-            assert abs(got[band] - expected[band]) <= INT8_TOLERANCE, (probe["text"][:30], band, got, expected)
+            assert abs(got[band] - expected[band]) <= RUNTIME_TOLERANCE, (probe["text"][:30], band, got, expected)
+
+
+def test_int8_export_stays_near_pytorch(meta):
+    for probe in meta["probes"]:
+        int8, float32 = np.array(probe["probabilities"]), np.array(probe["float32_probabilities"])
+        assert np.abs(int8 - float32).max() <= INT8_TOLERANCE, (probe["text"][:30], int8, float32)
+        assert np.argmax(int8) == np.argmax(float32), probe["text"][:30]
 
 
 def test_probes_cover_both_ends(meta):
@@ -103,8 +116,10 @@ def test_crisis_buried_in_a_long_entry_is_read(encoder):
     assert windows[1] == encoder.tokenizer.windows(crisis)[0]
     alone = encoder.predict(crisis).probabilities
     buried = encoder.predict(filler + crisis).probabilities
-    assert buried["critical"] >= alone["critical"] - 1e-6
-    assert buried["critical"] + buried["caution"] >= alone["critical"] + alone["caution"] - 1e-6
+    # The int8 layers quantize the activations of all windows of a call with one
+    # scale, so the same window may come out slightly different beside another.
+    assert buried["critical"] >= alone["critical"] - QUANTIZATION_SLACK
+    assert buried["critical"] + buried["caution"] >= alone["critical"] + alone["caution"] - QUANTIZATION_SLACK
 
 
 def test_unreadable_text_is_left_to_the_rules(encoder):

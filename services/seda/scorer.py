@@ -56,7 +56,7 @@ from services.seda import model as seda_model
 from services.seda import scorer_rules as rules
 from services.seda.scorer_text import FoldedText, detect_language, fold
 
-MODEL_VERSION = "seda-hybrid-2026.12.17"
+MODEL_VERSION = "seda-hybrid-2026.12.18"
 # Appended to MODEL_VERSION when the scorer runs without the encoder (SEDA_ENCODER=off).
 NO_ENCODER_SUFFIX = "-no-encoder"
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en",)
@@ -450,8 +450,11 @@ _RESOLVED = re.compile(
     r"(?:years?|months?) (?:clean|sober|free)|free of it|haven't (?:in|since|had)|recovered|recovery|now i |"
     r"today i(?:'m| ran| feel| am| have)|i love my life|i'm sober|i'm \d+ now|now i'm|haven't felt that way|"
     r"(?:not|no longer) that person|(?:have been|are|were) absent|really okay|i'm not in that place)(?![a-z])")
-# A past feeling that comes back, in the rest of its sentence or the next one ("some of that feeling is creeping back").
-_RETURNING = re.compile(r"(?<![a-z])(?:(?:creeping|coming|came|crept|is|are|it's|they're|feels?|feeling) back"
+# A past feeling that comes back, in the rest of its sentence or the next one ("some of that feeling is creeping back"),
+# not a person coming back from somewhere ("then I came back home").
+_RETURNING = re.compile(r"(?<![a-z])(?<!i )(?<!i'm )(?<!im )(?<!we )(?<!he )(?<!she )(?<!you )"
+                        r"(?:(?:creeping|coming|came|crept|is|are|it's|they're|feels?|feeling) back"
+                        r"(?! (?:home|from|to|here|there|with|for|after|in)(?![a-z]))"
                         r"|returning|has returned|have returned|resurfac[a-z]*)(?![a-z])")
 # The "today" of "ten years ago today" dates the past, so it does not mark the present.
 _PRESENT = re.compile(r"(?<![a-z])(?<!ago )"
@@ -531,6 +534,8 @@ class _Context:
         if any(s < end and start < e for s, e in self.idioms):
             return None
         if rule.unless is not None and rule.unless.search(sentence):
+            return None
+        if rule.only_after is not None and not rule.only_after.search(text, 0, start):
             return None
         if rule.foreign_only and crisis_lexicon.is_figurative(text, start, end):
             return None
@@ -620,8 +625,11 @@ class _Context:
         window = text[previous_start:sentence_end]
         clause = _CLAUSE_BREAK.split(text[sentence_start:start])[-1] + " " + _CLAUSE_BREAK.split(text[end:sentence_end])[0]
         if _REMOTE_PAST.search(window) and not _PRESENT.search(clause):
-            # A recovery counts only when the feeling has not come back.
-            if self.resolved and not _RETURNING.search(after):
+            # A feeling that is coming back ("creeping back") weighs more than one long
+            # past, whatever recovery came between.
+            if _RETURNING.search(after):
+                return max(rules.LOW, severity - 1)
+            if self.resolved:
                 return None
             return max(rules.LOW, severity - 2)
         return severity
@@ -655,8 +663,16 @@ def _emoji_hits(text: str, context: _Context) -> list[_Hit]:
         paired = any(c in rules.DEATH_EMOJI for c in near) if is_method else any(c in rules.METHOD_EMOJI for c in near)
         repeated = sum(1 for c in near if c in rules.METHOD_EMOJI) >= 3
 
+        context_text = text if len(text) <= 120 else text[start:end]
+        # A blade next to a drop of blood reads as self-harm, unless it is cooking, make-up or fiction.
+        if (ch in _BLADES and rules.BLOOD_EMOJI in near and not _STAGED_BLOOD.search(context_text)
+                and not _innocent_emoji_use(ch, context_text)):
+            repeat = final or _AGAIN.search(context_text) is not None
+            hits.append(_Hit("emoji.self_harm", "preparatory_behavior", rules.HIGH if repeat else rules.MODERATE,
+                             index, index + 1))
+            continue
         if is_method and not (farewell or paired):
-            if _innocent_emoji_use(ch, text if len(text) <= 120 else text[start:end]):
+            if _innocent_emoji_use(ch, context_text):
                 continue
         if is_method:
             severity = rules.HIGH if (final or farewell or paired) else rules.MODERATE if repeated else rules.LOW
@@ -670,6 +686,10 @@ def _emoji_hits(text: str, context: _Context) -> list[_Hit]:
 
 
 _EMOJI = re.compile("[" + rules.METHOD_EMOJI + rules.DEATH_EMOJI + "]")
+_BLADES = "\U0001f52a\U0001fa92"  # knife, razor
+_AGAIN = re.compile(r"(?<![a-z])(?:again|deeper|relapsed?|every night|last night|tonight)(?![a-z])")
+_STAGED_BLOOD = re.compile(r"(?<![a-z])(?:halloween|make ?up|sfx|costume|cosplay|horror|movie|film|show|series|game|gaming"
+                           r"|zombie|murder mystery|true crime|podcast|book|novel|story|fiction|prop|fake blood)(?![a-z])")
 _EMOJI_FINALITY = re.compile(
     r"(?<![a-z])(?:done|tonight|can't (?:anymore|do this|go on)|cant anymore|no more|the end|it's over|soon|enough|"
     r"nobody (?:cares|will miss me)|no one cares|tired of (?:everything|it all|life)|over it|me soon|ready|"

@@ -93,6 +93,9 @@ class Rule:
     unless: re.Pattern[str] | None = None
     # Run only on text in a language the scorer does not support.
     foreign_only: bool = False
+    # The match counts only when the text before it matches this pattern ("try again"
+    # after an earlier attempt); None puts no such condition.
+    only_after: re.Pattern[str] | None = None
     # Drop the match when its subject is someone else ("my friend said she wants to die").
     # Off for psychosis, where others acting on the writer is the symptom.
     person_check: bool = True
@@ -117,7 +120,8 @@ def _compile(pattern: str, bounded: bool = True) -> re.Pattern[str]:
 
 def _rule(rule_id: str, category: str, severity: int, pattern: str, anchors: str = "", *,
           negatable: bool = True, intent_upgrade: bool = False, unless: str | None = None,
-          foreign_only: bool = False, bounded: bool = True, final_severity: int | None = None) -> Rule:
+          foreign_only: bool = False, bounded: bool = True, final_severity: int | None = None,
+          only_after: str | None = None) -> Rule:
     return Rule(
         id=rule_id,
         category=category,
@@ -129,6 +133,7 @@ def _rule(rule_id: str, category: str, severity: int, pattern: str, anchors: str
         final_severity=final_severity,
         unless=_compile(unless, bounded=False) if unless else None,
         foreign_only=foreign_only,
+        only_after=_compile(only_after, bounded=True) if only_after else None,
         person_check=category != _PSYCHOSIS,
     )
 
@@ -137,6 +142,10 @@ def _rule(rule_id: str, category: str, severity: int, pattern: str, anchors: str
 _DYE_OBJECT = (r"(?:die|dying|died) (?:my|her|his|their|the|your|our|it|them)? ?(?:hair|beard|fringe|bangs|roots"
                r"|eyebrows|tips|ends|shirt|jeans|clothes|fabric|wool|yarn|eggs|pink|blue|red|green|purple|black"
                r"|blonde|brown|silver|ginger)(?![a-z])")
+
+# An attempt named as such, past or present ("tried to kill myself", "a suicide attempt").
+_ATTEMPT_PHRASE = (r"(?:tried|attempted|trying|try) to (?:<ACT>|<DIE>|overdose|od|jump|end it|hang myself)"
+                   r"|attempted suicide|suicide attempt")
 
 _WISH = "wish_to_be_dead"
 _IDEATION = "active_ideation"
@@ -399,6 +408,12 @@ SUICIDE_RULES = (
           r"(?:going to|gonna|about to|will|i'll|ill|decided to|planning to|plan to|intend to|have to|gotta) "
           r"<F2>(?:<ACT>|<SH>)",
           _ACT_ANCHORS + " harm cut hurt burn"),
+    # Another attempt, after the text has named an earlier one ("Ten years ago I tried to
+    # kill myself. Today I want to try again."); without one it is an exam or a recipe.
+    _rule("cssrs.intent.another_attempt", _INTENT, HIGH,
+          r"(?:want|going|gonna|planning|plan|ready|about|need|have) to (?:try|do it) (?:it |that )?again"
+          r"|(?:i'll|i will|i'm gonna|im gonna) (?:try|do it) (?:it |that )?again",
+          "again", only_after=_ATTEMPT_PHRASE),
     _rule("cssrs.intent.die", _INTENT, MODERATE,
           r"(?:decided to|planning to|plan to|intend to) <F2><DIE>",
           "die dead alive living"),
@@ -480,8 +495,7 @@ SUICIDE_RULES = (
 
     # C-SSRS 6: preparatory behaviour, recent self-harm and attempts.
     _rule("cssrs.behavior.attempt", _BEHAVIOR, SEVERE,
-          r"(?:tried|attempted|trying|try) to (?:<ACT>|<DIE>|overdose|od|jump|end it|hang myself)"
-          r"|attempted suicide|suicide attempt"
+          _ATTEMPT_PHRASE +
           r"|(?:took|swallowed|downed|taken) (?:a (?:handful|bunch|bottle|fistful|whole bottle)|all|too many"
           r"|the whole (?:bottle|pack|box)|every) (?:of )?(?:my |the )?(?:[a-z']+ )?(?:pills|tablets|meds)"
           r"|overdosed",
@@ -590,11 +604,20 @@ SUICIDE_RULES = (
     # A goodbye that is meant as the last one.
     _rule("cssrs.behavior.final_goodbye", _BEHAVIOR, HIGH,
           r"this is (?:goodbye|farewell)|(?:good)?bye forever|goodbye for good"
-          r"|(?:won't|wont|will not|never) (?:see|talk to|hear from) (?:you|u|y'all|ya) (?:guys |all )?again",
-          "bye farewell again",
+          r"|(?:won't|wont|will not|never) (?:see|talk to|hear from) (?:you|u|y'all|ya) (?:guys |all )?again"
+          r"|(?:cya|c ya) never|(?:good ?night|gn|nite) (?:forever|for good)"
+          r"(?: (?:guys|all|everyone|y'all|yall|friends))?(?! [a-z])",
+          "bye farewell again never forever good",
           # Someone else's post, an old thing sold, or exams over.
           unless=_ORDINARY_GOODBYE + r"|posted|instagram|facebook|tiktok|twitter|caption|my old [a-z]+|sold"
-                 r"|exams?|finals|a ?levels|levels|school|uni"),
+                 r"|exams?|finals|a ?levels|levels|school|uni"
+                 # Or addressed to someone the writer is cutting off.
+                 r"|block(?:ed|ing)?|creep|loser|weirdo|my ex"),
+    # "remember me ok? bye": a bye that ends the text, after the writer asked to be remembered.
+    _rule("cssrs.behavior.remember_me_bye", _BEHAVIOR, HIGH,
+          r"(?:good)?bye(?= *[.!]*$)", "bye",
+          unless=_ORDINARY_GOODBYE,
+          only_after=r"(?<!do you )(?<!did you )(?<!do u )remember me(?! (?:when|as|at|in|for|by|from|to|on))"),
     _rule("cssrs.behavior.reading_this", _BEHAVIOR, MODERATE,
           r"(?:by the time|when) (?:you|anyone|someone|somebody) (?:reads?|finds?|sees?|gets) this"
           r"|if (?:you're|you are) reading this|if (?:anyone|someone|somebody|you) (?:ever )?finds? this"
@@ -611,7 +634,10 @@ SUICIDE_RULES = (
           "fault knows know"),
     _rule("cssrs.behavior.not_your_fault", _BEHAVIOR, MODERATE,
           r"(?:it's|it is|it was|it wasn't|was never|wasn't ever|is not|isn't|it was never) (?:not )?(?:your|anyone's"
-          r"|her|his|their|mom's|mum's|dad's) fault|(?:don't|do not|please don't) blame (?:yourselves|yourself|anyone)"
+          r"|her|his|their|mom's|mum's|dad's) fault"
+          # Ended there, or about the writer: "that the cake burned" is an everyday mishap.
+          r"(?= *(?:[.!,;:)]|$)| (?:that )?(?:i|i'm|im|i've|this|it|what|how|and|ok|okay)(?![a-z]))"
+          r"|(?:don't|do not|please don't) blame (?:yourselves|yourself|anyone)"
           r"|none of (?:this|it) (?:is|was) (?:on|because of) (?:you|him|her|them)"
           r"|(?:you|he|she|they) (?:couldn't|could not|could never) have (?:stopped|prevented|changed) (?:this|it)",
           "fault blame none could", negatable=False),
@@ -902,6 +928,7 @@ IDIOMS = re.compile(_expand(
 METHOD_EMOJI = "\U0001f52b\U0001f52a\U0001f48a\U0001faa2\U0001fa78\U0001fa92"  # pistol, knife, pill, knot, blood, razor
 DEATH_EMOJI = "\U0001faa6\u26b0\u26b1\u2620"  # headstone, coffin, urn, skull and crossbones
 WAVE_EMOJI = "\U0001f44b"
+BLOOD_EMOJI = "\U0001fa78"  # drop of blood
 LAUGH_EMOJI = "\U0001f602\U0001f923\U0001f606\U0001f605\U0001f480"
 
 

@@ -96,6 +96,9 @@ _PAUSE = re.compile(r"(?<=\w)[ \t\r]*(?:\.{2,}|\u2026+|-{2,}|(?<=[ \t])-|\n)[ \t
 _WRAPPED_WORD = re.compile(r"(?<=\w )[(\[]([a-z']+)[)\]]"
                            r"|(?:(?<=want to )|(?<=wanna )|(?<=going to )|(?<=gonna )|(?<=need to )|(?<=ready to ))"
                            r"[\"\u201c]([a-z']+)[\"\u201d]")
+# Three or more words joined by one repeated separator and no space: "i.want.to.die",
+# "i_want_to_die", "i/want/to/die". Two words ("self-harm") stay joined.
+_JOINED_WORDS = re.compile(r"(?<![\w./-])[A-Za-z']+([._/-])[A-Za-z']+(?:\1[A-Za-z']+)+(?![\w/-]|\.\w)")
 _LETTER_RUN = re.compile(r"([a-z])\1\1+")
 # Separators inside a word that only hide it: "self-harm", "sewer_slide", "s.u.i.c.i.d.e".
 _INWORD_SEPARATOR = re.compile(r"(?<=[a-z])[-_*](?=[a-z])|(?<=\b[a-z])\.(?=[a-z]\b)")
@@ -105,8 +108,9 @@ _SPACED_LETTERS = re.compile(r"(?<![a-z'])[a-z](?: [a-z](?![a-z'])){2,}")
 # reads "kill myself" and not "killmyself". Letters that do not split wholly into
 # these words are joined into one word.
 _SPACED_WORDS = frozenset("""
-i im me my myself self kill die dead death suicide suicidal end it all life want to going gonna cut
-hang jump overdose harm unalive kms hate tonight goodbye bye rope pills not live anymore wish
+i im me my myself self kill killing die dying dead death suicide suicidal end ending it all life want to
+going gonna cut hang jump overdose harm unalive kms hate tonight goodbye bye rope pills not live anymore wish
+done take taking the
 """.split())
 
 
@@ -168,6 +172,7 @@ def fold(text: str, map_lookalikes: bool | None = None) -> FoldedText:
 def _without_pauses(text: str) -> str:
     """Return ``text`` with its pauses inside sentences as spaces, at the same length so that indices still match."""
     text = _PAUSE.sub(lambda m: " " * len(m.group()), text)
+    text = _JOINED_WORDS.sub(lambda m: m.group().replace(m.group(1), " "), text)
     return _WRAPPED_WORD.sub(lambda m: f" {m.group(1) or m.group(2)} ", text)
 
 
@@ -217,13 +222,19 @@ _FOLD_TABLES = {False: _FoldTable(False), True: _FoldTable(True)}
 
 def _latin_is_majority(text: str) -> bool:
     """Whether Latin letters outnumber other letters, or every other letter is a Latin look-alike."""
+    return _latin_letters(text) != "none"
+
+
+def _latin_letters(text: str) -> str:
+    """Return "plain" when Latin letters outnumber other letters, "disguised" when the other
+    letters outnumber them but are all Latin look-alikes, and "none" otherwise."""
     latin = len(_NOT_LATIN_LETTER.sub("", text))
     other = _NOT_OTHER_LETTER.sub("", text)
     if latin >= len(other):
-        return True
+        return "plain"
     # Text spelled only in look-alikes ("\u0455\u0443\u0456\u0441\u0456\u0434\u0435") is disguised
     # Latin, while Russian or Greek text almost always has a letter without a Latin twin.
-    return bool(other) and all(ch.lower() in _LOOKALIKES for ch in other)
+    return "disguised" if other and all(ch.lower() in _LOOKALIKES for ch in other) else "none"
 
 
 _NOT_LATIN_LETTER = re.compile(r"[^A-Za-z\u00c0-\u024f\uff21-\uff3a\uff41-\uff5a]+")
@@ -409,7 +420,8 @@ def detect_language(text: str, folded: str, locale: str = "") -> str:
     With a ``locale`` of another language, a text whose words are not mostly English is
     in that language ("me muero de risa" with es-MX).
     """
-    if not _latin_is_majority(text):
+    letters = _latin_letters(text)
+    if letters == "none":
         for pattern, code in _SCRIPTS:
             if pattern.search(text):
                 return code
@@ -420,6 +432,10 @@ def detect_language(text: str, folded: str, locale: str = "") -> str:
         return "und"
 
     english = sum(1 for word in words if word in _ENGLISH and word not in _SHARED_WORDS)
+    # Short Russian may use only letters with Latin twins: "\u041e\u043d \u043d\u0430 \u043c\u043e\u0441\u0442\u0443"
+    # reads "oh ha mocty" as Latin. Disguised English reads as English words.
+    if letters == "disguised" and english == 0:
+        return "und"
     lowered = text.lower()
     best_code, best_hits = "und", 0
     for code, vocabulary in _OTHER_WORDS.items():
