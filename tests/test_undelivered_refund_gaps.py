@@ -17,11 +17,11 @@ import uuid
 
 import pytest
 
-from conftest import ISSUED_KEYS, AdminClient, bearer, eventually, http, start_mesh
+from conftest import ISSUED_KEYS, AdminClient, bearer, eventually, http
 from services.gateway.refunds import UNDELIVERED_CALL, ChargeRefunder
 from services.gateway.store import CHECK_RECORD_TTL_MS, Store, account_key
 from services.gateway.undelivered import AccessLogReceiver, charge_metadata
-from test_faults import replica_in_envoy
+from test_faults import private_mesh, replica_in_envoy
 from test_undelivered_refunds import (
     REFUND_SECONDS, TABLE, VECTORS, receiver_count, refund_counts, stopped, undelivered_entry, wait_for_counts,
 )
@@ -32,22 +32,17 @@ pytestmark = pytest.mark.integration
 MARKED_OUT_SECONDS = 3.0 + 2.0
 # How long Redis sleeps right after a refund script: longer than the store's 0.5 s timeout.
 STALL_SECONDS = 0.8
-# The estimate in docs/api-reference.md of how long after a gateway replica
-# hangs its calls' refunds can be lost: Envoy's keepalive closes the
-# connection within 2.2 s, and a stream reopened on the hung replica before
-# its health check fails (3 s) is closed 2.2 s later.
+# How long after a gateway replica hangs its calls' refunds can be lost, an
+# estimate that docs/api-reference.md quotes. Envoy's keepalive closes the
+# connection within 2.2 s. A stream reopened on the hung replica before its
+# health check fails (3 s) is closed 2.2 s later.
 LOST_REFUNDS_SECONDS = 3.0 + 2.2
 
 
 @pytest.fixture(scope="module")
 def gap_mesh(tmp_path_factory):
     """A mesh of its own with two gateway replicas and one telemetry replica, for tests that freeze them."""
-    running = start_mesh(tmp_path_factory.mktemp("gaps"), gateways=2, telemetry=1)
-    yield running
-    for process in running.processes.values():
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGCONT)
-    running.stop()
+    yield from private_mesh(tmp_path_factory.mktemp("gaps"), gateways=2, telemetry=1)
 
 
 def used_through_edge(mesh, key: str) -> int:
@@ -129,7 +124,7 @@ def test_hung_gateway_replica_loses_first_seconds(gap_mesh):
         gateway = mesh.processes[f"gateway-{hung}"]
 
         # One undelivered call every 0.15 s, each on an account of its own,
-        # from the moment the replica that holds the streams hangs.
+        # from the moment the replica that carries the streams hangs.
         os.kill(gateway.pid, signal.SIGSTOP)
         started = time.monotonic()
         try:

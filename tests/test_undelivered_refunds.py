@@ -24,7 +24,7 @@ from envoy.data.accesslog.v3 import accesslog_pb2
 from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
 from prometheus_client import REGISTRY
 
-from conftest import AUDITED_TEXTS, ISSUED_KEYS, LOS_ANGELES_1990, AdminClient, bearer, error_reason, eventually, http, start_mesh
+from conftest import AUDITED_TEXTS, ISSUED_KEYS, LOS_ANGELES_1990, AdminClient, bearer, error_reason, eventually, http
 from defrag.common.v1 import common_pb2
 from defrag.seda.v1 import seda_pb2
 from defrag.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
@@ -32,7 +32,7 @@ from services.gateway.store import Store
 from services.gateway.undelivered import (
     CHARGE_KEY, EXT_AUTHZ_NAMESPACE, FIELD_PATTERNS, AccessLogReceiver, charge_from_metadata, charge_metadata,
 )
-from test_faults import envoy_counter, replica_in_envoy
+from test_faults import envoy_counter, private_mesh, replica_in_envoy
 from test_observability import scrape
 
 pytestmark = pytest.mark.integration
@@ -52,12 +52,7 @@ BACK_IN_ROTATION_SECONDS = 5.0 + 1.0
 @pytest.fixture(scope="module")
 def outage_mesh(tmp_path_factory):
     """A mesh of its own with two gateway replicas, for tests that stop or kill its telemetry replica."""
-    running = start_mesh(tmp_path_factory.mktemp("outage"), gateways=2, telemetry=1)
-    yield running
-    for process in running.processes.values():
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGCONT)
-    running.stop()
+    yield from private_mesh(tmp_path_factory.mktemp("outage"), gateways=2, telemetry=1)
 
 
 def grpc_call(mesh, key: str, request_id: str = "", idempotency_key: str = ""):
@@ -98,18 +93,23 @@ def wait_for_counts(mesh, before: collections.Counter, total: int) -> dict[str, 
     return counts_since(mesh, before)
 
 
+def restore(mesh, name: str) -> None:
+    """Restart one service replica if it has exited, and wait until Envoy routes to it again."""
+    kind, _, index = name.partition("-")
+    if mesh.processes[name].poll() is not None:
+        mesh.restart(name)
+    port = getattr(mesh.ports, kind)[int(index)]
+    assert eventually(lambda: not replica_in_envoy(mesh, kind, port)["out"], BACK_IN_ROTATION_SECONDS)
+
+
 @contextlib.contextmanager
 def stopped(mesh, name: str):
-    """Stop one service replica for the block, then restart it and wait until Envoy routes to it again."""
-    kind, _, index = name.partition("-")
+    """Stop one service replica for the block, then restore it."""
     mesh.stop_process(name)
     try:
         yield
     finally:
-        if mesh.processes[name].poll() is not None:
-            mesh.restart(name)
-        port = getattr(mesh.ports, kind)[int(index)]
-        assert eventually(lambda: not replica_in_envoy(mesh, kind, port)["out"], BACK_IN_ROTATION_SECONDS)
+        restore(mesh, name)
 
 
 def gateway_log_lines(mesh) -> list[str]:
@@ -181,7 +181,7 @@ def test_call_sent_to_a_replica_stays_charged(outage_mesh):
     replies = []
     caller = threading.Thread(target=lambda: replies.append(http(mesh, VECTORS, bearer(key))))
 
-    # The call waits on the frozen replica. Once it is killed, Envoy sees the
+    # The call waits on the frozen replica. Once it is killed, Envoy gets the
     # reset, tries again, and finds no replica that responds: flags UF or UH,
     # as for a call that never left Envoy, but with request bytes sent.
     os.kill(telemetry.pid, signal.SIGSTOP)
@@ -194,10 +194,7 @@ def test_call_sent_to_a_replica_stays_charged(outage_mesh):
         counted = wait_for_counts(mesh, before, 1)
         used = admin.used(account_id)
     finally:
-        mesh.restart("telemetry-0")
-        assert eventually(
-            lambda: not replica_in_envoy(mesh, "telemetry", mesh.ports.telemetry[0])["out"], BACK_IN_ROTATION_SECONDS
-        )
+        restore(mesh, "telemetry-0")
 
     assert sent
     assert [reply.status for reply in replies] == [503]
