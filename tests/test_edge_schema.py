@@ -219,6 +219,8 @@ VALID_BODIES = [
     ('{"when": 5, "unknown": {"x": [true]}}', "a well-known type and an unknown key are not checked"),
     ('{"customName": "x", "inner": {"text": "y", "numbers": [1, 2]}}', "custom JSON name and a nested message"),
     ('{"colour": null, "inner": null, "tags": null}', "null for any field"),
+    ('{"scores": {"a_b": 1, "aB": 2, "a__b": 3}}', "map keys that differ as written"),
+    ('{"custom": "x", "custom_name": "y", "cUstom": "z"}', "a field name and keys that only resemble it"),
 ]
 
 
@@ -332,6 +334,26 @@ def test_trailing_slash_still_names_the_route(probe_edge, path):
 
     assert status == 400
     assert violations(error)[0][0] == "colour"
+
+
+@pytest.mark.parametrize("body, keys", [
+    ('{"custom": "x", "customName": "y"}', '"custom" and "customName"'),
+    ('{"inner": {"text": "x"}, "word": "y", "inner": {"text": "z"}}', '"inner"'),
+], ids=["custom JSON name", "message field"])
+def test_probe_field_under_two_names_is_a_repeat(probe_edge, body, keys):
+    status, error = send(probe_edge, "POST", "/v1/probe", body)
+
+    assert status == 400
+    assert error["details"][0]["reason"] == "INVALID_JSON"
+    assert keys in error["message"]
+
+
+def test_keys_on_an_unknown_route_count_as_written(probe_edge):
+    # No message describes the body, so no two different keys name one field.
+    status, error = send(probe_edge, "POST", "/v1/nowhere", '{"a_b": 1, "aB": 2, "a_B": 3}')
+
+    assert error is None, error
+    assert status == 200
 
 
 def test_verb_before_a_slash_is_no_verb(probe_edge):

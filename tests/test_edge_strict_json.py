@@ -128,6 +128,52 @@ def test_field_aliases_count_as_duplicates(mesh, admin):
     assert admin.used(account_id) == 0
 
 
+# Keys that fold to journal_text but are not one of its two exact names.
+NEAR_MISS_KEYS = ["journal_Text", "journal__text", "journal_text_"]
+
+
+@pytest.mark.parametrize("near_miss", NEAR_MISS_KEYS)
+def test_near_miss_key_alone_is_dropped(mesh, admin, near_miss):
+    # protobuf's JSON parser reads a field only under its proto name or its
+    # JSON name, so the transcoder drops the key and the service finds no text.
+    account_id, _, key = admin.account_with_key("pro")
+
+    reply = post(mesh, key, audit_body(**{near_miss: CALM_TEXT}))
+
+    assert reply.status == 400, reply.body
+    assert reply.reason() == "INVALID_ARGUMENT"
+    assert reply.detail("BadRequest")["field_violations"][0]["field"] == "journal_text"
+    assert "journal_text is missing" in reply.json()["message"]
+    assert admin.used(account_id) == 1
+
+
+@pytest.mark.parametrize("near_miss", NEAR_MISS_KEYS)
+def test_near_miss_key_is_not_a_repeat(mesh, admin, near_miss):
+    # The edge agrees with the transcoder: the near-miss key is an unknown
+    # key, so the body has one reading, the text under journal_text.
+    account_id, _, key = admin.account_with_key("pro")
+    AUDITED_TEXTS.extend([CRISIS_TEXT, CALM_TEXT])
+    body = f'{{"journal_text": {json.dumps(CALM_TEXT)}, "{near_miss}": {json.dumps(CRISIS_TEXT)}}}'.encode()
+
+    reply = post(mesh, key, body)
+
+    assert reply.status == 200, reply.body
+    assert reply.json()["input_hash"] == expected_hash(mesh, CALM_TEXT)
+    assert reply.json()["band"] == "clear"
+    assert admin.used(account_id) == 1
+
+
+def test_nested_near_miss_key_is_not_a_repeat(mesh, admin):
+    account_id, _, key = admin.account_with_key("pro")
+    body = audit_body(journal_text=CALM_TEXT, birth_data={"date": "1990-05-17", "utc_offset": "+01:00", "utc_Offset": "+09:00"})
+
+    reply = post(mesh, key, body)
+
+    assert reply.status == 200, reply.body
+    assert reply.json()["birth_data"]["utc_offset"] == "+01:00"
+    assert admin.used(account_id) == 1
+
+
 def test_escaped_duplicate_key_is_caught(mesh, admin):
     account_id, _, key = admin.account_with_key("pro")
     body = b'{"journal_text": "calm", "journal\\u005ftext": "calm"}'
@@ -441,27 +487,54 @@ def test_body_over_the_limit_keeps_413(mesh, admin, chunked, valid):
 # --- agreement with an independent parser -----------------------------------------------
 
 
-def protobuf_field_name(key: str) -> str:
-    """Returns the key as protobuf's JSON parser names a field: underscores dropped, the next ASCII letter upper-cased."""
-    return re.sub(r"_+(.?)", lambda match: match.group(1).upper() if match.group(1).isascii() else match.group(1),
-                  key, flags=re.S)
+# The exact names of each field that the seed bodies reach on POST /v1/seda/audit:
+# proto name or JSON name to proto name, and the message of a nested field.
+AUDIT_REQUEST_FIELDS = {
+    "journal_text": "journal_text", "journalText": "journal_text", "locale": "locale", "context": "context",
+    "birth_data": "birth_data", "birthData": "birth_data",
+}
+BIRTH_DATA_FIELDS = {
+    "date": "date", "time": "time", "lat": "lat", "lon": "lon", "elevation_meters": "elevation_meters",
+    "elevationMeters": "elevation_meters", "tz": "tz", "utc_offset": "utc_offset", "utcOffset": "utc_offset",
+    "fold": "fold", "calendar": "calendar",
+}
+NESTED_MESSAGES = {"birth_data": BIRTH_DATA_FIELDS}
+
+
+class Members(list):
+    """The (key, value) pairs of one JSON object, in order, repeats kept."""
+
+
+def has_repeated_field(value, fields: dict[str, str] | None) -> bool:
+    """Returns whether an object, at any depth, has a key twice or both names of one field.
+
+    fields maps the exact names of the object's message to proto names; it
+    is None for an object that is not a known message, whose keys count
+    only as written.
+    """
+    if not isinstance(value, list):
+        return False
+    if not isinstance(value, Members):
+        return any(has_repeated_field(element, None) for element in value)
+    names = [fields.get(key, key) if fields else key for key, _ in value]
+    if len(set(names)) != len(names):
+        return True
+    for key, child in value:
+        field = fields.get(key) if fields else None
+        if has_repeated_field(child, NESTED_MESSAGES.get(field)):
+            return True
+    return False
 
 
 def is_strict_json_object(body: bytes) -> bool:
-    """Returns whether Python's json module, held to the edge's rules, accepts body."""
-
-    def unique_members(pairs):
-        names = [protobuf_field_name(key) for key, _ in pairs]
-        if len(set(names)) != len(names):
-            raise ValueError("repeated field")
-        return dict(pairs)
+    """Returns whether Python's json module, held to the edge's rules for an audit request, accepts body."""
 
     def no_constants(name):
         raise ValueError(name)
 
     def depth(value) -> int:
-        if isinstance(value, dict):
-            children = list(value.values())
+        if isinstance(value, Members):
+            children = [child for _, child in value]
         elif isinstance(value, list):
             children = value
         else:
@@ -471,8 +544,8 @@ def is_strict_json_object(body: bytes) -> bool:
     def strings(value):
         if isinstance(value, str):
             yield value
-        elif isinstance(value, dict):
-            for key, child in value.items():
+        elif isinstance(value, Members):
+            for key, child in value:
                 yield key
                 yield from strings(child)
         elif isinstance(value, list):
@@ -483,8 +556,8 @@ def is_strict_json_object(body: bytes) -> bool:
         text = body.decode("utf-8")
         if text.startswith("\ufeff"):
             return False
-        value = json.loads(text, object_pairs_hook=unique_members, parse_constant=no_constants)
-        if not isinstance(value, dict) or depth(value) > MAX_DEPTH:
+        value = json.loads(text, object_pairs_hook=Members, parse_constant=no_constants)
+        if not isinstance(value, Members) or depth(value) > MAX_DEPTH or has_repeated_field(value, AUDIT_REQUEST_FIELDS):
             return False
         for string in strings(value):
             string.encode("utf-8")  # raises on an unpaired surrogate

@@ -25,8 +25,9 @@
 --     strings, no comments, no trailing commas, no NaN or Infinity, valid
 --     UTF-8 and no unpaired surrogate escape (I-JSON, RFC 7493), else 400
 --     INVALID_JSON;
---   * no object has a key twice, after escapes are decoded, nor two keys
---     that protobuf's JSON parser reads as one field, else 400 INVALID_JSON;
+--   * no object has a key twice, after escapes are decoded, nor both names
+--     of one field of the request message (its proto name and its JSON
+--     name, `journal_text` and `journalText`), else 400 INVALID_JSON;
 --   * objects and arrays nest at most MAX_DEPTH levels, else 400 INVALID_JSON;
 --   * on a route of the descriptor, every field of the body that the
 --     request message defines has the JSON type of the field (see
@@ -52,19 +53,22 @@
 -- max_body_bytes, which the set_metadata filter before this one passes in,
 -- gets 413 unchecked.
 --
--- NOTE: two keys that differ only as snake_case and lowerCamelCase
--- (`a_b`, `aB`) count as one field, because protobuf maps both to the same
--- field. That is wrong for the keys of a map<string, ...> or
--- google.protobuf.Struct field, and misses a field with a custom json_name.
--- No request message has either today.
+-- Only a field's two exact names count as one key, because protobuf's
+-- JSON parser, which the transcoder uses, reads a field under its proto
+-- name or its JSON name (lowerCamelCase, or a custom json_name) and
+-- nothing else. Any other spelling (`journal_Text`, `journal__text`,
+-- `journal_text_`) is an unknown key, which the transcoder drops, as
+-- tests/test_edge_strict_json.py checks through Envoy. Keys of a map, of a
+-- well-known type such as google.protobuf.Struct, of an unknown key's
+-- object and of a route outside the descriptor are compared as written.
 -- A google.api.HttpBody route (raw_body in the schema, such as the Stripe
 -- webhook) takes raw bytes of any Content-Type, which the service checks
 -- itself (a signature covers them). Only its query string and body size
 -- are checked here.
 
-local byte, char, find, format, gmatch, gsub, lower, match, sub, upper =
+local byte, char, find, format, gmatch, gsub, lower, match, sub =
   string.byte, string.char, string.find, string.format, string.gmatch, string.gsub, string.lower,
-  string.match, string.sub, string.upper
+  string.match, string.sub
 local concat, floor, abs = table.concat, math.floor, math.abs
 
 -- Deep enough for every request message (orbit's is 4 levels), shallow
@@ -888,16 +892,6 @@ local function check_query(route, query)
 end
 -- --- Parser ------------------------------------------------------------------
 
--- Returns the name protobuf's JSON parser gives a field key: underscores
--- dropped and the letter after each upper-cased, so journal_text and
--- journalText are one field.
-local function field_name(key)
-  if not find(key, "_", 1, true) then
-    return key
-  end
-  return (gsub(key, "_+(.?)", upper))
-end
-
 -- Returns the path of the value being read in the form the services use in
 -- their field violations, with proto names: people[1].birth_data.lat. Only
 -- values of known fields are checked, so every object on the path has one.
@@ -1063,7 +1057,13 @@ local function check_body(s, stack, root, violations)
       local key_start = i
       local key
       i, key = scan_string(s, i, true)
-      local name = field_name(key)
+      -- The transcoder reads a key as a field only when it is the field's
+      -- proto name or JSON name exactly, so journal_Text is an unknown key.
+      -- Both names of a field count as one key. frame.fields is nil in a
+      -- map, a well-known type or an unknown key's object, whose keys are
+      -- compared as written.
+      local field = frame.fields and frame.fields[key]
+      local name = field and field.name or key
       local earlier = frame.keys[name]
       if earlier == key then
         reject(key_start, "duplicate key " .. json_string(shorten(key)), "send each field once")
@@ -1073,9 +1073,7 @@ local function check_body(s, stack, root, violations)
       end
       frame.keys[name] = key
       frame.key = key
-      -- The transcoder reads a key as a field when it is the field's proto
-      -- name or JSON name exactly, and ignores any other key.
-      frame.member = frame.map_value or (frame.fields and frame.fields[key])
+      frame.member = frame.map_value or field
 
       i = skip_whitespace(s, i)
       if byte(s, i) ~= COLON then
