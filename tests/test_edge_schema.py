@@ -311,6 +311,7 @@ INVALID_QUERIES = [
     ("ratio=3.5e38", "ratio", "send a number within the range of a float"),
     ("ratio=1&ratio=2", "ratio", "the parameter is sent more than once (as ratio)"),
     ("custom=x&customName=y", "custom", "the parameter is sent more than once (as custom or customName)"),
+    ("api_key=a&colour=RED&api_key=b", "api_key", "the parameter is sent more than once: send one API key"),
     ("blob=a%20b", "blob", "expected base64 bytes"),
     ("scores=1", "scores", "unknown query parameter: GET /v1/probe accepts ratio, big, count"),
     ("inner=x", "inner", "unknown query parameter"),

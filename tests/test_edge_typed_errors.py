@@ -245,6 +245,37 @@ def test_query_api_key_works_on_body_route(mesh, admin):
     assert admin.used(account_id) == 1
 
 
+@pytest.mark.parametrize("repeat", ["two keys", "one key twice", "an empty copy first", "with a header key"])
+def test_repeated_query_api_key_is_400_and_free(mesh, admin, repeat):
+    account_id, _, key = admin.account_with_key("pro")
+    other_account_id, _, other_key = admin.account_with_key("pro")
+    query, headers = {
+        "two keys": (f"api_key={key}&api_key={other_key}", {}),
+        "one key twice": (f"api_key={key}&api_key={key}", {}),
+        "an empty copy first": (f"api_key=&api_key={key}", {}),
+        "with a header key": (f"api_key={key}&api_key={other_key}", bearer(key)),
+    }[repeat]
+
+    reply = http(mesh, f"{VECTORS}?{LOS_ANGELES_1990}&{query}", headers)
+
+    assert_invalid_request(reply, "api_key", "the parameter is sent more than once")
+    assert "Authorization: Bearer" in reply.json()["message"]
+    assert key not in reply.body.decode()
+    assert other_key not in reply.body.decode()
+    assert admin.used(account_id) == 0
+    assert admin.used(other_account_id) == 0
+
+
+def test_repeated_api_key_on_post_is_400(mesh, admin):
+    account_id, _, key = admin.account_with_key("pro")
+    AUDITED_TEXTS.append(CALM_TEXT)
+
+    reply = post_json(mesh, None, f"{AUDIT}?api_key={key}&api_key={key}", json.dumps({"journal_text": CALM_TEXT}))
+
+    assert_invalid_request(reply, "api_key", "the parameter is sent more than once")
+    assert admin.used(account_id) == 0
+
+
 # --- JSON body fields --------------------------------------------------------------------
 
 ANA = {"name": "Ana Typed", "role": "friend", "birth_data": {"date": "1990-05-17", "lat": 51.5, "lon": -0.12}}

@@ -126,3 +126,23 @@ def test_bad_tiers_file_names_the_fault(tmp_path, text, message):
 
     with pytest.raises(ConfigError, match=message):
         tiers.load(path, known_methods=set(PUBLIC_METHODS))
+
+
+@pytest.mark.parametrize("query", ["api_key=a&api_key=b", "api_key=a&api_key=a", "api_key=&api_key=b"])
+def test_gateway_rejects_repeated_query_api_key(query):
+    with pytest.raises(authz.Denied) as denied:
+        authz.extract_key({"authorization": "Bearer header-key"}, f"/v1/usage?{query}")
+
+    assert denied.value.http_status == 400
+    assert denied.value.error.reason == "INVALID_REQUEST"
+    assert denied.value.error.message.startswith("api_key: ")
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("/v1/usage?api_key=query-key", ("query-key", True)),
+    ("/v1/usage?api_key=", (None, False)),
+    ("/v1/usage?x=1", (None, False)),
+    ("", (None, False)),
+])
+def test_gateway_reads_one_query_api_key(path, expected):
+    assert authz.extract_key({}, path) == expected

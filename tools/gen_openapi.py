@@ -731,7 +731,8 @@ def error_responses() -> dict[str, dict]:
             "or a count is outside its documented range. A `google.rpc.BadRequest` detail lists each invalid field. "
             "A REST body that is not strict JSON (a repeated key, single quotes, a comment, a trailing comma, "
             "NaN or invalid UTF-8) gets reason `INVALID_JSON`, with the JSON path, line and column in the message. "
-            "A query parameter that is unknown, sent twice, sent to a POST (which takes only the deprecated `api_key`) "
+            "A query parameter that is unknown, sent twice (`api_key` included), sent to a POST (which takes only the "
+            "deprecated `api_key`) "
             "or not of its field's type (`lat=abc`, `refraction=yes`), and a JSON body field of the wrong type "
             "(`\"omit_aspects\": 1`), get reason `INVALID_REQUEST`, with the field named in the `BadRequest` detail "
             "(`lat`, `people[1].birth_data.lat`). A request that is not valid HTTP (a raw `#` in the path, no `Host` "
@@ -877,7 +878,8 @@ def security_schemes() -> dict[str, dict]:
             "x-deprecated": True,
             "description": (
                 "Deprecated: the API key in the `api_key` query parameter, where it ends up in URLs and logs. "
-                "Responses to such requests carry `Deprecation` and `Warning` headers."
+                "Responses to such requests carry `Deprecation` and `Warning` headers. Send it once: a repeated "
+                "`api_key` gets 400 `INVALID_REQUEST`."
             ),
         },
     }

@@ -79,7 +79,7 @@ DENIAL_REASONS = (
     "API_KEY_EXPIRED", "ACCOUNT_NOT_FOUND", "ACCOUNT_CANCELED", "TIER_UNKNOWN", "METHOD_NOT_IN_TIER",
     "BODY_TOO_LARGE", "MALFORMED_BODY", "COUNT_OUT_OF_RANGE", "INVALID_IDEMPOTENCY_KEY",
     "IDEMPOTENCY_KEY_REUSED", "BURST_LIMIT_EXCEEDED", "MONTHLY_QUOTA_EXCEEDED", "REDIS_UNAVAILABLE",
-    "INVALID_REQUEST_ID", "REPEATED_HEADER",
+    "INVALID_REQUEST_ID", "REPEATED_HEADER", "INVALID_REQUEST",
 )
 # Headers whose repeats would be joined into one value that means something else.
 SINGLE_HEADERS = ("authorization", "x-api-key", "idempotency-key", "x-request-id")
@@ -217,7 +217,25 @@ class RequestHeaders(dict):
 
 
 def extract_key(headers, original_path: str) -> tuple[str | None, bool]:
-    """Returns the key and whether it came from the deprecated api_key query parameter."""
+    """Returns the key and whether it came from the deprecated api_key query parameter.
+
+    Raises Denied with INVALID_REQUEST when api_key is sent more than once,
+    even when a header also carries a key. The edge's query check rejects
+    that first, and this keeps the gateway from picking one copy if it ever
+    does not.
+    """
+    query_keys = []
+    if "api_key" in original_path:
+        query = urllib.parse.urlsplit(original_path).query
+        query_keys = urllib.parse.parse_qs(query, keep_blank_values=True).get("api_key", [])
+    if len(query_keys) > 1:
+        raise Denied(400, ApiError(
+            grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST",
+            "api_key: the parameter is sent more than once: send one API key, "
+            "in an Authorization: Bearer header rather than the deprecated api_key",
+            violations=[FieldViolation("api_key", "may appear once per request")],
+        ))
+
     authorization = headers.get("authorization", "")
     if authorization:
         scheme, _, value = authorization.partition(" ")
@@ -229,11 +247,8 @@ def extract_key(headers, original_path: str) -> tuple[str | None, bool]:
         ))
     if headers.get("x-api-key"):
         return headers["x-api-key"].strip(), False
-    if "api_key=" in original_path:
-        query = urllib.parse.urlsplit(original_path).query
-        values = urllib.parse.parse_qs(query).get("api_key")
-        if values:
-            return values[0].strip(), True
+    if query_keys and query_keys[0].strip():
+        return query_keys[0].strip(), True
     return None, False
 
 

@@ -16,8 +16,8 @@
 --     (none on a route with body "*"), or a name in the transcoder's
 --     ignored_query_parameters (api_key). Each value fits its field's type
 --     (strict decimal numbers in range, true or false, a value of the
---     enum), and a field that is not repeated is sent once, else 400
---     INVALID_REQUEST;
+--     enum), and api_key and each field that is not repeated are sent
+--     once, else 400 INVALID_REQUEST;
 --   * a request with a body has Content-Type application/json and no
 --     Content-Encoding other than identity, else 415. The media type may
 --     be in any case and have parameters, but a charset must be utf-8;
@@ -850,7 +850,7 @@ end
 -- transcoder silently ignores a parameter without '=' or without a name,
 -- this check rejects it.
 local function check_query(route, query)
-  local violations, counts = new_violations(), {}
+  local violations, counts, ignored_counts = new_violations(), {}, {}
   for parameter in gmatch(query, "[^&]+") do
     local equals = find(parameter, "=", 1, true)
     local raw_name = equals and sub(parameter, 1, equals - 1) or parameter
@@ -885,6 +885,15 @@ local function check_query(route, query)
         if problem then
           add_violation(violations, field.name, problem)
         end
+      end
+    else
+      -- The gateway would read only one copy of the key, so a repeat gets
+      -- the 400 that any other repeated parameter gets.
+      ignored_counts[raw_name] = (ignored_counts[raw_name] or 0) + 1
+      if ignored_counts[raw_name] == 2 then
+        add_violation(violations, raw_name, format(
+          "the parameter is sent more than once: send one API key, in an Authorization: Bearer header rather than the deprecated %s",
+          raw_name))
       end
     end
   end
