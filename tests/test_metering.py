@@ -336,6 +336,53 @@ def test_repeated_single_header_is_400_and_free(mesh, admin, name):
     assert admin.used(account_id) == 0
 
 
+@pytest.mark.parametrize("method, path", [("POST", "/v1/seda/audit"), ("GET", VECTORS)])
+def test_comma_in_idempotency_key_is_a_repeat(mesh, admin, method, path):
+    # A proxy joins two Idempotency-Key headers into "k1,k2", so the
+    # gateway cannot tell which key the client meant.
+    account_id, _, key = admin.account_with_key("pro")
+    body = json.dumps({"journal_text": "A quiet Sunday with soup and a long walk."}).encode() if method == "POST" else None
+    AUDITED_TEXTS.append("A quiet Sunday with soup and a long walk.")
+    headers = [("Authorization", f"Bearer {key}"), ("Idempotency-Key", "k1,k2")]
+    if body:
+        headers += [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+
+    status, error = raw_request(mesh, method, path, headers, body)
+
+    assert status == 400
+    assert error["details"][0]["reason"] == "REPEATED_HEADER"
+    assert "idempotency-key header contains a comma" in error["message"]
+    assert admin.used(account_id) == 0
+
+
+@pytest.mark.parametrize("values", [["k1,k2"], ["k1", "k2"]], ids=["comma", "two entries"])
+def test_repeated_idempotency_metadata_is_400_and_free(admin, public_channel, values):
+    account_id, _, key = admin.account_with_key("pro")
+    stub = telemetry_pb2_grpc.TelemetryServiceStub(public_channel)
+    metadata = [("x-api-key", key)] + [("idempotency-key", value) for value in values]
+
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.GetVectors(la_request(), metadata=metadata, timeout=30)
+
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(raised.value) == "REPEATED_HEADER"
+    assert "idempotency-key" in raised.value.details()
+    assert admin.used(account_id) == 0
+
+
+def test_idempotency_key_without_comma_still_replays_free(admin, public_channel):
+    # The counterpart of the two tests above: the same characters but the
+    # comma make a valid key, so their checks of no charge can fail.
+    account_id, _, key = admin.account_with_key("pro")
+    stub = telemetry_pb2_grpc.TelemetryServiceStub(public_channel)
+    metadata = [("x-api-key", key), ("idempotency-key", f"k1;k2 {uuid.uuid4()}")]
+
+    stub.GetVectors(la_request(), metadata=metadata, timeout=30)
+    stub.GetVectors(la_request(), metadata=metadata, timeout=30)
+
+    assert admin.used(account_id) == 1
+
+
 @pytest.mark.parametrize("tier", ["free", "pro", "enterprise", "tiny", "usage_only"])
 def test_usage_is_free_for_every_tier(mesh, admin, tier):
     account_id, _, key = admin.account_with_key(tier)

@@ -820,9 +820,11 @@ def request_header_parameters() -> dict[str, dict]:
             "description": (
                 "Makes a POST safe to retry. The same key with the same method and body within 24 hours runs "
                 "again without a second charge. The same key with another body is rejected with 409. "
-                "Keys are scoped to the API key that sends them."
+                "Keys are scoped to the API key that sends them. A comma counts as a repeated header "
+                "(400 `REPEATED_HEADER`), because proxies join repeated headers with one."
             ),
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x20-\x7E]+$"},
+            # Printable ASCII except the comma (0x2C).
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x20-\x2B\x2D-\x7E]+$"},
         },
         "RequestId": {
             "name": "x-request-id",

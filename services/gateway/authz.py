@@ -83,8 +83,9 @@ DENIAL_REASONS = (
 )
 # Headers whose repeats would be joined into one value that means something else.
 SINGLE_HEADERS = ("authorization", "x-api-key", "idempotency-key", "x-request-id")
-# Keys and request ids never contain a comma, so a comma in one means Envoy joined two values.
-COMMA_FREE_HEADERS = frozenset({"authorization", "x-api-key", "x-request-id"})
+# API keys, request ids and idempotency keys may not contain a comma, so a
+# comma in one of these headers is read as two values that a proxy joined.
+COMMA_FREE_HEADERS = frozenset({"authorization", "x-api-key", "idempotency-key", "x-request-id"})
 
 OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 IDENTITY_HEADERS = ("x-defrag-key-id", "x-defrag-account-id", "x-defrag-tier")
@@ -207,8 +208,9 @@ class RequestHeaders(dict):
         """Return the first of SINGLE_HEADERS that the request sends more than once, or None.
 
         Envoy passes most repeats as separate entries. It joins repeats of the
-        headers it handles itself (such as authorization) with ",", and no key
-        contains a comma, so a comma there means a repeat.
+        headers it handles itself (such as authorization) with ",", and other
+        proxies may join any repeat, so a comma in a COMMA_FREE_HEADERS value
+        counts as a repeat.
         """
         for name in SINGLE_HEADERS:
             if self.counts[name] > 1 or (name in COMMA_FREE_HEADERS and "," in self.get(name, "")):
@@ -375,11 +377,18 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
                 f"no such method: {http.path[:200]}; list the public methods with gRPC server reflection",
             ))
         repeated = headers.repeated()
-        if repeated:
+        if repeated and headers.counts[repeated] > 1:
             raise Denied(400, ApiError(
                 grpc.StatusCode.INVALID_ARGUMENT, "REPEATED_HEADER",
                 f"the {repeated} header was sent more than once; send it once",
                 violations=[FieldViolation(repeated, "may appear once per request")],
+            ))
+        if repeated:
+            raise Denied(400, ApiError(
+                grpc.StatusCode.INVALID_ARGUMENT, "REPEATED_HEADER",
+                f"the {repeated} header contains a comma, which counts as a repeat because proxies join "
+                "repeated headers with one; send it once, with a value without a comma",
+                violations=[FieldViolation(repeated, "may appear once per request, without a comma")],
             ))
         raw_request_id = headers.get("x-request-id", "")
         if not (raw_request_id.isascii() and raw_request_id.isprintable()):
@@ -533,8 +542,9 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         if not 1 <= len(value) <= IDEMPOTENCY_KEY_MAX or not value.isascii() or not value.isprintable():
             raise Denied(400, ApiError(
                 grpc.StatusCode.INVALID_ARGUMENT, "INVALID_IDEMPOTENCY_KEY",
-                f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters; a UUID works",
-                violations=[FieldViolation("Idempotency-Key", "1..255 printable ASCII characters")],
+                f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters other than a comma; "
+                "a UUID works",
+                violations=[FieldViolation("Idempotency-Key", "1..255 printable ASCII characters, no comma")],
             ))
         # Both hashes are HMAC-SHA-256 keyed with the API key, because a plain
         # hash of the body in Redis (and its append-only file) would let anyone
