@@ -276,6 +276,35 @@ def test_repeated_api_key_on_post_is_400(mesh, admin):
     assert admin.used(account_id) == 0
 
 
+# --- which side rejects a field decides the charge ---------------------------------------
+
+
+@pytest.mark.parametrize("body", ["{}", '{"journal_text": null}'])
+def test_missing_required_field_is_charged(mesh, admin, body):
+    # The edge checks types, not presence, so the service rejects the call after the charge.
+    account_id, _, key = admin.account_with_key("pro")
+
+    reply = post_json(mesh, key, AUDIT, body)
+
+    assert reply.status == 400, reply.body
+    assert reply.reason() == "INVALID_ARGUMENT"
+    assert field_violations(reply)[0]["field"] == "journal_text"
+    assert admin.used(account_id) == 1
+
+
+@pytest.mark.parametrize("path, body, field", [
+    (AUDIT, '{"journal_text": 5}', "journal_text"),
+    (f"{VECTORS}?{WITHOUT_LAT}&lat=", None, "lat"),
+])
+def test_wrong_type_is_free(mesh, admin, path, body, field):
+    account_id, _, key = admin.account_with_key("pro")
+
+    reply = post_json(mesh, key, path, body) if body else http(mesh, path, bearer(key))
+
+    assert_invalid_request(reply, field, "expected")
+    assert admin.used(account_id) == 0
+
+
 # --- JSON body fields --------------------------------------------------------------------
 
 ANA = {"name": "Ana Typed", "role": "friend", "birth_data": {"date": "1990-05-17", "lat": 51.5, "lon": -0.12}}

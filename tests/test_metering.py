@@ -5,6 +5,8 @@ import concurrent.futures
 import hashlib
 import http.client as http_client
 import json
+import socket
+import time
 import uuid
 
 import grpc
@@ -13,7 +15,7 @@ import redis
 from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
 from google.rpc import error_details_pb2
 
-from conftest import AUDITED_TEXTS, LOS_ANGELES_1990, bearer, error_reason, http, rich_status, status_detail
+from conftest import AUDITED_TEXTS, LOS_ANGELES_1990, bearer, error_reason, eventually, http, rich_status, status_detail
 from defrag.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
 from redis_cluster import on_single_and_cluster
 from services.gateway.store import FREE_REPLAYS
@@ -381,6 +383,55 @@ def test_idempotency_key_without_comma_still_replays_free(admin, public_channel)
     stub.GetVectors(la_request(), metadata=metadata, timeout=30)
 
     assert admin.used(account_id) == 1
+
+
+# --- calls that the client abandons ------------------------------------------------------
+
+
+def test_rest_call_closed_after_admission_stays_charged(mesh, admin):
+    account_id, _, key = admin.account_with_key("pro")
+    text = "A quiet walk by the river with the dog. " * 400
+    AUDITED_TEXTS.append(text)
+    body = json.dumps({"journal_text": text}).encode()
+    request = (
+        f"POST /v1/seda/audit HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+    with socket.create_connection(("127.0.0.1", mesh.ports.public), timeout=10) as connection:
+        connection.sendall(request)
+        admitted = eventually(lambda: admin.used(account_id) == 1, seconds=5)
+    # Long enough for a refund, which reaches Redis within 1 second when there is one.
+    time.sleep(1.5)
+
+    assert admitted
+    assert admin.used(account_id) == 1
+
+
+def test_grpc_1ms_deadline_stays_charged(admin, public_channel):
+    # The gateway charges before the service runs, so a deadline that ends
+    # first does not undo the charge. Some calls end before the gateway
+    # admits them and cost nothing, and a few complete within 1 ms, so the
+    # test sends several.
+    account_id, _, key = admin.account_with_key("pro")
+    stub = telemetry_pb2_grpc.TelemetryServiceStub(public_channel)
+    # A call on a channel that is still connecting would wait past 1 ms before it is sent.
+    grpc.channel_ready_future(public_channel).result(timeout=10)
+    codes = []
+    for _ in range(20):
+        try:
+            stub.GetVectors(la_request(), metadata=[("x-api-key", key)], timeout=0.001)
+            codes.append(grpc.StatusCode.OK)
+        except grpc.RpcError as error:
+            codes.append(error.code())
+    time.sleep(1.5)
+    # A call that still completed in time is charged too, so only a charge
+    # beyond those shows a call charged after its deadline passed.
+    completed = codes.count(grpc.StatusCode.OK)
+
+    assert set(codes) <= {grpc.StatusCode.OK, grpc.StatusCode.DEADLINE_EXCEEDED}
+    assert codes.count(grpc.StatusCode.DEADLINE_EXCEEDED) >= 1
+    assert admin.used(account_id) > completed
 
 
 @pytest.mark.parametrize("tier", ["free", "pro", "enterprise", "tiny", "usage_only"])
