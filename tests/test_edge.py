@@ -314,7 +314,7 @@ def test_client_identity_headers_are_replaced(mesh, admin, public_channel):
 def test_identity_headers_are_stripped_on_open_routes(mesh):
     config = (mesh.var / "envoy.yaml").read_text()
 
-    for header in ("x-defrag-key-id", "x-defrag-account-id", "x-defrag-tier"):
+    for header in ("x-defrag-key-id", "x-defrag-account-id", "x-defrag-tier", "x-defrag-idempotent-replay"):
         assert f"- remove: {header}" in config
 
 

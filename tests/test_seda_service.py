@@ -425,11 +425,37 @@ def test_audit_record_has_ids_and_no_text(mesh, admin):
     assert entry["tier"] == "pro"
     assert entry["timestamp"] == body["timestamp"]
     assert entry["context"] == "horoscope"
+    assert entry["idempotent_replay"] == "false"
     assert set(entry) == {"request_id", "timestamp", "input_hash", "seda_score", "band", "model_version",
-                          "key_id", "account_id", "tier", "context"}
+                          "key_id", "account_id", "tier", "context", "idempotent_replay"}
     stored = " ".join(entry.values())
     assert "goodbye" not in stored
     assert BIRTH["date"] not in stored
+
+
+def test_replay_record_is_marked(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+    idempotency = {"idempotency-key": str(uuid.uuid4())}
+    first_id, replay_id = str(uuid.uuid4()), str(uuid.uuid4())
+
+    first = audit(mesh, key, {"journal_text": CALM_TEXT}, {**idempotency, "x-request-id": first_id})
+    replay = audit(mesh, key, {"journal_text": CALM_TEXT}, {**idempotency, "x-request-id": replay_id})
+
+    assert first.status == 200
+    assert replay.status == 200
+    assert stream_entry(mesh, first_id)["idempotent_replay"] == "false"
+    assert stream_entry(mesh, replay_id)["idempotent_replay"] == "true"
+
+
+def test_client_cannot_mark_replay(mesh, admin):
+    _, _, key = admin.account_with_key("pro")
+    request_id = str(uuid.uuid4())
+
+    reply = audit(mesh, key, {"journal_text": CALM_TEXT},
+                  {"x-defrag-idempotent-replay": "true", "x-request-id": request_id})
+
+    assert reply.status == 200
+    assert stream_entry(mesh, request_id)["idempotent_replay"] == "false"
 
 
 def test_input_hash_is_hmac_of_text(mesh, admin):

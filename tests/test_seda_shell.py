@@ -163,6 +163,7 @@ def test_audit_record_fields_are_strings():
         "account_id": "a1",
         "tier": "pro",
         "context": "",
+        "idempotent_replay": "false",
     }
 
 

@@ -88,7 +88,7 @@ SINGLE_HEADERS = ("authorization", "x-api-key", "idempotency-key", "x-request-id
 COMMA_FREE_HEADERS = frozenset({"authorization", "x-api-key", "idempotency-key", "x-request-id"})
 
 OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
-IDENTITY_HEADERS = ("x-defrag-key-id", "x-defrag-account-id", "x-defrag-tier")
+IDENTITY_HEADERS = ("x-defrag-key-id", "x-defrag-account-id", "x-defrag-tier", "x-defrag-idempotent-replay")
 # Credentials never reach a service. The original REST path stays (Envoy's
 # error mapping uses it to tell REST from gRPC) without its api_key parameter.
 REMOVED_HEADERS = ["authorization", "x-api-key"]
@@ -602,6 +602,8 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
                 _header("x-defrag-key-id", key_id),
                 _header("x-defrag-account-id", account_id),
                 _header("x-defrag-tier", decision.tier),
+                # Set on every admission, so that a client cannot send its own.
+                _header("x-defrag-idempotent-replay", "true" if decision.replayed else "false"),
             ],
             headers_to_remove=REMOVED_HEADERS,
             response_headers_to_add=[_header(k, v) for k, v in ratelimit.headers(decision)],

@@ -78,9 +78,17 @@ class AuditRecord:
     account_id: str
     tier: str
     context: str
+    # A replay of an earlier call with the same Idempotency-Key, which the gateway admitted free.
+    idempotent_replay: bool = False
 
     def fields(self) -> dict[str, str]:
-        return {name: str(value) for name, value in dataclasses.asdict(self).items()}
+        return {name: _field_text(value) for name, value in dataclasses.asdict(self).items()}
+
+
+def _field_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 class AuditLog:

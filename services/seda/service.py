@@ -119,6 +119,7 @@ class SedaServicer(seda_pb2_grpc.SedaServiceServicer):
             account_id=metadata_value(context, "x-defrag-account-id"),
             tier=metadata_value(context, "x-defrag-tier"),
             context=checked.context,
+            idempotent_replay=metadata_value(context, "x-defrag-idempotent-replay") == "true",
         )
         logged = await self.audit_log.append(record)
         return build_response(request, checked, assessment, record, logged)
