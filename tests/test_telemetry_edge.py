@@ -770,3 +770,18 @@ def test_non_finite_latitude_is_free_400(mesh, admin, value):
     assert reply.status == 400
     assert list(violations(reply)) == ["lat"]
     assert admin.used(account_id) == 0
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_grpc_non_finite_number_is_free_400(mesh, admin, stub, value):
+    account_id, _, key = admin.account_with_key("pro")
+    request = telemetry_pb2.GetVectorsRequest(**{**NEW_YORK_2020, "lat": value})
+
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.GetVectors(request, metadata=[("x-api-key", key)], timeout=30)
+
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.details().startswith("lat: ")
+    violation = status_detail(rich_status(raised.value), error_details_pb2.BadRequest).field_violations[0]
+    assert violation.field == "lat"
+    assert admin.used(account_id) == 0

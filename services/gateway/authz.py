@@ -527,7 +527,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             # No field of the public API accepts NaN or infinity, so such a call is refused before any charge.
             raise Denied(400, ApiError(
                 grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT",
-                f"{field} is not a finite number; send a decimal number such as 40.7128",
+                f"{field}: NaN or infinity is not a finite number; send a decimal number such as 40.7128",
                 violations=[FieldViolation(field, "is NaN or infinity; send a finite decimal number")],
             ))
         return message
