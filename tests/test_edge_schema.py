@@ -216,11 +216,11 @@ VALID_BODIES = [
     ('{"blob": "aGk=", "tags": []}', "base64 and an empty array"),
     ('{"scores": {"a": 1, "b": -2}}', "map values"),
     ('{"word": "x", "number": null}', "one oneof member and a null"),
-    ('{"when": 5, "unknown": {"x": [true]}}', "a well-known type and an unknown key are not checked"),
+    ('{"when": 5}', "a well-known type is not checked"),
+    ('{"extra": {"any_key": [true], "cUstom": {"ratio": "x"}}}', "keys and values of a Struct are not checked"),
     ('{"customName": "x", "inner": {"text": "y", "numbers": [1, 2]}}', "custom JSON name and a nested message"),
     ('{"colour": null, "inner": null, "tags": null}', "null for any field"),
     ('{"scores": {"a_b": 1, "aB": 2, "a__b": 3}}', "map keys that differ as written"),
-    ('{"custom": "x", "custom_name": "y", "cUstom": "z"}', "a field name and keys that only resemble it"),
 ]
 
 
@@ -270,10 +270,64 @@ def test_probe_bodies_of_other_types_get_400(probe_edge, body, field, descriptio
 
 
 def test_body_field_route_checks_that_field_message(probe_edge):
-    status, error = send(probe_edge, "POST", "/v1/probe:part", '{"text": 5, "ratio": "not checked: not a field of Inner"}')
+    status, error = send(probe_edge, "POST", "/v1/probe:part", '{"text": 5, "ratio": "a field of the request, not of Inner"}')
 
     assert status == 400
-    assert violations(error) == [("text", "expected a string, got a number: put the value in double quotes")]
+    assert violations(error) == [
+        ("text", "expected a string, got a number: put the value in double quotes"),
+        ("ratio", "unknown field 'ratio': send one of text, numbers"),
+    ]
+
+
+# The accepted keys of ProbeRequest, as an unknown key's error lists them.
+PROBE_KEYS = (
+    "send one of ratio, big, count, huge, blob, colour, colours, scores, word, number, when, inner, tags, "
+    "delta, custom, level, extra (or a field's JSON name, such as customName)"
+)
+
+UNKNOWN_KEYS = [
+    ('{"cUstom": "z"}', "cUstom", f"unknown field 'cUstom': {PROBE_KEYS}", "a near miss of a custom JSON name"),
+    ('{"custom_name": "z"}', "custom_name", f"unknown field 'custom_name': {PROBE_KEYS}", "the JSON name in snake case"),
+    ('{"inner": {"txt": "x"}}', "inner.txt", "unknown field 'txt': send one of text, numbers", "a nested message"),
+    ('{"a b": 1}', '["a b"]', f"unknown field 'a b': {PROBE_KEYS}", "a key that is not a name"),
+    ('{"inner": {"k\\u0000": 1}}', 'inner["k\\u0000"]', "unknown field 'k\x00': send one of text, numbers",
+     "a control character"),
+    ('{"' + "k" * 100 + '": 1}', "k" * 64 + "...", f"unknown field '{'k' * 64}...': {PROBE_KEYS}", "a long key"),
+    ('{"bogus": {"ratio": "x", "inner": 5}}', "bogus", f"unknown field 'bogus': {PROBE_KEYS}",
+     "an unknown key's value is not checked"),
+    ('{"ratio": null, "bogus": null}', "bogus", f"unknown field 'bogus': {PROBE_KEYS}", "a null value"),
+]
+
+
+@pytest.mark.parametrize("body, field, description", [case[:3] for case in UNKNOWN_KEYS],
+                         ids=[case[3] for case in UNKNOWN_KEYS])
+def test_probe_unknown_key_gets_400(probe_edge, body, field, description):
+    status, error = send(probe_edge, "POST", "/v1/probe", body)
+
+    assert status == 400
+    assert error["details"][0]["reason"] == "INVALID_REQUEST"
+    assert violations(error) == [(field, description)]
+    assert error["message"] == f"{field}: {description}"
+
+
+def test_probe_map_and_struct_keys_pass(probe_edge):
+    # Map keys and the keys of a google.protobuf.Struct are data, not field names.
+    status, error = send(probe_edge, "POST", "/v1/probe", '{"scores": {"ratio": 1, "x y": 2}, "extra": {"bogus": {"k": 1}}}')
+
+    assert error is None, error
+    assert status == 200
+
+
+def test_probe_every_unknown_key_is_counted(probe_edge):
+    # The check builds the first 20 violations and counts the others.
+    keys = 5000
+    body = "{" + ", ".join(f'"unknown_{index}": {index}' for index in range(keys)) + "}"
+
+    status, error = send(probe_edge, "POST", "/v1/probe", body)
+
+    assert status == 400
+    assert [field for field, _ in violations(error)] == [f"unknown_{index}" for index in range(20)]
+    assert error["message"].endswith(f" (and {keys - 1} more)")
 
 
 def test_body_field_route_reads_other_query_fields(probe_edge):

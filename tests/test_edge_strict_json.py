@@ -1,8 +1,9 @@
 """Strict JSON at the edge: REST bodies are checked before Envoy's transcoder reads them.
 
-The transcoder's own parser accepts single quotes and lets a repeated key win.
-These tests send bodies through the real Envoy and check that only strict JSON
-(RFC 8259, one object, no key twice) with Content-Type application/json reaches
+The transcoder's own parser accepts single quotes, lets a repeated key win and
+drops keys the request message does not define. These tests send bodies through
+the real Envoy and check that only strict JSON (RFC 8259, one object, no key
+twice, only keys that name a field) with Content-Type application/json reaches
 it. A rejected body costs nothing, and native gRPC and GETs without a body pass
 untouched.
 """
@@ -25,6 +26,8 @@ pytestmark = pytest.mark.integration
 AUDIT = "/v1/seda/audit"
 MAP = "/v1/orbit/map"
 BATCH = "/v1/telemetry/vectors:batch"
+# A path that no route of the descriptor matches: its body gets the JSON checks only.
+UNKNOWN_ROUTE = "/v1/seda/nothing"
 # The body limit of the edge: defrag/envoyconf.py's MAX_REQUEST_BYTES.
 MAX_BODY_BYTES = 1024 * 1024 + 5
 # Nesting limit of deploy/helm/defrag/files/envoy/strict_json.lua, the top-level object included.
@@ -130,48 +133,152 @@ def test_field_aliases_count_as_duplicates(mesh, admin):
 
 # Keys that fold to journal_text but are not one of its two exact names.
 NEAR_MISS_KEYS = ["journal_Text", "journal__text", "journal_text_"]
+# The keys that AuditRequest accepts, as an unknown key's error lists them.
+AUDIT_KEYS = "send one of journal_text, birth_data, context, locale (or a field's lowerCamelCase JSON name, such as journalText)"
+BIRTH_DATA_KEYS = (
+    "send one of date, time, lat, lon, elevation_meters, tz, utc_offset, fold, calendar"
+    " (or a field's lowerCamelCase JSON name, such as elevationMeters)"
+)
+
+
+def assert_unknown_fields(reply: Reply, expected: list[tuple[str, str]]) -> None:
+    """Checks a free 400 INVALID_REQUEST whose field violations are exactly the expected (field, description) pairs."""
+    assert reply.status == 400, reply.body
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.json()["code"] == 3
+    assert reply.reason() == "INVALID_REQUEST"
+    violations = [(v["field"], v["description"]) for v in reply.detail("BadRequest")["field_violations"]]
+    assert violations == expected
+    assert reply.json()["message"].startswith(f"{expected[0][0]}: {expected[0][1]}")
 
 
 @pytest.mark.parametrize("near_miss", NEAR_MISS_KEYS)
-def test_near_miss_key_alone_is_dropped(mesh, admin, near_miss):
+def test_near_miss_key_alone_is_rejected_uncharged(mesh, admin, near_miss):
     # protobuf's JSON parser reads a field only under its proto name or its
-    # JSON name, so the transcoder drops the key and the service finds no text.
+    # JSON name, so the transcoder would drop the key, and the service would
+    # find no text and reject the call with a charged 400.
     account_id, _, key = admin.account_with_key("pro")
 
     reply = post(mesh, key, audit_body(**{near_miss: CALM_TEXT}))
 
-    assert reply.status == 400, reply.body
-    assert reply.reason() == "INVALID_ARGUMENT"
-    assert reply.detail("BadRequest")["field_violations"][0]["field"] == "journal_text"
-    assert "journal_text is missing" in reply.json()["message"]
-    assert admin.used(account_id) == 1
+    assert_unknown_fields(reply, [(near_miss, f"unknown field '{near_miss}': {AUDIT_KEYS}")])
+    assert CALM_TEXT not in reply.body.decode()
+    assert admin.used(account_id) == 0
 
 
 @pytest.mark.parametrize("near_miss", NEAR_MISS_KEYS)
-def test_near_miss_key_is_not_a_repeat(mesh, admin, near_miss):
-    # The edge agrees with the transcoder: the near-miss key is an unknown
-    # key, so the body has one reading, the text under journal_text.
+def test_near_miss_key_is_unknown_not_a_repeat(mesh, admin, near_miss):
+    # The near-miss key is not a second name of journal_text, so the body
+    # is not INVALID_JSON: it gets the unknown key's INVALID_REQUEST.
     account_id, _, key = admin.account_with_key("pro")
     AUDITED_TEXTS.extend([CRISIS_TEXT, CALM_TEXT])
     body = f'{{"journal_text": {json.dumps(CALM_TEXT)}, "{near_miss}": {json.dumps(CRISIS_TEXT)}}}'.encode()
 
     reply = post(mesh, key, body)
 
-    assert reply.status == 200, reply.body
-    assert reply.json()["input_hash"] == expected_hash(mesh, CALM_TEXT)
-    assert reply.json()["band"] == "clear"
-    assert admin.used(account_id) == 1
+    assert_unknown_fields(reply, [(near_miss, f"unknown field '{near_miss}': {AUDIT_KEYS}")])
+    assert admin.used(account_id) == 0
 
 
-def test_nested_near_miss_key_is_not_a_repeat(mesh, admin):
+def test_nested_near_miss_key_is_rejected(mesh, admin):
     account_id, _, key = admin.account_with_key("pro")
     body = audit_body(journal_text=CALM_TEXT, birth_data={"date": "1990-05-17", "utc_offset": "+01:00", "utc_Offset": "+09:00"})
 
     reply = post(mesh, key, body)
 
-    assert reply.status == 200, reply.body
-    assert reply.json()["birth_data"]["utc_offset"] == "+01:00"
-    assert admin.used(account_id) == 1
+    assert_unknown_fields(reply, [("birth_data.utc_Offset", f"unknown field 'utc_Offset': {BIRTH_DATA_KEYS}")])
+    assert admin.used(account_id) == 0
+
+
+@pytest.mark.parametrize("unknown", ["bogus_field", "locale_", "journalTEXT", "birthdata"])
+def test_unknown_top_level_key_is_rejected(mesh, admin, unknown):
+    account_id, _, key = admin.account_with_key("pro")
+    body = f'{{"journal_text": "x", "{unknown}": 1}}'.encode()
+
+    reply = post(mesh, key, body)
+
+    assert_unknown_fields(reply, [(unknown, f"unknown field '{unknown}': {AUDIT_KEYS}")])
+    assert admin.used(account_id) == 0
+
+
+def test_unknown_key_in_an_array_element_is_rejected(mesh, admin):
+    account_id, _, key = admin.account_with_key("pro")
+    body = (
+        '{"people": [' + orbit_person("Ines Arbeloa", '{"date": "1990-05-17", "lat": 51.5, "lon": -0.12}') + ", "
+        + orbit_person("Tomas Ruiz", '{"date": "1991-02-03", "latt": 40.4, "lon": -3.7}') + '], "omitAspects": true, "omit": 1}'
+    )
+
+    reply = post(mesh, key, body.encode(), path=MAP)
+
+    assert_unknown_fields(reply, [
+        ("people[1].birth_data.latt", f"unknown field 'latt': {BIRTH_DATA_KEYS}"),
+        ("omit", "unknown field 'omit': send one of people, omit_aspects"
+                 " (or a field's lowerCamelCase JSON name, such as omitAspects)"),
+    ])
+    assert admin.used(account_id) == 0
+
+
+def test_unknown_key_in_a_batch_instant_is_rejected(mesh, admin):
+    account_id, _, key = admin.account_with_key("pro")
+    body = b'{"lat": 40.7, "lon": -74.0, "instants": [{"date": "2024-01-01"}, {"date": "2024-01-02", "zone": "UTC"}]}'
+
+    reply = post(mesh, key, body, path=BATCH)
+
+    assert reply.status == 400, reply.body
+    assert reply.reason() == "INVALID_REQUEST"
+    assert reply.detail("BadRequest")["field_violations"][0]["field"] == "instants[1].zone"
+    assert reply.detail("BadRequest")["field_violations"][0]["description"].startswith("unknown field 'zone': send one of date, time")
+    assert admin.used(account_id) == 0
+
+
+def test_body_violations_keep_body_order(mesh):
+    body = b'{"journal_text": 5, "journal_Text": "x", "birth_data": {"lat": "1", "latt": 1}}'
+
+    reply = post(mesh, None, body)
+
+    assert reply.status == 400
+    assert [v["field"] for v in reply.detail("BadRequest")["field_violations"]] == [
+        "journal_text", "journal_Text", "birth_data.lat", "birth_data.latt",
+    ]
+    assert reply.json()["message"].endswith(" (and 3 more)")
+
+
+def test_unknown_key_value_is_not_repeated(mesh):
+    secret = "Zofia Prywatna born in Lodz"
+    body = json.dumps({"journal_text": "x", "name": secret, "birth_data": {"place": {"city": secret}}}).encode()
+    MAPPED_PEOPLE.append(secret)
+
+    reply = post(mesh, None, body)
+
+    assert [v["field"] for v in reply.detail("BadRequest")["field_violations"]] == ["name", "birth_data.place"]
+    assert "Zofia" not in reply.body.decode()
+
+
+def test_long_unknown_key_is_shortened_in_the_error(mesh):
+    long_key = "journal_" + "x" * 300
+
+    reply = post(mesh, None, f'{{"{long_key}": 1}}'.encode())
+
+    shortened = long_key[:64] + "..."
+    assert_unknown_fields(reply, [(shortened, f"unknown field '{shortened}': {AUDIT_KEYS}")])
+
+
+def test_syntax_error_wins_over_an_unknown_key(mesh):
+    reply = post(mesh, None, b'{"journal_Text": "calm", "locale": \'en-GB\'}')
+
+    assert_invalid_json(reply, "a single-quoted string", "$.locale")
+
+
+def test_many_unknown_keys_are_counted(mesh):
+    # The edge lists the first 20 violations and counts the others.
+    keys = 20000
+    body = ("{" + ", ".join(f'"k{index}": 0' for index in range(keys)) + "}").encode()
+
+    reply = post(mesh, None, body)
+
+    assert reply.status == 400
+    assert len(reply.detail("BadRequest")["field_violations"]) == 20
+    assert reply.json()["message"].endswith(f" (and {keys - 1} more)")
 
 
 def test_escaped_duplicate_key_is_caught(mesh, admin):
@@ -271,14 +378,15 @@ def test_lenient_syntax_is_rejected(mesh, admin, body, problem, field):
 
 
 def test_deepest_allowed_nesting_passes(mesh):
-    # No key, so a body that passes the edge's check is rejected later, by the gateway.
+    # A path outside the descriptor takes any key, and a body that passes the
+    # edge's check there gets the 404 of an unknown route.
     depth = MAX_DEPTH - 1
     body = b'{"journal_text": "calm", "x": ' + b"[" * depth + b"]" * depth + b"}"
 
-    reply = post(mesh, None, body)
+    reply = post(mesh, None, body, path=UNKNOWN_ROUTE)
 
-    assert reply.status == 401
-    assert reply.reason() == "API_KEY_MISSING"
+    assert reply.status == 404
+    assert reply.reason() == "UNKNOWN_ROUTE"
 
 
 def test_error_names_line_and_column(mesh):
@@ -355,10 +463,24 @@ def test_same_key_in_sibling_objects_passes(mesh, admin):
 
 
 def test_every_json_form_passes(mesh):
-    # No key, so a body that passes the edge's check is rejected later, by the gateway.
+    # A path outside the descriptor takes any key, and a body that passes the
+    # edge's check there gets the 404 of an unknown route.
     body = (
         b' \t\r\n{ "journal_text" : "calm \\"\\\\\\/\\b\\f\\n\\r\\t\\u0041" , "x" : [ 0, -0, 1.5, -2.25e+3, 3E-2, 10e5,'
         b' true, false, null, "", {}, [], {"a": {"b": [[]]}} ], "\\u0000": 1 } \n'
+    )
+
+    reply = post(mesh, None, body, path=UNKNOWN_ROUTE)
+
+    assert reply.status == 404
+    assert reply.reason() == "UNKNOWN_ROUTE"
+
+
+def test_every_json_form_passes_in_a_known_message(mesh):
+    # No key, so a body that passes the edge's check is rejected later, by the gateway.
+    body = (
+        b' \t\r\n{ "journal_text" : "calm \\"\\\\\\/\\b\\f\\n\\r\\t\\u0041\\u0000" , "locale" : null,'
+        b' "birthData": {"lat": -0, "lon": -2.25e+1, "elevation_meters": 3E-2, "fold": 1, "date": ""} } \n'
     )
 
     reply = post(mesh, None, body)
@@ -455,7 +577,7 @@ def test_get_with_a_body_is_checked(mesh):
 
 
 def test_unknown_route_with_valid_body_is_404(mesh):
-    reply = post(mesh, None, b'{"journal_text": "calm"}', path="/v1/seda/nothing")
+    reply = post(mesh, None, b'{"journal_text": "calm", "bogus_field": 1}', path=UNKNOWN_ROUTE)
 
     assert reply.status == 404
     assert reply.reason() == "UNKNOWN_ROUTE"
@@ -566,6 +688,60 @@ def is_strict_json_object(body: bytes) -> bool:
     return True
 
 
+# How the edge writes a key in a path or an error: cut to 64 bytes on a
+# character boundary, and JSON-escaped when in brackets.
+MAX_ECHO_BYTES = 64
+
+
+def shorten(key: str) -> str:
+    data = key.encode()
+    if len(data) <= MAX_ECHO_BYTES:
+        return key
+    cut = MAX_ECHO_BYTES
+    while cut > 0 and 0x80 <= data[cut] <= 0xBF:
+        cut -= 1
+    return data[:cut].decode() + "..."
+
+
+def edge_json_string(text: str) -> str:
+    """Returns text quoted as the edge quotes it: control characters, DEL, '"' and '\\' escaped, the rest as is."""
+    escaped = []
+    for character in text:
+        if character in '"\\':
+            escaped.append("\\" + character)
+        elif ord(character) < 0x20 or ord(character) == 0x7F:
+            escaped.append(f"\\u{ord(character):04x}")
+        else:
+            escaped.append(character)
+    return '"' + "".join(escaped) + '"'
+
+
+def key_path(parent: str, key: str) -> str:
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        return f"{parent}.{shorten(key)}" if parent else shorten(key)
+    return f"{parent}[{edge_json_string(shorten(key))}]"
+
+
+def unknown_key_paths(body: bytes) -> list[str]:
+    """Lists the path of every key that names no field of an audit request or of its birth_data, in body order.
+
+    As at the edge, the value of an unknown key is not looked into, and
+    birth_data only when it is an object. body must be strict JSON.
+    """
+    found = []
+
+    def walk(members: Members, fields: dict[str, str], path: str) -> None:
+        for key, child in members:
+            field = fields.get(key)
+            if field is None:
+                found.append(key_path(path, key))
+            elif field in NESTED_MESSAGES and isinstance(child, Members):
+                walk(child, NESTED_MESSAGES[field], f"{path}.{field}" if path else field)
+
+    walk(json.loads(body, object_pairs_hook=Members), AUDIT_REQUEST_FIELDS, "")
+    return found
+
+
 SEED_BODIES = [
     b'{"journal_text": "calm \\u00e9 \\ud83d\\ude00", "locale": "en-GB", "birth_data": {"date": "1990-05-17", "lat": 51.5, "lon": -0.12}}',
     '{"people": [{"name": "Ana", "role": "friend", "birth_data": {"lat": 1e1, "lon": -2.5E-1}}, {"name": "Bé", "x": [true, false, null]}]}'.encode(),
@@ -603,16 +779,34 @@ def test_check_agrees_with_python_json(mesh):
 
     disagreements = []
     accepted = 0
+    with_unknown_keys = 0
     for body in bodies:
         reply = post(mesh, None, body)
         edge_accepts = reply.reason() != "INVALID_JSON"
         accepted += edge_accepts
         if edge_accepts != is_strict_json_object(body):
             disagreements.append((body, reply.status, reply.json()["message"]))
+            continue
+        if not edge_accepts:
+            continue
+
+        # A strict body passes (the gateway's 401 here) unless a key names no
+        # field or a value does not fit its field (400 INVALID_REQUEST).
+        violations = reply.detail("BadRequest")["field_violations"] if reply.reason() == "INVALID_REQUEST" else []
+        edge_unknown = [v["field"] for v in violations if v["description"].startswith("unknown field ")]
+        expected = unknown_key_paths(body)
+        with_unknown_keys += bool(expected)
+        if len(violations) == 20:  # the edge lists the first 20 violations only
+            expected = expected[:len(edge_unknown)]
+        if edge_unknown != expected or (reply.status == 401) != (not violations):
+            disagreements.append((body, reply.status, reply.json()["message"]))
 
     assert disagreements == []
     # Both verdicts must be common, or the comparison proves little.
     assert 40 <= accepted <= 360
+    # So must strict bodies with and without unknown keys.
+    assert with_unknown_keys >= 10
+    assert accepted - with_unknown_keys >= 10
 
 
 def test_lua_filter_raised_no_error(mesh):

@@ -29,10 +29,14 @@
 --     of one field of the request message (its proto name and its JSON
 --     name, `journal_text` and `journalText`), else 400 INVALID_JSON;
 --   * objects and arrays nest at most MAX_DEPTH levels, else 400 INVALID_JSON;
---   * on a route of the descriptor, every field of the body that the
---     request message defines has the JSON type of the field (see
---     value_problem), else 400 INVALID_REQUEST. Keys the message does not
---     define are not checked, because the transcoder ignores them.
+--   * on a route of the descriptor, each key of a message's object names
+--     a field of that message, and each field has the JSON type of the
+--     field (see value_problem), else 400 INVALID_REQUEST. The messages
+--     are the body's and those of its message fields, at any depth. The
+--     transcoder would drop an unknown key without a word, so a misspelt
+--     optional field would be ignored and a misspelt required one would
+--     cost a charged 400 from the service. The value of an unknown key is
+--     not checked inside.
 --
 -- The routes and messages come from EDGE_SCHEMA, a table that
 -- defrag/envoyconf.py renders from the descriptor set (defrag/edgeschema.py)
@@ -57,10 +61,11 @@
 -- JSON parser, which the transcoder uses, reads a field under its proto
 -- name or its JSON name (lowerCamelCase, or a custom json_name) and
 -- nothing else. Any other spelling (`journal_Text`, `journal__text`,
--- `journal_text_`) is an unknown key, which the transcoder drops, as
--- tests/test_edge_strict_json.py checks through Envoy. Keys of a map, of a
--- well-known type such as google.protobuf.Struct, of an unknown key's
--- object and of a route outside the descriptor are compared as written.
+-- `journal_text_`) is an unknown key, which this script rejects. Keys of a
+-- map, of a well-known type such as google.protobuf.Struct, of an unknown
+-- key's object and of a route outside the descriptor are not field names.
+-- None of them is rejected as unknown, and they count as repeats only when
+-- written the same.
 -- A google.api.HttpBody route (raw_body in the schema, such as the Stripe
 -- webhook) takes raw bytes of any Content-Type, which the service checks
 -- itself (a signature covers them). Only its query string and body size
@@ -462,6 +467,8 @@ end
 -- A field is the table defrag/edgeschema.py's field_table writes:
 -- { name, json, kind, repeated, type, value, oneof }.
 --   MESSAGES[message name][proto name or JSON name] = field
+--   ACCEPTED_KEYS[message name] = the text that an unknown key's error
+--     gives as the keys the message accepts
 --   ENUMS[enum name] = { values = { [value name] = true }, listed = "A, B, C" }
 --   ROUTES["<METHOD> <path without verb> <verb>"] =
 --     { label, message, body, body_message, query, query_names },
@@ -469,7 +476,7 @@ end
 --     message a JSON body fills, and query maps the proto and JSON name of
 --     each field that the query string may set to the field. The verb is
 --     apart, because "/v1/x:batch/" has no verb and is no route.
-local MESSAGES, ENUMS, ROUTES = {}, {}, {}
+local MESSAGES, ACCEPTED_KEYS, ENUMS, ROUTES = {}, {}, {}, {}
 local VERBS = EDGE_SCHEMA.verbs
 local IGNORED_QUERY_PARAMETERS = EDGE_SCHEMA.ignored_query_parameters
 
@@ -481,6 +488,30 @@ for name, values in pairs(EDGE_SCHEMA.enums) do
   ENUMS[name] = { values = set, listed = concat(values, ", ") }
 end
 
+-- Returns the keys a message accepts, for an unknown key's error: the
+-- proto names in declaration order, and a note on the JSON names with the
+-- first one that differs from its proto name as the example.
+local function describe_accepted_keys(fields)
+  if #fields == 0 then
+    return "the message has no fields, so send an empty object"
+  end
+  local names, example, all_camel_case = {}, nil, true
+  for index, field in ipairs(fields) do
+    names[index] = field.name
+    if field.json ~= field.name then
+      example = example or field.json
+      -- protobuf's default JSON name: each '_' dropped and the next character upper-cased.
+      all_camel_case = all_camel_case and field.json == gsub(field.name, "_+(.?)", string.upper)
+    end
+  end
+  local accepted = "send one of " .. concat(names, ", ")
+  if example then
+    accepted = accepted .. format(" (or a field's %sJSON name, such as %s)",
+      all_camel_case and "lowerCamelCase " or "", example)
+  end
+  return accepted
+end
+
 for name, fields in pairs(EDGE_SCHEMA.messages) do
   local by_key = {}
   for _, field in ipairs(fields) do
@@ -488,6 +519,7 @@ for name, fields in pairs(EDGE_SCHEMA.messages) do
     by_key[field.json] = field
   end
   MESSAGES[name] = by_key
+  ACCEPTED_KEYS[name] = describe_accepted_keys(fields)
 end
 
 for key, route in pairs(EDGE_SCHEMA.routes) do
@@ -758,14 +790,17 @@ local function needs_text(field, element)
 end
 
 -- Adds a field violation to the list, which keeps the first
--- MAX_FIELD_VIOLATIONS and counts all. field is the field's name, or a
--- function that returns it, which is called only for a violation that is
--- kept.
+-- MAX_FIELD_VIOLATIONS and counts all. field is the field's name and
+-- description the problem and fix, each given as text or as a function
+-- that returns it, which is called only for a violation that is kept.
 local function add_violation(violations, field, description)
   violations.count = violations.count + 1
   if violations.count <= MAX_FIELD_VIOLATIONS then
     if type(field) == "function" then
       field = field()
+    end
+    if type(description) == "function" then
+      description = description()
     end
     violations[#violations + 1] = { field = field, description = description }
   end
@@ -901,22 +936,34 @@ local function check_query(route, query)
 end
 -- --- Parser ------------------------------------------------------------------
 
+-- Returns path with one key of an object appended: ".key" for a name of
+-- letters, digits and '_', else the key in brackets and quotes.
+local function append_key(path, key)
+  if find(key, "^[%a_][%w_]*$") then
+    return path .. (path ~= "" and "." or "") .. shorten(key)
+  end
+  return path .. "[" .. json_string(shorten(key)) .. "]"
+end
+
 -- Returns the path of the value being read in the form the services use in
--- their field violations, with proto names: people[1].birth_data.lat. Only
--- values of known fields are checked, so every object on the path has one.
+-- their field violations, with proto names: people[1].birth_data.lat. A
+-- key that names no field, or is in an object no message describes, is
+-- written as sent: people[1].birth_data.latt.
 local function field_path(stack)
-  local parts = {}
+  local path = ""
   for level = 1, #stack do
     local frame = stack[level]
     if frame.is_array then
-      parts[#parts + 1] = "[" .. frame.index .. "]"
+      path = path .. "[" .. frame.index .. "]"
     elseif frame.map_value then
-      parts[#parts + 1] = "[" .. json_string(shorten(frame.key)) .. "]"
+      path = path .. "[" .. json_string(shorten(frame.key)) .. "]"
     elseif frame.member then
-      parts[#parts + 1] = (#parts > 0 and "." or "") .. frame.member.name
+      path = path .. (path ~= "" and "." or "") .. frame.member.name
+    elseif frame.key then
+      path = append_key(path, frame.key)
     end
   end
-  return concat(parts)
+  return path
 end
 
 -- Returns the stack frame of an object or array that is the value of field
@@ -930,6 +977,7 @@ local function open_frame(field, element, is_array)
   if field and not whole_array then
     if field.kind == "message" then
       frame.fields = MESSAGES[field.type]
+      frame.message = field.type
     elseif field.kind == "map" then
       frame.map_value = field.value
     end
@@ -1028,15 +1076,10 @@ local function check_body(s, stack, root, violations)
           check_value("number", needs_text(expect, element) and sub(s, i, j - 1) or nil)
         elseif abs(number_value(sub(s, i, j - 1))) == math.huge then
           -- The transcoder cannot read a number beyond a double (I-JSON, RFC
-          -- 7493), even under a key the method does not define, so the path names that key.
-          local frame = stack[#stack]
-          add_violation(violations, function()
-            local path = field_path(stack)
-            if frame and not frame.is_array and not frame.member and frame.key then
-              path = path .. (path ~= "" and "." or "") .. shorten(frame.key)
-            end
-            return path
-          end, "a number beyond the range of a double (about 1.8e308): send a smaller number, or leave the field out")
+          -- 7493), even where no field's type applies: under an unknown key,
+          -- in a value of the wrong type, or on a path outside the descriptor.
+          add_violation(violations, current_path,
+            "a number beyond the range of a double (about 1.8e308): send a smaller number, or leave the field out")
         end
         i, state = j, "after"
       elseif LITERALS[c] and sub(s, i, i + #LITERALS[c] - 1) == LITERALS[c] then
@@ -1072,6 +1115,16 @@ local function check_body(s, stack, root, violations)
       -- map, a well-known type or an unknown key's object, whose keys are
       -- compared as written.
       local field = frame.fields and frame.fields[key]
+      if frame.fields and not field then
+        -- Both texts are built only for a violation that is kept, so a
+        -- body of many unknown keys costs a constant amount of work per key.
+        local message = frame.message
+        add_violation(violations, function()
+          return append_key(field_path(stack), key)
+        end, function()
+          return format("unknown field %s: %s", "'" .. shorten(key) .. "'", ACCEPTED_KEYS[message])
+        end)
+      end
       local name = field and field.name or key
       local earlier = frame.keys[name]
       if earlier == key then
