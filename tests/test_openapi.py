@@ -370,6 +370,17 @@ def test_sample_post_body_schema(sample_spec):
     assert not any(p.get("in") == "query" for p in operation["parameters"])
 
 
+def test_sample_request_messages_reject_other_keys(sample_spec):
+    # The edge rejects a body key that names no field, at any depth.
+    schemas = sample_spec["components"]["schemas"]
+
+    assert schemas["sample.v1.CreateThingRequest"]["additionalProperties"] is False
+    assert schemas["sample.v1.Part"]["additionalProperties"] is False
+    assert "additionalProperties" not in schemas["sample.v1.Thing"]
+    # A map field's keys are data, so its schema still takes any key.
+    assert schemas["sample.v1.CreateThingRequest"]["properties"]["counts"]["additionalProperties"]["type"] == "integer"
+
+
 def test_sample_response_required_fields(sample_spec):
     thing = sample_spec["components"]["schemas"]["sample.v1.Thing"]
     assert thing["required"] == ["name", "serial", "parts"]

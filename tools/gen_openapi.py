@@ -67,7 +67,10 @@ under `/api/v1/...`.
 Request and response bodies are the proto3 JSON form of the messages, with \
 proto field names (snake_case). Fields without presence are always printed, \
 zero values included. Fields declared `optional` are omitted when unset. \
-64-bit integers are JSON strings.
+64-bit integers are JSON strings. A request body may also name a field by its \
+lowerCamelCase JSON name (`journalText`), which the schemas do not list. \
+Any other key in a request body, at any depth, is rejected with reason \
+`INVALID_REQUEST` (`additionalProperties: false`).
 
 Every error has the `Error` shape, the JSON form of google.rpc.Status. \
 Requests that Envoy or the gateway reject before a service runs are not charged."""
@@ -385,7 +388,10 @@ class SchemaBuilder:
     presence, because the transcoder prints those even at their zero value.
     A message that is part of a request body lists only the fields marked
     (google.api.field_behavior) = REQUIRED, because proto3 JSON lets a caller
-    omit any field.
+    omit any field. It also sets additionalProperties to false, because the
+    edge rejects a body key that names no field (strict_json.lua). That also
+    holds where the message appears in a response (BirthData): the
+    transcoder prints only the message's own fields.
     """
 
     def __init__(self, index: ProtoIndex, request_messages: set[str]):
@@ -484,6 +490,11 @@ class SchemaBuilder:
         schema["properties"] = properties
         if required:
             schema["required"] = required
+        if name in self.request_messages:
+            # NOTE: the edge also accepts each field's lowerCamelCase JSON
+            # name, which this schema does not list, so a validator that
+            # applies it rejects bodies that the API accepts.
+            schema["additionalProperties"] = False
         return schema
 
     # Parameters
@@ -733,9 +744,10 @@ def error_responses() -> dict[str, dict]:
             "NaN or invalid UTF-8) gets reason `INVALID_JSON`, with the JSON path, line and column in the message. "
             "A query parameter that is unknown, sent twice (`api_key` included), sent to a POST (which takes only the "
             "deprecated `api_key`) "
-            "or not of its field's type (`lat=abc`, `refraction=yes`), and a JSON body field of the wrong type "
-            "(`\"omit_aspects\": 1`), get reason `INVALID_REQUEST`, with the field named in the `BadRequest` detail "
-            "(`lat`, `people[1].birth_data.lat`). A request that is not valid HTTP (a raw `#` in the path, no `Host` "
+            "or not of its field's type (`lat=abc`, `refraction=yes`), a JSON body key that names no field of its "
+            "message (`journal_Text`, `people[1].birth_data.latt`), and a JSON body field of the wrong type "
+            "(`\"omit_aspects\": 1`), get reason `INVALID_REQUEST`, with the field or key named in the `BadRequest` "
+            "detail (`lat`, `people[1].birth_data.lat`). A request that is not valid HTTP (a raw `#` in the path, no `Host` "
             "header) gets reason `MALFORMED_HTTP_REQUEST`."
         ),
         "Unauthorized": error_response(
