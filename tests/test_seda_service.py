@@ -289,6 +289,8 @@ def test_invalid_field_is_400_naming_it(mesh, admin, body, field, fragment):
     assert reply.reason() == "INVALID_ARGUMENT"
     assert field in violations(reply)
     assert fragment in violations(reply)[field]
+    # The message reads "<field>: <description>", so the description does not name the field again.
+    assert not violations(reply)[field].startswith(field)
 
 
 def test_every_bad_field_in_one_error(mesh, admin):

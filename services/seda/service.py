@@ -168,21 +168,21 @@ def check_text(text: str) -> list[FieldViolation]:
     """Check journal_text's length in code points, never repeating the text."""
     limit = scorer.MAX_TEXT_LENGTH
     if not text:
-        return [FieldViolation("journal_text", f"journal_text is missing: send the person's text, 1 to {limit} Unicode code points")]
+        return [FieldViolation("journal_text", f"missing or empty: send the person's text, 1 to {limit} Unicode code points")]
     # Whitespace and invisible characters alone give the scorer nothing to
     # read, and a band for them would look like a real result.
     if not any(not char.isspace() and char not in BLANK_CHARACTERS and unicodedata.category(char) not in INVISIBLE_CATEGORIES
                for char in text):
         return [FieldViolation(
             "journal_text",
-            "journal_text contains only whitespace or invisible characters (such as U+200B, control characters, lone combining "
+            "contains only whitespace or invisible characters (such as U+200B, control characters, lone combining "
             "marks or the blank U+3164 and U+2800): "
             f"send the person's text, 1 to {limit} code points",
         )]
     if len(text) > limit:
         return [FieldViolation(
             "journal_text",
-            f"journal_text is {len(text)} code points long, over the limit of {limit}: "
+            f"is {len(text)} code points long, over the limit of {limit}: "
             "send a shorter text, or audit each part of a long one and act on the lowest score",
         )]
     return []
