@@ -85,6 +85,35 @@ FAMILY_CASES = [
     ("joined_hyphens", "i-want-to-die", "critical"),
     ("joined_slashes", "I/WANT/TO/DIE", "critical"),
     ("joined_everyday", "My mother-in-law is visiting; the state-of-the-art kitchen is done.", "clear"),
+    ("glued", "iwanttodie", "critical"),
+    ("glued_intent", "imgoingtokillmyself tonight", "critical"),
+    ("glued_everyday", "deadline lifetime killall itsallgood", "clear"),
+    ("two_for_to", "i want 2 die", "critical"),
+    ("two_for_to_everyday", "2 die for! this cake is 2 good", "clear"),
+    ("typos", "i want to kil myslef", "critical"),
+    ("typo_suicide", "i want to commit sucide", "critical"),
+    ("retraction_undone", "i want to die lol jk unless?", "caution"),
+    ("goodnight_forever_this_time", "gn forever this time", "critical"),
+    ("glued_no_crisis_word", "idontwanttoliveanymore", "critical"),
+    ("letters_repeated", "i want to dieeee", "critical"),
+    ("typo_and_two", "i wnt 2 die", "critical"),
+    ("b_for_be", "i want 2 b dead", "critical"),
+    ("leet_false_ordinal", "g0nna 3nd my l1fe t0n1ght", "critical"),
+    ("jump_from_roof", "I'm on the roof of my building and I'm going to jump.", "critical"),
+    ("jump_nerve_overpass", "I've been standing on the overpass for an hour working up the nerve to jump.", "critical"),
+    ("jump_diving_board", "standing on the diving board, about to jump", "clear"),
+    ("kms_before_annoyance", "kms this wifi is so slow", "clear"),
+    ("kms_before_life", "kms this life is too much", "critical"),
+    ("decision_job", "i have made my decision, quitting my job", "clear"),
+    ("pills_as_usual", "took my pills with breakfast like usual", "clear"),
+    ("story_frame", "In my novel the detective finds a suicide note that turns out to be forged.", "clear"),
+    ("one_more_meeting", "if i have to sit through one more meeting i'm gonna die", "clear"),
+    ("caused_wish_laughing", "ugh mondays make me want to die lol", "clear"),
+    ("done_with_life", "honestly i'm done with life", "caution"),
+    ("self_harm_awareness", "self-harm awareness week at school, we made posters", "clear"),
+    ("self_harm_training", "the self harm prevention training at work was actually good", "clear"),
+    ("unalive_mention", "unalive is such a weird tiktok word lol", "clear"),
+    ("unalive_instead_of", "people say unalive instead of suicide on tiktok", "clear"),
     ("spaced_words", "k i l l i n g   m y s e l f   t o n i g h t", "critical"),
     ("unalive", "I want to unalive myself.", "critical"),
     ("kms", "kms, i can't do this", "critical"),
@@ -498,6 +527,32 @@ def test_spaced_out_crisis_is_critical(text):
     assert scorer.assess(text).band == "critical"
 
 
+@pytest.mark.parametrize(("text", "folded_words"), [
+    ("iwanttodie", "i want to die"),
+    ("IWannaDie so bad", "i wanna die so bad"),
+    ("im going 2 kill myslef 2nite", "im going to kill myself tonight"),
+    # A run that does not split wholly into the words, or splits without a crisis word, stays.
+    ("deadline lifetime wantto itsallgood", "deadline lifetime wantto itsallgood"),
+    ("2 of us, 2nd place, 1 2 3", "2 of us, 2nd place, 1 2 3"),
+])
+def test_glued_and_misspelt_words_are_respelt(text, folded_words):
+    assert fold(text).text == folded_words
+
+
+def test_respelt_span_maps_to_original():
+    # The rule's span starts at "want", which is inside the glued word.
+    assert "wanttodie" in signal_texts("ok. iwanttodie")
+
+
+def test_retraction_taken_back_is_not_clear():
+    text = "ngl i'm gonna unalive myself after finals lol jk... unless?"
+
+    assert band(text) in ("critical", "caution")
+    # The rules alone: the retraction clears the plain joke and not the one taken back.
+    assert scorer.rule_band(text) in ("critical", "caution")
+    assert scorer.rule_band("ngl i'm gonna unalive myself after finals lol jk") == "clear"
+
+
 def test_spaced_letters_keep_their_span():
     text = "I want to k i l l myself"
     signal = next(s for s in scorer.assess(text).signals if s.category == "active_ideation")
@@ -682,7 +737,9 @@ def test_paused_phrase_is_critical(text):
     ("Not really... I want to sleep", "not really... i want to sleep"),
     ("eggs\nMilk", "eggs\nmilk"),
     ("Tired\u2014I'm done", "tired i'm done"),
-    ("self-harm", "selfharm"),
+    ("e-mail", "email"),
+    # The joined word then splits back into the crisis words.
+    ("self-harm", "self harm"),
 ])
 def test_pauses_fold_to_spaces(text, folded):
     assert fold(text).text == folded
@@ -763,3 +820,68 @@ def test_everyday_text_is_not_critical(text):
 ])
 def test_guarded_rules_still_catch_crisis(text):
     assert band(text) == "critical"
+
+
+# Short chat lines that a rule once raised. The rules now pass them, but the encoder
+# still scores them critical (see the limits in docs/seda-method.md).
+ENCODER_CHAT_FALSE_ALARMS = [
+    "ok im off, bye everyone xx",
+    "i have everything ready for tomorrow's trip",
+    "tonight is the night, wish me luck",
+]
+
+
+@pytest.mark.parametrize("text", ENCODER_CHAT_FALSE_ALARMS)
+def test_chat_line_rules_band_clear(text):
+    assert scorer.rule_band(text) == "clear"
+    assert assess(text, use_encoder=False).band == "clear"
+
+
+@pytest.mark.parametrize("text", [
+    pytest.param(text, marks=pytest.mark.xfail(strict=True, reason="known false alarm of the encoder on a short chat line"))
+    for text in ENCODER_CHAT_FALSE_ALARMS
+])
+def test_chat_line_band_clear(text):
+    assert band(text) == "clear"
+
+
+@pytest.mark.parametrize("text", [
+    "what's the point of anything. i just want everything to stop",
+    "Headshot! gg, I'm done with this game for tonight",
+])
+def test_model_names_no_substance_without_one(text):
+    result = assess(text)
+
+    assert result.label != "substance use"
+    assert all(signal.category != "substance_use" for signal in result.signals)
+
+
+def test_spanish_laughter_is_not_english():
+    result = assess("me muero de risa jajaja")
+
+    assert result.language == "es"
+    assert result.band == "watch"
+
+
+# Results whose band once disagreed with their own label or signals.
+CONSISTENCY_TEXTS = [
+    "i.want.to.end.it.tonight",
+    "je veux mourir ce soir",
+    "quiero morir, ya tengo las pastillas",
+    "I don't want to die, I just want this week to be over",
+    "i wnt to die",
+    "ok im off, bye everyone xx",
+    *[case[1] for case in FAMILY_CASES],
+]
+
+
+@pytest.mark.parametrize("text", CONSISTENCY_TEXTS)
+def test_band_agrees_with_label_and_signals(text):
+    result = assess(text)
+    severities = {signal.severity for signal in result.signals}
+
+    if result.band == "critical":
+        # Several moderate cues may add up to critical; low ones alone never explain it.
+        assert severities - {"low"}
+    if result.band == "watch":
+        assert result.label not in ("passive death wish", "self-harm ideation")

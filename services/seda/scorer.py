@@ -56,7 +56,7 @@ from services.seda import model as seda_model
 from services.seda import scorer_rules as rules
 from services.seda.scorer_text import FoldedText, detect_language, fold
 
-MODEL_VERSION = "seda-hybrid-2026.12.18"
+MODEL_VERSION = "seda-hybrid-2026.12.19"
 # Appended to MODEL_VERSION when the scorer runs without the encoder (SEDA_ENCODER=off).
 NO_ENCODER_SUFFIX = "-no-encoder"
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en",)
@@ -163,6 +163,10 @@ def assess(text: str, locale: str = "", *, use_encoder: bool = True) -> Assessme
         label = _model_label(prediction)
         hits.append(_model_hit(prediction, folded.text))
     band = _band_for(score)
+    if band.name == "watch" and label in _SUICIDE_LABELS:
+        # A suicide-related cue too weak for caution: naming a death wish would contradict
+        # the band, which shows no crisis resources. The signals still name the category.
+        label = "elevated distress"
     signals = tuple(_to_signal(hit, folded) for hit in sorted(hits, key=lambda h: (h.start, h.end, h.rule)))
 
     return Assessment(
@@ -405,11 +409,15 @@ _NEGATION_AFTER = re.compile(r"[ ?!.,:;\"')-]{0,4}(?:never|no way|i (?:said|answ
                              r"been on the table|going to happen)|isn't (?:an option|the answer|something)|"
                              r"is off the table|has never been|was never)")
 
-_RETRACTION = re.compile(r"(?:didn't|did not|don't|do not) (?:really |actually )?mean (?:it|that)|"
+# A retraction that the writer takes back at once ("jk... unless?", "kidding. or am i") retracts nothing.
+_RETRACTION = re.compile(r"(?:(?:didn't|did not|don't|do not) (?:really |actually )?mean (?:it|that)|"
                          r"(?:only|just|was|i'm|im) (?:kidding|joking)|(?<![a-z])(?:jk|j/k|/j|/s)(?![a-z])|"
                          r"wasn't (?:being )?serious|as a joke|"
-                         r"(?:obviously|of course) i (?:don't|didn't|do not|did not)(?= ?[.!]|$)")
+                         r"(?:obviously|of course) i (?:don't|didn't|do not|did not)(?= ?[.!]|$))"
+                         r"(?![ .,!?:;()-]{0,6}(?:unless|or am i|or is it|or not|or maybe not|not really|\(?not\)?|kinda not"
+                         r"|half)(?![a-z]))")
 _CAUSATIVE = re.compile(r"(?:make|makes|making|made) me$")
+_CAUSED_WISH = re.compile(r"(?:make|makes|making|made) me(?: (?:want|wanna))?(?: to)?$")
 _LAUGHTER = re.compile(r"(?<![a-z])(?:lol+|lmao+|lmfao|rofl|ha(?:ha)+h?|he(?:he)+|xd)(?![a-z])|[" +
                        rules.LAUGH_EMOJI + "]")
 
@@ -426,6 +434,10 @@ _WORK_CUE = re.compile(r"(?<![a-z])(?:songs?|lyrics?|chorus|verse|sing|sings|san
                        r"playlist|on repeat|shuffle|band|rapper|singer|poem|poet|poetry|line|lines|quote|quoted|movie|"
                        r"film|show|episode|series|book|novel|play|scene|character|villain|speech|says|said|shouts|"
                        r"requiem|choir|hymn|cartoon|meme|stuck in my head)(?![a-z])")
+# A sentence that starts inside a story: "In my novel the detective finds a suicide note".
+_FICTION_FRAME = re.compile(r"(?:^|(?<=[^a-z']))(?:in|for) (?:my|the|a|this|our|his|her|their) (?:[a-z']+ )?"
+                            r"(?:novel|story|book|film|movie|screenplay|script|play|fanfic|fic|comic|campaign|episode"
+                            r"|chapter|manuscript|draft)(?![a-z])")
 _LYRIC_LEAD = re.compile(r"(?:lyrics?|line|chorus|song|verse) (?:goes|go|says|is|was)[ :]*$")
 # A work named just before the match and what it is about: "sang a ballad about wanting to die".
 _WORK_ABOUT = re.compile(r"(?<![a-z])(?:songs?|ballad|track|album|poem|play|film|movie|show|book|novel|scene|episode|"
@@ -518,7 +530,12 @@ class _Context:
             return False
         if negatable and self._negated(prefix, text[end:end + 40]):
             return False
+        if _LAUGHTER.search(text, sentence_start, sentence_end) and _CAUSED_WISH.search(_last_words(prefix, 4)):
+            # "ugh mondays make me want to die lol": the rules read this as hyperbole about its cause.
+            return False
         if self._third_person(prefix, text[start:end]) or self._quoted_work(start, end, sentence_start):
+            return False
+        if _FICTION_FRAME.search(text, sentence_start, start):
             return False
         return self._past_or_retracted(rules.HIGH, start, end, sentence_start, sentence_end) == rules.HIGH
 
@@ -544,6 +561,8 @@ class _Context:
         if rule.person_check and self._third_person(prefix, text[start:end]):
             return None
         if self._quoted_work(start, end, sentence_start):
+            return None
+        if _FICTION_FRAME.search(text, sentence_start, start):
             return None
 
         # Step 2: checks that raise or lower it.
@@ -741,6 +760,9 @@ def _innocent_emoji_use(emoji: str, sentence: str) -> bool:
 _NET_WATCH_MAX = 70
 _NET_CAUTION_MAX = 45
 _NET_CRITICAL_MAX = 29
+# The severity of the net's signals follows the band their floor sets, so that a
+# critical floor is never explained by low signals only.
+_NET_SEVERITY = {_NET_CRITICAL_MAX: rules.HIGH, _NET_CAUTION_MAX: rules.MODERATE, _NET_WATCH_MAX: rules.LOW}
 # Text at most this long (folded characters) counts as one thought, so a means or a
 # time anywhere in it is near the death cue.
 _NET_SHORT_TEXT = 240
@@ -883,7 +905,7 @@ def _lexicon_floor(context: "_Context", supported: bool) -> tuple[list[_Hit], in
             break
     else:
         return [], 100
-    hits = [_Hit(f"net.lexicon.{c.kind}", _LEXICON_CATEGORY[c.kind], rules.LOW, c.start, c.end)
+    hits = [_Hit(f"net.lexicon.{c.kind}", _LEXICON_CATEGORY[c.kind], _NET_SEVERITY[max_score], c.start, c.end)
             for c in sorted(set(counted), key=lambda c: (c.start, c.end))]
     # Phrases of two languages can overlap ("quiero matarme" and Portuguese "matar-me").
     return _drop_contained(hits), max_score
@@ -925,7 +947,8 @@ def _net_floor(context: "_Context", cues: list[_Cue], supported: bool) -> tuple[
         max_score = _NET_WATCH_MAX
 
     counted = death + wished + means + timing + farewell_near
-    hits = [_Hit(f"net.{c.kind}", _NET_CATEGORY[c.kind], rules.LOW, c.start, c.end) for c in counted]
+    severity = _NET_SEVERITY[max_score]
+    hits = [_Hit(f"net.{c.kind}", _NET_CATEGORY[c.kind], severity, c.start, c.end) for c in counted]
     return hits, max_score
 
 
@@ -1028,6 +1051,7 @@ _CAUTION_POINTS = 56  # score 44
 _SUICIDE_CATEGORIES = ("wish_to_be_dead", "active_ideation", "method", "intent", "plan", "preparatory_behavior")
 _THOUGHT_CATEGORIES = ("wish_to_be_dead", "active_ideation", "intent", "plan")
 
+_SUICIDE_LABELS = frozenset({"passive death wish", "self-harm ideation"})
 _LABELS = {
     "wish_to_be_dead": "passive death wish",
     "active_ideation": "self-harm ideation",

@@ -164,7 +164,10 @@ _ORDINARY_GOODBYE = (
     r"moving (?:to|away|abroad|house|out)|move (?:to|away|abroad|out)|flight|trip|vacation|holiday|abroad"
     r"|new job|last day (?:at|of)|coworkers|colleagues|graduat|party|off to|leaving for|heading (?:to|off)"
     r"|semester|camp|relocat|emigrat|leaving (?:for|to|this|the|my) (?:[a-z]+ )?(?:town|city|country|job|house"
-    r"|flat|apartment|company|school|uni|team)")
+    r"|flat|apartment|company|school|uni|team)"
+    # A chat sign-off ("ok im off, bye everyone xx").
+    r"|i'm off|im off|(?<![a-z])xx+(?![a-z])|gtg|g2g|ttyl|talk (?:later|tomorrow|soon)|logging off|heading (?:out|home)"
+    r"|see (?:you|u|ya|y'all) (?:later|tomorrow|soon|then|on|at|in|next)")
 
 SUICIDE_RULES = (
     # C-SSRS 1: wish to be dead, or to fall asleep and not wake up.
@@ -271,7 +274,13 @@ SUICIDE_RULES = (
           r"(?! (?:him|her|them|you|u|ya|yall|everyone|someone|somebody|this|that|my|his|their|the)(?![a-z']))",
           "kys", bounded=False),
     _rule("cssrs.ideation.self_harm", _IDEATION, MODERATE, r"<SH>", "self"),
-    _rule("cssrs.ideation.suicide_word", _IDEATION, MODERATE, r"suicid(?:e|al)", "suicid"),
+    _rule("cssrs.ideation.suicide_word", _IDEATION, MODERATE, r"suicid(?:e|al)", "suicid",
+          # The word in a story or the news ("in my novel the detective finds a suicide note").
+          unless=r"\b(?:novel|story|book|film|movie|episode|character|detective|chapter|plot|script|screenplay|fiction"
+                 r"|article|documentary|podcast|true crime|the news)\b"),
+    _rule("cssrs.wish.done_with_life", _WISH, MODERATE,
+          r"(?:i'm|im|i am|so|just) done with (?:life|living|being alive|existing|this life)(?![a-z])|done living",
+          "done"),
     _rule("cssrs.ideation.suicidal_self", _IDEATION, HIGH,
           r"(?:i'm|im|i am|feel|feeling|felt|been|get|getting|gotten|am) <F2>suicidal"
           r"|suicidal (?:thoughts?|ideation|urges?|feelings?|again|today|tonight|lately|all)"
@@ -414,6 +423,18 @@ SUICIDE_RULES = (
           r"(?:want|going|gonna|planning|plan|ready|about|need|have) to (?:try|do it) (?:it |that )?again"
           r"|(?:i'll|i will|i'm gonna|im gonna) (?:try|do it) (?:it |that )?again",
           "again", only_after=_ATTEMPT_PHRASE),
+    # "I'm on the roof and I'm going to jump": a jump with no place after it, in a text that
+    # puts the writer up high.
+    _rule("cssrs.intent.jump_from_height", _INTENT, HIGH,
+          r"(?:going to|gonna|about to|ready to|want to|wanna|will|i'll|decided to|courage to|nerve to|brave enough to"
+          r"|guts to) (?:just |finally )?jump(?: off| down| over)?(?= *(?:[.!,;]|$| now| tonight| today| soon| when))",
+          "jump",
+          only_after=r"(?:on|up on|at the top of|on top of|standing on|sitting on|out on|at|to) (?:the |a |my |this |that )?"
+                     r"(?:[a-z']+ ){0,2}?(?:roof|rooftop|ledge|bridge|overpass|balcony|cliff|edge|tower|top floor"
+                     r"|window ?sill|parking garage|car park|railing)s?",
+          unless=r"pool|swim|dive|diving|parachut|bungee|trampoline|skydiv|paraglid|base jump|zip ?line|puddle"
+                 r"|skipping|jump rope|snowboard|bike|skate|parkour|stunt|with friends|photo|video|scared of heights"
+                 r"|\b(?:fun|ski|skiing|dare)\b"),
     _rule("cssrs.intent.die", _INTENT, MODERATE,
           r"(?:decided to|planning to|plan to|intend to) <F2><DIE>",
           "die dead alive living"),
@@ -439,7 +460,11 @@ SUICIDE_RULES = (
           r"(?:i've|i have|ive) (?:made (?:up )?my (?:mind|choice|decision)|decided)(?=[.!,]|$| and| this| that i| to"
           r" (?:end|die|go|do it|kill)| i won't| i'm going)"
           r"|made my (?:peace|choice)(?! with (?:the|my|our) (?:job|ex|decision))|my mind is made up",
-          "made decided"),
+          "made decided",
+          # An ordinary decision named in the sentence ("made my decision, quitting my job").
+          unless=r"\b(?:job|quit(?:ting)?|resign(?:ing)?|offer|uni|university|college|course|degree|major|apartment|flat"
+                 r"|house|lease|car|wedding|dress|school|move|moving|break(?:ing)? up|dump(?:ing)?|divorce|diet|vegan"
+                 r"|gym|haircut|tattoo|name|puppy|kitten|holiday|vacation|trip)\b"),
     _rule("cssrs.intent.tonight", _INTENT, HIGH,
           r"(?:tonight|today|tomorrow|this weekend) (?:is the (?:night|day)(?=[.!,;]|$| i (?:do it|end it|go|leave|die))"
           r"|it (?:all )?ends|i end it|i'm doing it"
@@ -450,7 +475,10 @@ SUICIDE_RULES = (
           "tonight today tomorrow weekend week soon ends would will should",
           # What ends may be a show, a sale or a contest ("it ends tonight, the season finale").
           unless=r"finale|season|episode|series|the show|sale|offer|discount|deal|tournament|contest|competition"
-                 r"|giveaway|auction|voting|registration|deadline"),
+                 r"|giveaway|auction|voting|registration|deadline"
+                 # Or an event the writer looks forward to ("tonight is the night, wish me luck").
+                 r"|wish me luck|fingers crossed|so excited|can't wait|cant wait|first date|date night|concert|gig"
+                 r"|premiere|propos(?:e|ing|al)|big game|the match|interview|launch|opening night"),
     _rule("cssrs.intent.no_wake", _INTENT, HIGH,
           r"make sure i (?:don't|do not|never|won't) wake up", "wake", negatable=False),
     # The wish "sleep forever" is C-SSRS 1. Stated as what the writer will do, it is intent.
@@ -527,7 +555,10 @@ SUICIDE_RULES = (
     _rule("cssrs.behavior.everything_ready", _BEHAVIOR, MODERATE,
           r"(?:i've|i have|ive|i) (?:got )?everything (?:ready|prepared|in place)|(?:have|got) everything i need"
           r"(?! for| to (?!do it))",
-          "everything"),
+          "everything",
+          # Ready for an event ("everything ready for tomorrow's trip").
+          unless=_ORDINARY_GOODBYE + r"|tomorrow's|party|wedding|exam|interview|move|presentation|meeting|packed|packing"
+                 r"|birthday|christmas|camping|school|class|recipe|dinner|bake|baking|guests|launch|the big day"),
     _rule("cssrs.behavior.giveaway", _BEHAVIOR, MODERATE,
           r"(?:gave|giving|give|given) away (?:[a-z']+ ){0,3}?(?:my|all my|most of my|everything)"
           r"|(?:gave|giving|given) away (?:my|all my|most of my) |(?:been )?giving my (?:things|stuff|belongings) away"
@@ -606,7 +637,7 @@ SUICIDE_RULES = (
           r"this is (?:goodbye|farewell)|(?:good)?bye forever|goodbye for good"
           r"|(?:won't|wont|will not|never) (?:see|talk to|hear from) (?:you|u|y'all|ya) (?:guys |all )?again"
           r"|(?:cya|c ya) never|(?:good ?night|gn|nite) (?:forever|for good)"
-          r"(?: (?:guys|all|everyone|y'all|yall|friends))?(?! [a-z])",
+          r"(?: (?:guys|all|everyone|y'all|yall|friends))?(?: (?:this time|for real|fr))?(?! [a-z])",
           "bye farewell again never forever good",
           # Someone else's post, an old thing sold, or exams over.
           unless=_ORDINARY_GOODBYE + r"|posted|instagram|facebook|tiktok|twitter|caption|my old [a-z]+|sold"
@@ -767,7 +798,11 @@ SUBSTANCE_RULES = (
           "coke cocaine meth crystal heroin fentanyl fent oxy percs xanax xans bars benzo pills molly mdma ecstasy "
           "ketamine acid lsd shrooms weed pot edibles opioids painkillers adderall speed crack dope lines high stoned "
           "tweaking faded using",
-          unless=r"pharmacy|pharmacist|chemist|disposal|dispose|take ?back|drop ?off point|returned (?:them|the)"),
+          unless=r"pharmacy|pharmacist|chemist|disposal|dispose|take ?back|drop ?off point|returned (?:them|the)"
+                 # Medicine taken as prescribed ("took my pills with breakfast like usual").
+                 r"|like (?:the|my) (?:doctor|gp|nurse|pharmacist) (?:said|told me|says)|as prescribed|prescription"
+                 r"|with (?:breakfast|lunch|dinner|food|water)|like (?:usual|always|every (?:day|morning|night))"
+                 r"|every (?:morning|evening|night)|vitamins"),
     _rule("substance.relapse", _SUBSTANCE, HIGH,
           r"relapsed|relapse|(?:months?|years?|days?|weeks?) (?:clean|sober)(?! and)",
           "relapse clean sober",
@@ -881,11 +916,26 @@ IDIOMS = re.compile(_expand(
     r"|hunger|jealousy|envy|curiosity)"
     r"|(?:die|died|dying|dies) laughing|(?:kill|killed|killing) my ?self laughing|nearly died|almost died"
     r"|unaliv(?:e|ed|ing) (?:my|the|this|that|your|his|her) (?!self|life)[a-z]+"
+    # The word itself as a subject of talk: "unalive is such a weird word", "the word unalive".
+    r"|unalive[\"']? (?:is|was|as) (?:a|an|such a|the|just a|kind of a) (?:[a-z']+ ){0,3}?(?:word|term|euphemism|slang"
+    r"|phrase|thing to say)|(?:the|that|this) (?:word|term|euphemism|slang) [\"']?unalive"
+    r"|(?:saying|say|says|said|write|writing|writes|use|using|uses|used) [\"']?unalive[\"']? (?:instead of|for|because|in place of)"
     r"|could (?:just |have )?(?:die|died)(?= of| from| laughing| happy| right| on the spot|[.!,]|$)"
     r"|dying (?:to|for)|to die for|(?:scared|bored|sick|worked|worried|frozen|tickled) to death|death of me"
     r"|kill(?:ing|ed|s)? (?:it|time)(?![a-z])|kill for|killing my ?self (?:at|over|for|with|to|trying|working|studying|on)"
     r"|shoot myself in the foot|(?:suicide|suicidal) (?:squad|mission|doors?|runs?|sprints?|burn|prevention|awareness"
     r"|bomber|pact film)|(?:social|career|political|commercial|financial) suicide"
+    # Dying as the price of one more of something ("if i have to sit through one more meeting i'm gonna die").
+    r"|if i (?:have to|gotta|need to|hear|see|get|do) (?:[a-z']+ ){0,8}?(?:one more|another|again) (?:[a-z']+ ){0,6}?"
+    r"(?:i'm|im|i am|i'll|ill|i will) (?:gonna |going to |literally |actually )?die"
+    # "kms" before a trivial annoyance, as after one ("kms this wifi is so slow").
+    r"|kms,? (?:(?:lol|lmao|omg|bruh|ugh|fr) )?(?:this|my|the|these|our) (?:[a-z']+ ){0,2}?(?:homework|wifi|internet|code"
+    r"|printer|laptop|computer|phone|exam|test|quiz|essay|assignment|class|lecture|meeting|traffic|bus|train|queue"
+    r"|game|level|boss|project|email|emails|zoom|spreadsheet|excel|maths?|calc|chem|physics|alarm|weather|rain|heat"
+    r"|shift|commute|group chat|teacher|professor|coworker|deadline|paperwork|taxes|laundry|dishes|hangover)"
+    # Self-harm as the subject of a campaign or a course: "self-harm awareness week".
+    r"|self ?harm (?:awareness|prevention|training|module|policy|policies|workshop|charity|research|statistics|rates?"
+    r"|lecture|seminar|course|guidelines|protocol|campaign|week|month|day)"
     # Suicide as a subject of study: "Durkheim's theory of suicide", "suicide risk factors".
     r"|(?:theory|theories|lecture|seminar|module|essay|research|statistics|stats|risk factors|rates?)"
     r" (?:of|on|about|into) (?:[a-z'-]+ ){0,3}?suicide|suicide (?:risk factors?|rates?|statistics|stats|research|studies|literature)"

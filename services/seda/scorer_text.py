@@ -84,6 +84,10 @@ _NUMBER_WITH_UNIT = re.compile(
     r"\$?\d+(?:[.,]\d+)?(?:k|m|b|st|nd|rd|th|am|pm|km|kms|mi|mg|ml|s|x|h|hr|hrs|min|mins|yo|lb|lbs|kg|"
     r"g|d|mo|yr|yrs|ft|cm|mm|gb|mb|tb|p|v|w|hz|mph|kph|c|f)?")
 
+# A number with the wrong ordinal suffix is leetspeak: "3nd" is "end", while "3rd" stays.
+_FALSE_ORDINAL = re.compile(r"\d*(?:(?<!1)1(?:nd|rd|th)|(?<!1)2(?:st|rd|th)|(?<!1)3(?:st|nd|th)|[04-9](?:st|nd|rd)"
+                            r"|1[0-9](?:st|nd|rd))")
+
 _WHITESPACE_RUN = re.compile(r"[ \n]{2,}")
 # Pauses inside a sentence, in the original text: an ellipsis, a dash or a line
 # break between a word and a lowercase word, a comma, colon or semicolon after "to",
@@ -112,6 +116,42 @@ i im me my myself self kill killing die dying dead death suicide suicidal end en
 going gonna cut hang jump overdose harm unalive kms hate tonight goodbye bye rope pills not live anymore wish
 done take taking the
 """.split())
+
+# Words that a run of letters typed without spaces is split back into ("iwanttodie",
+# "imgoingtokillmyself"). The run is split only when it splits wholly into these
+# words and one of them is in _GLUED_CRISIS_WORDS, so "deadline" and "lifetime" stay.
+# Runs of 5 to 40 letters are tried.
+_GLUED_WORDS = _SPACED_WORDS | frozenset("wanna wish just really so am be go will should need dont cant wont".split())
+_GLUED_CRISIS_WORDS = frozenset("""
+kill killing die dying dead death suicide suicidal end ending life live myself hang jump overdose harm unalive kms
+""".split())
+_LONG_WORD = re.compile(r"(?<![a-z'])[a-z]{5,40}(?![a-z'])")
+# The words of the encoder's 30,522-token vocabulary that these words also split wholly.
+_NOT_GLUED = frozenset({"amend", "diego"})
+# "i" glued to the verb after it ("iwant to die").
+_GLUED_I = re.compile(r"(?<![a-z'])i(?=(?:want|wanna|wish|need|just|hate|cant|dont|wont)(?![a-z']))")
+_GLUED_CRISIS_PIECE = re.compile("|".join(sorted(_GLUED_CRISIS_WORDS, key=len, reverse=True)))
+
+# Misspellings of the words that crisis phrases are built on, which no other word shares.
+_TYPOS = {
+    **dict.fromkeys("myslef mysefl myslf mysef myseld myselg mydelf myaelf mysekf mysrlf mydself mysel meself".split(),
+                    "myself"),
+    **dict.fromkeys("kil kll klil kiil".split(), "kill"),
+    **dict.fromkeys("suicde sucide suiside sucicide suicie suecide suidice".split(), "suicide"),
+    **dict.fromkeys("sucidal suicdal suisidal suicidle".split(), "suicidal"),
+    **dict.fromkeys("wnat wamt watn wnt".split(), "want"),
+    **dict.fromkeys("diee dei".split(), "die"),
+    "lfie": "life",
+    "anymroe": "anymore",
+    **dict.fromkeys("tonite 2nite 2night".split(), "tonight"),
+}
+_MISSPELT = re.compile(r"(?<![a-z0-9'])(?:" + "|".join(sorted(_TYPOS, key=len, reverse=True)) + r")(?![a-z0-9'])")
+# A lone "2" (or "too") for "to" after a verb of wanting or going ("i want 2 die"). Elsewhere
+# "2" stays a number, so that "took 2 pills" keeps its count.
+_TWO_FOR_TO = re.compile(r"(?<![a-z'])(?:want|wanna|going|gonna|need|needs|ready|trying|try|about|deserve|deserves"
+                         r"|planning|plan|decided|wish|like|used|able|supposed|meant|time) (2|too)(?= [a-z])")
+# "b" for "be" after "to" ("i want 2 b dead").
+_B_FOR_BE = re.compile(r"(?<![a-z'])(?:to|2|too) (b)(?= [a-z])")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,6 +205,11 @@ def fold(text: str, map_lookalikes: bool | None = None) -> FoldedText:
 
     # Step 3: leetspeak, replaced in place so indices do not move.
     folded = _map_leetspeak(folded)
+
+    # Step 4: misspelt and glued words, whose replacements change lengths, and then "2" for
+    # "to", which reads the words just restored ("i wnt 2 die").
+    folded, origin = _replace(folded, origin, _respellings(folded))
+    folded, origin = _replace(folded, origin, _short_forms(folded))
 
     return FoldedText(folded, None if origin is None else tuple(origin))
 
@@ -270,13 +315,69 @@ def _separator_positions(folded: str) -> list[int]:
     return positions
 
 
-def _word_breaks(letters: str) -> frozenset[int]:
-    """Return the letter counts after which _SPACED_WORDS split ``letters`` wholly, or none when they do not."""
+def _respellings(folded: str) -> list[tuple[int, int, str]]:
+    """Return the (start, end, replacement) edits that restore misspelt and glued crisis words."""
+    edits = [(m.start(), m.end(), _TYPOS[m.group()]) for m in _MISSPELT.finditer(folded)]
+    edits += [(m.end(), m.end(), " ") for m in _GLUED_I.finditer(folded)]
+    for match in _LONG_WORD.finditer(folded):
+        if match.group() in _TYPOS:
+            continue
+        # An empty span before a letter inserts a space there.
+        edits.extend((match.start() + count, match.start() + count, " ") for count in _glued_breaks(match.group()))
+    return sorted(edits)
+
+
+def _short_forms(folded: str) -> list[tuple[int, int, str]]:
+    """Return the (start, end, replacement) edits that write out "2" or "too" for "to" and "b" for "be"."""
+    edits = [(m.start(1), m.end(1), "to") for m in _TWO_FOR_TO.finditer(folded)]
+    edits += [(m.start(1), m.end(1), "be") for m in _B_FOR_BE.finditer(folded)]
+    return sorted(edits)
+
+
+@functools.lru_cache(maxsize=4096)
+def _glued_breaks(word: str) -> tuple[int, ...]:
+    """Return where to split ``word`` into _GLUED_WORDS with a crisis word among them, or () to keep it whole."""
+    if word in _GLUED_WORDS or word in _NOT_GLUED or not _GLUED_CRISIS_PIECE.search(word):
+        return ()
+    breaks = sorted(_word_breaks(word, _GLUED_WORDS))
+    bounds = [0, *breaks, len(word)]
+    if not any(word[start:end] in _GLUED_CRISIS_WORDS for start, end in zip(bounds, bounds[1:])):
+        return ()
+    return tuple(breaks)
+
+
+def _replace(folded: str, origin: list[int] | None, edits: list[tuple[int, int, str]]) -> tuple[str, list[int] | None]:
+    """Apply the sorted, non-overlapping ``edits`` to ``folded`` and to its index map.
+
+    Each character of a replacement maps to the first original character of the span
+    it replaces, and an inserted character to the character after it.
+    """
+    if not edits:
+        return folded, origin
+    if origin is None:
+        origin = list(range(len(folded)))
+
+    parts: list[str] = []
+    new_origin: list[int] = []
+    previous = 0
+    for start, end, replacement in edits:
+        parts.append(folded[previous:start])
+        new_origin.extend(origin[previous:start])
+        parts.append(replacement)
+        new_origin.extend([origin[start]] * len(replacement))
+        previous = end
+    parts.append(folded[previous:])
+    new_origin.extend(origin[previous:])
+    return "".join(parts), new_origin
+
+
+def _word_breaks(letters: str, vocabulary: frozenset[str] = _SPACED_WORDS) -> frozenset[int]:
+    """Return the letter counts after which ``vocabulary`` splits ``letters`` wholly, or none when it does not."""
     # best[i]: the word breaks of letters[:i] with the fewest words, or None.
     best: list[tuple[int, ...] | None] = [()] + [None] * len(letters)
     for end in range(1, len(letters) + 1):
         for start in range(max(0, end - 9), end):
-            if best[start] is not None and letters[start:end] in _SPACED_WORDS:
+            if best[start] is not None and letters[start:end] in vocabulary:
                 candidate = best[start] + (end,)
                 if best[end] is None or len(candidate) < len(best[end]):
                     best[end] = candidate
@@ -325,7 +426,7 @@ def _map_leetspeak(folded: str) -> str:
         token = folded[start:end]
         # Trailing "!" and "|" are punctuation, not letters.
         core = token.rstrip("!|")
-        if _NUMBER_WITH_UNIT.fullmatch(core):
+        if _NUMBER_WITH_UNIT.fullmatch(core) and not _FALSE_ORDINAL.fullmatch(core):
             continue
         chars[start:start + len(core)] = core.translate(_LEET)
     return "".join(chars)
@@ -376,7 +477,7 @@ _OTHER_LANGUAGES = {
     "tl": "ako ang mga hindi sa ng na ko gusto ayoko naman lang talaga".split(),
     "pl": "nie jest sie jak ale juz mnie tak bardzo chce jestem dzis".split(),
 }
-_OTHER_LANGUAGES["es"] += "quiero aguanto morir manana noche todos estoy nadie contigo".split()
+_OTHER_LANGUAGES["es"] += "quiero aguanto morir manana noche todos estoy nadie contigo muero risa jaja jajaja jajajaja".split()
 _OTHER_LANGUAGES["pt"] += "quero morrer consigo ninguem amanha noite todos".split()
 _OTHER_LANGUAGES["fr"] += "veux mourir soir demain personne toujours".split()
 _OTHER_LANGUAGES["de"] += "sterben mehr morgen umbringen niemand nacht".split()
