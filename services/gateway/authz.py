@@ -386,8 +386,8 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
         if repeated:
             raise Denied(400, ApiError(
                 grpc.StatusCode.INVALID_ARGUMENT, "REPEATED_HEADER",
-                f"the {repeated} header contains a comma, which counts as a repeat because proxies join "
-                "repeated headers with one; send it once, with a value without a comma",
+                f"the {repeated} header was sent more than once or contains a comma, which the two look like "
+                "because proxies and Envoy join repeated headers with one; send it once, with a value without a comma",
                 violations=[FieldViolation(repeated, "may appear once per request, without a comma")],
             ))
         raw_request_id = headers.get("x-request-id", "")
