@@ -290,7 +290,7 @@ UNKNOWN_KEYS = [
     ('{"custom_name": "z"}', "custom_name", f"unknown field 'custom_name': {PROBE_KEYS}", "the JSON name in snake case"),
     ('{"inner": {"txt": "x"}}', "inner.txt", "unknown field 'txt': send one of text, numbers", "a nested message"),
     ('{"a b": 1}', '["a b"]', f"unknown field 'a b': {PROBE_KEYS}", "a key that is not a name"),
-    ('{"inner": {"k\\u0000": 1}}', 'inner["k\\u0000"]', "unknown field 'k\x00': send one of text, numbers",
+    ('{"inner": {"k\\u0000": 1}}', 'inner["k\\u0000"]', "unknown field 'k\\u0000': send one of text, numbers",
      "a control character"),
     ('{"' + "k" * 100 + '": 1}', "k" * 64 + "...", f"unknown field '{'k' * 64}...': {PROBE_KEYS}", "a long key"),
     ('{"bogus": {"ratio": "x", "inner": 5}}', "bogus", f"unknown field 'bogus': {PROBE_KEYS}",

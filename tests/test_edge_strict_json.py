@@ -180,6 +180,17 @@ def test_near_miss_key_is_unknown_not_a_repeat(mesh, admin, near_miss):
     assert admin.used(account_id) == 0
 
 
+def test_unknown_key_control_characters_are_escaped(mesh, admin):
+    account_id, _, key = admin.account_with_key("pro")
+
+    reply = post(mesh, key, b'{"journal_text": "x", "a\\nb\\u0000": 1}')
+
+    assert_unknown_fields(reply, [('["a\\u000ab\\u0000"]', f"unknown field 'a\\u000ab\\u0000': {AUDIT_KEYS}")])
+    assert "\n" not in reply.json()["message"]
+    assert "\x00" not in reply.json()["message"]
+    assert admin.used(account_id) == 0
+
+
 def test_nested_near_miss_key_is_rejected(mesh, admin):
     account_id, _, key = admin.account_with_key("pro")
     body = audit_body(journal_text=CALM_TEXT, birth_data={"date": "1990-05-17", "utc_offset": "+01:00", "utc_Offset": "+09:00"})

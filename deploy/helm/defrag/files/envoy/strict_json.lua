@@ -367,6 +367,14 @@ local function json_string(text)
   end) .. '"'
 end
 
+-- Returns text with its control characters written as \uXXXX escapes, so that
+-- a key repeated in a message cannot break the message's line.
+local function without_controls(text)
+  return (gsub(text, "[%z\1-\31\127]", function(c)
+    return format("\\u%04x", byte(c))
+  end))
+end
+
 -- Cuts valid UTF-8 text to at most max_bytes (MAX_ECHO_BYTES unless given),
 -- on a character boundary.
 local function shorten(text, max_bytes)
@@ -1122,7 +1130,7 @@ local function check_body(s, stack, root, violations)
         add_violation(violations, function()
           return append_key(field_path(stack), key)
         end, function()
-          return format("unknown field %s: %s", "'" .. shorten(key) .. "'", ACCEPTED_KEYS[message])
+          return format("unknown field %s: %s", "'" .. without_controls(shorten(key)) .. "'", ACCEPTED_KEYS[message])
         end)
       end
       local name = field and field.name or key
