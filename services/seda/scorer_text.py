@@ -386,23 +386,7 @@ def _word_breaks(letters: str, vocabulary: frozenset[str] = _SPACED_WORDS) -> fr
 
 def _delete(folded: str, origin: list[int] | None, positions: list[int]) -> tuple[str, list[int] | None]:
     """Delete ``positions`` from ``folded`` and from its index map."""
-    if not positions:
-        return folded, origin
-
-    dropped = sorted(set(positions))
-    if origin is None:
-        origin = list(range(len(folded)))
-
-    parts: list[str] = []
-    kept_origin: list[int] = []
-    previous = 0
-    for index in dropped:
-        parts.append(folded[previous:index])
-        kept_origin.extend(origin[previous:index])
-        previous = index + 1
-    parts.append(folded[previous:])
-    kept_origin.extend(origin[previous:])
-    return "".join(parts), kept_origin
+    return _replace(folded, origin, [(index, index + 1, "") for index in sorted(set(positions))])
 
 
 def _map_leetspeak(folded: str) -> str:
