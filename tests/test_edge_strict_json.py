@@ -641,8 +641,8 @@ class Members(list):
 def has_repeated_field(value, fields: dict[str, str] | None) -> bool:
     """Returns whether an object, at any depth, has a key twice or both names of one field.
 
-    fields maps the exact names of the object's message to proto names; it
-    is None for an object that is not a known message, whose keys count
+    fields maps the exact names of the object's message to proto names. It
+    is None for an object that is not a known message, and then keys count
     only as written.
     """
     if not isinstance(value, list):
